@@ -1,0 +1,77 @@
+// GPUs and clusters: datasheet figures and measured efficiencies, each with its source
+// (hardware/gpus/*.json, hardware/clusters/*.json; format in docs/hardware.md).
+// Units: bytes, GB/s = 1e9 bytes/s, TFLOP/s = 1e12 FLOP/s, microseconds.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/dtype.hpp"
+
+namespace shardplan {
+
+struct GpuSpec {
+  std::string name;
+  std::string description;
+  double memory_bytes = 0;
+  double memory_bandwidth_GBps = 0;       // datasheet DRAM bandwidth
+  int64_t sms = 0;                        // streaming multiprocessors (compute units)
+  std::array<double, kDTypeCount> peak_tflops{};  // dense, per dtype; 0 = unsupported
+  // Measured efficiencies (fractions of the datasheet figure), see docs/hardware.md.
+  double gemm_peak_fraction = 0.8;        // large, well-shaped GEMMs (cuBLAS) vs peak
+  double attention_fwd_fraction = 0.6;    // fused (flash) attention forward vs peak
+  double attention_bwd_fraction = 0.5;    // fused (flash) attention backward vs peak
+  double memory_bandwidth_fraction = 0.85;  // streaming kernels vs datasheet bandwidth
+  double kernel_overhead_us = 4;          // launch + tail per kernel
+  int64_t gemm_tile_m = 128;              // output tile of the GEMM kernels (wave quantization)
+  int64_t gemm_tile_n = 256;
+  double runtime_reserved_bytes = 0;      // CUDA context, cuBLAS workspace, NCCL buffers
+  double allocator_fragmentation = 0.05;  // fraction of the rest lost to the caching allocator
+  std::map<std::string, std::string> source;  // field -> where the figure comes from
+  bool operator==(const GpuSpec&) const = default;
+
+  double peak_flops(DType d) const { return peak_tflops[static_cast<int>(d)] * 1e12; }
+};
+
+// One level of the interconnect, innermost first: NVLink domain, then the network.
+struct NetworkLevel {
+  std::string name;
+  int64_t gpus = 0;            // GPUs in one domain of this level (0 = the whole cluster)
+  double bandwidth_GBps = 0;   // per GPU, one direction, nominal
+  double latency_us = 0;       // per message hop (alpha)
+  double efficiency = 0.8;     // achievable bus bandwidth / nominal (nccl-tests busbw)
+  std::string source;
+  bool operator==(const NetworkLevel&) const = default;
+};
+
+struct ClusterSpec {
+  std::string name;
+  GpuSpec gpu;
+  int64_t gpus_per_node = 8;
+  int64_t nodes = 1;
+  std::vector<NetworkLevel> network;  // innermost first; the last spans the cluster
+  bool operator==(const ClusterSpec&) const = default;
+
+  int64_t total_gpus() const { return gpus_per_node * nodes; }
+  // Size of the domain of level i (the last level spans everything).
+  int64_t domain_size(size_t level) const;
+  // Sets the GPU count (nodes follow, rounding up).
+  void set_gpu_count(int64_t gpus);
+};
+
+// Directories searched for presets: $SHARDPLAN_HARDWARE, then <exe dir>/../hardware, ./hardware.
+std::vector<std::string> hardware_search_dirs();
+// A GPU by preset name or file path.
+GpuSpec load_gpu(const std::string& name_or_file);
+// A cluster by preset name or file path.
+ClusterSpec load_cluster(const std::string& name_or_file);
+ClusterSpec cluster_from_json_text(const std::string& text, const std::string& file);
+GpuSpec gpu_from_json_text(const std::string& text, const std::string& file);
+std::vector<std::string> list_presets(const std::string& kind);  // "gpus" or "clusters"
+// Where the executable lives (set by main), to find the shipped data next to it.
+void set_program_path(const std::string& argv0);
+std::string data_dir(const std::string& sub);  // first existing <dir>/<sub> among the data roots
+
+}  // namespace shardplan

@@ -1,0 +1,160 @@
+// JsonObject: typed, path-aware access to JSON objects with errors that name file and path.
+#include "core/json_reader.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+namespace shardplan {
+
+Json parse_json_text(const std::string& text, const std::string& file_label) {
+  try {
+    return Json::parse(text);
+  } catch (const Json::parse_error& e) {
+    throw InputError(file_label, "", "malformed JSON at byte " + std::to_string(e.byte) +
+                                         ": expected a valid JSON document");
+  }
+}
+
+Json parse_json_file(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw InputError(file, "", "cannot open the file for reading");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return parse_json_text(ss.str(), file);
+}
+
+std::string describe_json(const Json& j) {
+  std::string dump = j.dump();
+  if (dump.size() > 40) dump = dump.substr(0, 37) + "...";
+  switch (j.type()) {
+    case Json::value_t::null: return "null";
+    case Json::value_t::boolean: return "a boolean (" + dump + ")";
+    case Json::value_t::string: return "a string (" + dump + ")";
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned: return "an integer (" + dump + ")";
+    case Json::value_t::number_float: return "a number (" + dump + ")";
+    case Json::value_t::array: return "an array";
+    case Json::value_t::object: return "an object";
+    default: return "a value of another type";
+  }
+}
+
+JsonObject::JsonObject(const Json& j, std::string file, std::string path)
+    : j_(&j), file_(std::move(file)), path_(std::move(path)) {
+  if (!j.is_object())
+    throw InputError(file_, path_.empty() ? "/" : path_, "expected an object, found " + describe_json(j));
+}
+
+bool JsonObject::has(const std::string& key) const {
+  auto it = j_->find(key);
+  return it != j_->end() && !it->is_null();
+}
+
+void JsonObject::fail(const std::string& key, const std::string& message) const {
+  throw InputError(file_, key.empty() ? (path_.empty() ? "/" : path_) : path_of(key), message);
+}
+
+const Json& JsonObject::at(const std::string& key, const char* expected) const {
+  auto it = j_->find(key);
+  if (it == j_->end() || it->is_null())
+    fail(key, std::string("missing required field: expected ") + expected);
+  return *it;
+}
+
+const Json& JsonObject::raw(const std::string& key) const { return at(key, "a value"); }
+
+int64_t JsonObject::get_int(const std::string& key) const {
+  const Json& v = at(key, "an integer");
+  if (v.is_number_integer() || v.is_number_unsigned()) {
+    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+      fail(key, "expected an integer below 2^63, found " + describe_json(v));
+    return v.get<int64_t>();
+  }
+  if (v.is_number_float()) {
+    double d = v.get<double>();
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15) return static_cast<int64_t>(d);
+  }
+  fail(key, "expected an integer, found " + describe_json(v));
+}
+
+double JsonObject::get_number(const std::string& key) const {
+  const Json& v = at(key, "a number");
+  if (!v.is_number()) fail(key, "expected a number, found " + describe_json(v));
+  double d = v.get<double>();
+  if (!std::isfinite(d)) fail(key, "expected a finite number");
+  return d;
+}
+
+std::string JsonObject::get_string(const std::string& key) const {
+  const Json& v = at(key, "a string");
+  if (!v.is_string()) fail(key, "expected a string, found " + describe_json(v));
+  return v.get<std::string>();
+}
+
+bool JsonObject::get_bool(const std::string& key) const {
+  const Json& v = at(key, "a boolean");
+  if (!v.is_boolean()) fail(key, "expected a boolean (true or false), found " + describe_json(v));
+  return v.get<bool>();
+}
+
+JsonObject JsonObject::get_object(const std::string& key) const {
+  return JsonObject(at(key, "an object"), file_, path_of(key));
+}
+
+int64_t JsonObject::get_int(const std::string& key, int64_t def) const {
+  return has(key) ? get_int(key) : def;
+}
+double JsonObject::get_number(const std::string& key, double def) const {
+  return has(key) ? get_number(key) : def;
+}
+std::string JsonObject::get_string(const std::string& key, const std::string& def) const {
+  return has(key) ? get_string(key) : def;
+}
+bool JsonObject::get_bool(const std::string& key, bool def) const {
+  return has(key) ? get_bool(key) : def;
+}
+
+int64_t JsonObject::get_positive_int(const std::string& key) const {
+  int64_t v = get_int(key);
+  if (v <= 0) fail(key, "expected a positive integer, found " + std::to_string(v));
+  return v;
+}
+int64_t JsonObject::get_positive_int(const std::string& key, int64_t def) const {
+  return has(key) ? get_positive_int(key) : def;
+}
+double JsonObject::get_positive_number(const std::string& key) const {
+  double v = get_number(key);
+  if (!(v > 0)) fail(key, "expected a positive number, found " + raw(key).dump());
+  return v;
+}
+double JsonObject::get_positive_number(const std::string& key, double def) const {
+  return has(key) ? get_positive_number(key) : def;
+}
+
+std::string JsonObject::get_enum(const std::string& key, const std::vector<std::string>& allowed,
+                                 const std::string& def) const {
+  std::string v = def.empty() ? get_string(key) : get_string(key, def);
+  for (const auto& a : allowed)
+    if (a == v) return v;
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + ("\"" + a + "\"");
+  std::string msg = "expected one of " + list + ", found \"" + v + "\"";
+  std::string near = closest_match(v, allowed);
+  if (!near.empty()) msg += " (did you mean \"" + near + "\"?)";
+  fail(key, msg);
+}
+
+void JsonObject::reject_unknown(const std::vector<std::string>& known) const {
+  for (auto it = j_->begin(); it != j_->end(); ++it) {
+    bool ok = false;
+    for (const auto& k : known) ok = ok || (k == it.key());
+    if (ok) continue;
+    std::string msg = "unknown field \"" + it.key() + "\"";
+    std::string near = closest_match(it.key(), known);
+    if (!near.empty()) msg += " (did you mean \"" + near + "\"?)";
+    fail(it.key(), msg);
+  }
+}
+
+}  // namespace shardplan

@@ -1,0 +1,152 @@
+// The transformer spec format: parse, validate, default, write.
+#include "core/model_spec.hpp"
+
+#include "core/model_spec_json.hpp"
+
+namespace shardplan {
+
+int64_t ModelSpec::q_head_dim() const {
+  return attention.kind == "mla" ? attention.qk_nope_head_dim + attention.qk_rope_head_dim : head_dim;
+}
+int64_t ModelSpec::v_head_dim() const {
+  return attention.kind == "mla" ? attention.v_head_dim : head_dim;
+}
+
+namespace {
+MoeSpec moe_from_json(const JsonObject& o) {
+  o.reject_unknown({"experts", "top_k", "ffn_hidden", "shared_experts", "dense_layers"});
+  MoeSpec m;
+  m.experts = o.get_positive_int("experts");
+  m.top_k = o.get_positive_int("top_k");
+  m.ffn_hidden = o.get_positive_int("ffn_hidden");
+  m.shared_experts = o.get_int("shared_experts", 0);
+  if (m.shared_experts < 0) o.fail("shared_experts", "expected a non-negative integer");
+  m.dense_layers = o.get_int("dense_layers", 0);
+  if (m.dense_layers < 0) o.fail("dense_layers", "expected a non-negative integer");
+  if (m.top_k > m.experts)
+    o.fail("top_k", "expected top_k <= experts (" + std::to_string(m.experts) + "), found " +
+                        std::to_string(m.top_k));
+  return m;
+}
+
+AttentionSpec attention_from_json(const JsonObject& o) {
+  o.reject_unknown({"kind", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim",
+                    "v_head_dim"});
+  AttentionSpec a;
+  a.kind = o.get_enum("kind", {"mha", "gqa", "mla"}, "mha");
+  if (a.kind == "gqa") a.kind = "mha";  // GQA is mha with kv_heads < heads
+  if (a.kind == "mla") {
+    a.q_lora_rank = o.get_int("q_lora_rank", 0);
+    if (a.q_lora_rank < 0) o.fail("q_lora_rank", "expected a non-negative integer");
+    a.kv_lora_rank = o.get_positive_int("kv_lora_rank");
+    a.qk_nope_head_dim = o.get_positive_int("qk_nope_head_dim");
+    a.qk_rope_head_dim = o.get_positive_int("qk_rope_head_dim");
+    a.v_head_dim = o.get_positive_int("v_head_dim");
+  } else {
+    for (const char* k : {"q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim",
+                          "v_head_dim"})
+      if (o.has(k)) o.fail(k, "expected no MLA field when attention.kind is \"mha\"");
+  }
+  return a;
+}
+}  // namespace
+
+void validate_model_spec(const ModelSpec& s, const std::string& file, const std::string& path) {
+  auto fail = [&](const std::string& key, const std::string& msg) {
+    throw InputError(file, path + "/" + key, msg);
+  };
+  if (s.attention.kind != "mla" && s.head_dim == 0 && s.hidden % s.heads != 0)
+    fail("hidden", "expected hidden (" + std::to_string(s.hidden) + ") divisible by heads (" +
+                       std::to_string(s.heads) + ")");
+  if (s.heads % s.kv_heads != 0)
+    fail("kv_heads", "expected kv_heads (" + std::to_string(s.kv_heads) + ") to divide heads (" +
+                         std::to_string(s.heads) + ")");
+  if (s.moe && s.moe->dense_layers > s.layers)
+    fail("moe/dense_layers", "expected dense_layers <= layers (" + std::to_string(s.layers) + ")");
+  // Guard the arithmetic: sizes beyond these are not models, and products would overflow.
+  const int64_t limit = int64_t{1} << 24;
+  for (auto [k, v] : {std::pair{"layers", s.layers}, {"hidden", s.hidden}, {"heads", s.heads},
+                      {"vocab", s.vocab}, {"ffn_hidden", s.ffn_hidden}})
+    if (v > limit * 64) fail(k, "expected at most " + std::to_string(limit * 64) + ", found " + std::to_string(v));
+  if (s.seq_len > (int64_t{1} << 30)) fail("seq_len", "expected at most 2^30 tokens");
+}
+
+ModelSpec model_spec_from_json(const JsonObject& o) {
+  o.reject_unknown({"name", "layers", "hidden", "heads", "kv_heads", "head_dim", "ffn_hidden",
+                    "ffn_act", "vocab", "seq_len", "norm", "tied_embeddings", "moe", "attention"});
+  ModelSpec s;
+  s.name = o.get_string("name", "model");
+  s.layers = o.get_positive_int("layers");
+  s.hidden = o.get_positive_int("hidden");
+  s.heads = o.get_positive_int("heads");
+  s.kv_heads = o.get_positive_int("kv_heads", s.heads);
+  s.ffn_act = o.get_enum("ffn_act", {"gelu", "swiglu"}, "gelu");
+  if (s.ffn_act == "swiglu" && !o.has("ffn_hidden"))
+    o.fail("ffn_hidden", "missing required field: expected ffn_hidden when ffn_act is \"swiglu\"");
+  s.ffn_hidden = o.get_positive_int("ffn_hidden", 4 * s.hidden);
+  s.vocab = o.get_positive_int("vocab");
+  s.seq_len = o.get_positive_int("seq_len");
+  s.norm = o.get_enum("norm", {"layernorm", "rmsnorm"}, "layernorm");
+  s.tied_embeddings = o.get_bool("tied_embeddings", false);
+  if (o.has("moe")) s.moe = moe_from_json(o.get_object("moe"));
+  if (o.has("attention")) s.attention = attention_from_json(o.get_object("attention"));
+  if (o.has("head_dim")) {
+    s.head_dim = o.get_positive_int("head_dim");
+  } else {
+    if (s.attention.kind != "mla" && s.hidden % s.heads != 0)
+      o.fail("hidden", "expected hidden (" + std::to_string(s.hidden) + ") divisible by heads (" +
+                           std::to_string(s.heads) + ")");
+    s.head_dim = s.hidden / s.heads;
+  }
+  if (s.attention.kind == "mla") s.head_dim = s.q_head_dim();
+  validate_model_spec(s, o.file(), o.path());
+  return s;
+}
+
+Json model_spec_to_json(const ModelSpec& s) {
+  Json j = Json::object();
+  j["name"] = s.name;
+  j["layers"] = s.layers;
+  j["hidden"] = s.hidden;
+  j["heads"] = s.heads;
+  j["kv_heads"] = s.kv_heads;
+  j["head_dim"] = s.head_dim;
+  j["ffn_hidden"] = s.ffn_hidden;
+  j["ffn_act"] = s.ffn_act;
+  j["vocab"] = s.vocab;
+  j["seq_len"] = s.seq_len;
+  j["norm"] = s.norm;
+  j["tied_embeddings"] = s.tied_embeddings;
+  if (s.moe) {
+    j["moe"] = {{"experts", s.moe->experts},
+                {"top_k", s.moe->top_k},
+                {"ffn_hidden", s.moe->ffn_hidden},
+                {"shared_experts", s.moe->shared_experts},
+                {"dense_layers", s.moe->dense_layers}};
+  }
+  if (s.attention.kind == "mla") {
+    j["attention"] = {{"kind", "mla"},
+                      {"q_lora_rank", s.attention.q_lora_rank},
+                      {"kv_lora_rank", s.attention.kv_lora_rank},
+                      {"qk_nope_head_dim", s.attention.qk_nope_head_dim},
+                      {"qk_rope_head_dim", s.attention.qk_rope_head_dim},
+                      {"v_head_dim", s.attention.v_head_dim}};
+  }
+  return j;
+}
+
+ModelSpec model_spec_from_json_text(const std::string& text, const std::string& file) {
+  Json j = parse_json_text(text, file);
+  return model_spec_from_json(JsonObject(j, file, ""));
+}
+
+ModelSpec load_model_spec_file(const std::string& file) {
+  Json j = parse_json_file(file);
+  return model_spec_from_json(JsonObject(j, file, ""));
+}
+
+std::string model_spec_to_json_text(const ModelSpec& spec, int indent) {
+  return model_spec_to_json(spec).dump(indent);
+}
+
+}  // namespace shardplan

@@ -1,0 +1,59 @@
+// ModelSpec: a decoder-only transformer as the spec format (models/*.json) describes it.
+// The format is a contract (docs/model-spec.md); loaders validate every field.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace shardplan {
+
+struct MoeSpec {
+  int64_t experts = 0;         // routed experts per MoE layer
+  int64_t top_k = 0;           // routed experts per token
+  int64_t ffn_hidden = 0;      // hidden size of one expert's FFN
+  int64_t shared_experts = 0;  // always-on experts of the same size
+  int64_t dense_layers = 0;    // the first layers keep a dense FFN (DeepSeek's first_k_dense)
+  bool operator==(const MoeSpec&) const = default;
+};
+
+struct AttentionSpec {
+  std::string kind = "mha";  // "mha" (GQA follows from kv_heads) or "mla"
+  // MLA (DeepSeek-V2/V3) low-rank projections; zero for mha.
+  int64_t q_lora_rank = 0;  // 0: plain q projection
+  int64_t kv_lora_rank = 0;
+  int64_t qk_nope_head_dim = 0;
+  int64_t qk_rope_head_dim = 0;
+  int64_t v_head_dim = 0;
+  bool operator==(const AttentionSpec&) const = default;
+};
+
+struct ModelSpec {
+  std::string name;
+  int64_t layers = 0;
+  int64_t hidden = 0;
+  int64_t heads = 0;
+  int64_t kv_heads = 0;
+  int64_t head_dim = 0;
+  int64_t ffn_hidden = 0;
+  std::string ffn_act = "gelu";  // "gelu" (2 matrices) or "swiglu" (3 matrices)
+  int64_t vocab = 0;
+  int64_t seq_len = 0;
+  std::string norm = "layernorm";  // "layernorm" or "rmsnorm"
+  bool tied_embeddings = false;
+  std::optional<MoeSpec> moe;
+  AttentionSpec attention;
+  bool operator==(const ModelSpec&) const = default;
+
+  bool is_moe_layer(int64_t layer) const { return moe && layer >= moe->dense_layers; }
+  int64_t q_head_dim() const;   // per-head dim of queries/keys (MLA: nope + rope)
+  int64_t v_head_dim() const;   // per-head dim of values
+};
+
+// Parses a transformer spec from JSON text already read; `file` labels errors.
+// Throws InputError on any invalid field. Defaults as in docs/model-spec.md.
+ModelSpec model_spec_from_json_text(const std::string& text, const std::string& file);
+ModelSpec load_model_spec_file(const std::string& file);
+// Serialises to the spec format (every field written; round-trips).
+std::string model_spec_to_json_text(const ModelSpec& spec, int indent = 1);
+
+}  // namespace shardplan

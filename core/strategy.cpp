@@ -1,0 +1,116 @@
+// Names of recompute modes and schedules; the strategy-string parser used by compare and fuzzers.
+#include "core/strategy.hpp"
+
+#include <charconv>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace shardplan {
+
+const char* recompute_name(Recompute r) {
+  static const char* n[] = {"none", "selective", "full"};
+  return n[static_cast<int>(r)];
+}
+const char* schedule_name(Schedule s) {
+  static const char* n[] = {"gpipe", "1f1b", "interleaved", "zb"};
+  return n[static_cast<int>(s)];
+}
+bool parse_recompute(const std::string& s, Recompute& out) {
+  for (int i = 0; i < 3; ++i)
+    if (s == recompute_name(static_cast<Recompute>(i))) return out = static_cast<Recompute>(i), true;
+  return false;
+}
+bool parse_schedule(const std::string& s, Schedule& out) {
+  for (int i = 0; i < 4; ++i)
+    if (s == schedule_name(static_cast<Schedule>(i))) return out = static_cast<Schedule>(i), true;
+  return false;
+}
+
+namespace {
+int64_t parse_count(const std::string& key, const std::string& v) {
+  int64_t x = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (ec != std::errc() || p != v.data() + v.size() || x <= 0 || x > (int64_t{1} << 40))
+    throw UsageError("strategy: " + key + "=" + v + ": expected a positive integer");
+  return x;
+}
+bool parse_flag(const std::string& key, const std::string& v) {
+  if (v.empty() || v == "1" || v == "true" || v == "on") return true;
+  if (v == "0" || v == "false" || v == "off") return false;
+  throw UsageError("strategy: " + key + "=" + v + ": expected on/off");
+}
+}  // namespace
+
+Strategy parse_strategy_string(const std::string& text, Strategy s) {
+  static const std::vector<std::string> keys = {
+      "dp", "tp", "pp", "cp", "ep", "vp", "sp", "zero", "recompute", "mbs", "micro_batch",
+      "schedule", "precision", "tp_comm_overlap", "flash_attention", "overlap_grad_reduce"};
+  size_t pos = 0;
+  bool dp_given = false;
+  while (pos <= text.size()) {
+    size_t comma = text.find(',', pos);
+    if (comma == std::string::npos) comma = text.size();
+    std::string item = text.substr(pos, comma - pos);
+    pos = comma + 1;
+    if (item.empty()) {
+      if (comma == text.size()) break;
+      continue;
+    }
+    size_t eq = item.find('=');
+    std::string key = item.substr(0, eq);
+    std::string val = eq == std::string::npos ? "" : item.substr(eq + 1);
+    if (key == "dp") s.dp = parse_count(key, val), dp_given = true;
+    else if (key == "tp") s.tp = parse_count(key, val);
+    else if (key == "pp") s.pp = parse_count(key, val);
+    else if (key == "cp") s.cp = parse_count(key, val);
+    else if (key == "ep") s.ep = parse_count(key, val);
+    else if (key == "vp") s.vp = parse_count(key, val);
+    else if (key == "mbs" || key == "micro_batch") s.micro_batch = parse_count(key, val);
+    else if (key == "sp") s.sp = parse_flag(key, val);
+    else if (key == "tp_comm_overlap") s.tp_comm_overlap = parse_flag(key, val);
+    else if (key == "flash_attention") s.flash_attention = parse_flag(key, val);
+    else if (key == "overlap_grad_reduce") s.overlap_grad_reduce = parse_flag(key, val);
+    else if (key == "zero") {
+      if (val.size() != 1 || val[0] < '0' || val[0] > '3')
+        throw UsageError("strategy: zero=" + val + ": expected 0, 1, 2 or 3");
+      s.zero = val[0] - '0';
+    } else if (key == "recompute") {
+      if (!parse_recompute(val, s.recompute))
+        throw UsageError("strategy: recompute=" + val + ": expected none, selective or full");
+    } else if (key == "schedule") {
+      if (!parse_schedule(val, s.schedule))
+        throw UsageError("strategy: schedule=" + val + ": expected gpipe, 1f1b, interleaved or zb");
+    } else if (key == "precision") {
+      auto d = parse_dtype(val);
+      if (!d || *d == DType::tf32)
+        throw UsageError("strategy: precision=" + val + ": expected fp32, bf16, fp16 or fp8");
+      s.precision = *d;
+    } else {
+      std::string near = closest_match(key, keys);
+      throw UsageError("strategy: unknown key \"" + key + "\"" +
+                       (near.empty() ? "" : " (did you mean \"" + near + "\"?)"));
+    }
+  }
+  (void)dp_given;
+  return s;
+}
+
+std::string strategy_to_string(const Strategy& s) {
+  std::string out = "dp=" + std::to_string(s.dp) + ",tp=" + std::to_string(s.tp) +
+                    ",pp=" + std::to_string(s.pp);
+  if (s.cp > 1) out += ",cp=" + std::to_string(s.cp);
+  if (s.ep > 1) out += ",ep=" + std::to_string(s.ep);
+  if (s.vp > 1) out += ",vp=" + std::to_string(s.vp);
+  if (s.sp) out += ",sp";
+  out += ",zero=" + std::to_string(s.zero);
+  out += std::string(",recompute=") + recompute_name(s.recompute);
+  out += ",mbs=" + std::to_string(s.micro_batch);
+  out += std::string(",schedule=") + schedule_name(s.schedule);
+  if (s.tp_comm_overlap) out += ",tp_comm_overlap";
+  if (!s.flash_attention) out += ",flash_attention=off";
+  if (!s.overlap_grad_reduce) out += ",overlap_grad_reduce=off";
+  return out;
+}
+
+}  // namespace shardplan

@@ -1,0 +1,44 @@
+// Strategy: how one training step is split across GPUs (the `estimate` flags as a value).
+// dp*tp*pp*cp = GPUs; ep is carved out of dp*tp for expert layers (Megatron-Core).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "core/dtype.hpp"
+
+namespace shardplan {
+
+enum class Recompute { none = 0, selective = 1, full = 2 };
+enum class Schedule { gpipe = 0, one_f_one_b = 1, interleaved = 2, zero_bubble = 3 };
+
+const char* recompute_name(Recompute r);
+const char* schedule_name(Schedule s);
+bool parse_recompute(const std::string& s, Recompute& out);
+bool parse_schedule(const std::string& s, Schedule& out);
+
+struct Strategy {
+  int64_t dp = 1, tp = 1, pp = 1, cp = 1, ep = 1;
+  int64_t vp = 1;           // virtual pipeline chunks per pipeline rank (interleaved)
+  bool sp = false;          // Megatron sequence parallelism (needs tp > 1 to matter)
+  int zero = 0;             // 0..3 (1 = distributed optimizer, 3 = FSDP)
+  Recompute recompute = Recompute::none;
+  int64_t micro_batch = 1;  // sequences per micro-batch
+  int64_t global_batch = 1; // sequences per step
+  Schedule schedule = Schedule::one_f_one_b;
+  DType precision = DType::bf16;
+  int64_t seq_len = 0;      // 0: the model's
+  bool tp_comm_overlap = false;
+  // Implementation choices that change the cost (defaults: today's Megatron-Core).
+  bool flash_attention = true;
+  bool overlap_grad_reduce = true;
+  bool operator==(const Strategy&) const = default;
+
+  int64_t gpus() const { return dp * tp * pp * cp; }
+  int64_t micro_batches() const { return global_batch / (dp * micro_batch); }  // per replica
+};
+
+// "tp=8,pp=8,mbs=1,recompute=selective,sp" <-> Strategy. Unknown keys throw UsageError.
+Strategy parse_strategy_string(const std::string& s, Strategy base);
+std::string strategy_to_string(const Strategy& s);
+
+}  // namespace shardplan

@@ -1,0 +1,48 @@
+// StageCosts: what the cost model hands the simulator for one strategy — per pipeline stage and
+// virtual chunk, the duration of each pass of one micro-batch, the bytes it keeps and sends, and
+// the step's data-parallel and optimizer work. One source of truth for per-op cost: the simulator
+// schedules these tasks, it never prices an op itself.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/strategy.hpp"
+
+namespace shardplan {
+
+// One micro-batch through one chunk (a contiguous run of blocks) of one pipeline stage.
+struct ChunkCost {
+  double fwd_s = 0;          // forward compute incl. exposed TP/CP/EP communication
+  double bwd_input_s = 0;    // backward: input gradient (B pass), incl. its exposed comm
+  double bwd_weight_s = 0;   // backward: weight gradient (W pass); B+W = the full backward
+  double recompute_s = 0;    // forward recomputation before the backward (recompute modes)
+  double activation_bytes = 0;  // stashed from forward until backward, one micro-batch
+  double send_bytes = 0;     // activation sent to the next stage (gradient of same size back)
+  double param_gather_bytes = 0;  // ZeRO-3: parameters all-gathered before fwd and bwd
+  double grad_bytes = 0;     // gradients this chunk reduces over DP once per step
+  std::string first_block, last_block;  // names, for traces
+};
+
+// A collective or point-to-point path priced as alpha + bytes / bandwidth.
+struct Link {
+  double bandwidth_Bps = 0;  // achievable, bytes/s
+  double latency_s = 0;
+  std::string name;          // the network level it runs on ("nvlink", "ib")
+};
+
+struct StageCosts {
+  int64_t pp = 1, vp = 1, micro_batches = 1;
+  Schedule schedule = Schedule::one_f_one_b;
+  // chunks[stage][v]: virtual chunk v of pipeline stage `stage` (model order: v*pp + stage).
+  std::vector<std::vector<ChunkCost>> chunks;
+  std::vector<double> static_bytes;    // per stage: weights + grads + optimizer states + buffers
+  std::vector<double> optimizer_s;     // per stage: optimizer step time
+  std::vector<double> dp_comm_s;       // per stage: the DP gradient reduction if run alone
+  std::vector<double> param_gather_s;  // per stage per micro-batch chunk pass (ZeRO-3), if alone
+  Link p2p;      // stage-to-stage send/recv
+  Link dp_link;  // the DP group's bottleneck level
+  bool overlap_grad_reduce = true;
+};
+
+}  // namespace shardplan

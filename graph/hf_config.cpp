@@ -1,0 +1,110 @@
+// The Hugging Face importer. HF configs carry many fields that do not change cost (dropout,
+// rope scaling, token ids); those are ignored, the rest mapped as docs/model-spec.md tabulates.
+#include "graph/hf_config.hpp"
+
+#include "core/model_spec_json.hpp"
+
+namespace shardplan {
+
+const std::vector<std::string>& hf_model_types() {
+  static const std::vector<std::string> t = {"llama", "mistral", "mixtral", "qwen2", "qwen3",
+                                             "qwen3_moe", "deepseek_v3", "gpt2", "gpt_neox"};
+  return t;
+}
+
+namespace {
+int64_t seq_of(const JsonObject& c, const char* key, int64_t override_len) {
+  if (override_len > 0) return override_len;
+  return c.get_positive_int(key);
+}
+
+// Llama-like: llama, mistral, qwen2, qwen3 (+ MoE variants build on it).
+ModelSpec llama_like(const JsonObject& c, int64_t seq) {
+  ModelSpec s;
+  s.name = c.get_string("_name_or_path", c.get_string("model_type"));
+  s.layers = c.get_positive_int("num_hidden_layers");
+  s.hidden = c.get_positive_int("hidden_size");
+  s.heads = c.get_positive_int("num_attention_heads");
+  s.kv_heads = c.get_positive_int("num_key_value_heads", s.heads);
+  if (s.hidden % s.heads != 0 && !c.has("head_dim"))
+    c.fail("hidden_size", "expected hidden_size divisible by num_attention_heads");
+  s.head_dim = c.get_positive_int("head_dim", s.hidden / s.heads);
+  s.ffn_hidden = c.get_positive_int("intermediate_size");
+  s.ffn_act = "swiglu";
+  std::string act = c.get_string("hidden_act", "silu");
+  if (act != "silu" && act != "swish")
+    c.fail("hidden_act", "expected \"silu\" (SwiGLU) for this model_type, found \"" + act + "\"");
+  s.vocab = c.get_positive_int("vocab_size");
+  s.seq_len = seq_of(c, "max_position_embeddings", seq);
+  s.norm = "rmsnorm";
+  s.tied_embeddings = c.get_bool("tie_word_embeddings", false);
+  return s;
+}
+}  // namespace
+
+ModelSpec model_spec_from_hf(const JsonObject& c, int64_t seq) {
+  std::string type = c.get_enum("model_type", hf_model_types(), "");
+  ModelSpec s;
+  if (type == "gpt2") {
+    s.name = c.get_string("_name_or_path", "gpt2");
+    s.layers = c.get_positive_int("n_layer");
+    s.hidden = c.get_positive_int("n_embd");
+    s.heads = c.get_positive_int("n_head");
+    s.kv_heads = s.heads;
+    if (s.hidden % s.heads != 0) c.fail("n_embd", "expected n_embd divisible by n_head");
+    s.head_dim = s.hidden / s.heads;
+    s.ffn_hidden = c.get_positive_int("n_inner", 4 * s.hidden);
+    s.vocab = c.get_positive_int("vocab_size");
+    s.seq_len = seq_of(c, "n_positions", seq);
+    s.tied_embeddings = c.get_bool("tie_word_embeddings", true);
+  } else if (type == "gpt_neox") {
+    s.name = c.get_string("_name_or_path", "gpt_neox");
+    s.layers = c.get_positive_int("num_hidden_layers");
+    s.hidden = c.get_positive_int("hidden_size");
+    s.heads = c.get_positive_int("num_attention_heads");
+    s.kv_heads = s.heads;
+    if (s.hidden % s.heads != 0) c.fail("hidden_size", "expected hidden_size divisible by num_attention_heads");
+    s.head_dim = s.hidden / s.heads;
+    s.ffn_hidden = c.get_positive_int("intermediate_size", 4 * s.hidden);
+    s.vocab = c.get_positive_int("vocab_size");
+    s.seq_len = seq_of(c, "max_position_embeddings", seq);
+    s.tied_embeddings = c.get_bool("tie_word_embeddings", false);
+  } else {
+    s = llama_like(c, seq);
+    if (type == "mixtral") {
+      MoeSpec m;
+      m.experts = c.get_positive_int("num_local_experts");
+      m.top_k = c.get_positive_int("num_experts_per_tok");
+      m.ffn_hidden = s.ffn_hidden;
+      s.moe = m;
+    } else if (type == "qwen3_moe") {
+      MoeSpec m;
+      m.experts = c.get_positive_int("num_experts");
+      m.top_k = c.get_positive_int("num_experts_per_tok");
+      m.ffn_hidden = c.get_positive_int("moe_intermediate_size");
+      // decoder_sparse_step > 1 or mlp_only_layers would interleave dense layers: not supported.
+      if (c.get_int("decoder_sparse_step", 1) != 1)
+        c.fail("decoder_sparse_step", "expected 1 (every layer MoE); interleaved dense layers are not supported");
+      s.moe = m;
+    } else if (type == "deepseek_v3") {
+      MoeSpec m;
+      m.experts = c.get_positive_int("n_routed_experts");
+      m.top_k = c.get_positive_int("num_experts_per_tok");
+      m.ffn_hidden = c.get_positive_int("moe_intermediate_size");
+      m.shared_experts = c.get_int("n_shared_experts", 0);
+      m.dense_layers = c.get_int("first_k_dense_replace", 0);
+      s.moe = m;
+      s.attention.kind = "mla";
+      s.attention.q_lora_rank = c.get_int("q_lora_rank", 0);
+      s.attention.kv_lora_rank = c.get_positive_int("kv_lora_rank");
+      s.attention.qk_nope_head_dim = c.get_positive_int("qk_nope_head_dim");
+      s.attention.qk_rope_head_dim = c.get_positive_int("qk_rope_head_dim");
+      s.attention.v_head_dim = c.get_positive_int("v_head_dim");
+      s.head_dim = s.q_head_dim();
+    }
+  }
+  validate_model_spec(s, c.file(), c.path());
+  return s;
+}
+
+}  // namespace shardplan

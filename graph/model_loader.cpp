@@ -1,0 +1,68 @@
+// Detects the input format and dispatches to the right loader.
+#include "graph/model_loader.hpp"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "core/hardware.hpp"
+#include "core/json_reader.hpp"
+#include "core/model_spec_json.hpp"
+#include "graph/graph_loader.hpp"
+#include "graph/hf_config.hpp"
+#include "graph/transformer_builder.hpp"
+
+namespace fs = std::filesystem;
+
+namespace shardplan {
+
+namespace {
+LoadedModel from_json(const Json& j, const std::string& file, int64_t seq) {
+  JsonObject o(j, file, "");
+  LoadedModel m;
+  m.file = file;
+  if (o.has("model_type")) {
+    m.format = "hf";
+    m.spec = model_spec_from_hf(o, seq);
+  } else if (o.has("ops")) {
+    m.format = "graph";
+    m.graph = op_graph_from_json(o, seq);
+    return m;
+  } else {
+    m.format = "spec";
+    m.spec = model_spec_from_json(o);
+    if (seq > 0) m.spec->seq_len = seq;
+  }
+  m.graph = build_transformer_graph(*m.spec);
+  return m;
+}
+}  // namespace
+
+std::vector<std::string> list_models() {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(data_dir("models"), ec))
+    if (e.path().extension() == ".json") names.push_back(e.path().stem().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+LoadedModel load_model(const std::string& name_or_file, int64_t seq) {
+  std::string file = name_or_file;
+  if (!fs::exists(file)) {
+    fs::path p = fs::path(data_dir("models")) / (name_or_file + ".json");
+    if (name_or_file.find('/') == std::string::npos && fs::exists(p)) {
+      file = p.string();
+    } else {
+      std::string near = closest_match(name_or_file, list_models());
+      throw InputError(name_or_file, "", "no such file or zoo model" +
+                                             (near.empty() ? std::string() : " (did you mean \"" + near + "\"?)"));
+    }
+  }
+  return from_json(parse_json_file(file), file, seq);
+}
+
+LoadedModel load_model_text(const std::string& text, const std::string& file, int64_t seq) {
+  return from_json(parse_json_text(text, file), file, seq);
+}
+
+}  // namespace shardplan

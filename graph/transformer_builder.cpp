@@ -1,0 +1,214 @@
+// Spec -> OpGraph. Per-token FLOPs follow the standard accounting (2 FLOPs per multiply-add, full
+// s x s attention scores as in Korthikanti et al. eq. 7); saved bytes follow Korthikanti Table 2's
+// decomposition (34 s*b*h per layer for a GPT layer, the 5*a*s term added by the cost model only
+// when attention is not fused).
+#include "graph/transformer_builder.hpp"
+
+#include <string>
+
+namespace shardplan {
+
+namespace {
+constexpr double kAct = 2;  // bytes per activation element (16-bit)
+
+struct Builder {
+  const ModelSpec& m;
+  OpGraph gr;
+  bool gpt;
+  int64_t prev = -1;  // last op on the residual stream
+
+  int64_t add(Op op, double in_edge_bytes) {
+    op.block = static_cast<int64_t>(gr.blocks.size()) - 1;
+    int64_t v = gr.add_op(std::move(op));
+    gr.blocks.back().ops.push_back(v);
+    if (prev >= 0) gr.add_edge(prev, v, in_edge_bytes);
+    prev = v;
+    return v;
+  }
+  void block(std::string name, std::string type) {
+    gr.blocks.push_back(Block{std::move(name), std::move(type), {}, 0, 0, 0, 0, false});
+  }
+  Op matmul(std::string name, int64_t n, int64_t k, Split split, bool bias) {
+    Op o;
+    o.name = std::move(name);
+    o.kind = OpKind::matmul;
+    o.split = split;
+    o.dims = {n, k};
+    o.params = double(n) * k + (bias ? double(n) : 0);
+    o.fwd_flops_per_token = 2.0 * n * k;
+    o.bwd_flops_per_token = 4.0 * n * k;  // dX and dW
+    o.bytes_per_token = kAct * (n + k);
+    o.saved_bytes_per_token = kAct * k;  // its input
+    o.saved_replicated = split == Split::columns || split == Split::none;
+    o.tp_replicated = split == Split::none;
+    return o;
+  }
+  Op elementwise(std::string name, int64_t width, double saved_elems, Split split) {
+    Op o;
+    o.name = std::move(name);
+    o.kind = OpKind::elementwise;
+    o.split = split;
+    o.dims = {width};
+    o.bytes_per_token = kAct * 2 * width;
+    o.saved_bytes_per_token = kAct * saved_elems;
+    o.tp_replicated = o.saved_replicated = split == Split::none;
+    return o;
+  }
+  Op norm(std::string name, int64_t width) {
+    Op o = elementwise(std::move(name), width, double(width), Split::none);
+    o.kind = OpKind::norm;
+    o.params = m.norm == "layernorm" ? 2.0 * width : double(width);
+    return o;
+  }
+  Op dropout(std::string name) {
+    Op o = elementwise(std::move(name), m.hidden, 0, Split::none);
+    o.dropout = true;
+    o.saved_bytes_per_token = double(m.hidden);  // 1-byte mask
+    return o;
+  }
+  void residual(const std::string& name) {
+    add(elementwise(name, m.hidden, 0, Split::none), kAct * m.hidden);
+  }
+
+  void attention(const std::string& p) {
+    const int64_t h = m.hidden, a = m.heads, kv = m.kv_heads;
+    const int64_t dq = m.q_head_dim(), dv = m.v_head_dim();
+    add(norm(p + ".attn_norm", h), kAct * h);
+    if (m.attention.kind == "mla") {
+      const auto& at = m.attention;
+      // Down-projections are not split by TP in Megatron-Core's MLA: every TP rank computes them.
+      if (at.q_lora_rank > 0) {
+        add(matmul(p + ".q_down", at.q_lora_rank, h, Split::none, false), kAct * h);
+        add(norm(p + ".q_norm", at.q_lora_rank), kAct * at.q_lora_rank);
+        add(matmul(p + ".q_up", a * dq, at.q_lora_rank, Split::columns, false), kAct * at.q_lora_rank);
+      } else {
+        add(matmul(p + ".q_proj", a * dq, h, Split::columns, false), kAct * h);
+      }
+      add(matmul(p + ".kv_down", at.kv_lora_rank + at.qk_rope_head_dim, h, Split::none, false), kAct * h);
+      add(norm(p + ".kv_norm", at.kv_lora_rank), kAct * at.kv_lora_rank);
+      add(matmul(p + ".kv_up", a * (at.qk_nope_head_dim + dv), at.kv_lora_rank, Split::columns, false),
+          kAct * at.kv_lora_rank);
+    } else {
+      add(matmul(p + ".qkv", (a + 2 * kv) * dq, h, Split::columns, gpt), kAct * h);
+    }
+    Op at;
+    at.name = p + ".attn_core";
+    at.kind = OpKind::attention;
+    at.split = Split::heads;
+    const int64_t kv_eff = m.attention.kind == "mla" ? a : kv;  // MLA expands K/V per head
+    at.dims = {a, kv_eff, dq, dv};
+    const double s = double(m.seq_len);
+    at.fwd_flops_per_token = 2.0 * s * a * dq + 2.0 * s * a * dv;
+    at.bwd_flops_per_token = 2 * at.fwd_flops_per_token;
+    at.bytes_per_token = kAct * (a * dq + kv_eff * (dq + dv) + a * dv);
+    at.saved_bytes_per_token = kAct * (a * dq + kv_eff * (dq + dv));  // Q, K, V
+    add(at, kAct * (a * dq + kv_eff * (dq + dv)));
+    add(matmul(p + ".attn_out", h, a * dv, Split::rows, gpt), kAct * a * dv);
+    if (gpt) add(dropout(p + ".attn_dropout"), kAct * h);
+    residual(p + ".attn_residual");
+  }
+
+  void ffn(const std::string& p, int64_t f, Split split, const std::string& tag, double token_factor) {
+    const int64_t h = m.hidden;
+    const bool glu = m.ffn_act == "swiglu";
+    Op fc1 = matmul(p + "." + tag + "fc1", glu ? 2 * f : f, h, split, gpt);
+    Op act = elementwise(p + "." + tag + "act", f, glu ? 2.0 * f : double(f), Split::columns);
+    act.bytes_per_token = kAct * (glu ? 3 : 2) * f;
+    Op fc2 = matmul(p + "." + tag + "fc2", h, f, split == Split::columns ? Split::rows : split, gpt);
+    if (split == Split::experts) {
+      const auto& moe = *m.moe;
+      for (Op* o : {&fc1, &fc2}) {
+        o->kind = OpKind::expert_matmul;
+        o->dims.push_back(moe.experts);
+        o->dims.push_back(moe.top_k);
+        o->params *= double(moe.experts);
+        o->saved_replicated = false;
+      }
+      act.split = Split::experts;
+    }
+    for (Op* o : {&fc1, &act, &fc2}) {
+      o->token_factor = token_factor;
+      o->fwd_flops_per_token *= token_factor;
+      o->bwd_flops_per_token *= token_factor;
+      o->bytes_per_token *= token_factor;
+      o->saved_bytes_per_token *= token_factor;
+    }
+    add(fc1, kAct * h);
+    add(act, kAct * (glu ? 2 : 1) * f);
+    add(fc2, kAct * f);
+  }
+
+  void mlp(const std::string& p, int64_t layer) {
+    const int64_t h = m.hidden;
+    add(norm(p + ".mlp_norm", h), kAct * h);
+    if (m.is_moe_layer(layer)) {
+      const auto& moe = *m.moe;
+      Op r;
+      r.name = p + ".router";
+      r.kind = OpKind::router;
+      r.dims = {moe.experts, h};
+      r.params = double(moe.experts) * h;
+      r.fwd_flops_per_token = 2.0 * moe.experts * h;
+      r.bwd_flops_per_token = 4.0 * moe.experts * h;
+      r.bytes_per_token = kAct * (h + moe.experts);
+      r.saved_bytes_per_token = 4.0 * moe.experts;  // fp32 routing probabilities
+      add(r, kAct * h);
+      ffn(p, moe.ffn_hidden, Split::experts, "expert_", double(moe.top_k));
+      if (moe.shared_experts > 0) ffn(p, moe.ffn_hidden * moe.shared_experts, Split::columns, "shared_", 1);
+    } else {
+      ffn(p, m.ffn_hidden, Split::columns, "", 1);
+    }
+    if (gpt) add(dropout(p + ".mlp_dropout"), kAct * h);
+    residual(p + ".mlp_residual");
+  }
+};
+}  // namespace
+
+bool is_gpt_style(const ModelSpec& spec) {
+  return spec.norm == "layernorm" && spec.ffn_act == "gelu";
+}
+
+OpGraph build_transformer_graph(const ModelSpec& m) {
+  Builder b{m, OpGraph{}, is_gpt_style(m)};
+  b.gr.name = m.name;
+  b.gr.seq_len = m.seq_len;
+  b.gr.hidden = m.hidden;
+  const int64_t h = m.hidden;
+
+  b.block("embedding", "embedding");
+  Op emb;
+  emb.name = "embedding";
+  emb.kind = OpKind::embedding;
+  emb.split = Split::vocab;
+  emb.dims = {m.vocab, h};
+  emb.params = double(m.vocab) * h + (b.gpt ? double(m.seq_len) * h : 0);
+  emb.bytes_per_token = kAct * h;
+  b.add(emb, 0);
+  if (b.gpt) b.add(b.dropout("embedding_dropout"), kAct * h);
+
+  for (int64_t l = 0; l < m.layers; ++l) {
+    std::string p = "layer" + std::to_string(l);
+    b.block(p, m.is_moe_layer(l) ? "moe_layer" : "dense_layer");
+    b.attention(p);
+    b.mlp(p, l);
+  }
+
+  b.block("head", "head");
+  b.add(b.norm("final_norm", h), kAct * h);
+  Op head = b.matmul("lm_head", m.vocab, h, Split::vocab, false);
+  head.saved_replicated = true;
+  if (m.tied_embeddings) head.params = 0;  // shares the embedding's weights
+  b.add(head, kAct * h);
+  Op loss;
+  loss.name = "cross_entropy";
+  loss.kind = OpKind::loss;
+  loss.split = Split::vocab;
+  loss.dims = {m.vocab};
+  loss.bytes_per_token = 4.0 * m.vocab * 2;       // fp32 logits read, softmax written
+  loss.saved_bytes_per_token = 4.0 * m.vocab;     // fp32 softmax kept for backward
+  b.add(loss, kAct * m.vocab);
+  b.gr.finalize();
+  return std::move(b.gr);
+}
+
+}  // namespace shardplan

@@ -1,0 +1,72 @@
+// The transformer spec format: defaults, round trip, and every kind of bad input (exit 2 paths).
+#include <doctest/doctest.h>
+
+#include "core/error.hpp"
+#include "core/model_spec.hpp"
+
+using namespace shardplan;
+
+namespace {
+std::string error_of(const std::string& text) {
+  try {
+    model_spec_from_json_text(text, "m.json");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("defaults follow the contract") {
+  ModelSpec m = model_spec_from_json_text(
+      R"({"layers": 2, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16})", "m.json");
+  CHECK(m.kv_heads == 4);
+  CHECK(m.head_dim == 16);
+  CHECK(m.ffn_hidden == 256);
+  CHECK(m.ffn_act == "gelu");
+  CHECK(m.norm == "layernorm");
+  CHECK_FALSE(m.tied_embeddings);
+  CHECK_FALSE(m.moe.has_value());
+  CHECK(m.attention.kind == "mha");
+}
+
+TEST_CASE("every field round-trips") {
+  const char* text = R"({ "name": "every-field-example", "layers": 96, "hidden": 12288, "heads": 96,
+    "kv_heads": 96, "head_dim": 128, "ffn_hidden": 49152, "ffn_act": "gelu",
+    "vocab": 51200, "seq_len": 2048, "norm": "layernorm", "tied_embeddings": false,
+    "moe": { "experts": 256, "top_k": 8, "ffn_hidden": 2048, "shared_experts": 1, "dense_layers": 3 },
+    "attention": { "kind": "mla", "q_lora_rank": 1536, "kv_lora_rank": 512,
+                   "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128 } })";
+  ModelSpec m = model_spec_from_json_text(text, "m.json");
+  CHECK(m.moe->experts == 256);
+  CHECK(m.attention.kv_lora_rank == 512);
+  CHECK(m.q_head_dim() == 192);
+  ModelSpec again = model_spec_from_json_text(model_spec_to_json_text(m), "again.json");
+  CHECK(again == m);
+}
+
+TEST_CASE("bad specs name the file, the JSON path and what was expected") {
+  CHECK(error_of("{").find("m.json: at /: malformed JSON") == 0);
+  CHECK(error_of(R"({"hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16})")
+            .find("at /layers: missing required field") != std::string::npos);
+  CHECK(error_of(R"({"layers": "2", "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16})")
+            .find("at /layers: expected an integer, found a string") != std::string::npos);
+  CHECK(error_of(R"({"layers": 0, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16})")
+            .find("at /layers: expected a positive integer") != std::string::npos);
+  CHECK(error_of(R"({"layers": -3, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16})")
+            .find("at /layers: expected a positive integer") != std::string::npos);
+  CHECK(error_of(R"({"layers": 2, "hidden": 65, "heads": 4, "vocab": 100, "seq_len": 16})")
+            .find("divisible by heads") != std::string::npos);
+  CHECK(error_of(R"({"layers": 2, "hidden": 64, "heads": 4, "kv_heads": 3, "vocab": 100, "seq_len": 16})")
+            .find("at /kv_heads: expected kv_heads (3) to divide heads (4)") != std::string::npos);
+  CHECK(error_of(R"({"layers": 2, "hiden": 64, "heads": 4, "vocab": 100, "seq_len": 16})")
+            .find("unknown field \"hiden\" (did you mean \"hidden\"?)") != std::string::npos);
+  CHECK(error_of(R"({"layers": 2, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16, "ffn_act": "swiglu"})")
+            .find("at /ffn_hidden: missing required field") != std::string::npos);
+  CHECK(error_of(R"({"layers": 2, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16, "norm": "rmsnrom"})")
+            .find("did you mean \"rmsnorm\"") != std::string::npos);
+  CHECK(error_of(R"({"layers": 2, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16,
+                     "moe": {"experts": 4, "top_k": 8, "ffn_hidden": 32}})")
+            .find("at /moe/top_k") != std::string::npos);
+  CHECK(error_of(R"([1, 2])").find("expected an object") != std::string::npos);
+}

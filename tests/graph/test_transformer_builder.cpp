@@ -1,0 +1,110 @@
+// The transformer builder against closed forms: FLOPs (Korthikanti et al. 2022, eq. 7), parameter
+// counts (Narayanan et al. 2021, §5.1), saved activations (Korthikanti Table 2).
+#include <doctest/doctest.h>
+
+#include "core/model_spec.hpp"
+#include "graph/model_stats.hpp"
+#include "graph/transformer_builder.hpp"
+
+using namespace shardplan;
+
+namespace {
+ModelSpec gpt(int64_t L, int64_t h, int64_t a, int64_t V = 51200, int64_t s = 2048) {
+  ModelSpec m;
+  m.name = "gpt";
+  m.layers = L;
+  m.hidden = h;
+  m.heads = a;
+  m.kv_heads = a;
+  m.head_dim = h / a;
+  m.ffn_hidden = 4 * h;
+  m.vocab = V;
+  m.seq_len = s;
+  m.tied_embeddings = true;  // Megatron GPT shares the word embedding with the output layer
+  return m;
+}
+}  // namespace
+
+TEST_CASE("training FLOPs per token match Korthikanti eq. 7") {
+  // eq. 7 per iteration: 72 B L s h^2 (1 + s/(6h) + V/(12 h L)); per token divide by B s.
+  ModelSpec m = gpt(96, 12288, 96);
+  ModelStats st = model_stats(build_transformer_graph(m));
+  double L = 96, h = 12288, s = 2048, V = 51200;
+  double expected = 72 * L * h * h * (1 + s / (6 * h) + V / (12 * h * L));
+  CHECK(st.train_flops_per_token == doctest::Approx(expected).epsilon(1e-9));
+}
+
+TEST_CASE("GPT-3 175B has 174.6B parameters") {
+  // Narayanan §5.1: P = 12 l h^2 (1 + 13/(12h) + (V + s)/(12 l h)) = 174.6B for GPT-3.
+  ModelSpec m = gpt(96, 12288, 96);
+  ModelStats st = model_stats(build_transformer_graph(m));
+  double l = 96, h = 12288, V = 51200, s = 2048;
+  double p = 12 * l * h * h * (1 + 13 / (12 * h) + (V + s) / (12 * l * h));
+  CHECK(st.params == doctest::Approx(p).epsilon(1e-4));
+  CHECK(st.params / 1e9 == doctest::Approx(174.6).epsilon(0.001));
+}
+
+TEST_CASE("a GPT layer saves 34 s b h bytes with fused attention (Korthikanti Table 2)") {
+  // Table 2, no parallelism: s b h (34 + 5 a s / h); the 5 a s / h term is the unfused
+  // attention's scores, which the cost model adds when flash attention is off.
+  ModelSpec m = gpt(2, 1024, 16, 1000, 512);
+  OpGraph g = build_transformer_graph(m);
+  const Block& layer = g.blocks[1];
+  CHECK(layer.saved_bytes_per_token == doctest::Approx(34.0 * 1024));
+}
+
+TEST_CASE("blocks: embedding, one per layer, head; boundaries carry the residual stream") {
+  ModelSpec m = gpt(4, 256, 4, 1000, 128);
+  OpGraph g = build_transformer_graph(m);
+  REQUIRE(g.blocks.size() == 6);
+  CHECK(g.blocks.front().name == "embedding");
+  CHECK(g.blocks[1].type == "dense_layer");
+  CHECK(g.blocks.back().name == "head");
+  CHECK(g.blocks[1].boundary_bytes_per_token == doctest::Approx(2.0 * 256));
+  CHECK(topological_order(g).size() == g.op_count());
+}
+
+TEST_CASE("SwiGLU with GQA: Llama-3 8B counts 8.03B parameters") {
+  ModelSpec m;
+  m.name = "llama3-8b";
+  m.layers = 32;
+  m.hidden = 4096;
+  m.heads = 32;
+  m.kv_heads = 8;
+  m.head_dim = 128;
+  m.ffn_hidden = 14336;
+  m.ffn_act = "swiglu";
+  m.norm = "rmsnorm";
+  m.vocab = 128256;
+  m.seq_len = 8192;
+  ModelStats st = model_stats(build_transformer_graph(m));
+  // 2 * 128256 * 4096 embeddings + 32 * (4096*(4096+2*1024+4096) + 3*4096*14336 + 2*4096) + 4096
+  double per_layer = 4096.0 * (4096 + 2 * 1024) + 4096.0 * 4096 + 3.0 * 4096 * 14336 + 2 * 4096;
+  double expected = 2.0 * 128256 * 4096 + 32 * per_layer + 4096;
+  CHECK(st.params == doctest::Approx(expected));
+  CHECK(st.params / 1e9 == doctest::Approx(8.03).epsilon(0.002));
+}
+
+TEST_CASE("MoE: active parameters count top_k routed experts plus shared") {
+  ModelSpec m;
+  m.name = "moe";
+  m.layers = 2;
+  m.hidden = 64;
+  m.heads = 4;
+  m.kv_heads = 4;
+  m.head_dim = 16;
+  m.ffn_hidden = 128;
+  m.ffn_act = "swiglu";
+  m.norm = "rmsnorm";
+  m.vocab = 100;
+  m.seq_len = 32;
+  m.moe = MoeSpec{8, 2, 32, 1, 1};
+  ModelStats st = model_stats(build_transformer_graph(m));
+  // Layer 1 is MoE: 8 experts of 3*64*32 params, router 8*64, one shared expert of 3*64*32.
+  double expert = 3.0 * 64 * 32;
+  double dense_ffn = 3.0 * 64 * 128;
+  double attn = 4.0 * 64 * 64 + 2 * 64;  // q,k,v,o + 2 rmsnorms
+  double total = 2 * 100 * 64 + 64 + 2 * attn + dense_ffn + 8 * expert + 8 * 64 + expert;
+  CHECK(st.params == doctest::Approx(total));
+  CHECK(st.params - st.active_params == doctest::Approx(6 * expert));
+}
