@@ -15,6 +15,8 @@ int run_cli(int argc, char** argv) {
   app.set_version_flag("--version", "shardplan 0.1.0");
   register_inspect(app);
   register_list(app);
+  register_estimate(app);
+  register_validate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -134,7 +134,9 @@ def spec_from_dict(d, file="<spec>"):
     """Parses and validates a spec dict exactly as core/model_spec.cpp does; returns it with defaults."""
     o = _Obj(d, file, "")
     o.reject_unknown(TOP_KEYS)
-    s = {"name": d.get("name") or "model"}
+    if o.has("name") and not isinstance(d["name"], str):
+        o.fail("name", f"expected a string, found {d['name']!r}")
+    s = {"name": d["name"] if o.has("name") else "model"}
     s["layers"] = o.int("layers", positive=True)
     s["hidden"] = o.int("hidden", positive=True)
     s["heads"] = o.int("heads", positive=True)
@@ -257,8 +259,10 @@ HF_TIE_DEFAULT = {"llama": False, "mistral": False, "mixtral": False, "qwen2": F
 
 
 def _seq_len(c):
-    rs = c.get("rope_scaling") or {}
-    return rs.get("original_max_position_embeddings") or c["max_position_embeddings"]
+    # As graph/hf_config.cpp: the context window. For context-extended models it is not the
+    # training length (DeepSeek-V3: 163840; rope_scaling.original_max_position_embeddings 4096);
+    # only gpt-style counts depend on it.
+    return c["max_position_embeddings"]
 
 
 def hf_to_spec(c, name="hf"):
@@ -396,12 +400,17 @@ def check_zoo():
 
 
 def read_expected():
-    """Rows of the first markdown table in EXPECTED.md: | fixture | total | active | ..."""
+    """Rows of the table under "## Counts" in EXPECTED.md: | fixture | total | active | ..."""
     path = os.path.join(ROOT, "tests", "data", "hf", "EXPECTED.md")
     out = {}
     if not os.path.exists(path):
         return out
+    section = ""
     for line in open(path):
+        if line.startswith("## "):
+            section = line[3:].strip()
+        if section != "Counts":
+            continue
         m = re.match(r"\|\s*`?([a-z0-9_]+)\.json`?\s*\|\s*([0-9,]+)\s*\|\s*([0-9,]+)\s*\|", line)
         if m:
             out[m.group(1)] = (int(m.group(2).replace(",", "")), int(m.group(3).replace(",", "")))

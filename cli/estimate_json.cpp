@@ -1,0 +1,118 @@
+// Estimate -> JSON (a contract other tools read) and -> a readable summary.
+#include "cli/estimate_json.hpp"
+
+#include <fmt/format.h>
+
+#include "cli/format.hpp"
+
+namespace shardplan::cli {
+
+using OJ = nlohmann::ordered_json;
+
+OJ strategy_json(const Strategy& s) {
+  OJ j;
+  j["dp"] = s.dp;
+  j["tp"] = s.tp;
+  j["pp"] = s.pp;
+  j["cp"] = s.cp;
+  j["ep"] = s.ep;
+  j["vp"] = s.vp;
+  j["sp"] = s.sp;
+  j["zero"] = s.zero;
+  j["recompute"] = recompute_name(s.recompute);
+  j["micro_batch"] = s.micro_batch;
+  j["global_batch"] = s.global_batch;
+  j["schedule"] = schedule_name(s.schedule);
+  j["precision"] = dtype_name(s.precision);
+  j["seq_len"] = s.seq_len;
+  j["tp_comm_overlap"] = s.tp_comm_overlap;
+  j["flash_attention"] = s.flash_attention;
+  j["overlap_grad_reduce"] = s.overlap_grad_reduce;
+  return j;
+}
+
+OJ estimate_json(const Estimate& e, const Strategy& s, const OpGraph& g) {
+  OJ j;
+  j["strategy"] = strategy_json(s);
+  j["step_time_s"] = e.step_time_s;
+  j["tokens_per_s"] = e.tokens_per_s;
+  j["model_tflops_per_gpu"] = e.model_tflops_per_gpu;
+  j["hardware_tflops_per_gpu"] = e.hardware_tflops_per_gpu;
+  j["mfu"] = e.mfu;
+  j["hfu"] = e.hfu;
+  j["fits"] = e.fits;
+  j["peak_memory_bytes"] = e.peak_memory_bytes;
+  j["peak_stage"] = e.peak_stage;
+  if (!e.fits) j["overflow"] = {{"stage", e.peak_stage}, {"bytes", e.overflow_bytes}, {"detail", e.detail}};
+  OJ stages = OJ::array();
+  for (size_t i = 0; i < e.stages.size(); ++i) {
+    const StageMemory& m = e.stages[i];
+    OJ blocks = OJ::array();
+    for (size_t c = i; c + 1 < e.chunk_bounds.size(); c += static_cast<size_t>(s.pp)) {
+      int64_t a = e.chunk_bounds[c], b = e.chunk_bounds[c + 1];
+      blocks.push_back({{"chunk", c / s.pp}, {"first_block", g.blocks[a].name}, {"last_block", g.blocks[b - 1].name},
+                        {"blocks", b - a}});
+    }
+    stages.push_back({{"stage", i},
+                      {"chunks", blocks},
+                      {"params_bytes", m.params_bytes},
+                      {"grads_bytes", m.grads_bytes},
+                      {"optimizer_bytes", m.optimizer_bytes},
+                      {"activations_bytes", m.activations_bytes},
+                      {"buffers_bytes", m.buffers_bytes},
+                      {"runtime_bytes", m.runtime_bytes},
+                      {"total_bytes", m.total_bytes},
+                      {"inflight_micro_batches", m.inflight_micro_batches}});
+  }
+  j["memory"] = {{"per_stage", stages}};
+  const Breakdown& b = e.breakdown;
+  j["breakdown"] = {{"compute_s", b.compute_s},     {"recompute_s", b.recompute_s}, {"tp_comm_s", b.tp_comm_s},
+                    {"cp_comm_s", b.cp_comm_s},     {"ep_comm_s", b.ep_comm_s},     {"pp_comm_s", b.pp_comm_s},
+                    {"pp_bubble_s", b.pp_bubble_s}, {"dp_comm_s", b.dp_comm_s},     {"optimizer_s", b.optimizer_s}};
+  j["bubble_fraction"] = e.bubble_fraction;
+  j["exposed_comm_fraction"] = e.exposed_comm_fraction;
+  return j;
+}
+
+std::string estimate_text(const Estimate& e, const Strategy& s, const ClusterSpec& c, const OpGraph& g) {
+  std::string out;
+  out += fmt::format("{} on {} x {} ({}), global batch {} x {} tokens\n", g.name, c.total_gpus(), c.gpu.name,
+                     c.name, s.global_batch, g.seq_len);
+  out += fmt::format("strategy  {}\n\n", strategy_to_string(s));
+  out += fmt::format("step time        {}\n", human_seconds(e.step_time_s));
+  out += fmt::format("tokens/s         {:.0f}\n", e.tokens_per_s);
+  out += fmt::format("TFLOP/s per GPU  {:.1f} model, {:.1f} hardware\n", e.model_tflops_per_gpu, e.hardware_tflops_per_gpu);
+  out += fmt::format("MFU / HFU        {:.1f}% / {:.1f}%\n", 100 * e.mfu, 100 * e.hfu);
+  out += fmt::format("peak memory      {} of {} (stage {}){}\n\n", human_bytes(e.peak_memory_bytes),
+                     human_bytes(c.gpu.memory_bytes), e.peak_stage, e.fits ? "" : "  DOES NOT FIT: " + e.detail);
+  const Breakdown& b = e.breakdown;
+  out += "time breakdown (critical stage)\n";
+  auto row = [&](const char* name, double v) {
+    out += fmt::format("  {:<20} {:>12}  {:5.1f}%\n", name, human_seconds(v), 100 * v / e.step_time_s);
+  };
+  row("compute", b.compute_s);
+  row("recompute", b.recompute_s);
+  row("tp comm (exposed)", b.tp_comm_s);
+  row("cp comm (exposed)", b.cp_comm_s);
+  row("ep comm (exposed)", b.ep_comm_s);
+  row("pp send/recv", b.pp_comm_s);
+  row("pp bubble", b.pp_bubble_s);
+  row("dp comm (exposed)", b.dp_comm_s);
+  row("optimizer", b.optimizer_s);
+  out += "\nmemory per GPU by stage\n";
+  out += fmt::format("  {:>5} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}\n", "stage", "params", "grads",
+                     "optimizer", "activations", "buffers", "runtime", "total");
+  for (size_t i = 0; i < e.stages.size(); ++i) {
+    const StageMemory& m = e.stages[i];
+    if (e.stages.size() > 8 && i > 2 && i + 3 < e.stages.size()) {
+      if (i == 3) out += "    ...\n";
+      continue;
+    }
+    out += fmt::format("  {:>5} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}\n", i, human_bytes(m.params_bytes),
+                       human_bytes(m.grads_bytes), human_bytes(m.optimizer_bytes), human_bytes(m.activations_bytes),
+                       human_bytes(m.buffers_bytes), human_bytes(m.runtime_bytes), human_bytes(m.total_bytes));
+  }
+  return out;
+}
+
+}  // namespace shardplan::cli

@@ -1,0 +1,15 @@
+// The estimate JSON contract (docs/estimate-format.md) and the readable summary.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/strategy.hpp"
+#include "costmodel/estimate.hpp"
+
+namespace shardplan::cli {
+
+nlohmann::ordered_json strategy_json(const Strategy& s);
+nlohmann::ordered_json estimate_json(const Estimate& e, const Strategy& s, const OpGraph& g);
+std::string estimate_text(const Estimate& e, const Strategy& s, const ClusterSpec& c, const OpGraph& g);
+
+}  // namespace shardplan::cli

@@ -1,0 +1,78 @@
+// Shared flag registration and resolution for the strategy-taking subcommands.
+#include "cli/strategy_flags.hpp"
+
+#include "core/error.hpp"
+
+namespace shardplan::cli {
+
+void add_problem_flags(CLI::App* cmd, ProblemFlags& f) {
+  cmd->add_option("--model", f.model, "zoo name, transformer spec, HF config.json or op graph")->required();
+  cmd->add_option("--cluster", f.cluster, "cluster preset name or file")->capture_default_str();
+  cmd->add_option("--gpus", f.gpus, "number of GPUs")->required()->check(CLI::Range(int64_t{1}, int64_t{10'000'000}));
+  cmd->add_option("--global-batch", f.global_batch, "sequences per step")->required()->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  cmd->add_option("--seq-len", f.seq_len, "override the model's sequence length")->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  cmd->add_option("--precision", f.precision, "fp32, bf16, fp16 or fp8")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16", "fp8"}))->capture_default_str();
+  cmd->add_flag("--allow-tp-across-nodes", f.allow_tp_across_nodes, "let TP span more than one NVLink domain");
+}
+
+void add_strategy_flags(CLI::App* cmd, StrategyFlags& f) {
+  auto pos = CLI::Range(int64_t{1}, int64_t{1} << 30);
+  cmd->add_option("--tp", f.tp, "tensor parallel size")->check(pos);
+  cmd->add_option("--pp", f.pp, "pipeline parallel size")->check(pos);
+  cmd->add_option("--dp", f.dp, "data parallel size (default: GPUs / (tp*pp*cp))")->check(pos);
+  cmd->add_option("--cp", f.cp, "context parallel size")->check(pos);
+  cmd->add_option("--ep", f.ep, "expert parallel size")->check(pos);
+  cmd->add_option("--vp", f.vp, "virtual pipeline chunks per stage (interleaved)")->check(pos);
+  cmd->add_flag("--sp", f.sp, "sequence parallelism");
+  cmd->add_option("--zero", f.zero, "ZeRO stage 0-3")->check(CLI::Range(0, 3));
+  cmd->add_option("--recompute", f.recompute, "none, selective or full")
+      ->check(CLI::IsMember({"none", "selective", "full"}));
+  cmd->add_option("--micro-batch", f.micro_batch, "sequences per micro-batch")->check(pos);
+  cmd->add_option("--schedule", f.schedule, "gpipe, 1f1b, interleaved or zb (default: 1f1b, interleaved when vp > 1)")
+      ->check(CLI::IsMember({"gpipe", "1f1b", "interleaved", "zb"}));
+  cmd->add_flag("--tp-comm-overlap", f.tp_comm_overlap, "overlap TP communication with GEMMs");
+  cmd->add_flag("--no-flash-attention", f.no_flash, "unfused attention (Megatron before FlashAttention)");
+  cmd->add_flag("--no-overlap-grad-reduce", f.no_overlap_grad_reduce, "DP gradient reduction after the backward");
+}
+
+Problem resolve_problem(const ProblemFlags& f) {
+  Problem p;
+  p.model = load_model(f.model, f.seq_len);
+  p.cluster = load_cluster(f.cluster);
+  p.cluster.set_gpu_count(f.gpus);
+  p.gpus = f.gpus;
+  p.global_batch = f.global_batch;
+  p.precision = *parse_dtype(f.precision);
+  return p;
+}
+
+Strategy resolve_strategy(const StrategyFlags& f, const Problem& p) {
+  Strategy s;
+  s.tp = f.tp;
+  s.pp = f.pp;
+  s.cp = f.cp;
+  s.ep = f.ep;
+  s.vp = f.vp;
+  const int64_t model_par = f.tp * f.pp * f.cp;
+  if (p.gpus % model_par != 0)
+    throw UsageError("tp*pp*cp = " + std::to_string(model_par) + " does not divide --gpus " + std::to_string(p.gpus));
+  s.dp = p.gpus / model_par;
+  if (f.dp != 0 && f.dp != s.dp)
+    throw UsageError("--dp " + std::to_string(f.dp) + " does not match GPUs / (tp*pp*cp) = " + std::to_string(s.dp));
+  s.sp = f.sp;
+  s.zero = f.zero;
+  parse_recompute(f.recompute, s.recompute);
+  s.micro_batch = f.micro_batch;
+  s.global_batch = p.global_batch;
+  if (f.schedule.empty()) s.schedule = f.vp > 1 ? Schedule::interleaved : Schedule::one_f_one_b;
+  else parse_schedule(f.schedule, s.schedule);
+  s.precision = p.precision;
+  s.seq_len = p.model.graph.seq_len;
+  s.tp_comm_overlap = f.tp_comm_overlap;
+  s.flash_attention = !f.no_flash;
+  s.overlap_grad_reduce = !f.no_overlap_grad_reduce;
+  return s;
+}
+
+}  // namespace shardplan::cli

@@ -1,0 +1,47 @@
+// The cost of one block (a transformer layer, the embedding, the head, or an explicit block) for
+// one micro-batch on one GPU under a sharding: compute per pass, exposed communication, FLOPs,
+// saved activations and parameters held. Identical blocks share a cached BlockCost.
+#pragma once
+#include <cstdint>
+
+#include "core/hardware.hpp"
+#include "core/strategy.hpp"
+#include "costmodel/collectives.hpp"
+#include "graph/op_graph.hpp"
+
+namespace shardplan {
+
+// Everything a block's per-GPU cost depends on.
+struct ShardContext {
+  int64_t tp = 1, cp = 1, ep = 1, micro_batch = 1, seq_len = 1;
+  bool sp = false, flash = true, tp_comm_overlap = false;
+  Recompute recompute = Recompute::none;
+  DType precision = DType::bf16;
+  GroupPlacement tp_group, cp_group, ep_group;
+  bool operator==(const ShardContext& o) const {
+    return tp == o.tp && cp == o.cp && ep == o.ep && micro_batch == o.micro_batch &&
+           seq_len == o.seq_len && sp == o.sp && flash == o.flash &&
+           tp_comm_overlap == o.tp_comm_overlap && recompute == o.recompute && precision == o.precision;
+  }
+};
+
+struct BlockCost {
+  double fwd_s = 0;          // forward: compute + exposed TP/CP/EP communication
+  double bwd_input_s = 0;    // backward, input gradients (+ exposed communication)
+  double bwd_weight_s = 0;   // backward, weight gradients
+  double recompute_s = 0;    // extra forward work before the backward (recompute mode)
+  double tp_comm_s = 0;      // exposed TP communication, forward + backward (+ recompute)
+  double cp_comm_s = 0;      // exposed CP communication
+  double ep_comm_s = 0;      // exposed EP all-to-all
+  double model_flops = 0;    // per GPU, forward + backward
+  double hardware_flops = 0; // including recomputation
+  double saved_bytes = 0;    // kept from forward to backward under the recompute mode
+  double transient_bytes = 0;  // largest working set while this block runs (backward)
+  double dense_params = 0;   // parameters on this GPU (after TP), not expert
+  double expert_params = 0;  // routed-expert parameters on this GPU (after EP)
+  double boundary_bytes = 0; // activation sent to the next pipeline stage
+};
+
+BlockCost price_block(const OpGraph& graph, const Block& block, const GpuSpec& gpu, const ShardContext& ctx);
+
+}  // namespace shardplan

@@ -1,0 +1,36 @@
+// Collective and point-to-point times on a hierarchical network (nccl-tests PERFORMANCE.md):
+// alpha-beta per level, ring and tree, hierarchical over the NVLink domain then the network.
+// S is the full buffer size in bytes (the all-reduced buffer, the gathered result).
+#pragma once
+#include <cstdint>
+
+#include "core/hardware.hpp"
+
+namespace shardplan {
+
+// Where a process group sits: n ranks, `stride` apart in the rank layout (TP innermost).
+struct GroupPlacement {
+  int64_t n = 1;
+  int64_t local = 1;        // ranks of the group inside one innermost (NVLink) domain
+  const NetworkLevel* inner = nullptr;  // the innermost level
+  const NetworkLevel* outer = nullptr;  // the level that spans the whole group
+};
+
+GroupPlacement place_group(const ClusterSpec& cluster, int64_t n, int64_t stride);
+
+// Single-level closed forms (one ring over n ranks on `level`).
+double ring_all_reduce_s(int64_t n, double bytes, const NetworkLevel& level);
+double ring_all_gather_s(int64_t n, double bytes, const NetworkLevel& level);  // also reduce-scatter
+double tree_all_reduce_s(int64_t n, double bytes, const NetworkLevel& level);
+
+// On a placed group: hierarchical when it spans domains.
+double all_reduce_s(const GroupPlacement& g, double bytes);
+double all_gather_s(const GroupPlacement& g, double bytes);
+double reduce_scatter_s(const GroupPlacement& g, double bytes);
+// Each rank sends bytes*(n-1)/n to the others (EP dispatch/combine); `bytes` is per rank.
+double all_to_all_s(const GroupPlacement& g, double bytes);
+// One message between neighbouring ranks `stride` apart.
+double p2p_s(const ClusterSpec& cluster, int64_t stride, double bytes);
+const NetworkLevel& level_for_stride(const ClusterSpec& cluster, int64_t stride);
+
+}  // namespace shardplan

@@ -1,0 +1,224 @@
+// The analytic estimate: check the strategy, price each block (cached by sharded shape), cut the
+// pipeline, then assemble step time (pipeline with its bubble, p2p, exposed DP communication,
+// optimizer), FLOPs and per-stage memory.
+#include "costmodel/estimate.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <numeric>
+
+#include "costmodel/collectives.hpp"
+#include "costmodel/gemm.hpp"
+#include "costmodel/memory.hpp"
+#include "costmodel/partition.hpp"
+#include "costmodel/pipeline.hpp"
+
+namespace shardplan {
+
+const char* reason_name(Reason r) {
+  static const char* n[] = {"ok",          "gpu_count",       "heads_tp",  "batch",
+                            "layers_pp",   "schedule",        "experts_ep", "seq_cp",
+                            "tp_across_nodes", "precision",   "options",    "out_of_memory"};
+  return n[static_cast<int>(r)];
+}
+
+struct Estimator::Prepared {
+  ShardContext ctx;
+  std::vector<int64_t> bounds;
+  std::vector<ChunkTotals> chunks;
+};
+
+Estimator::Estimator(const OpGraph& graph, const ClusterSpec& cluster, EstimatorOptions opts)
+    : graph_(graph), cluster_(cluster), opts_(opts) {
+  std::map<std::string, int64_t> types;
+  for (size_t b = 0; b < graph_.blocks.size(); ++b) {
+    auto [it, inserted] = types.emplace(graph_.blocks[b].type, static_cast<int64_t>(type_rep_.size()));
+    if (inserted) type_rep_.push_back(b);
+    type_of_block_.push_back(it->second);
+  }
+  for (size_t v = 0; v < graph_.op_count(); ++v) {
+    const Op& o = graph_.op(static_cast<int64_t>(v));
+    if (o.kind == OpKind::attention) {
+      heads_ = heads_ == 0 ? o.dims[0] : std::gcd(heads_, o.dims[0]);
+      kv_heads_ = kv_heads_ == 0 ? o.dims[1] : std::gcd(kv_heads_, o.dims[1]);
+    }
+    if (o.kind == OpKind::expert_matmul) experts_ = std::max(experts_, o.dims[2]);
+  }
+}
+
+Reason Estimator::check(const Strategy& s, std::string* detail) const {
+  auto fail = [&](Reason r, const std::string& why) {
+    if (detail) *detail = why;
+    return r;
+  };
+  const int64_t gpus = cluster_.total_gpus();
+  if (s.dp < 1 || s.tp < 1 || s.pp < 1 || s.cp < 1 || s.ep < 1 || s.vp < 1 || s.micro_batch < 1)
+    return fail(Reason::gpu_count, "every parallel size and the micro-batch must be >= 1");
+  if (s.gpus() != gpus)
+    return fail(Reason::gpu_count, "dp*tp*pp*cp = " + std::to_string(s.gpus()) + " but the cluster has " +
+                                       std::to_string(gpus) + " GPUs");
+  // heads_ and kv_heads_ are the gcd over every attention op of the graph.
+  if (heads_ > 0 && (heads_ % s.tp != 0 || kv_heads_ % s.tp != 0))
+    return fail(Reason::heads_tp, "heads (" + std::to_string(heads_) + ") and kv_heads (" +
+                                      std::to_string(kv_heads_) + ") must be divisible by tp = " + std::to_string(s.tp));
+  if (s.global_batch % (s.dp * s.micro_batch) != 0)
+    return fail(Reason::batch, "global batch " + std::to_string(s.global_batch) + " is not divisible by dp*micro_batch = " +
+                                   std::to_string(s.dp * s.micro_batch));
+  const int64_t m = s.global_batch / (s.dp * s.micro_batch);
+  const int64_t chunks = s.pp * s.vp;
+  const int64_t layer_blocks = static_cast<int64_t>(graph_.blocks.size()) - 2;
+  if (chunks > std::max<int64_t>(layer_blocks, 1) && chunks > 1)
+    return fail(Reason::layers_pp, "pp*vp = " + std::to_string(chunks) + " chunks but only " +
+                                       std::to_string(std::max<int64_t>(layer_blocks, 1)) + " layers to cut");
+  if (s.schedule == Schedule::interleaved) {
+    if (s.vp < 2 || s.pp < 2) return fail(Reason::schedule, "the interleaved schedule needs pp > 1 and vp > 1");
+    if (m % s.pp != 0)
+      return fail(Reason::schedule, "interleaved: micro-batches (" + std::to_string(m) + ") must be a multiple of pp");
+  } else if (s.vp != 1) {
+    return fail(Reason::schedule, "vp > 1 needs the interleaved schedule");
+  }
+  if (s.ep > 1) {
+    if (experts_ == 0) return fail(Reason::experts_ep, "ep > 1 on a model without experts");
+    if (experts_ % s.ep != 0)
+      return fail(Reason::experts_ep, "experts (" + std::to_string(experts_) + ") not divisible by ep = " + std::to_string(s.ep));
+    if ((s.dp * s.tp) % s.ep != 0)
+      return fail(Reason::experts_ep, "ep = " + std::to_string(s.ep) + " must divide dp*tp = " + std::to_string(s.dp * s.tp));
+  }
+  if (s.cp > 1 && graph_.seq_len % (2 * s.cp) != 0)
+    return fail(Reason::seq_cp, "sequence " + std::to_string(graph_.seq_len) + " not divisible by 2*cp (causal load balancing)");
+  if (!opts_.allow_tp_across_nodes && s.tp * s.cp > cluster_.domain_size(0) && s.tp > 1 &&
+      s.tp > cluster_.domain_size(0))
+    return fail(Reason::tp_across_nodes, "tp = " + std::to_string(s.tp) + " exceeds the NVLink domain (" +
+                                             std::to_string(cluster_.domain_size(0)) + " GPUs)");
+  if (cluster_.gpu.peak_flops(s.precision) <= 0 && s.precision != DType::fp32)
+    return fail(Reason::precision, std::string(cluster_.gpu.name) + " has no " + dtype_name(s.precision) + " math");
+  if (s.sp && s.tp < 2) return fail(Reason::options, "sequence parallelism needs tp > 1");
+  if (s.tp_comm_overlap && !s.sp) return fail(Reason::options, "--tp-comm-overlap needs sequence parallelism (--sp)");
+  return Reason::ok;
+}
+
+namespace {
+uint64_t mix(uint64_t h, uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  return h;
+}
+uint64_t ctx_hash(const ShardContext& c) {
+  uint64_t h = 1469598103934665603ULL;
+  for (uint64_t v : {uint64_t(c.tp), uint64_t(c.cp), uint64_t(c.ep), uint64_t(c.micro_batch), uint64_t(c.seq_len),
+                     uint64_t(c.sp), uint64_t(c.flash), uint64_t(c.tp_comm_overlap), uint64_t(c.recompute),
+                     uint64_t(c.precision)})
+    h = mix(h, v);
+  return h;
+}
+}  // namespace
+
+const BlockCost& Estimator::block_cost(size_t block, const ShardContext& ctx) {
+  uint64_t key = ctx_hash(ctx);
+  auto it = cache_.find(key);
+  if (it == cache_.end() || !(cache_keys_[key] == ctx)) {
+    std::vector<BlockCost> costs;
+    for (size_t rep : type_rep_) costs.push_back(price_block(graph_, graph_.blocks[rep], cluster_.gpu, ctx));
+    cache_keys_[key] = ctx;
+    it = cache_.insert_or_assign(key, std::move(costs)).first;
+  }
+  return it->second[type_of_block_[block]];
+}
+
+std::vector<int64_t> Estimator::partition(const Strategy& s, const ShardContext& ctx) {
+  const int64_t chunks = s.pp * s.vp;
+  const int64_t nb = static_cast<int64_t>(graph_.blocks.size());
+  const bool transformer = nb >= 3 && graph_.blocks.front().type == "embedding" && graph_.blocks.back().type == "head";
+  if (chunks == 1) return {0, nb};
+  if (transformer && (nb - 2) % chunks == 0) return even_layer_partition(nb, chunks);
+  std::vector<double> cost(nb);
+  for (int64_t b = 0; b < nb; ++b) {
+    const BlockCost& bc = block_cost(static_cast<size_t>(b), ctx);
+    cost[b] = bc.fwd_s + bc.bwd_input_s + bc.bwd_weight_s + bc.recompute_s;
+  }
+  return min_max_partition(cost, chunks);
+}
+
+void Estimator::prepare(const Strategy& s, Prepared& p) {
+  ShardContext& c = p.ctx;
+  c.tp = s.tp;
+  c.cp = s.cp;
+  c.ep = s.ep;
+  c.micro_batch = s.micro_batch;
+  c.seq_len = graph_.seq_len;
+  c.sp = s.sp;
+  c.flash = s.flash_attention;
+  c.tp_comm_overlap = s.tp_comm_overlap;
+  c.recompute = s.recompute;
+  c.precision = s.precision;
+  c.tp_group = place_group(cluster_, s.tp, 1);
+  c.cp_group = place_group(cluster_, s.cp, s.tp);
+  c.ep_group = place_group(cluster_, s.ep, 1);
+  p.bounds = partition(s, c);
+  p.chunks.assign(p.bounds.size() - 1, ChunkTotals{});
+  for (size_t ch = 0; ch + 1 < p.bounds.size(); ++ch)
+    for (int64_t b = p.bounds[ch]; b < p.bounds[ch + 1]; ++b)
+      p.chunks[ch].add(block_cost(static_cast<size_t>(b), c));
+}
+
+Estimate Estimator::estimate(const Strategy& s) {
+  Estimate e;
+  e.reason = check(s, &e.detail);
+  if (e.reason != Reason::ok) return e;
+  Prepared p;
+  prepare(s, p);
+  e.chunk_bounds = p.bounds;
+  PipelineInputs in = pipeline_inputs(s, cluster_, graph_, p.chunks);
+  PipelineResult pr = pipeline_time(in);
+  e.step_time_s = pr.step_s;
+  e.breakdown = pr.breakdown;
+  const double tokens = double(s.global_batch) * double(graph_.seq_len);
+  e.tokens_per_s = tokens / e.step_time_s;
+  double model_flops = 0, hw_flops = 0;
+  for (const auto& ch : p.chunks) {
+    model_flops += ch.model_flops;
+    hw_flops += ch.hardware_flops;
+  }
+  // Chunk FLOPs are per GPU per micro-batch of that chunk; each GPU runs m micro-batches, and the
+  // model's FLOPs are spread over tp*cp GPUs per chunk replica.
+  const double m = double(s.micro_batches());
+  const double per_gpu_model = model_flops * m / double(s.pp);
+  const double per_gpu_hw = hw_flops * m / double(s.pp);
+  const double peak = cluster_.gpu.peak_flops(s.precision);
+  e.model_tflops_per_gpu = per_gpu_model / e.step_time_s / 1e12;
+  e.hardware_tflops_per_gpu = per_gpu_hw / e.step_time_s / 1e12;
+  e.mfu = per_gpu_model / e.step_time_s / peak;
+  e.hfu = per_gpu_hw / e.step_time_s / peak;
+  e.bubble_fraction = e.breakdown.pp_bubble_s / e.step_time_s;
+  const Breakdown& b = e.breakdown;
+  e.exposed_comm_fraction = (b.tp_comm_s + b.cp_comm_s + b.ep_comm_s + b.pp_comm_s + b.dp_comm_s) / e.step_time_s;
+  e.stages = stage_memory(s, cluster_, graph_, p.chunks);
+  e.fits = true;
+  for (size_t i = 0; i < e.stages.size(); ++i) {
+    if (e.stages[i].total_bytes > e.peak_memory_bytes) {
+      e.peak_memory_bytes = e.stages[i].total_bytes;
+      e.peak_stage = static_cast<int64_t>(i);
+    }
+  }
+  if (e.peak_memory_bytes > cluster_.gpu.memory_bytes) {
+    e.fits = false;
+    e.reason = Reason::out_of_memory;
+    e.overflow_bytes = e.peak_memory_bytes - cluster_.gpu.memory_bytes;
+    e.detail = "stage " + std::to_string(e.peak_stage) + " needs " + std::to_string(e.peak_memory_bytes / 1e9) +
+               " GB, " + std::to_string(e.overflow_bytes / 1e9) + " GB over the GPU's memory";
+  }
+  return e;
+}
+
+StageCosts Estimator::stage_costs(const Strategy& s) {
+  Prepared p;
+  prepare(s, p);
+  return make_stage_costs(s, cluster_, graph_, p.chunks);
+}
+
+Estimate estimate(const OpGraph& graph, const ClusterSpec& cluster, const Strategy& s) {
+  Estimator est(graph, cluster);
+  return est.estimate(s);
+}
+
+}  // namespace shardplan

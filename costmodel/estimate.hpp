@@ -1,0 +1,99 @@
+// estimate(graph, cluster, strategy) -> Estimate: step time, FLOPs and per-GPU memory of one
+// strategy. Estimator caches per-block costs by sharded shape so a planner can evaluate millions
+// of strategies of one model quickly. Infeasible is a value (a reason code), not an exception.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/hardware.hpp"
+#include "core/strategy.hpp"
+#include "costmodel/block_cost.hpp"
+#include "costmodel/stage_costs.hpp"
+#include "graph/op_graph.hpp"
+
+namespace shardplan {
+
+enum class Reason {
+  ok = 0,
+  gpu_count,         // dp*tp*pp*cp != GPUs
+  heads_tp,          // heads or kv_heads not divisible by tp
+  batch,             // global batch not divisible by dp * micro_batch
+  layers_pp,         // fewer blocks than pipeline chunks, or uneven split not possible
+  schedule,          // schedule/vp combination invalid (interleaved needs vp>1, m % pp)
+  experts_ep,        // experts not divisible by ep, or ep does not divide dp*tp
+  seq_cp,            // sequence not divisible by cp (2*cp for causal balance)
+  tp_across_nodes,   // tp larger than the NVLink domain
+  precision,         // the GPU has no such math (fp8 on A100, bf16 on V100)
+  options,           // an option that needs another (sp needs tp > 1, tp-comm-overlap needs sp)
+  out_of_memory,     // fits == false (still estimated)
+  kCount
+};
+const char* reason_name(Reason r);
+
+struct StageMemory {
+  double params_bytes = 0, grads_bytes = 0, optimizer_bytes = 0, activations_bytes = 0;
+  double buffers_bytes = 0, runtime_bytes = 0, total_bytes = 0;
+  double inflight_micro_batches = 0;
+};
+
+struct Breakdown {
+  double compute_s = 0, recompute_s = 0, tp_comm_s = 0, cp_comm_s = 0, ep_comm_s = 0;
+  double pp_comm_s = 0, pp_bubble_s = 0, dp_comm_s = 0, optimizer_s = 0;
+};
+
+struct Estimate {
+  Reason reason = Reason::ok;    // ok or out_of_memory: estimated; otherwise invalid
+  std::string detail;            // human reason for an invalid strategy or the overflow
+  double step_time_s = 0, tokens_per_s = 0;
+  double model_tflops_per_gpu = 0, hardware_tflops_per_gpu = 0, mfu = 0, hfu = 0;
+  bool fits = false;
+  double peak_memory_bytes = 0;
+  int64_t peak_stage = 0;
+  double overflow_bytes = 0;     // of the worst stage, when it does not fit
+  std::vector<StageMemory> stages;
+  std::vector<int64_t> chunk_bounds;  // pipeline chunk c holds blocks [b[c], b[c+1]); c = v*pp + stage
+  Breakdown breakdown;
+  double bubble_fraction = 0;    // pp_bubble / step
+  double exposed_comm_fraction = 0;
+  bool valid() const { return reason == Reason::ok || reason == Reason::out_of_memory; }
+};
+
+struct EstimatorOptions {
+  bool allow_tp_across_nodes = false;
+};
+
+class Estimator {
+ public:
+  Estimator(const OpGraph& graph, const ClusterSpec& cluster, EstimatorOptions opts = {});
+  // Checks the strategy against the model and cluster; Reason::ok when it can run.
+  Reason check(const Strategy& s, std::string* detail = nullptr) const;
+  Estimate estimate(const Strategy& s);
+  // The per-chunk task costs the simulator schedules (valid strategies only).
+  StageCosts stage_costs(const Strategy& s);
+  const OpGraph& graph() const { return graph_; }
+  const ClusterSpec& cluster() const { return cluster_; }
+  int64_t cache_size() const { return static_cast<int64_t>(cache_.size()); }
+
+ private:
+  struct Prepared;
+  void prepare(const Strategy& s, Prepared& p);
+  const BlockCost& block_cost(size_t block, const ShardContext& ctx);
+  std::vector<int64_t> partition(const Strategy& s, const ShardContext& ctx);
+
+  const OpGraph& graph_;
+  ClusterSpec cluster_;
+  EstimatorOptions opts_;
+  std::vector<int64_t> type_of_block_;   // block -> dense type index
+  std::vector<size_t> type_rep_;         // type -> representative block
+  int64_t heads_ = 0, kv_heads_ = 0, experts_ = 0;
+  std::unordered_map<uint64_t, std::vector<BlockCost>> cache_;  // ctx hash -> cost per type
+  std::unordered_map<uint64_t, ShardContext> cache_keys_;
+};
+
+// One-shot convenience (no reuse of the cache).
+Estimate estimate(const OpGraph& graph, const ClusterSpec& cluster, const Strategy& s);
+
+}  // namespace shardplan

@@ -1,0 +1,67 @@
+// Stage memory. Activations: one micro-batch of the stage's chunks times the micro-batches in
+// flight at the peak (1F1B: p - stage; interleaved: Megatron's warm-up count; GPipe: all m),
+// plus the largest transient working set (a recomputed layer, logits).
+#include "costmodel/memory.hpp"
+
+#include <algorithm>
+
+namespace shardplan {
+
+StateBytes state_bytes(DType p) {
+  switch (p) {
+    case DType::fp32:
+    case DType::tf32: return {4, 4, 8};   // weights are the master copy: Adam m, v only
+    case DType::fp8: return {3, 4, 12};   // bf16 weights + fp8 copies for the GEMMs
+    default: return {2, 4, 12};           // Megatron mixed precision: 18 bytes per parameter
+  }
+}
+
+double inflight_micro_batches(const Strategy& s, int64_t stage) {
+  const double m = double(s.micro_batches());
+  const double p = double(s.pp), v = double(s.vp), i = double(stage);
+  switch (s.schedule) {
+    case Schedule::gpipe: return m;
+    case Schedule::interleaved: {
+      double passes = std::min(m * v, (p - i - 1) * 2 + (v - 1) * p + 1);
+      return passes / v;
+    }
+    default: return std::min(m, p - i);
+  }
+}
+
+std::vector<StageMemory> stage_memory(const Strategy& s, const ClusterSpec& cluster, const OpGraph& g,
+                                      const std::vector<ChunkTotals>& chunks) {
+  std::vector<StageMemory> out(s.pp);
+  const StateBytes sb = state_bytes(s.precision);
+  const double dp = double(s.dp), edp = double(std::max<int64_t>(1, s.dp * s.tp / s.ep));
+  std::vector<ChunkTotals> st(s.pp);
+  std::vector<double> transient(s.pp, 0), boundary(s.pp, 0), max_block(s.pp, 0);
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    size_t i = c % s.pp;
+    st[i].dense_params += chunks[c].dense_params;
+    st[i].expert_params += chunks[c].expert_params;
+    st[i].saved_bytes += chunks[c].saved_bytes;
+    transient[i] = std::max(transient[i], chunks[c].transient_bytes);
+    boundary[i] = std::max(boundary[i], chunks[c].boundary_bytes);
+    max_block[i] = std::max(max_block[i], chunks[c].max_block_params);
+  }
+  for (int64_t i = 0; i < s.pp; ++i) {
+    StageMemory& m = out[i];
+    const double d = st[i].dense_params, e = st[i].expert_params;
+    m.params_bytes = d * sb.weights / (s.zero >= 3 ? dp : 1) + e * sb.weights / (s.zero >= 3 ? edp : 1);
+    m.grads_bytes = d * sb.grads / (s.zero >= 2 ? dp : 1) + e * sb.grads / (s.zero >= 2 ? edp : 1);
+    m.optimizer_bytes = d * sb.optimizer / (s.zero >= 1 ? dp : 1) + e * sb.optimizer / (s.zero >= 1 ? edp : 1);
+    m.inflight_micro_batches = inflight_micro_batches(s, i);
+    m.activations_bytes = m.inflight_micro_batches * st[i].saved_bytes + transient[i];
+    // Pipeline send/recv buffers (activation forward, gradient backward) and ZeRO-3's gathered
+    // parameters of the current and the prefetched block.
+    m.buffers_bytes = (s.pp > 1 ? 4 * boundary[i] : 0) + (s.zero >= 3 ? 2 * max_block[i] * 2 : 0);
+    double sum = m.params_bytes + m.grads_bytes + m.optimizer_bytes + m.activations_bytes + m.buffers_bytes;
+    m.runtime_bytes = cluster.gpu.runtime_reserved_bytes + cluster.gpu.allocator_fragmentation * sum;
+    m.total_bytes = sum + m.runtime_bytes;
+  }
+  (void)g;
+  return out;
+}
+
+}  // namespace shardplan

@@ -1,0 +1,27 @@
+// Per-GPU memory of each pipeline stage: model states under ZeRO (Rajbhandari et al. 2020;
+// Megatron's 18 bytes/parameter), activations in flight under the schedule (Korthikanti et al.
+// 2022 §4), communication buffers, and the runtime allowance of the GPU profile.
+#pragma once
+#include <vector>
+
+#include "core/hardware.hpp"
+#include "core/strategy.hpp"
+#include "costmodel/estimate.hpp"
+#include "costmodel/pipeline.hpp"
+
+namespace shardplan {
+
+// Bytes per parameter of weights, gradients and optimizer states before ZeRO sharding.
+struct StateBytes {
+  double weights = 2, grads = 4, optimizer = 12;
+};
+StateBytes state_bytes(DType precision);
+
+// Micro-batches (of one stage's full set of chunks) whose activations stage `stage` holds at
+// its peak under the schedule.
+double inflight_micro_batches(const Strategy& s, int64_t stage);
+
+std::vector<StageMemory> stage_memory(const Strategy& s, const ClusterSpec& cluster, const OpGraph& g,
+                                      const std::vector<ChunkTotals>& chunks);
+
+}  // namespace shardplan

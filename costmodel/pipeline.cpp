@@ -1,0 +1,206 @@
+// Step time of a pipelined, data-parallel step. Per stage i: t_i = F + B + W + recompute of one
+// micro-batch (plus ZeRO-2/3 per-micro-batch traffic that compute cannot hide). The slowest stage
+// sets the steady state (m * t_max); the fill and drain add the schedule's bubble.
+#include "costmodel/pipeline.hpp"
+
+#include <algorithm>
+
+#include "costmodel/collectives.hpp"
+#include "costmodel/gemm.hpp"
+#include "costmodel/memory.hpp"
+
+namespace shardplan {
+
+void ChunkTotals::add(const BlockCost& b) {
+  fwd_s += b.fwd_s;
+  bwd_input_s += b.bwd_input_s;
+  bwd_weight_s += b.bwd_weight_s;
+  recompute_s += b.recompute_s;
+  tp_comm_s += b.tp_comm_s;
+  cp_comm_s += b.cp_comm_s;
+  ep_comm_s += b.ep_comm_s;
+  model_flops += b.model_flops;
+  hardware_flops += b.hardware_flops;
+  saved_bytes += b.saved_bytes;
+  transient_bytes = std::max(transient_bytes, b.transient_bytes);
+  max_block_params = std::max(max_block_params, b.dense_params + b.expert_params);
+  dense_params += b.dense_params;
+  expert_params += b.expert_params;
+  boundary_bytes = b.boundary_bytes;  // the chunk's last block sends
+  blocks++;
+}
+
+namespace {
+std::vector<ChunkTotals> per_stage(const Strategy& s, const std::vector<ChunkTotals>& chunks) {
+  std::vector<ChunkTotals> st(s.pp);
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    ChunkTotals& t = st[c % s.pp];
+    const ChunkTotals& x = chunks[c];
+    t.fwd_s += x.fwd_s;
+    t.bwd_input_s += x.bwd_input_s;
+    t.bwd_weight_s += x.bwd_weight_s;
+    t.recompute_s += x.recompute_s;
+    t.tp_comm_s += x.tp_comm_s;
+    t.cp_comm_s += x.cp_comm_s;
+    t.ep_comm_s += x.ep_comm_s;
+    t.model_flops += x.model_flops;
+    t.hardware_flops += x.hardware_flops;
+    t.saved_bytes += x.saved_bytes;
+    t.transient_bytes = std::max(t.transient_bytes, x.transient_bytes);
+    t.max_block_params = std::max(t.max_block_params, x.max_block_params);
+    t.dense_params += x.dense_params;
+    t.expert_params += x.expert_params;
+    t.boundary_bytes = std::max(t.boundary_bytes, x.boundary_bytes);
+    t.blocks += x.blocks;
+  }
+  return st;
+}
+
+int64_t expert_dp(const Strategy& s) { return std::max<int64_t>(1, s.dp * s.tp / s.ep); }
+
+// Optimizer step (fused Adam, memory-bound): read fp32 master, grad, m, v (16 B), write master,
+// m, v (12 B) and the 16-bit weight (2 B); the gradient-norm pass reads the grads again (4 B).
+double optimizer_time_s(const GpuSpec& gpu, double local_params) {
+  return memory_time_s(gpu, local_params * 34.0, 8);
+}
+}  // namespace
+
+PipelineInputs pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGraph& g,
+                               const std::vector<ChunkTotals>& chunks) {
+  PipelineInputs in;
+  in.s = &s;
+  in.stage = per_stage(s, chunks);
+  const GroupPlacement dp = place_group(cluster, s.dp, s.tp * s.cp);
+  const GroupPlacement edp = place_group(cluster, expert_dp(s), s.ep);
+  const StateBytes sb = state_bytes(s.precision);
+  const double wbytes = s.precision == DType::fp8 ? 2 : sb.weights;  // gathered in 16 bits
+  for (const ChunkTotals& st : in.stage) {
+    double grad_bytes_d = st.dense_params * sb.grads, grad_bytes_e = st.expert_params * sb.grads;
+    double param_bytes_d = st.dense_params * wbytes, param_bytes_e = st.expert_params * wbytes;
+    double rs = reduce_scatter_s(dp, grad_bytes_d) + reduce_scatter_s(edp, grad_bytes_e);
+    double ag = all_gather_s(dp, param_bytes_d) + all_gather_s(edp, param_bytes_e);
+    double ar = all_reduce_s(dp, grad_bytes_d) + all_reduce_s(edp, grad_bytes_e);
+    double bwd = st.bwd_input_s + st.bwd_weight_s + st.recompute_s;
+    double once = 0, per_mb = 0;
+    const bool ov = s.overlap_grad_reduce;
+    switch (s.zero) {
+      case 0: once = ov ? std::max(0.0, ar - bwd) : ar; break;
+      case 1: once = ov ? std::max(0.0, rs - bwd) + std::max(0.0, ag - st.fwd_s) : rs + ag; break;
+      case 2:  // gradients are sharded, so every micro-batch's gradients are reduce-scattered
+        per_mb = ov ? std::max(0.0, rs - bwd) : rs;
+        once = ov ? std::max(0.0, ag - st.fwd_s) : ag;
+        break;
+      default:  // ZeRO-3: gather parameters for forward and backward of every micro-batch
+        per_mb = ov ? std::max(0.0, ag - st.fwd_s) + std::max(0.0, ag + rs - bwd) : 2 * ag + rs;
+        break;
+    }
+    in.dp_comm_s.push_back(once);
+    in.dp_per_micro_batch_s.push_back(per_mb);
+    double local = st.dense_params / (s.zero >= 1 ? double(s.dp) : 1.0) +
+                   st.expert_params / (s.zero >= 1 ? double(expert_dp(s)) : 1.0);
+    in.optimizer_s.push_back(optimizer_time_s(cluster.gpu, local));
+  }
+  if (s.pp > 1) {
+    // Megatron's scatter/gather: each TP rank sends 1/tp of the activation, then the receiving
+    // stage all-gathers it over NVLink (already sharded under SP).
+    double bytes = 0;
+    for (const auto& st : in.stage) bytes = std::max(bytes, st.boundary_bytes);
+    const int64_t stride = s.tp * s.cp * s.dp;
+    double msg = s.sp ? bytes : bytes / double(s.tp);
+    in.p2p_s = p2p_s(cluster, stride, msg);
+    if (!s.sp && s.tp > 1) in.p2p_s += all_gather_s(place_group(cluster, s.tp, 1), bytes);
+  }
+  (void)g;
+  return in;
+}
+
+PipelineResult pipeline_time(const PipelineInputs& in) {
+  const Strategy& s = *in.s;
+  const double m = double(s.micro_batches()), v = double(s.vp);
+  const size_t p = in.stage.size();
+  std::vector<double> t(p);
+  size_t k = 0;
+  double sum = 0;
+  for (size_t i = 0; i < p; ++i) {
+    const ChunkTotals& x = in.stage[i];
+    t[i] = x.fwd_s + x.bwd_input_s + x.bwd_weight_s + x.recompute_s + in.dp_per_micro_batch_s[i];
+    sum += t[i];
+    if (t[i] > t[k]) k = i;
+  }
+  double bubble = 0;
+  switch (s.schedule) {
+    case Schedule::gpipe:
+    case Schedule::one_f_one_b: bubble = sum - t[k]; break;
+    case Schedule::interleaved: bubble = (sum - t[k]) / v; break;
+    case Schedule::zero_bubble: {
+      // ZB-H1 (Qi et al. 2023): W passes fill the drain; each other stage leaves F + B - W idle.
+      for (size_t i = 0; i < p; ++i) {
+        if (i == k) continue;
+        const ChunkTotals& x = in.stage[i];
+        bubble += std::max(0.0, x.fwd_s + x.bwd_input_s + x.recompute_s - x.bwd_weight_s);
+      }
+      break;
+    }
+  }
+  PipelineResult r;
+  Breakdown& b = r.breakdown;
+  const ChunkTotals& x = in.stage[k];
+  b.compute_s = m * (x.fwd_s + x.bwd_input_s + x.bwd_weight_s - x.tp_comm_s - x.cp_comm_s - x.ep_comm_s);
+  b.recompute_s = m * x.recompute_s;
+  b.tp_comm_s = m * x.tp_comm_s;
+  b.cp_comm_s = m * x.cp_comm_s;
+  b.ep_comm_s = m * x.ep_comm_s;
+  b.pp_bubble_s = bubble;
+  b.pp_comm_s = p > 1 ? 2 * in.p2p_s * (m * v + double(p) - 1) : 0;
+  size_t tail_stage = 0;
+  double tail = -1;
+  for (size_t i = 0; i < p; ++i) {
+    double ti = in.dp_comm_s[i] + in.optimizer_s[i];
+    if (ti > tail) tail = ti, tail_stage = i;
+  }
+  b.dp_comm_s = in.dp_comm_s[tail_stage] + m * in.dp_per_micro_batch_s[k];
+  b.optimizer_s = in.optimizer_s[tail_stage];
+  r.step_s = m * t[k] + bubble + b.pp_comm_s + tail;
+  return r;
+}
+
+StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const OpGraph& g,
+                            const std::vector<ChunkTotals>& chunks) {
+  StageCosts sc;
+  sc.pp = s.pp;
+  sc.vp = s.vp;
+  sc.micro_batches = s.micro_batches();
+  sc.schedule = s.schedule;
+  sc.overlap_grad_reduce = s.overlap_grad_reduce;
+  sc.chunks.assign(s.pp, std::vector<ChunkCost>(s.vp));
+  PipelineInputs in = pipeline_inputs(s, cluster, g, chunks);
+  std::vector<StageMemory> mem = stage_memory(s, cluster, g, chunks);
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    const ChunkTotals& x = chunks[c];
+    ChunkCost& cc = sc.chunks[c % s.pp][c / s.pp];
+    cc.fwd_s = x.fwd_s;
+    cc.bwd_input_s = x.bwd_input_s;
+    cc.bwd_weight_s = x.bwd_weight_s;
+    cc.recompute_s = x.recompute_s;
+    cc.activation_bytes = x.saved_bytes;
+    cc.send_bytes = x.boundary_bytes;
+    cc.grad_bytes = (x.dense_params + x.expert_params) * state_bytes(s.precision).grads;
+    cc.param_gather_bytes = s.zero == 3 ? (x.dense_params + x.expert_params) * 2 : 0;
+  }
+  for (int64_t i = 0; i < s.pp; ++i) {
+    const StageMemory& m = mem[i];
+    sc.static_bytes.push_back(m.params_bytes + m.grads_bytes + m.optimizer_bytes + m.buffers_bytes + m.runtime_bytes);
+    sc.optimizer_s.push_back(in.optimizer_s[i]);
+    sc.dp_comm_s.push_back(in.dp_comm_s[i]);
+    sc.param_gather_s.push_back(in.dp_per_micro_batch_s[i]);
+  }
+  if (s.pp > 1) {
+    const NetworkLevel& l = level_for_stride(cluster, s.tp * s.cp * s.dp + 1);
+    sc.p2p = Link{l.bandwidth_GBps * 1e9 * l.efficiency, l.latency_us * 1e-6, l.name};
+  }
+  const NetworkLevel& dl = level_for_stride(cluster, s.tp * s.cp * (s.dp - 1) + 1);
+  sc.dp_link = Link{dl.bandwidth_GBps * 1e9 * dl.efficiency, dl.latency_us * 1e-6, dl.name};
+  return sc;
+}
+
+}  // namespace shardplan

@@ -1,0 +1,47 @@
+// Pipeline assembly: per-stage pass times -> step time with the schedule's bubble (Narayanan et
+// al. 2021 §2.2; Qi et al. 2023 for ZB-H1), point-to-point transfers, exposed DP communication
+// and the optimizer step. Also builds the simulator's StageCosts from the same numbers.
+#pragma once
+#include <vector>
+
+#include "core/hardware.hpp"
+#include "core/strategy.hpp"
+#include "costmodel/block_cost.hpp"
+#include "costmodel/estimate.hpp"
+#include "costmodel/stage_costs.hpp"
+#include "graph/op_graph.hpp"
+
+namespace shardplan {
+
+// Sum of the BlockCosts of one pipeline chunk (per micro-batch, per GPU).
+struct ChunkTotals {
+  double fwd_s = 0, bwd_input_s = 0, bwd_weight_s = 0, recompute_s = 0;
+  double tp_comm_s = 0, cp_comm_s = 0, ep_comm_s = 0;
+  double model_flops = 0, hardware_flops = 0;
+  double saved_bytes = 0, transient_bytes = 0, max_block_params = 0;
+  double dense_params = 0, expert_params = 0, boundary_bytes = 0;
+  int64_t blocks = 0;
+  void add(const BlockCost& b);
+};
+
+struct PipelineInputs {
+  const Strategy* s = nullptr;
+  std::vector<ChunkTotals> stage;   // per pipeline stage, summed over its virtual chunks
+  std::vector<double> dp_comm_s;    // per stage: gradient reduction (+ param gather) if alone
+  std::vector<double> dp_per_micro_batch_s;  // per stage: ZeRO-2/3 traffic of each micro-batch
+  std::vector<double> optimizer_s;  // per stage
+  double p2p_s = 0;                 // one activation transfer between stages
+};
+
+struct PipelineResult {
+  double step_s = 0;
+  Breakdown breakdown;
+};
+
+PipelineInputs pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGraph& g,
+                               const std::vector<ChunkTotals>& chunks);
+PipelineResult pipeline_time(const PipelineInputs& in);
+StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const OpGraph& g,
+                            const std::vector<ChunkTotals>& chunks);
+
+}  // namespace shardplan

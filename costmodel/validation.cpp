@@ -1,0 +1,134 @@
+// Reading validation rows and predicting them: whole steps through the Estimator, single-layer
+// rows (Korthikanti Table 4) through the block cost of that layer.
+#include "costmodel/validation.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/json_reader.hpp"
+#include "core/model_spec_json.hpp"
+#include "costmodel/estimate.hpp"
+#include "graph/transformer_builder.hpp"
+
+namespace fs = std::filesystem;
+
+namespace shardplan {
+
+namespace {
+Strategy strategy_from_json(const JsonObject& o) {
+  Strategy s;
+  s.tp = o.get_positive_int("tp", 1);
+  s.pp = o.get_positive_int("pp", 1);
+  s.dp = o.get_positive_int("dp", 1);
+  s.cp = o.get_positive_int("cp", 1);
+  s.ep = o.get_positive_int("ep", 1);
+  s.vp = o.get_positive_int("vp", 1);
+  s.sp = o.get_bool("sp", false);
+  s.zero = static_cast<int>(o.get_int("zero", 0));
+  if (s.zero < 0 || s.zero > 3) o.fail("zero", "expected 0, 1, 2 or 3");
+  if (!parse_recompute(o.get_string("recompute", "none"), s.recompute))
+    o.fail("recompute", "expected none, selective or full");
+  s.micro_batch = o.get_positive_int("micro_batch", 1);
+  s.global_batch = o.get_positive_int("global_batch");
+  if (!parse_schedule(o.get_string("schedule", "1f1b"), s.schedule))
+    o.fail("schedule", "expected gpipe, 1f1b, interleaved or zb");
+  auto p = parse_dtype(o.get_string("precision", "bf16"));
+  if (!p) o.fail("precision", "expected fp32, bf16, fp16 or fp8");
+  s.precision = *p;
+  s.flash_attention = o.get_bool("flash_attention", true);
+  s.overlap_grad_reduce = o.get_bool("overlap_grad_reduce", true);
+  s.tp_comm_overlap = o.get_bool("tp_comm_overlap", false);
+  return s;
+}
+}  // namespace
+
+std::vector<ValidationRow> validation_rows_from_text(const std::string& text, const std::string& file) {
+  Json j = parse_json_text(text, file);
+  JsonObject top(j, file, "");
+  const Json& rows = top.raw("rows");
+  if (!rows.is_array()) top.fail("rows", "expected an array of rows");
+  std::vector<ValidationRow> out;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    JsonObject r(rows[i], file, "/rows/" + std::to_string(i));
+    ValidationRow v;
+    v.id = r.get_string("id");
+    v.group = r.get_string("group");
+    v.source = r.get_string("source");
+    v.duplicate_of = r.get_string("duplicate_of", "");
+    v.model = model_spec_from_json(r.get_object("model"));
+    v.cluster = r.get_string("cluster");
+    v.gpus = r.get_positive_int("gpus");
+    v.strategy = strategy_from_json(r.get_object("strategy"));
+    v.strategy.seq_len = v.model.seq_len;
+    JsonObject m = r.get_object("measured");
+    if (m.has("step_time_s")) v.step_time_s = m.get_positive_number("step_time_s");
+    if (m.has("layer_forward_ms")) v.layer_forward_ms = m.get_positive_number("layer_forward_ms");
+    if (m.has("layer_backward_ms")) v.layer_backward_ms = m.get_positive_number("layer_backward_ms");
+    v.step_time_how = r.get_string("step_time_how", "");
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+std::vector<ValidationRow> load_validation_rows(const std::string& dir) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.path().extension() == ".json") files.push_back(e.path().string());
+  if (ec) throw InputError(dir, "", "cannot read the validation directory");
+  std::sort(files.begin(), files.end());
+  std::vector<ValidationRow> rows;
+  for (const auto& f : files) {
+    std::ifstream in(f);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto part = validation_rows_from_text(ss.str(), f);
+    rows.insert(rows.end(), part.begin(), part.end());
+  }
+  return rows;
+}
+
+ValidationResult validate_row(const ValidationRow& row) {
+  ValidationResult r;
+  r.row = &row;
+  ClusterSpec cluster = load_cluster(row.cluster);
+  cluster.set_gpu_count(row.gpus);
+  OpGraph g = build_transformer_graph(row.model);
+  if (row.layer_forward_ms && row.layer_backward_ms) {
+    // One transformer layer (block 1) on one GPU of the TP group.
+    r.layer_row = true;
+    ShardContext c;
+    c.tp = row.strategy.tp;
+    c.micro_batch = row.strategy.micro_batch;
+    c.seq_len = row.model.seq_len;
+    c.sp = row.strategy.sp;
+    c.flash = row.strategy.flash_attention;
+    c.recompute = row.strategy.recompute;
+    c.precision = row.strategy.precision;
+    c.tp_group = place_group(cluster, c.tp, 1);
+    c.cp_group = place_group(cluster, 1, c.tp);
+    c.ep_group = place_group(cluster, 1, 1);
+    BlockCost bc = price_block(g, g.blocks[1], cluster.gpu, c);
+    r.measured = *row.layer_forward_ms;
+    r.predicted = bc.fwd_s * 1e3;
+    r.measured_bwd = *row.layer_backward_ms;
+    r.predicted_bwd = (bc.bwd_input_s + bc.bwd_weight_s + bc.recompute_s) * 1e3;
+    r.error = (r.predicted - r.measured) / r.measured;
+    r.error_bwd = (r.predicted_bwd - r.measured_bwd) / r.measured_bwd;
+    return r;
+  }
+  Estimator est(g, cluster);
+  Estimate e = est.estimate(row.strategy);
+  if (!e.valid()) throw InputError(row.id, "/strategy", std::string("invalid strategy: ") + e.detail);
+  r.predicted = e.step_time_s;
+  r.predicted_peak_memory_bytes = e.peak_memory_bytes;
+  if (row.step_time_s) {
+    r.measured = *row.step_time_s;
+    r.error = (r.predicted - r.measured) / r.measured;
+  }
+  return r;
+}
+
+}  // namespace shardplan

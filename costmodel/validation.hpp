@@ -1,0 +1,41 @@
+// Published measurements of real training runs (validation/*.json, docs/validation.md) and the
+// comparison of the cost model's predictions against them.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/hardware.hpp"
+#include "core/model_spec.hpp"
+#include "core/strategy.hpp"
+
+namespace shardplan {
+
+struct ValidationRow {
+  std::string id, group, source, duplicate_of;
+  ModelSpec model;
+  std::string cluster;
+  int64_t gpus = 0;
+  Strategy strategy;
+  std::optional<double> step_time_s;        // measured or derived from the published rate
+  std::optional<double> layer_forward_ms;   // Korthikanti Table 4 rows (one layer)
+  std::optional<double> layer_backward_ms;
+  std::string step_time_how;
+};
+
+struct ValidationResult {
+  const ValidationRow* row = nullptr;
+  double measured = 0, predicted = 0;     // seconds (step rows) or ms (layer rows)
+  double measured_bwd = 0, predicted_bwd = 0;  // layer rows: backward
+  double error = 0;                        // signed relative error of the prediction
+  double error_bwd = 0;
+  double predicted_peak_memory_bytes = 0;
+  bool layer_row = false;
+};
+
+// Loads every validation/*.json under `dir` (sorted by file name), rows in file order.
+std::vector<ValidationRow> load_validation_rows(const std::string& dir);
+std::vector<ValidationRow> validation_rows_from_text(const std::string& text, const std::string& file);
+ValidationResult validate_row(const ValidationRow& row);
+
+}  // namespace shardplan

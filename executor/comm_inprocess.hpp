@@ -1,0 +1,76 @@
+// The in-process communicator: ranks are std::threads of one process sharing memory. Collectives
+// meet at a per-group barrier and read each other's buffers; sums run in group-rank order, so
+// results are bit-identical from run to run. Sends are buffered in a shared mailbox.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "executor/comm.hpp"
+
+namespace shardplan::executor {
+
+// Thrown in every waiting rank once another rank has failed and aborted the world.
+class CommAborted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class InProcessWorld {
+ public:
+  // `timeout` bounds every wait, so a mismatched collective or schedule reports instead of hanging.
+  explicit InProcessWorld(int world_size, std::chrono::seconds timeout = std::chrono::seconds(300));
+  ~InProcessWorld();
+  int world_size() const { return world_size_; }
+  // A handle for `world_rank` on the group `members` (world ranks, ascending). Thread-safe; every
+  // member asking for the same list shares one group.
+  std::unique_ptr<Communicator> communicator(const std::vector<int>& members, int world_rank);
+  // Wakes every waiting rank, which then throws CommAborted(why).
+  void abort(const std::string& why);
+
+  struct Group;
+  struct Mailbox;
+  bool aborted() const { return aborted_.load(); }
+  std::string abort_reason() const;
+  std::chrono::seconds timeout() const { return timeout_; }
+  Mailbox& mailbox() { return *mailbox_; }
+
+ private:
+  int world_size_;
+  std::chrono::seconds timeout_;
+  std::atomic<bool> aborted_{false};
+  mutable std::mutex mu_;
+  std::string abort_reason_;
+  std::map<std::vector<int>, std::shared_ptr<Group>> groups_;
+  std::unique_ptr<Mailbox> mailbox_;
+};
+
+struct InProcessWorld::Group {
+  explicit Group(std::vector<int> m);
+  std::vector<int> members;
+  std::mutex mu;
+  std::condition_variable cv;
+  int arrived = 0;
+  uint64_t generation = 0;
+  std::vector<const void*> in;   // posted by each rank before the first barrier of a collective
+  std::vector<void*> out;
+  std::vector<int64_t> count;
+  std::vector<std::vector<std::byte>> scratch;  // per-rank staging for all_reduce
+};
+
+struct InProcessWorld::Mailbox {
+  std::mutex mu;
+  std::condition_variable cv;
+  // (src world rank, dst world rank, tag) -> messages in send order
+  std::map<std::tuple<int, int, int64_t>, std::deque<std::vector<std::byte>>> queues;
+};
+
+}  // namespace shardplan::executor

@@ -1,0 +1,189 @@
+// simulate(): the bubble each schedule's paper states, memory in flight, p2p, recompute, DP
+// overlap, ZeRO-3 gathers, full vs symmetric. Costs are binary fractions, so times are exact.
+#include <doctest/doctest.h>
+
+#include "simulator/schedule.hpp"
+#include "simulator/simulate.hpp"
+
+using namespace shardplan;
+
+namespace {
+
+// pp stages of vp chunks, every chunk the same, no communication.
+ChunkCost chunk(double f, double b_in, double b_w, double act) {
+  ChunkCost k;
+  k.fwd_s = f, k.bwd_input_s = b_in, k.bwd_weight_s = b_w, k.activation_bytes = act;
+  return k;
+}
+
+StageCosts uniform(Schedule sched, int64_t pp, int64_t vp, int64_t m, double f, double b_in,
+                   double b_w = 0) {
+  StageCosts c;
+  c.pp = pp, c.vp = vp, c.micro_batches = m, c.schedule = sched;
+  c.chunks.assign(pp, std::vector<ChunkCost>(vp, chunk(f, b_in, b_w, 0)));
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("simulate: GPipe and 1F1B bubble is (p-1)/(m+p-1) of the step") {
+  // Narayanan et al. SC'21 §2.2. p = 4, m = 8, F = 1, B = 2: step = (m + p - 1)(F + B) = 33,
+  // busy = m(F + B) = 24, bubble fraction = 9/33 = (p-1)/(m+p-1) = 3/11.
+  for (Schedule s : {Schedule::gpipe, Schedule::one_f_one_b}) {
+    SimResult r = simulate(uniform(s, 4, 1, 8, 1.0, 2.0));
+    REQUIRE(r.error.empty());
+    CHECK(r.step_time_s == 33.0);
+    CHECK(r.busy_s[0] == 24.0);
+    CHECK(r.bubble_fraction == 3.0 / 11.0);
+    CHECK(r.critical_stage == 0);
+    CHECK(r.bubble_s[0] == 9.0);
+    // The last stage waits 3 units for its first F, then runs densely to 3 + 24 = 27: no idle
+    // time between its first task and its last.
+    CHECK(r.end_s[3] == 27.0);
+    CHECK(r.bubble_s[3] == 0.0);
+  }
+}
+
+TEST_CASE("simulate: interleaved bubble is (p-1)/(v*m) of the ideal time") {
+  // p = 4, v = 2, m = 8; each chunk F = 0.5, B = 1 so a stage's work per micro-batch is still 3.
+  // ideal = m * 3 = 24; bubble = (p-1)/(v m) * 24 = 3/16 * 24 = 4.5; step = 28.5.
+  SimResult r = simulate(uniform(Schedule::interleaved, 4, 2, 8, 0.5, 1.0));
+  REQUIRE(r.error.empty());
+  CHECK(r.step_time_s == 28.5);
+  CHECK(r.busy_s[r.critical_stage] == 24.0);
+  CHECK((r.step_time_s - 24.0) / 24.0 == 3.0 / 16.0);
+  CHECK(!simulate(uniform(Schedule::interleaved, 4, 2, 6, 0.5, 1.0)).error.empty());
+}
+
+TEST_CASE("simulate: ZB-H1 bubble is a third of 1F1B's when F = B = W") {
+  // Qi et al. 2023 §3.1: ZB-H1 bubble (p-1)(F + B - W) vs 1F1B (p-1)(F + B + W).
+  // p = 4, m = 8, F = B = W = 1: ZB-H1 step = 3m + (p-1) = 27 (bubble 3), 1F1B 3m + 3(p-1) = 33
+  // (bubble 9): exactly a third.
+  SimResult zb = simulate(uniform(Schedule::zero_bubble, 4, 1, 8, 1.0, 1.0, 1.0));
+  SimResult ob = simulate(uniform(Schedule::one_f_one_b, 4, 1, 8, 1.0, 1.0, 1.0));
+  REQUIRE(zb.error.empty());
+  CHECK(zb.step_time_s == 27.0);
+  CHECK(ob.step_time_s == 33.0);
+  CHECK((zb.step_time_s - 24.0) * 3.0 == ob.step_time_s - 24.0);
+  // With no weight-gradient part, B carries the whole backward and ZB-H1 is 1F1B.
+  CHECK(simulate(uniform(Schedule::zero_bubble, 4, 1, 8, 1.0, 2.0)).step_time_s == 33.0);
+}
+
+TEST_CASE("simulate: activation memory in flight per stage") {
+  StageCosts c = uniform(Schedule::one_f_one_b, 4, 1, 8, 1.0, 2.0);
+  c.chunks.assign(4, {chunk(1.0, 2.0, 0, /*activation*/ 1e9)});
+  c.static_bytes.assign(4, 5e9);
+  // 1F1B: stage i holds p - i micro-batches (Narayanan SC'21; FORMULAS.md): 5e9 + (4 - i) * 1e9.
+  SimResult r = simulate(c);
+  REQUIRE(r.error.empty());
+  for (int i = 0; i < 4; ++i) CHECK(r.peak_memory_bytes[i] == 5e9 + (4 - i) * 1e9);
+  CHECK(r.peak_time_s[0] == 3.0);  // stage 0 allocates its 4th micro-batch at the start of F3
+  // GPipe holds all m = 8.
+  c.schedule = Schedule::gpipe;
+  CHECK(simulate(c).peak_memory_bytes[3] == 5e9 + 8e9);
+  // ZB-H1 with W = 1: activations are kept until W (it needs the layer inputs), so each stage
+  // peaks at p = 4 micro-batches: 1F1B's stage-0 peak, which ZB-H1 matches (Qi et al.: p M_B).
+  c.schedule = Schedule::zero_bubble;
+  c.chunks.assign(4, {chunk(1.0, 1.0, 1.0, 1e9)});
+  SimResult z = simulate(c);
+  for (int i = 0; i < 4; ++i) CHECK(z.peak_memory_bytes[i] == 5e9 + 4e9);
+}
+
+TEST_CASE("simulate: p2p transfers and recompute") {
+  // GPipe, p = 2, m = 1, F = 1, B = 2, 100 B at 100 B/s after 0.5 s latency = 1.5 s per hop:
+  // F0 [0,1], send [1,2.5], F1 [2.5,3.5], B1 [3.5,5.5], send back [5.5,7], B0 [7,9].
+  StageCosts c = uniform(Schedule::gpipe, 2, 1, 1, 1.0, 2.0);
+  for (auto& st : c.chunks) st[0].send_bytes = 100.0;
+  c.p2p = {100.0, 0.5, "ib"};
+  CHECK(simulate(c).step_time_s == 9.0);
+  // Recompute adds its time before every backward: p = 1, m = 4, 4 * (1 + 1 + 2) = 16.
+  StageCosts rc = uniform(Schedule::one_f_one_b, 1, 1, 4, 1.0, 2.0);
+  rc.chunks[0][0].recompute_s = 1.0;
+  CHECK(simulate(rc).step_time_s == 16.0);
+  CHECK(simulate(rc).busy_s[0] == 16.0);
+}
+
+TEST_CASE("simulate: DP reduction overlapped with the last backward is less exposed") {
+  // p = 2, m = 4, 1F1B, F = 1, B = 2, optimizer 1 s, DP reduction 2 s per stage in 4 buckets.
+  // Without overlap: all 2 s after the last backward (t = 15): exposed 2, step 15 + 2 + 1 = 18.
+  // With overlap: the last backward [13,15] yields a bucket every 0.5 s; each takes 0.5 s, so the
+  // last ends at 15.5: exposed 0.5, step 16.5.
+  StageCosts c = uniform(Schedule::one_f_one_b, 2, 1, 4, 1.0, 2.0);
+  c.dp_comm_s = {2.0, 2.0};
+  c.optimizer_s = {1.0, 1.0};
+  c.overlap_grad_reduce = false;
+  SimResult off = simulate(c);
+  c.overlap_grad_reduce = true;
+  SimResult on = simulate(c);
+  CHECK(off.exposed_dp_comm_s == 2.0);
+  CHECK(off.step_time_s == 18.0);
+  CHECK(on.exposed_dp_comm_s == 0.5);
+  CHECK(on.step_time_s == 16.5);
+  CHECK(on.exposed_dp_comm_s < off.exposed_dp_comm_s);
+}
+
+TEST_CASE("simulate: ZeRO-3 gathers are prefetched one pass ahead") {
+  // p = 1, m = 2, F = 1, B = 2, gather 0.5 before each F and B. Only the first is exposed:
+  // g0 [0,0.5] F0 [0.5,1.5] | g1 [0.5,1] B0 [1.5,3.5] | g2 [1.5,2] F1 [3.5,4.5] | g3 [3.5,4]
+  // B1 [4.5,6.5]. Step 6.5 = 6 + 0.5.
+  StageCosts c = uniform(Schedule::one_f_one_b, 1, 1, 2, 1.0, 2.0);
+  c.param_gather_s = {0.5};
+  CHECK(simulate(c).step_time_s == 6.5);
+  // A gather slower than the passes it hides behind shows up: 4 gathers of 2 s in sequence with
+  // two-buffer prefetch: g0 [0,2] F0 [2,3] g1 [2,4] B0 [4,6] g2 [4,6]... F1 [6,7] g3 [6,8] B1 [8,10].
+  c.param_gather_s = {2.0};
+  CHECK(simulate(c).step_time_s == 10.0);
+}
+
+TEST_CASE("simulate: full (dp replicas) and symmetric agree on a small case") {
+  StageCosts c = uniform(Schedule::one_f_one_b, 2, 1, 4, 1.0, 2.0);
+  for (auto& st : c.chunks) st[0].send_bytes = 64.0, st[0].activation_bytes = 1e9, st[0].grad_bytes = 8.0;
+  c.p2p = {128.0, 0.25, "ib"};
+  c.dp_comm_s = {2.0, 1.0};
+  c.optimizer_s = {0.5, 0.5};
+  c.param_gather_s = {0.25, 0.25};
+  c.static_bytes = {3e9, 2e9};
+  SimResult sym = simulate(c);
+  SimOptions full;
+  full.full = true;
+  full.dp = 3;
+  SimResult f = simulate(c, full);
+  REQUIRE(f.error.empty());
+  CHECK(f.gpus == 6);
+  CHECK(f.step_time_s == doctest::Approx(sym.step_time_s).epsilon(1e-12));
+  CHECK(f.peak_memory_bytes == sym.peak_memory_bytes);
+  CHECK(f.exposed_dp_comm_s == doctest::Approx(sym.exposed_dp_comm_s).epsilon(1e-12));
+  CHECK(f.events > sym.events);
+}
+
+TEST_CASE("simulate: every schedule runs for many shapes (no deadlock, no lost work)") {
+  for (Schedule s : {Schedule::gpipe, Schedule::one_f_one_b, Schedule::interleaved, Schedule::zero_bubble})
+    for (int64_t pp = 1; pp <= 5; ++pp)
+      for (int64_t vp = 1; vp <= (s == Schedule::interleaved ? 3 : 1); ++vp)
+        for (int64_t m : {1, 2, 3, 5, 8, 10}) {
+          if (!schedule_error(s, pp, vp, m).empty()) continue;
+          StageCosts c = uniform(s, pp, vp, m, 1.0, 1.0, s == Schedule::zero_bubble ? 1.0 : 1.0);
+          for (auto& st : c.chunks)
+            for (auto& k : st) k.send_bytes = 8.0;
+          c.p2p = {64.0, 0.0, ""};
+          SimResult r = simulate(c);
+          INFO(schedule_name(s), " pp=", pp, " vp=", vp, " m=", m);
+          REQUIRE(r.error.empty());
+          for (double b : r.busy_s) CHECK(b == 3.0 * vp * m);
+          CHECK(r.step_time_s >= 3.0 * vp * m);
+        }
+}
+
+TEST_CASE("simulate: bad input is an error value") {
+  StageCosts c = uniform(Schedule::one_f_one_b, 2, 1, 4, 1.0, 2.0);
+  c.chunks.pop_back();
+  CHECK(simulate(c).error.find("chunks") != std::string::npos);
+  c = uniform(Schedule::one_f_one_b, 2, 1, 4, -1.0, 2.0);
+  CHECK(!simulate(c).error.empty());
+  c = uniform(Schedule::one_f_one_b, 2, 1, 4, 1.0, 2.0);
+  c.optimizer_s = {1.0};
+  CHECK(simulate(c).error.find("optimizer_s") != std::string::npos);
+  c = uniform(Schedule::one_f_one_b, 2, 1, 4, 1.0, 2.0);
+  c.chunks[0][0].send_bytes = 1.0;  // bytes to send but no bandwidth
+  CHECK(!simulate(c).error.empty());
+}
