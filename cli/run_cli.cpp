@@ -17,6 +17,7 @@ int run_cli(int argc, char** argv) {
   register_list(app);
   register_estimate(app);
   register_validate(app);
+  register_plan(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

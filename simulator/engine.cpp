@@ -23,7 +23,7 @@ TaskId SimEngine::new_task(double duration_s, double bytes, LinkId link, size_t 
   t.duration_s = duration_s;
   t.link = link;
   t.stream_begin = static_cast<int32_t>(task_stream_ids_.size());
-  t.stream_count = static_cast<int16_t>(streams);
+  t.stream_count = static_cast<int32_t>(streams);
   tasks_.push_back(t);
   bytes_.push_back(bytes);
   return static_cast<TaskId>(tasks_.size() - 1);
@@ -107,11 +107,6 @@ SimEngine::Event SimEngine::pop_event() {
 
 // ---- task life cycle ----
 
-void SimEngine::try_start(TaskId t) {
-  Task& task = tasks_[t];
-  if (task.deps_left == 0 && task.streams_left == 0) start(t);
-}
-
 void SimEngine::start(TaskId t) {
   Task& task = tasks_[t];
   task.start_s = now_s_;
@@ -130,15 +125,11 @@ void SimEngine::finish(TaskId t) {
   for (StreamId s : task_streams(t)) {
     int32_t next = ++stream_head_[s];
     if (next < stream_begin_[s + 1]) {
-      TaskId n = stream_members_[next];
-      --tasks_[n].streams_left;
-      try_start(n);
+      release(stream_members_[next]);
     }
   }
   for (int32_t i = succ_begin_[t]; i < succ_begin_[t + 1]; ++i) {
-    TaskId n = succ_[i];
-    --tasks_[n].deps_left;
-    try_start(n);
+    release(succ_[i]);
   }
 }
 
@@ -193,9 +184,10 @@ EngineRun SimEngine::run() {
   const int32_t n = static_cast<int32_t>(tasks_.size());
   // Successor lists (CSR, counting sort keeps the order edges were added).
   succ_begin_.assign(n + 1, 0);
+  pending_.assign(n, 0);
   for (auto [b, a] : dep_edges_) {
     ++succ_begin_[b + 1];
-    ++tasks_[a].deps_left;
+    ++pending_[a];
   }
   for (int32_t i = 0; i < n; ++i) succ_begin_[i + 1] += succ_begin_[i];
   succ_.resize(dep_edges_.size());
@@ -213,7 +205,7 @@ EngineRun SimEngine::run() {
     for (TaskId t = 0; t < n; ++t)
       for (StreamId s : task_streams(t)) {
         stream_members_[fill[s]++] = t;
-        ++tasks_[t].streams_left;
+        ++pending_[t];
       }
   }
   stream_head_.assign(stream_begin_.begin(), stream_begin_.end() - 1);
@@ -221,14 +213,10 @@ EngineRun SimEngine::run() {
 
   now_s_ = 0;
   for (StreamId s = 0; s < stream_count_; ++s)
-    if (stream_begin_[s] < stream_begin_[s + 1]) {
-      TaskId t = stream_members_[stream_begin_[s]];
-      --tasks_[t].streams_left;
-      try_start(t);
-    }
-  // Tasks on no stream at all start on their dependencies alone.
+    if (stream_begin_[s] < stream_begin_[s + 1]) release(stream_members_[stream_begin_[s]]);
+  // Tasks on no stream and with no dependencies start at once.
   for (TaskId t = 0; t < n; ++t)
-    if (tasks_[t].streams_left == 0 && tasks_[t].start_s < 0) try_start(t);
+    if (pending_[t] == 0 && tasks_[t].start_s < 0) start(t);
 
   EngineRun result;
   while (!heap_.empty()) {

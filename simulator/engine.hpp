@@ -32,7 +32,7 @@ class SimEngine {
 
   // A task occupying one stream for `duration_s`.
   TaskId add_task(StreamId stream, double duration_s);
-  // A collective: occupies every stream in `streams` (distinct, at most 32767) from the instant
+  // A collective: occupies every stream in `streams` (distinct) from the instant
   // all are free (and its dependencies done) for `duration_s`.
   TaskId add_collective(std::span<const StreamId> streams, double duration_s);
   // A point-to-point transfer: occupies `send` and `recv` together; takes latency_s, then moves
@@ -54,13 +54,12 @@ class SimEngine {
 
  private:
   enum class EventKind : uint8_t { task_end, flow_join, link_done };
-  // 40 bytes: the loop touches tasks in a scattered order, so the hot record is kept small.
+  // The loop touches tasks in a scattered order; what it checks most (is this task ready?) is
+  // one counter per task in pending_, so the record itself is read only when a task starts.
   struct Task {
     double duration_s = 0;  // timed: duration; transfer: latency
     double start_s = -1, end_s = -1;
-    int32_t deps_left = 0;
-    int16_t streams_left = 0;
-    int16_t stream_count = 0;
+    int32_t stream_count = 0;
     int32_t stream_begin = 0;  // into task_stream_ids_
     LinkId link = -1;          // >= 0: a transfer over this link, of bytes_[task] bytes
   };
@@ -87,7 +86,9 @@ class SimEngine {
   TaskId new_task(double duration_s, double bytes, LinkId link, size_t streams);
   void push_event(double t_s, EventKind kind, int32_t id, uint32_t version = 0);
   Event pop_event();
-  void try_start(TaskId t);
+  void release(TaskId t) {
+    if (--pending_[t] == 0) start(t);
+  }
   void start(TaskId t);
   void join_link(TaskId t);
   void link_done(LinkId l);
@@ -102,6 +103,9 @@ class SimEngine {
   int32_t stream_count_ = 0;
   std::vector<std::pair<TaskId, TaskId>> dep_edges_;
   // Built by run(): CSR of successors and of stream members.
+  // pending_[t]: dependencies not yet ended + streams where t is not yet at the head; t starts
+  // when it reaches 0.
+  std::vector<int32_t> pending_;
   std::vector<int32_t> succ_begin_, stream_begin_, stream_head_;
   std::vector<TaskId> succ_, stream_members_;
   std::vector<Event> heap_;

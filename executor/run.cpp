@@ -1,0 +1,136 @@
+// run_training: checks the plan, starts one thread per rank over an in-process world, and
+// gathers the report. A failing rank aborts the world so the others stop instead of hanging.
+#include <chrono>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "executor/checkpoint.hpp"
+#include "executor/comm_inprocess.hpp"
+#include "executor/rank_trainer.hpp"
+#include "executor/train.hpp"
+
+namespace shardplan::executor {
+
+std::string unsupported_reason(const RunOptions& o) {
+  const Strategy& s = o.strategy;
+  const ModelSpec& m = o.model;
+  auto str = [](int64_t v) { return std::to_string(v); };
+  if (s.cp > 1) return "context parallelism is not supported by the CPU executor yet";
+  if (s.ep > 1) return "expert parallelism is not supported by the CPU executor yet";
+  if (m.moe) return "mixture-of-experts layers are not supported by the CPU executor yet";
+  if (m.attention.kind != "mha") return "attention kind \"" + m.attention.kind + "\" is not supported by the CPU executor yet (only mha/gqa)";
+  if (m.layers < 1 || m.hidden < 1 || m.heads < 1 || m.kv_heads < 1 || m.head_dim < 1 ||
+      m.ffn_hidden < 1 || m.vocab < 1)
+    return "the model spec has a size below 1";
+  if (m.heads % m.kv_heads != 0) return "kv_heads must divide heads";
+  if (m.vocab > (int64_t{1} << 31) - 1) return "vocab must fit in int32 token ids";
+  if (s.dp < 1 || s.tp < 1 || s.pp < 1 || s.vp < 1 || s.micro_batch < 1 || s.global_batch < 1)
+    return "dp, tp, pp, vp, micro_batch and global_batch must be at least 1";
+  if (s.zero < 0 || s.zero > 3) return "zero must be 0, 1, 2 or 3 (found " + str(s.zero) + ")";
+  if (s.dp * s.tp * s.pp > 4096) return "more than 4096 ranks (threads) requested";
+  if (o.steps < 0) return "steps must not be negative";
+  const int64_t seq = s.seq_len > 0 ? s.seq_len : m.seq_len;
+  if (seq < 1) return "seq_len must be at least 1";
+  if (s.global_batch % (s.dp * s.micro_batch) != 0)
+    return "global_batch (" + str(s.global_batch) + ") must be a multiple of dp*micro_batch (" +
+           str(s.dp * s.micro_batch) + ")";
+  if (m.layers < s.pp * s.vp)
+    return "layers (" + str(m.layers) + ") must be at least pp*vp (" + str(s.pp * s.vp) + ")";
+  const std::string sched = schedule_problem(s.schedule, static_cast<int>(s.pp),
+                                             static_cast<int>(s.vp), static_cast<int>(s.micro_batches()));
+  if (!sched.empty()) return sched;
+  try {
+    make_dims(m, s);
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  if (o.resume && o.checkpoint_dir.empty()) return "resume needs a checkpoint_dir";
+  return "";
+}
+
+template <class T>
+RunReport train(const RunOptions& o, ParamStore<T>* final_params, const AdamWConfig& adamw) {
+  const std::string problem = unsupported_reason(o);
+  if (!problem.empty()) throw std::runtime_error("cannot run this plan: " + problem);
+  const Strategy& s = o.strategy;
+  TrainConfig cfg;
+  cfg.model = o.model;
+  cfg.strategy = s;
+  cfg.seed = o.seed;
+  cfg.adamw = adamw;
+  const int64_t seq = s.seq_len > 0 ? s.seq_len : o.model.seq_len;
+  cfg.data = o.data_file.empty() ? TokenSource::synthetic(o.seed)
+                                 : TokenSource::open(o.data_file, o.model.vocab, seq);
+  const RankLayout layout{static_cast<int>(s.dp), static_cast<int>(s.pp), static_cast<int>(s.tp)};
+  const int world_size = layout.world_size();
+  InProcessWorld world(world_size);
+
+  RunReport report;
+  report.peak_bytes_per_rank.resize(world_size);
+  std::mutex mu;
+  std::string first_error;
+  int first_error_rank = -1;
+  double elapsed_s = 0;
+  int64_t steps_run = 0;
+
+  auto body = [&](int rank) {
+    RankComms comms;
+    comms.world = world.communicator(layout.world_group(), rank);
+    comms.tp = world.communicator(layout.tp_group(rank), rank);
+    comms.dp = world.communicator(layout.dp_group(rank), rank);
+    const RankCoords at = layout.coords(rank);
+    if (o.model.tied_embeddings && s.pp > 1 && (at.pp == 0 || at.pp == s.pp - 1))
+      comms.emb = world.communicator(layout.embedding_group(rank), rank);
+    MemoryTracker mem;
+    RankTrainer<T> trainer(cfg, rank, std::move(comms), mem);
+    if (o.resume) load_checkpoint(o.checkpoint_dir, o, rank, trainer);
+    std::vector<double> losses;
+    trainer.world().barrier();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int64_t step = trainer.steps_done(); step < o.steps; ++step)
+      losses.push_back(trainer.train_step(step));
+    trainer.world().barrier();
+    const auto t1 = std::chrono::steady_clock::now();
+    if (!o.checkpoint_dir.empty()) save_checkpoint(o.checkpoint_dir, o, rank, trainer);
+    if (final_params) trainer.export_params(*final_params);
+    std::lock_guard<std::mutex> lock(mu);
+    report.peak_bytes_per_rank[rank] = mem.snapshot(rank);
+    if (rank == 0) {
+      report.losses = losses;
+      elapsed_s = std::chrono::duration<double>(t1 - t0).count();
+      steps_run = static_cast<int64_t>(losses.size());
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int r = 0; r < world_size; ++r)
+    threads.emplace_back([&, r] {
+      try {
+        body(r);
+      } catch (const CommAborted&) {
+        // another rank failed first; its error is the one reported
+      } catch (const std::exception& e) {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (first_error_rank < 0) first_error_rank = r, first_error = e.what();
+        }
+        world.abort(std::string("rank ") + std::to_string(r) + " failed: " + e.what());
+      }
+    });
+  for (auto& t : threads) t.join();
+  if (first_error_rank >= 0)
+    throw std::runtime_error(world_size == 1 ? first_error
+                                             : "rank " + std::to_string(first_error_rank) + ": " + first_error);
+  if (steps_run > 0) {
+    report.step_time_s = elapsed_s / double(steps_run);
+    report.tokens_per_s = double(s.global_batch * seq) / report.step_time_s;
+  }
+  return report;
+}
+
+RunReport run_training(const RunOptions& options) { return train<float>(options); }
+
+template RunReport train<float>(const RunOptions&, ParamStore<float>*, const AdamWConfig&);
+template RunReport train<double>(const RunOptions&, ParamStore<double>*, const AdamWConfig&);
+
+}  // namespace shardplan::executor

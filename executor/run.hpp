@@ -1,0 +1,40 @@
+// The executor's public entry: train a GPT-style decoder on CPU threads (one per rank) under a
+// Strategy's TP/PP/DP/ZeRO/SP/recompute/schedule, in float32, and report losses, speed and the
+// peak memory of every rank by category.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/model_spec.hpp"
+#include "core/strategy.hpp"
+#include "executor/memory.hpp"
+
+namespace shardplan::executor {
+
+struct RunOptions {
+  ModelSpec model;
+  Strategy strategy;
+  int steps = 5;                // total steps of the run (a resumed run continues up to this)
+  uint64_t seed = 1;            // weights and synthetic data
+  std::string data_file;        // "" : synthetic tokens; else a token file (data.hpp)
+  std::string checkpoint_dir;   // "" : none; else one file per rank written after the last step
+  bool resume = false;          // continue from checkpoint_dir's checkpoint
+};
+
+struct RunReport {
+  std::vector<double> losses;   // mean token loss of each step run
+  double step_time_s = 0;       // wall time per step
+  double tokens_per_s = 0;      // global_batch·seq_len / step_time_s
+  std::vector<RankMemory> peak_bytes_per_rank;  // indexed by world rank
+};
+
+// Throws std::runtime_error with the reason for plans it cannot run (e.g. cp > 1: "context
+// parallelism is not supported by the CPU executor yet"), for unreadable data files, and for
+// missing, mismatched or corrupt checkpoints.
+RunReport run_training(const RunOptions& options);
+
+// "" when run_training can run the plan, else the reason it would throw.
+std::string unsupported_reason(const RunOptions& options);
+
+}  // namespace shardplan::executor

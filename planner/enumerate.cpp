@@ -1,0 +1,106 @@
+// Enumeration of the strategy space: every factorisation of the GPU count into dp*tp*pp*cp,
+// ep carved out of dp*tp for MoE, vp for interleaving, and the per-strategy switches. Values
+// the frameworks would reject are still enumerated so the search can count why they fail,
+// except combinations that are the same strategy twice (sp without tp, vp without interleaving).
+#include <algorithm>
+
+#include "planner/search.hpp"
+
+namespace shardplan {
+
+namespace {
+std::vector<int64_t> divisors(int64_t n, int64_t cap) {
+  std::vector<int64_t> d;
+  for (int64_t i = 1; i * i <= n; ++i) {
+    if (n % i) continue;
+    if (i <= cap) d.push_back(i);
+    if (i != n / i && n / i <= cap) d.push_back(n / i);
+  }
+  std::sort(d.begin(), d.end());
+  return d;
+}
+
+template <class T>
+std::vector<T> or_default(const std::vector<T>& given, std::vector<T> all) {
+  return given.empty() ? all : given;
+}
+
+bool allowed(const std::vector<int64_t>& list, int64_t v) {
+  return list.empty() || std::find(list.begin(), list.end(), v) != list.end();
+}
+}  // namespace
+
+std::vector<Strategy> enumerate_space(const OpGraph& g, const ClusterSpec& cluster, const SearchSpace& sp,
+                                      const SearchOptions& o) {
+  std::vector<Strategy> out;
+  const int64_t n = o.gpus;
+  int64_t experts = 0;
+  for (size_t v = 0; v < g.op_count(); ++v)
+    if (g.op(static_cast<int64_t>(v)).kind == OpKind::expert_matmul) experts = std::max(experts, g.op(static_cast<int64_t>(v)).dims[2]);
+  const int64_t layers = std::max<int64_t>(1, static_cast<int64_t>(g.blocks.size()) - 2);
+  const auto zeros = or_default<int>(sp.zero, {0, 1, 2, 3});
+  const auto recomputes = or_default<Recompute>(sp.recompute, {Recompute::none, Recompute::selective, Recompute::full});
+  const auto schedules = or_default<Schedule>(
+      sp.schedule, {Schedule::gpipe, Schedule::one_f_one_b, Schedule::interleaved, Schedule::zero_bubble});
+  for (int64_t tp : divisors(n, n)) {
+    if (!allowed(sp.tp, tp)) continue;
+    for (int64_t pp : divisors(n / tp, n)) {
+      if (!allowed(sp.pp, pp) || pp > layers) continue;
+      for (int64_t cp : divisors(n / (tp * pp), n)) {
+        if (!allowed(sp.cp, cp)) continue;
+        const int64_t dp = n / (tp * pp * cp);
+        if (o.global_batch % dp != 0) {
+          // Still counted: one representative strategy that the estimator rejects (batch).
+          Strategy s;
+          s.dp = dp, s.tp = tp, s.pp = pp, s.cp = cp, s.global_batch = o.global_batch, s.precision = o.precision;
+          out.push_back(s);
+          continue;
+        }
+        const int64_t per_replica = o.global_batch / dp;
+        std::vector<int64_t> eps = experts > 0 ? divisors(dp * tp, experts) : std::vector<int64_t>{1};
+        for (int64_t ep : eps) {
+          if (!allowed(sp.ep, ep) || (experts > 0 && experts % ep != 0)) continue;
+          for (Schedule sch : schedules) {
+            if (pp == 1 && sch != Schedule::one_f_one_b) continue;  // no pipeline: one schedule
+            std::vector<int64_t> vps = {1};
+            if (sch == Schedule::interleaved) {
+              vps.clear();
+              for (int64_t v = 2; v * pp <= layers; ++v)
+                if (layers % (v * pp) == 0 && allowed(sp.vp, v)) vps.push_back(v);
+            } else if (!allowed(sp.vp, 1)) {
+              continue;
+            }
+            for (int64_t vp : vps) {
+              for (int64_t mb : divisors(per_replica, sp.max_micro_batch)) {
+                if (!allowed(sp.micro_batch, mb)) continue;
+                for (int spi = 0; spi < (tp > 1 ? 2 : 1); ++spi) {
+                  if (!sp.sp.empty() && std::find(sp.sp.begin(), sp.sp.end(), spi == 1) == sp.sp.end()) continue;
+                  for (int ov = 0; ov < (spi ? 2 : 1); ++ov) {
+                    if (!sp.tp_comm_overlap.empty() &&
+                        std::find(sp.tp_comm_overlap.begin(), sp.tp_comm_overlap.end(), ov == 1) == sp.tp_comm_overlap.end())
+                      continue;
+                    for (int z : zeros) {
+                      for (Recompute rc : recomputes) {
+                        Strategy s;
+                        s.dp = dp, s.tp = tp, s.pp = pp, s.cp = cp, s.ep = ep, s.vp = vp;
+                        s.sp = spi == 1, s.tp_comm_overlap = ov == 1, s.zero = z, s.recompute = rc;
+                        s.micro_batch = mb, s.global_batch = o.global_batch, s.schedule = sch;
+                        s.precision = o.precision, s.seq_len = g.seq_len;
+                        s.flash_attention = o.flash_attention, s.overlap_grad_reduce = o.overlap_grad_reduce;
+                        out.push_back(s);
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  (void)cluster;
+  return out;
+}
+
+}  // namespace shardplan

@@ -1,0 +1,123 @@
+// Parallel, deterministic search. Workers take blocks of the enumerated strategies from an
+// atomic counter, each with its own Estimator (block-cost cache), keep their own top K and
+// counts; the merge sorts by a total order, so any thread count gives the same result.
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <tuple>
+
+#include "planner/search.hpp"
+
+namespace shardplan {
+
+namespace {
+auto key_of(const Strategy& s) {
+  return std::make_tuple(s.tp, s.pp, s.cp, s.ep, s.vp, int(s.sp), s.zero, int(s.recompute), s.micro_batch,
+                         int(s.schedule), int(s.tp_comm_overlap), s.dp);
+}
+
+double score_of(const Estimate& e, Objective obj, int64_t gpus) {
+  switch (obj) {
+    case Objective::memory: return e.peak_memory_bytes;
+    case Objective::cost: return double(gpus) / e.tokens_per_s;  // GPU-seconds per token
+    default: return e.step_time_s;
+  }
+}
+
+struct WorkerResult {
+  std::vector<Candidate> top;
+  std::array<int64_t, static_cast<size_t>(Reason::kCount)> rejected{};
+  int64_t considered = 0, feasible = 0;
+  Candidate closest_oom;
+  bool has_oom = false;
+  std::vector<std::pair<double, double>> points;
+};
+
+void keep_top(std::vector<Candidate>& top, Candidate c, size_t k) {
+  auto it = std::lower_bound(top.begin(), top.end(), c, candidate_less);
+  if (top.size() >= k && it == top.end()) return;
+  top.insert(it, std::move(c));
+  if (top.size() > k) top.pop_back();
+}
+}  // namespace
+
+bool candidate_less(const Candidate& a, const Candidate& b) {
+  if (a.score != b.score) return a.score < b.score;
+  return key_of(a.strategy) < key_of(b.strategy);
+}
+
+SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSpace& space, const SearchOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<Strategy> all = enumerate_space(g, cluster, space, o);
+  const int threads = std::max(1, o.threads);
+  std::vector<WorkerResult> results(threads);
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  const size_t block = 2048;
+  const double capacity = cluster.gpu.memory_bytes * (1 - o.memory_headroom);
+  auto worker = [&](int id) {
+    Estimator est(g, cluster, EstimatorOptions{o.allow_tp_across_nodes});
+    WorkerResult& r = results[id];
+    const size_t k = static_cast<size_t>(std::max<int64_t>(1, o.top_k));
+    while (!stop.load(std::memory_order_relaxed)) {
+      size_t begin = next.fetch_add(block);
+      if (begin >= all.size()) break;
+      size_t end = std::min(all.size(), begin + block);
+      for (size_t i = begin; i < end; ++i) {
+        const Strategy& s = all[i];
+        r.considered++;
+        Estimate e = est.estimate(s);
+        if (!e.valid()) {
+          r.rejected[static_cast<size_t>(e.reason)]++;
+          continue;
+        }
+        if (e.peak_memory_bytes > capacity) {
+          r.rejected[static_cast<size_t>(Reason::out_of_memory)]++;
+          Candidate c{s, e, e.peak_memory_bytes - capacity};
+          if (!r.has_oom || candidate_less(c, r.closest_oom)) r.closest_oom = std::move(c), r.has_oom = true;
+          continue;
+        }
+        r.feasible++;
+        r.points.emplace_back(e.peak_memory_bytes, e.step_time_s);
+        double sc = score_of(e, o.objective, o.gpus);
+        if (r.top.size() < k || sc <= r.top.back().score) keep_top(r.top, Candidate{s, std::move(e), sc}, k);
+      }
+      if (o.time_limit_s > 0 &&
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > o.time_limit_s)
+        stop = true;
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker, t);
+  if (o.progress && threads > 1) {
+    while (next.load() < all.size() && !stop.load()) {
+      o.progress(std::min(1.0, double(next.load()) / double(std::max<size_t>(1, all.size()))));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  worker(0);
+  for (auto& t : pool) t.join();
+
+  SearchResult out;
+  out.timed_out = stop.load();
+  std::vector<std::pair<double, double>> points;
+  for (auto& r : results) {
+    out.considered += r.considered;
+    out.feasible += r.feasible;
+    for (size_t i = 0; i < r.rejected.size(); ++i) out.rejected[i] += r.rejected[i];
+    for (auto& c : r.top) keep_top(out.top, std::move(c), static_cast<size_t>(std::max<int64_t>(1, o.top_k)));
+    if (r.has_oom && (!out.has_closest_oom || candidate_less(r.closest_oom, out.closest_oom)))
+      out.closest_oom = r.closest_oom, out.has_closest_oom = true;
+    points.insert(points.end(), r.points.begin(), r.points.end());
+  }
+  // Pareto front over (memory, time): sort by memory, keep strictly faster points.
+  std::sort(points.begin(), points.end());
+  double best = 1e300;
+  for (const auto& p : points)
+    if (p.second < best) out.pareto.push_back(p), best = p.second;
+  out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return out;
+}
+
+}  // namespace shardplan

@@ -1,0 +1,71 @@
+// The search: enumerate every strategy of the space, evaluate each with the analytic Estimator
+// (one per thread), prune by memory, rank by the objective with an explicit tie-break, and count
+// rejections per reason. Results are identical for any thread count.
+#pragma once
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/hardware.hpp"
+#include "core/strategy.hpp"
+#include "costmodel/estimate.hpp"
+#include "graph/op_graph.hpp"
+
+namespace shardplan {
+
+// Allowed values per dimension; an empty list means "every value the model and cluster allow".
+struct SearchSpace {
+  std::vector<int64_t> tp, pp, cp, ep, vp, micro_batch;
+  std::vector<int> zero;
+  std::vector<Recompute> recompute;
+  std::vector<Schedule> schedule;
+  std::vector<bool> sp, tp_comm_overlap;
+  int64_t max_micro_batch = 64;
+};
+
+enum class Objective { time, cost, memory };
+
+struct SearchOptions {
+  int64_t gpus = 0, global_batch = 0;
+  DType precision = DType::bf16;
+  Objective objective = Objective::time;
+  double memory_headroom = 0.1;  // keep this fraction of GPU memory free
+  int64_t top_k = 10;
+  int threads = 1;
+  double time_limit_s = 0;       // 0: no limit
+  bool flash_attention = true;
+  bool overlap_grad_reduce = true;
+  bool allow_tp_across_nodes = false;
+  std::function<void(double)> progress;  // fraction done, called from the calling thread
+};
+
+struct Candidate {
+  Strategy strategy;
+  Estimate estimate;
+  double score = 0;  // lower is better
+};
+
+struct SearchResult {
+  std::vector<Candidate> top;              // best first
+  std::array<int64_t, static_cast<size_t>(Reason::kCount)> rejected{};  // per reason
+  int64_t considered = 0, feasible = 0;
+  bool timed_out = false;
+  double wall_s = 0;
+  Candidate closest_oom;                   // smallest overflow among valid strategies
+  bool has_closest_oom = false;
+  std::vector<std::pair<double, double>> pareto;  // (peak memory bytes, step time) front, feasible
+};
+
+// Total order used to rank: score, then the strategy's fields (deterministic tie-break).
+bool candidate_less(const Candidate& a, const Candidate& b);
+
+// Enumerates the space (all combinations, before feasibility checks).
+std::vector<Strategy> enumerate_space(const OpGraph& g, const ClusterSpec& cluster, const SearchSpace& space,
+                                      const SearchOptions& opts);
+
+SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSpace& space, const SearchOptions& opts);
+
+}  // namespace shardplan
