@@ -65,10 +65,11 @@ void bench(const std::string& label, const StageCosts& c, SimOptions o = {}) {
     return;
   }
   double t = median(total), tr = median(run_only);
-  std::printf("%-44s %9lld tasks %9lld events  simulate %8.2f ms (%5.2f M events/s)  "
-              "event loop %7.2f ms (%5.2f M events/s)  step %.3f s\n",
-              label.c_str(), static_cast<long long>(r.tasks), static_cast<long long>(events),
-              t * 1e3, events / t / 1e6, tr * 1e3, events / tr / 1e6, r.step_time_s);
+  std::printf(
+      "%-44s %9lld tasks %9lld events  simulate %8.2f ms (%5.2f M events/s)  "
+      "event loop %7.2f ms (%5.2f M events/s)  step %.3f s\n",
+      label.c_str(), static_cast<long long>(r.tasks), static_cast<long long>(events), t * 1e3,
+      events / t / 1e6, tr * 1e3, events / tr / 1e6, r.step_time_s);
 }
 
 }  // namespace
@@ -82,13 +83,16 @@ int main() {
   bench("1T: pp=64 vp=1 m=512 zb-h1", synthetic(Schedule::zero_bubble, 64, 1, 512));
   bench("1T: pp=64 vp=1 m=512 gpipe", synthetic(Schedule::gpipe, 64, 1, 512));
   for (int64_t m : {128, 256, 512, 1024})
-    bench("doubling: pp=64 1f1b m=" + std::to_string(m), synthetic(Schedule::one_f_one_b, 64, 1, m));
+    bench("doubling: pp=64 1f1b m=" + std::to_string(m),
+          synthetic(Schedule::one_f_one_b, 64, 1, m));
   SimOptions full;
   full.full = true;
   full.dp = 24;  // 1536 GPUs / (tp 8 * pp 8)
-  bench("full: dp=24 pp=8 m=64 1f1b (target <= 10 s)", synthetic(Schedule::one_f_one_b, 8, 1, 64), full);
+  bench("full: dp=24 pp=8 m=64 1f1b (target <= 10 s)", synthetic(Schedule::one_f_one_b, 8, 1, 64),
+        full);
   bench("full: dp=24 pp=8 m=512 1f1b", synthetic(Schedule::one_f_one_b, 8, 1, 512), full);
-  bench("full: dp=24 pp=8 vp=2 m=512 interleaved", synthetic(Schedule::interleaved, 8, 2, 512), full);
+  bench("full: dp=24 pp=8 vp=2 m=512 interleaved", synthetic(Schedule::interleaved, 8, 2, 512),
+        full);
 
   // Trace export of the 1T step (record_trace + chrome_trace_json).
   SimOptions traced;
@@ -97,10 +101,11 @@ int main() {
   size_t bytes = 0;
   for (int i = 0; i < 5; ++i) {
     auto t0 = std::chrono::steady_clock::now();
-    bytes = chrome_trace_json(simulate(synthetic(Schedule::one_f_one_b, 64, 1, 512), traced)).size();
+    bytes =
+        chrome_trace_json(simulate(synthetic(Schedule::one_f_one_b, 64, 1, 512), traced)).size();
     ts.push_back(seconds_since(t0));
   }
-  std::printf("%-44s %.2f ms, %.1f MB of JSON\n", "1T with trace + chrome_trace_json", median(ts) * 1e3,
-              bytes / 1e6);
+  std::printf("%-44s %.2f ms, %.1f MB of JSON\n", "1T with trace + chrome_trace_json",
+              median(ts) * 1e3, bytes / 1e6);
   return 0;
 }

@@ -18,6 +18,7 @@ int run_cli(int argc, char** argv) {
   register_estimate(app);
   register_validate(app);
   register_plan(app);
+  register_simulate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

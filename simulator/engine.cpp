@@ -8,7 +8,9 @@
 
 namespace shardplan {
 
-StreamId SimEngine::add_stream() { return stream_count_++; }
+StreamId SimEngine::add_stream() {
+  return stream_count_++;
+}
 
 LinkId SimEngine::add_link(double capacity_Bps, double per_flow_cap_Bps) {
   Link l;
@@ -49,7 +51,9 @@ TaskId SimEngine::add_transfer(StreamId send, StreamId recv, LinkId link, double
   return id;
 }
 
-void SimEngine::add_dep(TaskId before, TaskId after) { dep_edges_.emplace_back(before, after); }
+void SimEngine::add_dep(TaskId before, TaskId after) {
+  dep_edges_.emplace_back(before, after);
+}
 
 void SimEngine::reserve(size_t tasks, size_t deps) {
   tasks_.reserve(tasks);
@@ -137,7 +141,8 @@ void SimEngine::finish(TaskId t) {
 // flow since the link was idle) tells when each flow is done; only the earliest needs an event.
 
 bool SimEngine::flow_later(const Flow& a, const Flow& b) {
-  return a.finish_served > b.finish_served || (a.finish_served == b.finish_served && a.task > b.task);
+  return a.finish_served > b.finish_served ||
+         (a.finish_served == b.finish_served && a.task > b.task);
 }
 
 void SimEngine::join_link(TaskId t) {
@@ -160,8 +165,10 @@ void SimEngine::reschedule(LinkId id) {
   double rate = l.capacity_Bps / static_cast<double>(l.flows.size());
   if (l.per_flow_cap_Bps > 0 && l.per_flow_cap_Bps < rate) rate = l.per_flow_cap_Bps;
   l.rate_Bps = rate;
-  push_event(now_s_ + (l.flows.front().finish_served - l.served) / rate, EventKind::link_done, id,
-             l.version);
+  // A flow that joined at the very instant another finishes can leave served a rounding error
+  // past that flow's mark; never schedule into the past.
+  double left = std::max(0.0, l.flows.front().finish_served - l.served);
+  push_event(now_s_ + left / rate, EventKind::link_done, id, l.version);
 }
 
 void SimEngine::link_done(LinkId id) {
@@ -225,9 +232,15 @@ EngineRun SimEngine::run() {
     now_s_ = ev.t_s;
     ++result.events;
     switch (ev.kind) {
-      case EventKind::task_end: finish(ev.id); break;
-      case EventKind::flow_join: join_link(ev.id); break;
-      case EventKind::link_done: link_done(ev.id); break;
+      case EventKind::task_end:
+        finish(ev.id);
+        break;
+      case EventKind::flow_join:
+        join_link(ev.id);
+        break;
+      case EventKind::link_done:
+        link_done(ev.id);
+        break;
     }
   }
   if (finished_ < n) {

@@ -13,9 +13,9 @@ using StreamId = int32_t;
 using LinkId = int32_t;
 
 struct EngineRun {
-  bool ok = true;         // false: some task never became ready (a dependency cycle)
-  int64_t events = 0;     // events processed (stale link reschedules not counted)
-  TaskId stuck_task = -1; // !ok: the lowest-numbered task that never ran
+  bool ok = true;          // false: some task never became ready (a dependency cycle)
+  int64_t events = 0;      // events processed (stale link reschedules not counted)
+  TaskId stuck_task = -1;  // !ok: the lowest-numbered task that never ran
 };
 
 // The invariant kept: a stream runs its tasks one at a time in the order they were added; a task

@@ -98,13 +98,19 @@ std::vector<std::vector<Pass>> make_schedule(Schedule schedule, int64_t pp, int6
   std::vector<std::vector<Pass>> out(pp);
   for (int64_t s = 0; s < pp; ++s) {
     switch (schedule) {
-      case Schedule::gpipe: out[s] = gpipe(micro_batches); break;
-      case Schedule::one_f_one_b: out[s] = one_f_one_b(pp, s, micro_batches); break;
-      case Schedule::interleaved:
-        out[s] = vp == 1 ? one_f_one_b(pp, s, micro_batches)
-                         : interleaved(pp, vp, s, micro_batches);
+      case Schedule::gpipe:
+        out[s] = gpipe(micro_batches);
         break;
-      case Schedule::zero_bubble: out[s] = zb_h1(pp, s, micro_batches); break;
+      case Schedule::one_f_one_b:
+        out[s] = one_f_one_b(pp, s, micro_batches);
+        break;
+      case Schedule::interleaved:
+        out[s] =
+            vp == 1 ? one_f_one_b(pp, s, micro_batches) : interleaved(pp, vp, s, micro_batches);
+        break;
+      case Schedule::zero_bubble:
+        out[s] = zb_h1(pp, s, micro_batches);
+        break;
     }
   }
   return out;

@@ -1,15 +1,17 @@
 // Internal to simulator/: checks that a StageCosts has the shape and values simulate() needs,
 // so bad input becomes an error string, never an out-of-range read.
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "simulator/sim_graph.hpp"
 
 namespace shardplan::detail {
 namespace {
 
-bool bad(double x) { return !std::isfinite(x) || x < 0; }
+bool bad(double x) {
+  return !std::isfinite(x) || x < 0;
+}
 
 }  // namespace
 
@@ -21,21 +23,26 @@ std::string check_costs(const StageCosts& c, const SimOptions& o) {
   bool any_bytes = false;
   for (size_t s = 0; s < pp; ++s) {
     if (c.chunks[s].size() != vp)
-      return fmt::format("chunks[{}]: expected {} chunks (vp), found {}", s, vp, c.chunks[s].size());
+      return fmt::format("chunks[{}]: expected {} chunks (vp), found {}", s, vp,
+                         c.chunks[s].size());
     for (size_t v = 0; v < vp; ++v) {
       const ChunkCost& k = c.chunks[s][v];
       for (double x : {k.fwd_s, k.bwd_input_s, k.bwd_weight_s, k.recompute_s, k.activation_bytes,
                        k.send_bytes, k.param_gather_bytes, k.grad_bytes})
-        if (bad(x)) return fmt::format("chunks[{}][{}]: a time or size is negative or not finite", s, v);
+        if (bad(x))
+          return fmt::format("chunks[{}][{}]: a time or size is negative or not finite", s, v);
       any_bytes = any_bytes || k.send_bytes > 0;
     }
   }
   const std::pair<const char*, const std::vector<double>*> per_stage[] = {
-      {"static_bytes", &c.static_bytes}, {"optimizer_s", &c.optimizer_s},
-      {"dp_comm_s", &c.dp_comm_s}, {"param_gather_s", &c.param_gather_s}};
+      {"static_bytes", &c.static_bytes},
+      {"optimizer_s", &c.optimizer_s},
+      {"dp_comm_s", &c.dp_comm_s},
+      {"param_gather_s", &c.param_gather_s}};
   for (auto [name, v] : per_stage) {
     if (!v->empty() && v->size() != pp)
-      return fmt::format("{}: expected {} values (one per stage) or none, found {}", name, pp, v->size());
+      return fmt::format("{}: expected {} values (one per stage) or none, found {}", name, pp,
+                         v->size());
     for (double x : *v)
       if (bad(x)) return fmt::format("{}: a value is negative or not finite", name);
   }
@@ -43,7 +50,8 @@ std::string check_costs(const StageCosts& c, const SimOptions& o) {
   if (c.pp > 1 && any_bytes && c.p2p.bandwidth_Bps <= 0)
     return "p2p.bandwidth_Bps: stages send bytes but the link has no bandwidth";
   if (o.dp < 1) return "dp must be at least 1";
-  if (o.grad_buckets_per_chunk < 1) return "grad_buckets_per_chunk must be at least 1";
+  if (o.grad_buckets_per_chunk < 1 || o.grad_buckets_per_chunk > 4096)
+    return "grad_buckets_per_chunk must be between 1 and 4096";
   double replicas = o.full ? static_cast<double>(o.dp) : 1.0;
   double tasks = replicas * c.pp * c.vp * static_cast<double>(c.micro_batches) * 8;
   if (tasks + replicas * c.pp * c.vp * o.grad_buckets_per_chunk > 1.5e9)

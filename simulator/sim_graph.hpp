@@ -14,13 +14,24 @@ namespace shardplan::detail {
 struct TaskMeta {
   enum What : uint8_t { pass, recompute, optimizer, gather, grad_reduce, p2p_fwd, p2p_bwd };
   What what = pass;
-  Pass::Kind kind = Pass::F;  // pass: which one; gather: the pass it feeds
-  bool frees = false;         // this task's end releases the micro-batch's activations
+  Pass::Kind kind = Pass::F;    // pass: which one; gather: the pass it feeds
+  bool frees = false;           // this task's end releases the micro-batch's activations
   int16_t part = 0, parts = 1;  // a pass split at gradient-bucket boundaries; bucket k of n
-  int32_t stage = 0;          // the stage it runs on (a transfer: the sender)
+  int32_t stage = 0;            // the stage it runs on (a transfer: the sender)
   int32_t micro_batch = -1, chunk = -1;
-  int32_t peer_stage = -1;    // transfers: the receiver
+  int32_t peer_stage = -1;  // transfers: the receiver
 };
+
+inline TaskMeta make_meta(TaskMeta::What what, Pass::Kind kind, int64_t stage, int64_t micro_batch,
+                          int64_t chunk) {
+  TaskMeta m;
+  m.what = what;
+  m.kind = kind;
+  m.stage = static_cast<int32_t>(stage);
+  m.micro_batch = static_cast<int32_t>(micro_batch);
+  m.chunk = static_cast<int32_t>(chunk);
+  return m;
+}
 
 struct SimGraph {
   SimEngine engine;
@@ -32,7 +43,9 @@ struct SimGraph {
   }
 };
 
-inline double at_or_zero(const std::vector<double>& v, int64_t i) { return v.empty() ? 0.0 : v[i]; }
+inline double at_or_zero(const std::vector<double>& v, int64_t i) {
+  return v.empty() ? 0.0 : v[i];
+}
 
 // "" when `costs` has the shape and values simulate() needs, else what is wrong.
 std::string check_costs(const StageCosts& costs, const SimOptions& options);

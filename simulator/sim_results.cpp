@@ -1,8 +1,8 @@
 // Reads the finished timeline: per-stage busy/bubble/end times, exposed DP communication, the
 // memory timeline and its peak, and (when asked) the trace events with readable names.
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "simulator/sim_graph.hpp"
 
@@ -32,7 +32,8 @@ std::string task_name(const StageCosts& c, const TaskMeta& m) {
                          layers(c, m.stage, m.chunk), part);
     case TaskMeta::recompute:
       return fmt::format("R mb{} chunk{}{}", m.micro_batch, m.chunk, layers(c, m.stage, m.chunk));
-    case TaskMeta::optimizer: return "optimizer";
+    case TaskMeta::optimizer:
+      return "optimizer";
     case TaskMeta::gather:
       return fmt::format("all-gather params for {} mb{} chunk{}", pass_kind_name(m.kind),
                          m.micro_batch, m.chunk);

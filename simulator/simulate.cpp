@@ -11,25 +11,24 @@ namespace shardplan {
 namespace detail {
 namespace {
 
-
 class Builder {
  public:
   Builder(const StageCosts& c, const SimOptions& o, SimGraph& g) : c_(c), o_(o), g_(g) {}
 
   void build() {
-    const int64_t R = g_.replicas, n = R * c_.pp * c_.vp * c_.micro_batches;
+    const int64_t reps = g_.replicas, n = reps * c_.pp * c_.vp * c_.micro_batches;
     f_end_.assign(n, -1);
     b_first_.assign(n, -1);
     b_end_.assign(n, -1);
-    g_.engine.reserve(static_cast<size_t>(n * 5 + R * c_.pp * 4), static_cast<size_t>(n * 5));
-    g_.meta.reserve(static_cast<size_t>(n * 5 + R * c_.pp * 4));
-    for (int64_t gpu = 0; gpu < R * c_.pp; ++gpu)
+    g_.engine.reserve(static_cast<size_t>(n * 5 + reps * c_.pp * 4), static_cast<size_t>(n * 5));
+    g_.meta.reserve(static_cast<size_t>(n * 5 + reps * c_.pp * 4));
+    for (int64_t gpu = 0; gpu < reps * c_.pp; ++gpu)
       for (int k = 0; k < kSimStreams; ++k) g_.engine.add_stream();
     if (c_.pp > 1) {
       // In full mode a link carries the transfers of all replicas between two stages: the fabric
       // offers each its own bandwidth (dp x per-GPU), and each flow is held to its GPU's share.
-      double cap = static_cast<double>(R) * c_.p2p.bandwidth_Bps;
-      double per_flow = R > 1 ? c_.p2p.bandwidth_Bps : 0.0;
+      double cap = static_cast<double>(reps) * c_.p2p.bandwidth_Bps;
+      double per_flow = reps > 1 ? c_.p2p.bandwidth_Bps : 0.0;
       for (int64_t s = 0; s < c_.pp; ++s) {
         link_fwd_.push_back(g_.engine.add_link(cap, per_flow));
         link_bwd_.push_back(g_.engine.add_link(cap, per_flow));
@@ -52,7 +51,8 @@ class Builder {
   TaskId add_dp(int64_t s, double dur, const TaskMeta& m) {
     if (g_.replicas == 1) return add(s, SimStream::dp_comm, dur, m);
     streams_.clear();
-    for (int64_t r = 0; r < g_.replicas; ++r) streams_.push_back(g_.stream(r * c_.pp + s, SimStream::dp_comm));
+    for (int64_t r = 0; r < g_.replicas; ++r)
+      streams_.push_back(g_.stream(r * c_.pp + s, SimStream::dp_comm));
     g_.meta.push_back(m);
     return g_.engine.add_collective(streams_, dur);
   }
@@ -70,7 +70,7 @@ class Builder {
 
 void Builder::build_stage(int64_t s) {
   const auto& sched = g_.schedule[s];
-  const int64_t R = g_.replicas, vp = c_.vp, S = static_cast<int64_t>(sched.size());
+  const int64_t reps = g_.replicas, vp = c_.vp, n_passes = static_cast<int64_t>(sched.size());
   const bool zb = c_.schedule == Schedule::zero_bubble;
   // W passes exist only under ZB-H1 and where the chunk has a weight-gradient part; otherwise B
   // carries the whole backward and the schedule's W entries are dropped.
@@ -81,9 +81,10 @@ void Builder::build_stage(int64_t s) {
     grad_total += c_.chunks[s][v].grad_bytes;
   }
   std::vector<int64_t> last_bwd(vp, -1);  // index of the chunk's last backward (B, or W)
-  for (int64_t i = 0; i < S; ++i) {
+  for (int64_t i = 0; i < n_passes; ++i) {
     const Pass& p = sched[i];
-    if ((p.kind == Pass::B && !has_w[p.chunk]) || (p.kind == Pass::W && has_w[p.chunk])) last_bwd[p.chunk] = i;
+    if ((p.kind == Pass::B && !has_w[p.chunk]) || (p.kind == Pass::W && has_w[p.chunk]))
+      last_bwd[p.chunk] = i;
   }
   const double dp_s = at_or_zero(c_.dp_comm_s, s), gather_s = at_or_zero(c_.param_gather_s, s);
   const bool overlap = c_.overlap_grad_reduce && dp_s > 0;
@@ -96,14 +97,14 @@ void Builder::build_stage(int64_t s) {
   int64_t gathered = 0;
   if (gather_s > 0)
     for (const Pass& p : sched) gathered += p.kind != Pass::W;
-  std::vector<TaskId> gather(gathered, -1), gathered_last(R * gathered, -1);
+  std::vector<TaskId> gather(gathered, -1), gathered_last(reps * gathered, -1);
   auto gather_meta = [&](int64_t q_pass) {
     const Pass& p = sched[q_pass];
-    return TaskMeta{TaskMeta::gather, p.kind, false, 0, 1, int32_t(s), int32_t(p.micro_batch), int32_t(p.chunk)};
+    return make_meta(TaskMeta::gather, p.kind, s, p.micro_batch, p.chunk);
   };
   int64_t q = 0, next_gathered = 0;  // q: gathered passes seen; next_gathered: index into sched
   auto find_gathered = [&](int64_t from) {
-    while (from < S && sched[from].kind == Pass::W) ++from;
+    while (from < n_passes && sched[from].kind == Pass::W) ++from;
     return from;
   };
   if (gathered > 0) {
@@ -111,25 +112,25 @@ void Builder::build_stage(int64_t s) {
     gather[0] = add_dp(s, gather_s, gather_meta(next_gathered));
   }
 
-  std::vector<TaskId> last(R, -1), pieces;
+  std::vector<TaskId> last(reps, -1), pieces;
   TaskId last_dp = -1;
-  for (int64_t i = 0; i < S; ++i) {
+  for (int64_t i = 0; i < n_passes; ++i) {
     const Pass& p = sched[i];
     const ChunkCost& cc = c_.chunks[s][p.chunk];
     if (p.kind == Pass::W && !has_w[p.chunk]) continue;
     const bool split = overlap && i == last_bwd[p.chunk] && share[p.chunk] > 0;
     const bool gathers = gathered > 0 && p.kind != Pass::W;
     const int64_t parts = split ? o_.grad_buckets_per_chunk : 1;
-    double dur = p.kind == Pass::F ? cc.fwd_s
+    double dur = p.kind == Pass::F   ? cc.fwd_s
                  : p.kind == Pass::W ? cc.bwd_weight_s
                  : has_w[p.chunk]    ? cc.bwd_input_s
                                      : cc.bwd_input_s + cc.bwd_weight_s;
     const bool frees = (p.kind == Pass::B && !has_w[p.chunk]) || p.kind == Pass::W;
-    pieces.assign(R * parts, -1);
-    for (int64_t r = 0; r < R; ++r) {
+    pieces.assign(reps * parts, -1);
+    for (int64_t r = 0; r < reps; ++r) {
       const int64_t gpu = r * c_.pp + s;
-      TaskMeta m{TaskMeta::pass, p.kind, false, 0, int16_t(parts), int32_t(s), int32_t(p.micro_batch),
-                 int32_t(p.chunk)};
+      TaskMeta m = make_meta(TaskMeta::pass, p.kind, s, p.micro_batch, p.chunk);
+      m.parts = static_cast<int16_t>(parts);
       TaskId first = -1;
       if (p.kind == Pass::B && cc.recompute_s > 0) {
         TaskMeta rm = m;
@@ -138,7 +139,7 @@ void Builder::build_stage(int64_t s) {
         first = add(gpu, SimStream::compute, cc.recompute_s, rm);
       }
       for (int64_t k = 0; k < parts; ++k) {
-        m.part = int16_t(k);
+        m.part = static_cast<int16_t>(k);
         m.frees = frees && k + 1 == parts;
         TaskId t = add(gpu, SimStream::compute, dur / static_cast<double>(parts), m);
         if (first < 0) first = t;
@@ -157,28 +158,29 @@ void Builder::build_stage(int64_t s) {
         next_gathered = find_gathered(i + 1);
         gather[q + 1] = add_dp(s, gather_s, gather_meta(next_gathered));
         if (q >= 1)
-          for (int64_t r = 0; r < R; ++r) g_.engine.add_dep(gathered_last[r * gathered + q - 1], gather[q + 1]);
+          for (int64_t r = 0; r < reps; ++r)
+            g_.engine.add_dep(gathered_last[r * gathered + q - 1], gather[q + 1]);
       }
       ++q;
     }
     for (int64_t k = 0; split && k < parts; ++k) {
-      TaskMeta m{TaskMeta::grad_reduce, p.kind, false, int16_t(k), int16_t(parts), int32_t(s), -1,
-                 int32_t(p.chunk)};
+      TaskMeta m = make_meta(TaskMeta::grad_reduce, p.kind, s, -1, p.chunk);
+      m.part = static_cast<int16_t>(k);
+      m.parts = static_cast<int16_t>(parts);
       last_dp = add_dp(s, share[p.chunk] / static_cast<double>(parts), m);
-      for (int64_t r = 0; r < R; ++r) g_.engine.add_dep(pieces[r * parts + k], last_dp);
+      for (int64_t r = 0; r < reps; ++r) g_.engine.add_dep(pieces[r * parts + k], last_dp);
     }
   }
   if (dp_s > 0 && !overlap)  // without overlap: every chunk's reduction after all compute
     for (int64_t v = 0; v < vp; ++v) {
       if (share[v] <= 0) continue;
-      TaskMeta m{TaskMeta::grad_reduce, Pass::B, false, 0, 1, int32_t(s), -1, int32_t(v)};
-      last_dp = add_dp(s, share[v], m);
-      for (int64_t r = 0; r < R; ++r)
+      last_dp = add_dp(s, share[v], make_meta(TaskMeta::grad_reduce, Pass::B, s, -1, v));
+      for (int64_t r = 0; r < reps; ++r)
         if (last[r] >= 0) g_.engine.add_dep(last[r], last_dp);
     }
-  for (int64_t r = 0; r < R; ++r) {
-    TaskMeta m{TaskMeta::optimizer, Pass::F, false, 0, 1, int32_t(s), -1, -1};
-    TaskId t = add(r * c_.pp + s, SimStream::compute, at_or_zero(c_.optimizer_s, s), m);
+  for (int64_t r = 0; r < reps; ++r) {
+    TaskId t = add(r * c_.pp + s, SimStream::compute, at_or_zero(c_.optimizer_s, s),
+                   make_meta(TaskMeta::optimizer, Pass::F, s, -1, -1));
     if (last_dp >= 0) g_.engine.add_dep(last_dp, t);
   }
 }
@@ -187,25 +189,28 @@ void Builder::build_stage(int64_t s) {
 // one. Issued in the sender's pass order; the receiver consumes them in the same order (its
 // schedule lists the same micro-batch/chunk sequence), so the two FIFO streams always agree.
 void Builder::build_transfers(int64_t s) {
-  const int64_t pp = c_.pp, L = pp * c_.vp;
+  const int64_t pp = c_.pp, positions = pp * c_.vp;
   for (const Pass& p : g_.schedule[s]) {
     if (p.kind == Pass::W) continue;
     const int64_t j = p.chunk * pp + s;
     const bool fwd = p.kind == Pass::F;
-    if ((fwd && j == L - 1) || (!fwd && j == 0)) continue;
+    if ((fwd && j == positions - 1) || (!fwd && j == 0)) continue;
     const int64_t s2 = fwd ? (s + 1) % pp : (s + pp - 1) % pp;
     const int64_t c2 = fwd ? p.chunk + (s == pp - 1) : p.chunk - (s == 0);
     const double bytes = fwd ? c_.chunks[s][p.chunk].send_bytes : c_.chunks[s2][c2].send_bytes;
     for (int64_t r = 0; r < g_.replicas; ++r) {
-      TaskId from = fwd ? f_end_[idx(r, s, p.chunk, p.micro_batch)] : b_end_[idx(r, s, p.chunk, p.micro_batch)];
-      TaskId to = fwd ? f_end_[idx(r, s2, c2, p.micro_batch)] : b_first_[idx(r, s2, c2, p.micro_batch)];
+      TaskId from = fwd ? f_end_[idx(r, s, p.chunk, p.micro_batch)]
+                        : b_end_[idx(r, s, p.chunk, p.micro_batch)];
+      TaskId to =
+          fwd ? f_end_[idx(r, s2, c2, p.micro_batch)] : b_first_[idx(r, s2, c2, p.micro_batch)];
       if (pp == 1) {  // the next chunk is on the same GPU
         g_.engine.add_dep(from, to);
         continue;
       }
       const int64_t gpu = r * pp + s, gpu2 = r * pp + s2;
-      TaskMeta m{fwd ? TaskMeta::p2p_fwd : TaskMeta::p2p_bwd, p.kind, false, 0, 1, int32_t(s),
-                 int32_t(p.micro_batch), int32_t(p.chunk), int32_t(s2)};
+      TaskMeta m =
+          make_meta(fwd ? TaskMeta::p2p_fwd : TaskMeta::p2p_bwd, p.kind, s, p.micro_batch, p.chunk);
+      m.peer_stage = static_cast<int32_t>(s2);
       g_.meta.push_back(m);
       TaskId x = g_.engine.add_transfer(
           g_.stream(gpu, fwd ? SimStream::pp_send_fwd : SimStream::pp_send_bwd),

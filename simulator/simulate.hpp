@@ -26,7 +26,13 @@ struct SimOptions {
 // The streams of one simulated GPU. TP communication is not a stream of its own here: the cost
 // model folds its exposed part into the pass times, so tp_comm only names the trace row.
 enum class SimStream : uint8_t {
-  compute, tp_comm, dp_comm, pp_send_fwd, pp_recv_fwd, pp_send_bwd, pp_recv_bwd
+  compute,
+  tp_comm,
+  dp_comm,
+  pp_send_fwd,
+  pp_recv_fwd,
+  pp_send_bwd,
+  pp_recv_bwd
 };
 inline constexpr int kSimStreams = 7;
 const char* sim_stream_name(SimStream s);
@@ -47,22 +53,22 @@ struct MemorySample {
 };
 
 struct SimResult {
-  std::string error;  // non-empty: nothing was simulated (bad shape, unschedulable)
-  double step_time_s = 0;   // max over stages of the end of the optimizer step
+  std::string error;           // non-empty: nothing was simulated (bad shape, unschedulable)
+  double step_time_s = 0;      // max over stages of the end of the optimizer step
   int64_t critical_stage = 0;  // the stage that ends last (lowest index on ties)
   // Per pipeline stage (replica 0; replicas of a stage are identical in time):
-  std::vector<double> end_s;      // end of its optimizer step
-  std::vector<double> busy_s;     // compute stream busy time (passes, recompute, optimizer)
-  std::vector<double> bubble_s;   // compute stream idle between its first task and its last
+  std::vector<double> end_s;     // end of its optimizer step
+  std::vector<double> busy_s;    // compute stream busy time (passes, recompute, optimizer)
+  std::vector<double> bubble_s;  // compute stream idle between its first task and its last
   std::vector<double> exposed_dp_comm_per_stage_s;  // last grad reduction end - last pass end
-  std::vector<double> peak_memory_bytes;  // static + activations, at its highest
-  std::vector<double> peak_time_s;        // first instant the peak is reached
-  double bubble_fraction = 0;     // (step - busy) / step of the critical stage
-  double exposed_dp_comm_s = 0;   // of the critical stage
-  int64_t gpus = 0;               // simulated ranks: pp, or dp * pp when full
+  std::vector<double> peak_memory_bytes;            // static + activations, at its highest
+  std::vector<double> peak_time_s;                  // first instant the peak is reached
+  double bubble_fraction = 0;                       // (step - busy) / step of the critical stage
+  double exposed_dp_comm_s = 0;                     // of the critical stage
+  int64_t gpus = 0;                                 // simulated ranks: pp, or dp * pp when full
   int64_t tasks = 0, events = 0;
-  std::vector<TraceEvent> trace;       // record_trace only, in task order
-  std::vector<MemorySample> memory;    // record_trace only, per GPU in time order
+  std::vector<TraceEvent> trace;     // record_trace only, in task order
+  std::vector<MemorySample> memory;  // record_trace only, per GPU in time order
 };
 
 SimResult simulate(const StageCosts& costs, const SimOptions& options = {});

@@ -2,11 +2,11 @@
 // hundred thousand events and this runs in well under a second.
 #include "simulator/trace.hpp"
 
+#include <fmt/format.h>
+
 #include <iterator>
 #include <set>
 #include <utility>
-
-#include <fmt/format.h>
 
 namespace shardplan {
 namespace {
@@ -42,20 +42,27 @@ std::string chrome_trace_json(const SimResult& r) {
   for (int64_t gpu = 0; gpu < r.gpus; ++gpu) {
     sep();
     if (r.gpus > pp)
-      fmt::format_to(it, R"({{"name":"process_name","ph":"M","pid":{},"args":{{"name":"replica {} stage {}"}}}})",
-                     gpu, gpu / pp, gpu % pp);
+      fmt::format_to(
+          it,
+          R"({{"name":"process_name","ph":"M","pid":{},"args":{{"name":"replica {} stage {}"}}}})",
+          gpu, gpu / pp, gpu % pp);
     else
-      fmt::format_to(it, R"({{"name":"process_name","ph":"M","pid":{},"args":{{"name":"stage {}"}}}})", gpu, gpu);
+      fmt::format_to(it,
+                     R"({{"name":"process_name","ph":"M","pid":{},"args":{{"name":"stage {}"}}}})",
+                     gpu, gpu);
   }
   std::set<std::pair<int64_t, int>> used;
   for (const TraceEvent& e : r.trace) used.emplace(e.gpu, static_cast<int>(e.stream));
   for (auto [gpu, k] : used) {
     sep();
-    fmt::format_to(it, R"({{"name":"thread_name","ph":"M","pid":{},"tid":{},"args":{{"name":"{}"}}}})", gpu,
-                   k, sim_stream_name(static_cast<SimStream>(k)));
+    fmt::format_to(it,
+                   R"({{"name":"thread_name","ph":"M","pid":{},"tid":{},"args":{{"name":"{}"}}}})",
+                   gpu, k, sim_stream_name(static_cast<SimStream>(k)));
     sep();
-    fmt::format_to(it, R"({{"name":"thread_sort_index","ph":"M","pid":{},"tid":{},"args":{{"sort_index":{}}}}})",
-                   gpu, k, k);
+    fmt::format_to(
+        it,
+        R"({{"name":"thread_sort_index","ph":"M","pid":{},"tid":{},"args":{{"sort_index":{}}}}})",
+        gpu, k, k);
   }
   for (const TraceEvent& e : r.trace) {
     sep();
@@ -66,8 +73,9 @@ std::string chrome_trace_json(const SimResult& r) {
   }
   for (const MemorySample& m : r.memory) {
     sep();
-    fmt::format_to(it, R"({{"name":"memory","ph":"C","pid":{},"ts":{:.3f},"args":{{"bytes":{:.0f}}}}})", m.gpu,
-                   m.t_s * 1e6, m.bytes);
+    fmt::format_to(it,
+                   R"({{"name":"memory","ph":"C","pid":{},"ts":{:.3f},"args":{{"bytes":{:.0f}}}}})",
+                   m.gpu, m.t_s * 1e6, m.bytes);
   }
   out += "\n]}\n";
   return out;

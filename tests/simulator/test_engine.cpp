@@ -74,12 +74,14 @@ TEST_CASE("engine: two transfers sharing a link take the fair-share time") {
     CHECK(e.end_s(b) == 1.0);
   }
   SUBCASE("per-flow cap: a flow never exceeds its endpoint's bandwidth") {
-    // capacity 200, cap 100: two flows of 100 B each get 100 B/s (1 s); three get 200/3 B/s (1.5 s).
+    // capacity 200, cap 100: two flows of 100 B each get 100 B/s (1 s); three get 200/3 B/s (1.5
+    // s).
     for (int flows : {2, 3}) {
       SimEngine e;
       LinkId l = e.add_link(200.0, 100.0);
       std::array<TaskId, 3> t{};
-      for (int i = 0; i < flows; ++i) t[i] = e.add_transfer(e.add_stream(), e.add_stream(), l, 100.0, 0.0);
+      for (int i = 0; i < flows; ++i)
+        t[i] = e.add_transfer(e.add_stream(), e.add_stream(), l, 100.0, 0.0);
       REQUIRE(e.run().ok);
       CHECK(e.end_s(t[0]) == doctest::Approx(flows == 2 ? 1.0 : 1.5).epsilon(1e-12));
     }

@@ -59,8 +59,8 @@ TEST_CASE("schedule: interleaved follows Megatron's order") {
         CHECK(st.size() == static_cast<size_t>(2 * 2 * pp * vp));
         for (size_t i = 0; i < st.size(); ++i)
           if (st[i].kind == Pass::B)
-            CHECK(std::find(st.begin(), st.begin() + i, Pass{Pass::F, st[i].micro_batch, st[i].chunk}) !=
-                  st.begin() + i);
+            CHECK(std::find(st.begin(), st.begin() + i,
+                            Pass{Pass::F, st[i].micro_batch, st[i].chunk}) != st.begin() + i);
       }
     }
   }
@@ -78,7 +78,8 @@ TEST_CASE("schedule: ZB-H1 delays W passes and keeps 1F1B's F/B order") {
       if (p.kind != Pass::W) fb.push_back(p);
     CHECK(fb == o[s]);
     CHECK(max_in_flight(z[s]) == 4 - s);
-    CHECK(std::count_if(z[s].begin(), z[s].end(), [](const Pass& p) { return p.kind == Pass::W; }) == 8);
+    CHECK(std::count_if(z[s].begin(), z[s].end(),
+                        [](const Pass& p) { return p.kind == Pass::W; }) == 8);
   }
 }
 
@@ -89,5 +90,6 @@ TEST_CASE("schedule: unschedulable combinations are errors, not crashes") {
   CHECK(!schedule_error(Schedule::gpipe, 0, 1, 8).empty());
   CHECK(!schedule_error(Schedule::zero_bubble, 2, 1, 0).empty());
   CHECK(schedule_error(Schedule::interleaved, 4, 1, 6).empty());  // vp = 1 is plain 1F1B
-  CHECK(make_schedule(Schedule::interleaved, 4, 1, 6) == make_schedule(Schedule::one_f_one_b, 4, 1, 6));
+  CHECK(make_schedule(Schedule::interleaved, 4, 1, 6) ==
+        make_schedule(Schedule::one_f_one_b, 4, 1, 6));
 }

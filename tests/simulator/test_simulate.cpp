@@ -130,39 +130,49 @@ TEST_CASE("simulate: ZeRO-3 gathers are prefetched one pass ahead") {
   c.param_gather_s = {0.5};
   CHECK(simulate(c).step_time_s == 6.5);
   // A gather slower than the passes it hides behind shows up: 4 gathers of 2 s in sequence with
-  // two-buffer prefetch: g0 [0,2] F0 [2,3] g1 [2,4] B0 [4,6] g2 [4,6]... F1 [6,7] g3 [6,8] B1 [8,10].
+  // two-buffer prefetch: g0 [0,2] F0 [2,3] g1 [2,4] B0 [4,6] g2 [4,6]... F1 [6,7] g3 [6,8] B1
+  // [8,10].
   c.param_gather_s = {2.0};
   CHECK(simulate(c).step_time_s == 10.0);
 }
 
 TEST_CASE("simulate: full (dp replicas) and symmetric agree on a small case") {
-  StageCosts c = uniform(Schedule::one_f_one_b, 2, 1, 4, 1.0, 2.0);
-  for (auto& st : c.chunks) st[0].send_bytes = 64.0, st[0].activation_bytes = 1e9, st[0].grad_bytes = 8.0;
-  c.p2p = {128.0, 0.25, "ib"};
-  c.dp_comm_s = {2.0, 1.0};
-  c.optimizer_s = {0.5, 0.5};
-  c.param_gather_s = {0.25, 0.25};
-  c.static_bytes = {3e9, 2e9};
-  SimResult sym = simulate(c);
-  SimOptions full;
-  full.full = true;
-  full.dp = 3;
-  SimResult f = simulate(c, full);
-  REQUIRE(f.error.empty());
-  CHECK(f.gpus == 6);
-  CHECK(f.step_time_s == doctest::Approx(sym.step_time_s).epsilon(1e-12));
-  CHECK(f.peak_memory_bytes == sym.peak_memory_bytes);
-  CHECK(f.exposed_dp_comm_s == doctest::Approx(sym.exposed_dp_comm_s).epsilon(1e-12));
-  CHECK(f.events > sym.events);
+  // dp = 3 replicas of 2 stages: DP reductions and ZeRO-3 gathers become collectives over the
+  // replicas, and the replicas' p2p transfers share one link per stage pair and direction.
+  for (auto [sched, vp] : {std::pair{Schedule::one_f_one_b, 1}, std::pair{Schedule::interleaved, 2},
+                           std::pair{Schedule::zero_bubble, 1}}) {
+    StageCosts c = uniform(sched, 2, vp, 4, 1.0, 1.0, 1.0);
+    for (auto& st : c.chunks)
+      for (auto& k : st) k.send_bytes = 64.0, k.activation_bytes = 1e9, k.grad_bytes = 8.0;
+    c.p2p = {128.0, 0.25, "ib"};
+    c.dp_comm_s = {2.0, 1.0};
+    c.optimizer_s = {0.5, 0.5};
+    c.param_gather_s = {0.25, 0.25};
+    c.static_bytes = {3e9, 2e9};
+    SimResult sym = simulate(c);
+    SimOptions full;
+    full.full = true;
+    full.dp = 3;
+    SimResult f = simulate(c, full);
+    INFO(schedule_name(sched));
+    REQUIRE(f.error.empty());
+    CHECK(f.gpus == 6);
+    CHECK(f.step_time_s == doctest::Approx(sym.step_time_s).epsilon(1e-12));
+    CHECK(f.peak_memory_bytes == sym.peak_memory_bytes);
+    CHECK(f.exposed_dp_comm_s == doctest::Approx(sym.exposed_dp_comm_s).epsilon(1e-12));
+    CHECK(f.events > sym.events);
+  }
 }
 
 TEST_CASE("simulate: every schedule runs for many shapes (no deadlock, no lost work)") {
-  for (Schedule s : {Schedule::gpipe, Schedule::one_f_one_b, Schedule::interleaved, Schedule::zero_bubble})
+  for (Schedule s :
+       {Schedule::gpipe, Schedule::one_f_one_b, Schedule::interleaved, Schedule::zero_bubble})
     for (int64_t pp = 1; pp <= 5; ++pp)
       for (int64_t vp = 1; vp <= (s == Schedule::interleaved ? 3 : 1); ++vp)
         for (int64_t m : {1, 2, 3, 5, 8, 10}) {
           if (!schedule_error(s, pp, vp, m).empty()) continue;
-          StageCosts c = uniform(s, pp, vp, m, 1.0, 1.0, s == Schedule::zero_bubble ? 1.0 : 1.0);
+          // B = W = 1: under ZB-H1 separate passes, elsewhere one backward of 2.
+          StageCosts c = uniform(s, pp, vp, m, 1.0, 1.0, 1.0);
           for (auto& st : c.chunks)
             for (auto& k : st) k.send_bytes = 8.0;
           c.p2p = {64.0, 0.0, ""};

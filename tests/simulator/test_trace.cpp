@@ -69,7 +69,8 @@ TEST_CASE("trace: same input, same bytes") {
   std::string b = chrome_trace_json(simulate(small_case(), o));
   CHECK(a == b);
   o.full = true, o.dp = 2;
-  CHECK(chrome_trace_json(simulate(small_case(), o)) == chrome_trace_json(simulate(small_case(), o)));
+  CHECK(chrome_trace_json(simulate(small_case(), o)) ==
+        chrome_trace_json(simulate(small_case(), o)));
 }
 
 TEST_CASE("trace: names are escaped") {

@@ -1,0 +1,146 @@
+// Collective and point-to-point times against the nccl-tests closed forms (doc/PERFORMANCE.md,
+// FORMULAS.md "Collectives"), on hand-made network levels whose every number is round.
+#include <doctest/doctest.h>
+
+#include "costmodel/collectives.hpp"
+
+using namespace shardplan;
+
+namespace {
+// NVLink-like level: 100 GB/s per GPU one direction, efficiency 1, alpha = 10 us.
+// B = 100e9 bytes/s, alpha = 1e-5 s.
+NetworkLevel nv_level() { return NetworkLevel{"nv", 8, 100, 10, 1.0, "hand"}; }
+// Network level: 25 GB/s, efficiency 1, alpha = 5 us. B = 25e9 bytes/s, alpha = 5e-6 s.
+NetworkLevel ib_level() { return NetworkLevel{"ib", 0, 25, 5, 1.0, "hand"}; }
+
+// Two nodes of 8 GPUs: NVLink inside a node, the network across.
+ClusterSpec two_nodes() {
+  ClusterSpec c;
+  c.name = "hand-2x8";
+  c.gpus_per_node = 8;
+  c.nodes = 2;
+  c.network = {nv_level(), ib_level()};
+  return c;
+}
+}  // namespace
+
+TEST_CASE("collectives: ring all-reduce is 2(n-1) alpha + 2(n-1)/n S/B") {
+  // nccl-tests PERFORMANCE.md (FORMULAS.md): n = 8, S = 1e9 bytes, B = 1e11 B/s, alpha = 1e-5 s:
+  //   2*7*1e-5 + 2*7/8 * 1e9/1e11 = 1.4e-4 + 0.0175 = 0.01764 s.
+  CHECK(ring_all_reduce_s(8, 1e9, nv_level()) == doctest::Approx(0.01764).epsilon(1e-12));
+  // n = 2: 2*1*1e-5 + 2*(1/2) * 0.01 = 2e-5 + 0.01 = 0.01002 s.
+  CHECK(ring_all_reduce_s(2, 1e9, nv_level()) == doctest::Approx(0.01002).epsilon(1e-12));
+}
+
+TEST_CASE("collectives: ring all-gather / reduce-scatter is (n-1) alpha + (n-1)/n S/B") {
+  // n = 8, S = 1e9 (the gathered size): 7*1e-5 + 7/8 * 0.01 = 7e-5 + 0.00875 = 0.00882 s.
+  CHECK(ring_all_gather_s(8, 1e9, nv_level()) == doctest::Approx(0.00882).epsilon(1e-12));
+  // One group inside one domain: all_gather_s and reduce_scatter_s are the single ring.
+  ClusterSpec c = two_nodes();
+  GroupPlacement g = place_group(c, 8, 1);
+  CHECK(g.local == 8);
+  CHECK(g.inner == g.outer);
+  CHECK(all_gather_s(g, 1e9) == doctest::Approx(0.00882).epsilon(1e-12));
+  CHECK(reduce_scatter_s(g, 1e9) == doctest::Approx(0.00882).epsilon(1e-12));
+}
+
+TEST_CASE("collectives: bus bandwidth equals the level's nominal bandwidth times its efficiency") {
+  // PERFORMANCE.md: busbw = algbw * 2(n-1)/n for all-reduce, algbw = S / t. With alpha = 0 the
+  // ring all-reduce time is 2(n-1)/n * S/(B*eff), so busbw = B*eff = 100e9 * 0.8 = 80e9 B/s.
+  NetworkLevel l{"nv", 8, 100, 0, 0.8, "hand"};
+  const double S = 4e9, n = 8;
+  double t = ring_all_reduce_s(8, S, l);
+  CHECK(S / t * 2 * (n - 1) / n == doctest::Approx(80e9).epsilon(1e-12));
+  // All-gather: busbw = algbw * (n-1)/n (PERFORMANCE.md), the same 80e9 B/s.
+  double tg = ring_all_gather_s(8, S, l);
+  CHECK(S / tg * (n - 1) / n == doctest::Approx(80e9).epsilon(1e-12));
+}
+
+TEST_CASE("collectives: all_reduce_s inside a domain takes the cheaper of ring and tree") {
+  // Double binary tree: 2*ceil(log2 n) alpha + 2 S/B. n = 8:
+  //   S = 1e9: ring 0.01764 s, tree 2*3*1e-5 + 2*0.01 = 0.02006 s  -> ring (bandwidth-bound).
+  //   S = 1e3: ring 1.4e-4 + 1.75e-8 = 1.400175e-4 s, tree 6e-5 + 2e-8 = 6.002e-5 s -> tree.
+  CHECK(tree_all_reduce_s(8, 1e9, nv_level()) == doctest::Approx(0.02006).epsilon(1e-12));
+  ClusterSpec c = two_nodes();
+  GroupPlacement g = place_group(c, 8, 1);
+  CHECK(all_reduce_s(g, 1e9) == doctest::Approx(0.01764).epsilon(1e-12));
+  CHECK(all_reduce_s(g, 1e3) == doctest::Approx(6.002e-5).epsilon(1e-12));
+}
+
+TEST_CASE("collectives: hierarchical all-reduce over 2 nodes of 8 = RS in node + AR across + AG in node") {
+  // FORMULAS.md "Hierarchical": reduce-scatter inside the node, all-reduce of S/g across nodes,
+  // all-gather inside the node. S = 1.6e9 bytes, g = 8 (S/g = 2e8).
+  ClusterSpec c = two_nodes();
+  GroupPlacement g = place_group(c, 16, 1);
+  REQUIRE(g.n == 16);
+  CHECK(g.local == 8);
+  CHECK(g.inner->name == "nv");
+  CHECK(g.outer->name == "ib");
+  //   RS in node (ring, n=8, nv): 7*1e-5 + 7/8 * 1.6e9/1e11 = 7e-5 + 0.014 = 0.01407 s
+  //   AR across (n=2, ib, 2e8): ring 2*1*5e-6 + 2*(1/2)*2e8/2.5e10 = 1e-5 + 0.008 = 0.00801 s;
+  //     tree 2*1*5e-6 + 2*2e8/2.5e10 = 0.01601 s -> ring, 0.00801 s
+  //   AG in node: 0.01407 s
+  //   total 0.01407 + 0.00801 + 0.01407 = 0.03615 s
+  const double rs = 7e-5 + 0.014, across = 1e-5 + 0.008, ag = rs;
+  CHECK(all_reduce_s(g, 1.6e9) == doctest::Approx(rs + across + ag).epsilon(1e-12));
+  CHECK(all_reduce_s(g, 1.6e9) == doctest::Approx(0.03615).epsilon(1e-12));
+}
+
+TEST_CASE("collectives: hierarchical all-gather gathers across nodes (S/g) then inside the node") {
+  // n = 16 over 2 nodes of 8, S = 1.6e9:
+  //   across (n=2, ib, S/8 = 2e8): 1*5e-6 + 1/2 * 2e8/2.5e10 = 5e-6 + 0.004 = 0.004005 s
+  //   inside (n=8, nv, S): 7e-5 + 7/8 * 0.016 = 0.01407 s;  total 0.018075 s.
+  ClusterSpec c = two_nodes();
+  GroupPlacement g = place_group(c, 16, 1);
+  CHECK(all_gather_s(g, 1.6e9) == doctest::Approx(0.018075).epsilon(1e-12));
+  CHECK(reduce_scatter_s(g, 1.6e9) == doctest::Approx(0.018075).epsilon(1e-12));
+}
+
+TEST_CASE("collectives: a DP group of 2 with stride 8 (TP = 8 inside) runs on the network only") {
+  // Ranks 0 and 8 are on different nodes: local = 8/8 = 1 rank per node, outer = ib.
+  // All-reduce S = 1e9: ring(2) on ib = 2*5e-6 + 2*(1/2)*1e9/2.5e10 = 1e-5 + 0.04 = 0.04001 s
+  // (tree: 1e-5 + 0.08 -> ring); no intra-node part (a ring of 1 costs 0).
+  ClusterSpec c = two_nodes();
+  GroupPlacement g = place_group(c, 2, 8);
+  CHECK(g.local == 1);
+  CHECK(g.outer->name == "ib");
+  CHECK(all_reduce_s(g, 1e9) == doctest::Approx(0.04001).epsilon(1e-12));
+}
+
+TEST_CASE("collectives: point-to-point is alpha + S/B on the level that joins the two ranks") {
+  ClusterSpec c = two_nodes();
+  // Neighbours 1 apart (same node, nv): 1e-5 + 1e8/1e11 = 1e-5 + 1e-3 = 0.00101 s.
+  CHECK(p2p_s(c, 1, 1e8) == doctest::Approx(0.00101).epsilon(1e-12));
+  // 8 apart (rank 0 -> rank 8, the next node, ib): 5e-6 + 1e8/2.5e10 = 5e-6 + 0.004 = 0.004005 s.
+  CHECK(p2p_s(c, 8, 1e8) == doctest::Approx(0.004005).epsilon(1e-12));
+}
+
+TEST_CASE("collectives: all-to-all is (n-1)/n S/B per rank, network-bound across nodes") {
+  // FORMULAS.md: (n-1)/n * S * beta over a full-bisection network, plus (n-1) alpha here.
+  ClusterSpec c = two_nodes();
+  // Inside a node, n = 8, S = 1e9 per rank: 7*1e-5 + 7/8 * 0.01 = 0.00882 s.
+  CHECK(all_to_all_s(place_group(c, 8, 1), 1e9) == doctest::Approx(0.00882).epsilon(1e-12));
+  // n = 16 over 2 nodes: 8/16 of the bytes leave the node over ib, 7/16 stay on nv:
+  //   max(15*5e-6 + 0.5 * 1e9/2.5e10, 7/16 * 1e9/1e11) = max(0.020075, 0.004375) = 0.020075 s.
+  CHECK(all_to_all_s(place_group(c, 16, 1), 1e9) == doctest::Approx(0.020075).epsilon(1e-12));
+}
+
+TEST_CASE("collectives: zero bytes or a group of one cost nothing") {
+  ClusterSpec c = two_nodes();
+  NetworkLevel l = nv_level();
+  CHECK(ring_all_reduce_s(1, 1e9, l) == 0);
+  CHECK(ring_all_gather_s(1, 1e9, l) == 0);
+  CHECK(tree_all_reduce_s(1, 1e9, l) == 0);
+  GroupPlacement one = place_group(c, 1, 1);
+  CHECK(all_reduce_s(one, 1e9) == 0);
+  CHECK(all_gather_s(one, 1e9) == 0);
+  CHECK(reduce_scatter_s(one, 1e9) == 0);
+  CHECK(all_to_all_s(one, 1e9) == 0);
+  for (int64_t n : {8, 16}) {
+    GroupPlacement g = place_group(c, n, 1);
+    CHECK(all_reduce_s(g, 0) == 0);
+    CHECK(all_gather_s(g, 0) == 0);
+    CHECK(reduce_scatter_s(g, 0) == 0);
+    CHECK(all_to_all_s(g, 0) == 0);
+  }
+}
