@@ -164,7 +164,8 @@ OpGraph op_graph_from_json(const JsonObject& o, int64_t seq_override) {
       }
     }
     derive_op_costs(op, gr.seq_len);
-    by_name[op.name] = gr.add_op(std::move(op));
+    std::string name = op.name;
+    by_name[name] = gr.add_op(std::move(op));
   }
   for (size_t i = 0; i < ops.size(); ++i) {
     for (size_t k = 0; k < inputs[i].size(); ++k) {
@@ -211,6 +212,17 @@ OpGraph op_graph_from_json(const JsonObject& o, int64_t seq_override) {
     Op& op = gr.g[static_cast<size_t>(v)];
     op.block = new_index[op.block];
     gr.blocks[op.block].ops.push_back(v);
+  }
+  // Blocks with the same ops (kinds, dims, splits) are the same type and share cached costs.
+  for (auto& b : gr.blocks) {
+    std::string sig;
+    for (int64_t v : b.ops) {
+      const Op& op = gr.op(v);
+      sig += std::string(op_kind_name(op.kind)) + ":" + split_name(op.split);
+      for (int64_t d : op.dims) sig += "," + std::to_string(d);
+      sig += ";";
+    }
+    b.type = sig;
   }
   // An edge must not go from a later block to an earlier one: pipeline stages run in block order.
   for (auto [e, end] = boost::edges(gr.g); e != end; ++e) {

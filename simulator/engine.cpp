@@ -74,36 +74,44 @@ std::span<const StreamId> SimEngine::task_streams(TaskId t) const {
 
 // ---- event heap: a binary min-heap on (time, sequence key) ----
 
-static bool earlier(double ta, uint64_t sa, double tb, uint64_t sb) {
-  return ta < tb || (ta == tb && sa < sb);
+static bool earlier(const auto& a, const auto& b) {
+  return a.t_s < b.t_s || (a.t_s == b.t_s && a.seq < b.seq);
 }
 
-void SimEngine::push_event(double t_s, EventKind kind, int32_t id, uint32_t version) {
-  Event ev{t_s, seq_++, id, version, kind};
+uint32_t SimEngine::push_event(double t_s, EventKind kind, int32_t id) {
+  if (seq_ == UINT32_MAX) seq_overflow_ = true;
+  Event ev{t_s, seq_++, static_cast<uint32_t>(id) << 2 | static_cast<uint32_t>(kind)};
   size_t i = heap_.size();
   heap_.push_back(ev);
   while (i > 0) {
     size_t parent = (i - 1) / 2;
-    if (!earlier(ev.t_s, ev.seq, heap_[parent].t_s, heap_[parent].seq)) break;
+    if (!earlier(ev, heap_[parent])) break;
     heap_[i] = heap_[parent];
     i = parent;
   }
   heap_[i] = ev;
+  return ev.seq;
 }
 
+// Floyd's variant: walk the hole from the root down to a leaf along the earlier child (one
+// comparison per level), then sift the last element up from there (rarely more than a step).
 SimEngine::Event SimEngine::pop_event() {
   Event top = heap_.front();
   Event last = heap_.back();
   heap_.pop_back();
-  size_t n = heap_.size(), i = 0;
+  const size_t n = heap_.size();
   if (n == 0) return top;
-  for (;;) {
-    size_t c = 2 * i + 1;
-    if (c >= n) break;
-    if (c + 1 < n && earlier(heap_[c + 1].t_s, heap_[c + 1].seq, heap_[c].t_s, heap_[c].seq)) ++c;
-    if (!earlier(heap_[c].t_s, heap_[c].seq, last.t_s, last.seq)) break;
+  size_t i = 0;
+  for (size_t c = 1; c < n; c = 2 * i + 1) {
+    if (c + 1 < n && earlier(heap_[c + 1], heap_[c])) ++c;
     heap_[i] = heap_[c];
     i = c;
+  }
+  while (i > 0) {
+    size_t parent = (i - 1) / 2;
+    if (!earlier(last, heap_[parent])) break;
+    heap_[i] = heap_[parent];
+    i = parent;
   }
   heap_[i] = last;
   return top;
@@ -156,7 +164,6 @@ void SimEngine::join_link(TaskId t) {
 
 void SimEngine::reschedule(LinkId id) {
   Link& l = links_[id];
-  ++l.version;
   if (l.flows.empty()) {
     l.rate_Bps = 0;
     l.served = 0;  // idle: restart the counter so it never grows without bound
@@ -168,7 +175,7 @@ void SimEngine::reschedule(LinkId id) {
   // A flow that joined at the very instant another finishes can leave served a rounding error
   // past that flow's mark; never schedule into the past.
   double left = std::max(0.0, l.flows.front().finish_served - l.served);
-  push_event(now_s_ + left / rate, EventKind::link_done, id, l.version);
+  l.event_seq = push_event(now_s_ + left / rate, EventKind::link_done, id);
 }
 
 void SimEngine::link_done(LinkId id) {
@@ -228,21 +235,24 @@ EngineRun SimEngine::run() {
   EngineRun result;
   while (!heap_.empty()) {
     Event ev = pop_event();
-    if (ev.kind == EventKind::link_done && ev.version != links_[ev.id].version) continue;
+    const auto kind = static_cast<EventKind>(ev.what & 3u);
+    const auto id = static_cast<int32_t>(ev.what >> 2);
+    if (kind == EventKind::link_done && ev.seq != links_[id].event_seq) continue;  // stale
     now_s_ = ev.t_s;
     ++result.events;
-    switch (ev.kind) {
+    switch (kind) {
       case EventKind::task_end:
-        finish(ev.id);
+        finish(id);
         break;
       case EventKind::flow_join:
-        join_link(ev.id);
+        join_link(id);
         break;
       case EventKind::link_done:
-        link_done(ev.id);
+        link_done(id);
         break;
     }
   }
+  if (seq_overflow_) result.ok = false;
   if (finished_ < n) {
     result.ok = false;
     for (TaskId t = 0; t < n; ++t)

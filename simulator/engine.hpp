@@ -63,12 +63,12 @@ class SimEngine {
     int32_t stream_begin = 0;  // into task_stream_ids_
     LinkId link = -1;          // >= 0: a transfer over this link, of bytes_[task] bytes
   };
+  // 16 bytes. seq is the tie-break key (scheduling order); a run schedules fewer than 2^32
+  // events (run() reports !ok otherwise). `what` packs the task or link id with the kind.
   struct Event {
     double t_s;
-    uint64_t seq;  // tie-break key: scheduling order
-    int32_t id;
-    uint32_t version;
-    EventKind kind;
+    uint32_t seq;
+    uint32_t what;  // id << 2 | kind
   };
   struct Flow {
     double finish_served;  // the link's per-flow served bytes at which this flow is done
@@ -79,12 +79,12 @@ class SimEngine {
     double served = 0;  // bytes moved per active flow since the link was last idle
     double last_s = 0;
     double rate_Bps = 0;
-    uint32_t version = 0;
+    uint32_t event_seq = 0;   // seq of its live link_done event; older ones are stale
     std::vector<Flow> flows;  // min-heap on (finish_served, task)
   };
 
   TaskId new_task(double duration_s, double bytes, LinkId link, size_t streams);
-  void push_event(double t_s, EventKind kind, int32_t id, uint32_t version = 0);
+  uint32_t push_event(double t_s, EventKind kind, int32_t id);
   Event pop_event();
   void release(TaskId t) {
     if (--pending_[t] == 0) start(t);
@@ -111,7 +111,8 @@ class SimEngine {
   std::vector<Event> heap_;
   std::vector<TaskId> scratch_;
   double now_s_ = 0;
-  uint64_t seq_ = 0;
+  uint32_t seq_ = 0;
+  bool seq_overflow_ = false;
   int64_t finished_ = 0;
 };
 

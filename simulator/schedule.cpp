@@ -52,7 +52,8 @@ std::vector<Pass> one_f_one_b(int64_t pp, int64_t stage, int64_t m) {
 
 // Megatron-LM forward_backward_pipelining_with_interleaving: the k-th forward of a stage is
 // micro-batch (k / (pp*vp)) * pp + k % pp of chunk (k % (pp*vp)) / pp; backwards walk the chunks in
-// reverse. Warm-up: (pp - stage - 1) * 2 + (vp - 1) * pp forwards (all of them when m == pp).
+// reverse. Warm-up: (pp - stage - 1) * 2 + (vp - 1) * pp forwards, at most all of them (as in
+// Megatron-Core's get_pp_rank_microbatches; older releases ran all forwards first when m == pp).
 std::vector<Pass> interleaved(int64_t pp, int64_t vp, int64_t stage, int64_t m) {
   const int64_t total = m * vp, group = pp * vp;
   auto mb = [&](int64_t k) { return (k / group) * pp + k % pp; };
@@ -60,7 +61,7 @@ std::vector<Pass> interleaved(int64_t pp, int64_t vp, int64_t stage, int64_t m) 
     int64_t c = (k % group) / pp;
     return fwd ? c : vp - 1 - c;
   };
-  int64_t warmup = m == pp ? total : std::min((pp - stage - 1) * 2 + (vp - 1) * pp, total);
+  int64_t warmup = std::min((pp - stage - 1) * 2 + (vp - 1) * pp, total);
   std::vector<Pass> out;
   out.reserve(2 * total);
   for (int64_t k = 0; k < warmup; ++k) out.push_back({Pass::F, mb(k), chunk(k, true)});

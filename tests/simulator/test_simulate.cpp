@@ -81,6 +81,13 @@ TEST_CASE("simulate: activation memory in flight per stage") {
   // GPipe holds all m = 8.
   c.schedule = Schedule::gpipe;
   CHECK(simulate(c).peak_memory_bytes[3] == 5e9 + 8e9);
+  // Interleaved, v = 2 (each chunk half the stage's activations, 0.5e9): stage 0 runs
+  // (p-1)*2 + (v-1)*p = 10 warm-up chunk forwards, then one more before its first backward:
+  // 11 * 0.5e9 = 5.5e9 = p * 1e9 * (1 + (p-1)/(p*v)), Megatron's interleaving penalty (FORMULAS.md).
+  StageCosts il = uniform(Schedule::interleaved, 4, 2, 8, 0.5, 1.0);
+  for (auto& st : il.chunks)
+    for (auto& k : st) k.activation_bytes = 0.5e9;
+  CHECK(simulate(il).peak_memory_bytes[0] == 4e9 * (1.0 + 3.0 / 8.0));
   // ZB-H1 with W = 1: activations are kept until W (it needs the layer inputs), so each stage
   // peaks at p = 4 micro-batches: 1F1B's stage-0 peak, which ZB-H1 matches (Qi et al.: p M_B).
   c.schedule = Schedule::zero_bubble;

@@ -1,0 +1,169 @@
+// Estimator::check: each impossible strategy gets its reason code (infeasible is a value,
+// STYLE.md 7), and estimate() returns that reason instead of numbers.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "core/hardware.hpp"
+#include "costmodel/estimate.hpp"
+#include "graph/transformer_builder.hpp"
+
+using namespace shardplan;
+
+namespace {
+// A small GPT: 4 layers, h = 768, `heads` heads, s = 128, V = 1000.
+ModelSpec gpt(int64_t heads, int64_t seq = 128) {
+  ModelSpec m;
+  m.name = "gpt-check";
+  m.layers = 4;
+  m.hidden = 768;
+  m.heads = heads;
+  m.kv_heads = heads;
+  m.head_dim = 768 / heads;
+  m.ffn_hidden = 4 * 768;
+  m.vocab = 1000;
+  m.seq_len = seq;
+  m.tied_embeddings = true;
+  return m;
+}
+
+// 16 A100s: 2 nodes of 8 (NVLink domain 8).
+ClusterSpec cluster16() {
+  ClusterSpec c = load_cluster("dgx-a100");
+  c.set_gpu_count(16);
+  return c;
+}
+
+Strategy base() {
+  Strategy s;
+  s.dp = 16;
+  s.global_batch = 32;
+  return s;
+}
+
+Reason check(const ModelSpec& m, const Strategy& s, std::string* detail = nullptr) {
+  OpGraph g = build_transformer_graph(m);
+  Estimator est(g, cluster16());
+  return est.check(s, detail);
+}
+}  // namespace
+
+TEST_CASE("check: a plain data-parallel strategy is ok") {
+  CHECK(check(gpt(12), base()) == Reason::ok);
+  Strategy s = base();
+  s.dp = 2;
+  s.tp = 8;
+  s.sp = true;
+  CHECK(check(gpt(16), s) == Reason::ok);
+}
+
+TEST_CASE("check: heads not divisible by tp") {
+  // 12 heads, tp = 8 (dp = 2): 12 % 8 = 4.
+  Strategy s = base();
+  s.dp = 2;
+  s.tp = 8;
+  std::string why;
+  CHECK(check(gpt(12), s, &why) == Reason::heads_tp);
+  CHECK(why.find("12") != std::string::npos);
+  // kv_heads too (GQA): 16 query heads, 2 kv heads, tp = 4.
+  ModelSpec gqa = gpt(16);
+  gqa.kv_heads = 2;
+  s.dp = 4;
+  s.tp = 4;
+  CHECK(check(gqa, s) == Reason::heads_tp);
+}
+
+TEST_CASE("check: dp*tp*pp*cp must equal the GPU count") {
+  Strategy s = base();
+  s.dp = 4;  // 4 * 1 * 1 * 1 = 4 != 16
+  CHECK(check(gpt(12), s) == Reason::gpu_count);
+  s.dp = 0;
+  CHECK(check(gpt(12), s) == Reason::gpu_count);
+}
+
+TEST_CASE("check: the global batch must divide into dp * micro_batch") {
+  Strategy s = base();
+  s.global_batch = 24;  // 24 % 16 = 8
+  CHECK(check(gpt(12), s) == Reason::batch);
+  s.global_batch = 32;
+  s.micro_batch = 4;  // 32 % 64 != 0
+  CHECK(check(gpt(12), s) == Reason::batch);
+}
+
+TEST_CASE("check: interleaving needs vp > 1, and vp > 1 needs interleaving") {
+  Strategy s = base();
+  s.dp = 8;
+  s.pp = 2;
+  s.schedule = Schedule::interleaved;  // vp = 1
+  CHECK(check(gpt(12), s) == Reason::schedule);
+  s.schedule = Schedule::one_f_one_b;
+  s.vp = 2;  // vp without the interleaved schedule
+  CHECK(check(gpt(12), s) == Reason::schedule);
+  s.schedule = Schedule::interleaved;  // pp = 2, vp = 2: 4 chunks of 1 layer, m = 4 % 2 == 0
+  CHECK(check(gpt(12), s) == Reason::ok);
+}
+
+TEST_CASE("check: more pipeline chunks than layers") {
+  Strategy s = base();
+  s.dp = 2;
+  s.pp = 8;  // 8 chunks, 4 layers
+  CHECK(check(gpt(12), s) == Reason::layers_pp);
+}
+
+TEST_CASE("check: expert parallelism on a dense model") {
+  Strategy s = base();
+  s.ep = 2;
+  CHECK(check(gpt(12), s) == Reason::experts_ep);
+}
+
+TEST_CASE("check: sequence parallelism and TP overlap need their prerequisites") {
+  Strategy s = base();
+  s.sp = true;  // tp = 1
+  CHECK(check(gpt(12), s) == Reason::options);
+  Strategy o = base();
+  o.dp = 8;
+  o.tp = 2;
+  o.tp_comm_overlap = true;  // without sp
+  CHECK(check(gpt(12), o) == Reason::options);
+}
+
+TEST_CASE("check: tp larger than the NVLink domain") {
+  // 16 heads divide tp = 16, but a node has 8 GPUs.
+  Strategy s = base();
+  s.dp = 1;
+  s.tp = 16;
+  s.global_batch = 4;
+  CHECK(check(gpt(16), s) == Reason::tp_across_nodes);
+  // Allowed when asked for.
+  OpGraph g = build_transformer_graph(gpt(16));
+  Estimator lax(g, cluster16(), EstimatorOptions{true});
+  CHECK(lax.check(s) == Reason::ok);
+}
+
+TEST_CASE("check: context parallelism needs the sequence divisible by 2 cp") {
+  // s = 132, cp = 4: 132 % 8 = 4.
+  Strategy s = base();
+  s.dp = 4;
+  s.cp = 4;
+  CHECK(check(gpt(12, 132), s) == Reason::seq_cp);
+  CHECK(check(gpt(12, 128), s) == Reason::ok);
+}
+
+TEST_CASE("check: fp8 on an A100 has no math") {
+  Strategy s = base();
+  s.precision = DType::fp8;
+  CHECK(check(gpt(12), s) == Reason::precision);
+}
+
+TEST_CASE("check: estimate() returns the reason and no numbers for an invalid strategy") {
+  OpGraph g = build_transformer_graph(gpt(12));
+  Estimator est(g, cluster16());
+  Strategy s = base();
+  s.global_batch = 24;
+  Estimate e = est.estimate(s);
+  CHECK(e.reason == Reason::batch);
+  CHECK_FALSE(e.valid());
+  CHECK(e.step_time_s == 0);
+  CHECK_FALSE(e.detail.empty());
+  CHECK(std::string(reason_name(Reason::heads_tp)) == "heads_tp");
+}

@@ -1,0 +1,165 @@
+// Pipeline assembly on synthetic stage times: the 1F1B / GPipe / interleaved / zero-bubble bubbles
+// of Narayanan et al. 2021 §2.2 and Qi et al. 2023, and the micro-batches each stage keeps in flight.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "core/hardware.hpp"
+#include "costmodel/estimate.hpp"
+#include "costmodel/memory.hpp"
+#include "costmodel/pipeline.hpp"
+#include "graph/transformer_builder.hpp"
+
+using namespace shardplan;
+
+namespace {
+Strategy pipe(int64_t p, int64_t m, Schedule sched, int64_t v = 1) {
+  Strategy s;
+  s.pp = p;
+  s.vp = v;
+  s.global_batch = m;  // dp = 1, micro-batch 1 -> m micro-batches
+  s.schedule = sched;
+  return s;
+}
+
+// p identical stages (F, B, W per micro-batch, summed over the stage's chunks); no DP, no
+// optimizer, free p2p: only the schedule shapes the step.
+PipelineInputs uniform(const Strategy& s, double f, double b, double w) {
+  PipelineInputs in;
+  in.s = &s;
+  ChunkTotals st;
+  st.fwd_s = f;
+  st.bwd_input_s = b;
+  st.bwd_weight_s = w;
+  in.stage.assign(s.pp, st);
+  in.dp_comm_s.assign(s.pp, 0);
+  in.dp_per_micro_batch_s.assign(s.pp, 0);
+  in.optimizer_s.assign(s.pp, 0);
+  return in;
+}
+}  // namespace
+
+TEST_CASE("pipeline: 1F1B and GPipe bubble is (p-1)/m of the ideal time") {
+  // Narayanan §2.2: bubble / ideal = (p-1)/m; ideal = m * t_stage. t_stage = 1 + 1 + 1 = 3.
+  // p = 4, m = 8: bubble = 3 * 3 = 9 s = (3/8) * (8 * 3); step = (m + p - 1) t = 33 s.
+  for (Schedule sched : {Schedule::one_f_one_b, Schedule::gpipe}) {
+    for (int64_t p : {2, 4, 8}) {
+      for (int64_t m : {1, 8, 32}) {
+        CAPTURE(p);
+        CAPTURE(m);
+        Strategy s = pipe(p, m, sched);
+        PipelineResult r = pipeline_time(uniform(s, 1, 1, 1));
+        CHECK(r.breakdown.pp_bubble_s / (m * 3.0) == doctest::Approx(double(p - 1) / m).epsilon(1e-12));
+        CHECK(r.step_s == doctest::Approx((m + p - 1) * 3.0).epsilon(1e-12));
+        // As a fraction of the step: (p-1)/(m+p-1) (FORMULAS.md).
+        CHECK(r.breakdown.pp_bubble_s / r.step_s == doctest::Approx(double(p - 1) / (m + p - 1)).epsilon(1e-12));
+      }
+    }
+  }
+}
+
+TEST_CASE("pipeline: the interleaved bubble is (p-1)/(v m)") {
+  // Narayanan §2.2.2: with v chunks per rank the bubble shrinks by v. Stage totals summed over
+  // its v chunks, t_stage = 3: p = 4, v = 2, m = 8 -> bubble 3 * 3 / 2 = 4.5 s = 3/16 of 24 s.
+  for (int64_t v : {2, 3, 4}) {
+    CAPTURE(v);
+    const int64_t p = 4, m = 8;
+    Strategy s = pipe(p, m, Schedule::interleaved, v);
+    PipelineResult r = pipeline_time(uniform(s, 1, 1, 1));
+    CHECK(r.breakdown.pp_bubble_s / (m * 3.0) == doctest::Approx(double(p - 1) / double(v * m)).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("pipeline: the zero-bubble (ZB-H1) bubble with F = B = W is a third of 1F1B's") {
+  // Qi et al. 2023: each non-critical stage idles F + B - W = 1 instead of F + B + W = 3:
+  // p = 4: (p-1) * 1 = 3 s against (p-1) * 3 = 9 s.
+  const int64_t p = 4, m = 8;
+  Strategy zb = pipe(p, m, Schedule::zero_bubble), ofob = pipe(p, m, Schedule::one_f_one_b);
+  PipelineResult rz = pipeline_time(uniform(zb, 1, 1, 1));
+  PipelineResult r1 = pipeline_time(uniform(ofob, 1, 1, 1));
+  CHECK(rz.breakdown.pp_bubble_s == doctest::Approx(3.0).epsilon(1e-12));
+  CHECK(rz.breakdown.pp_bubble_s / r1.breakdown.pp_bubble_s == doctest::Approx(1.0 / 3).epsilon(1e-12));
+}
+
+TEST_CASE("pipeline: the slowest stage sets the steady state, p2p and the DP tail add on") {
+  // p = 4, m = 8, stage times {3, 3, 6, 3} (stage 2 has twice the work):
+  //   steady 8 * 6 = 48 s, bubble 3 + 3 + 3 = 9 s (sum - max), step 57 s.
+  // p2p 1 ms per transfer: 2 * 1e-3 * (m v + p - 1) = 2e-3 * 11 = 0.022 s.
+  // DP + optimizer tail: the stage with the largest dp_comm + optimizer, {0.5+0.1, 0.2+0.3, 0, 0}
+  //   -> stage 0: dp_comm 0.5 s, optimizer 0.1 s, tail 0.6 s. Step = 57 + 0.022 + 0.6 = 57.622 s.
+  Strategy s = pipe(4, 8, Schedule::one_f_one_b);
+  PipelineInputs in = uniform(s, 1, 1, 1);
+  in.stage[2].fwd_s = 2;
+  in.stage[2].bwd_input_s = 2;
+  in.stage[2].bwd_weight_s = 2;
+  in.p2p_s = 1e-3;
+  in.dp_comm_s = {0.5, 0.2, 0, 0};
+  in.optimizer_s = {0.1, 0.3, 0, 0};
+  PipelineResult r = pipeline_time(in);
+  CHECK(r.breakdown.pp_bubble_s == doctest::Approx(9.0).epsilon(1e-12));
+  CHECK(r.breakdown.compute_s == doctest::Approx(48.0).epsilon(1e-12));
+  CHECK(r.breakdown.pp_comm_s == doctest::Approx(0.022).epsilon(1e-12));
+  CHECK(r.breakdown.dp_comm_s == doctest::Approx(0.5).epsilon(1e-12));
+  CHECK(r.breakdown.optimizer_s == doctest::Approx(0.1).epsilon(1e-12));
+  CHECK(r.step_s == doctest::Approx(57.622).epsilon(1e-12));
+}
+
+TEST_CASE("pipeline: micro-batches in flight per stage under each schedule") {
+  // 1F1B (Narayanan §2.2.1; Korthikanti eq. 5): stage i holds min(m, p - i).
+  for (int64_t m : {2, 8}) {
+    Strategy s = pipe(4, m, Schedule::one_f_one_b);
+    for (int64_t i = 0; i < 4; ++i) CHECK(inflight_micro_batches(s, i) == double(std::min<int64_t>(m, 4 - i)));
+  }
+  // GPipe: all m forwards before any backward.
+  Strategy g = pipe(4, 8, Schedule::gpipe);
+  for (int64_t i = 0; i < 4; ++i) CHECK(inflight_micro_batches(g, i) == 8.0);
+  // Interleaved (Megatron's warm-up count (p-i-1)*2 + (v-1)*p, plus the first steady forward,
+  // counted in chunk passes, divided by v to be in units of the stage's full set of chunks):
+  //   p = 4, v = 2, m = 8: stage 0 = (3*2 + 1*4 + 1)/2 = 11/2 = 5.5; stage 3 = (0 + 4 + 1)/2 = 2.5.
+  Strategy il = pipe(4, 8, Schedule::interleaved, 2);
+  CHECK(inflight_micro_batches(il, 0) == doctest::Approx(5.5));
+  CHECK(inflight_micro_batches(il, 3) == doctest::Approx(2.5));
+  // FORMULAS.md: stage 0 then holds 1 + (p-1)/(p v) = 1 + 3/8 = 1.375 times 1F1B's p = 4.
+  CHECK(inflight_micro_batches(il, 0) / 4 == doctest::Approx(1 + 3.0 / 8).epsilon(1e-12));
+  // Capped by m v passes: m = 4 -> min(8, 11)/2 = 4.
+  Strategy il4 = pipe(4, 4, Schedule::interleaved, 2);
+  CHECK(inflight_micro_batches(il4, 0) == doctest::Approx(4.0));
+}
+
+TEST_CASE("pipeline: the Estimator's bubble is the sum of its stage times minus the slowest") {
+  // A 4-layer GPT on 4 GPUs, pp = 4, m = 8: Megatron's even split puts embedding + layer0 on
+  // stage 0 and layer3 + head on stage 3, so stages differ; with zero 0 the 1F1B bubble is
+  // sum_i t_i - max_i t_i, t_i = F + B + W + R of stage i per micro-batch (from stage_costs).
+  ModelSpec m;
+  m.name = "gpt-small";
+  m.layers = 4;
+  m.hidden = 1024;
+  m.heads = 16;
+  m.kv_heads = 16;
+  m.head_dim = 64;
+  m.ffn_hidden = 4096;
+  m.vocab = 51200;
+  m.seq_len = 1024;
+  m.tied_embeddings = true;
+  OpGraph g = build_transformer_graph(m);
+  ClusterSpec c = load_cluster("dgx-a100");
+  c.set_gpu_count(4);
+  Estimator est(g, c);
+  Strategy s;
+  s.pp = 4;
+  s.global_batch = 8;
+  Estimate e = est.estimate(s);
+  REQUIRE(e.valid());
+  CHECK(e.chunk_bounds == std::vector<int64_t>{0, 2, 3, 4, 6});
+  StageCosts sc = est.stage_costs(s);
+  REQUIRE(sc.chunks.size() == 4);
+  double sum = 0, mx = 0;
+  for (const auto& stage : sc.chunks) {
+    double t = stage[0].fwd_s + stage[0].bwd_input_s + stage[0].bwd_weight_s + stage[0].recompute_s;
+    sum += t;
+    mx = std::max(mx, t);
+  }
+  CHECK(e.breakdown.pp_bubble_s == doctest::Approx(sum - mx).epsilon(1e-9));
+  // In-flight micro-batches reported per stage: min(8, 4 - i) = 4, 3, 2, 1.
+  for (int64_t i = 0; i < 4; ++i) CHECK(e.stages[i].inflight_micro_batches == double(4 - i));
+}
