@@ -10,7 +10,9 @@
 
 #include "cli/commands.hpp"
 #include "core/hardware.hpp"
+#include "costmodel/estimate.hpp"
 #include "costmodel/validation.hpp"
+#include "simulator/simulate.hpp"
 
 namespace shardplan::cli {
 
@@ -31,15 +33,29 @@ struct GroupStats {
   double mape() const { return n ? sum_abs / n : 0; }
 };
 
+// The simulator's step time for a whole-step row (one representative rank per stage).
+double simulated_step_s(const ValidationRow& row) {
+  ValidationSetup setup = validation_setup(row);
+  Estimator est(setup.graph, setup.cluster);
+  SimResult r = simulate(est.stage_costs(row.strategy));
+  return r.error.empty() ? r.step_time_s : 0;
+}
+
 void run_validate(const ValidateOptions& o) {
   std::string dir = o.dir.empty() ? data_dir("validation") : o.dir;
   std::vector<ValidationRow> rows = load_validation_rows(dir);
   std::vector<ValidationResult> results;
-  for (const auto& r : rows) results.push_back(validate_row(r));
+  std::vector<double> simulated;
+  for (const auto& r : rows) {
+    results.push_back(validate_row(r));
+    simulated.push_back(results.back().layer_row ? 0 : simulated_step_s(r));
+  }
   std::map<std::string, GroupStats> groups;
-  GroupStats steps, layers;
-  for (const auto& r : results) {
+  GroupStats steps, layers, sim_steps;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
     if (!r.row->duplicate_of.empty()) continue;
+    if (!r.layer_row && r.row->step_time_s && simulated[i] > 0) sim_steps.add((simulated[i] - r.measured) / r.measured);
     if (r.layer_row) {
       groups[r.row->group].add(r.error);
       groups[r.row->group].add(r.error_bwd);
@@ -53,7 +69,8 @@ void run_validate(const ValidateOptions& o) {
   if (o.json) {
     nlohmann::ordered_json j;
     j["rows"] = nlohmann::ordered_json::array();
-    for (const auto& r : results) {
+    for (size_t i = 0; i < results.size(); ++i) {
+      const auto& r = results[i];
       nlohmann::ordered_json row;
       row["id"] = r.row->id;
       row["group"] = r.row->group;
@@ -69,6 +86,8 @@ void run_validate(const ValidateOptions& o) {
         row["measured_step_time_s"] = r.measured;
         row["predicted_step_time_s"] = r.predicted;
         row["error"] = r.error;
+        row["simulated_step_time_s"] = simulated[i];
+        row["simulated_error"] = r.measured > 0 ? (simulated[i] - r.measured) / r.measured : 0;
         row["predicted_peak_memory_bytes"] = r.predicted_peak_memory_bytes;
       }
       if (!r.row->duplicate_of.empty()) row["duplicate_of"] = r.row->duplicate_of;
@@ -76,14 +95,16 @@ void run_validate(const ValidateOptions& o) {
     }
     for (const auto& [name, g] : groups) j["groups"][name] = {{"mape", g.mape()}, {"max_abs_error", g.max_abs}, {"n", g.n}};
     j["step_time"] = {{"mape", steps.mape()}, {"max_abs_error", steps.max_abs}, {"n", steps.n}};
+    j["simulated_step_time"] = {{"mape", sim_steps.mape()}, {"max_abs_error", sim_steps.max_abs}, {"n", sim_steps.n}};
     j["layer_time"] = {{"mape", layers.mape()}, {"max_abs_error", layers.max_abs}, {"n", layers.n}};
     std::cout << j.dump(1) << "\n";
     return;
   }
-  std::cout << fmt::format("{:<34} {:>5} {:<14} {:>10} {:>10} {:>8}\n", "row", "gpus", "tp/pp/dp/vp mbs", "measured",
-                           "predicted", "error");
+  std::cout << fmt::format("{:<34} {:>5} {:<14} {:>10} {:>10} {:>8} {:>10} {:>8}\n", "row", "gpus", "tp/pp/dp/vp mbs",
+                           "measured", "estimate", "error", "simulated", "error");
   std::string last_group;
-  for (const auto& r : results) {
+  for (size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
     if (r.row->group != last_group) {
       std::cout << "-- " << r.row->group << "\n";
       last_group = r.row->group;
@@ -97,8 +118,9 @@ void run_validate(const ValidateOptions& o) {
       std::cout << fmt::format("{:<34} {:>5} {:<14} {:>8.2f}ms {:>8.2f}ms {:>+7.1f}%  backward\n", "", "", "",
                                r.measured_bwd, r.predicted_bwd, 100 * r.error_bwd);
     } else if (r.row->step_time_s) {
-      std::cout << fmt::format("{:<34} {:>5} {:<14} {:>9.3f}s {:>9.3f}s {:>+7.1f}%\n", id, r.row->gpus, par, r.measured,
-                               r.predicted, 100 * r.error);
+      std::cout << fmt::format("{:<34} {:>5} {:<14} {:>9.3f}s {:>9.3f}s {:>+7.1f}% {:>9.3f}s {:>+7.1f}%\n", id,
+                               r.row->gpus, par, r.measured, r.predicted, 100 * r.error, simulated[i],
+                               100 * (simulated[i] - r.measured) / r.measured);
     }
   }
   std::cout << "\nmean absolute error per group\n";
@@ -106,6 +128,8 @@ void run_validate(const ValidateOptions& o) {
     std::cout << fmt::format("  {:<46} {:>5.1f}%  (max {:>5.1f}%, {} values)\n", name, 100 * g.mape(), 100 * g.max_abs, g.n);
   std::cout << fmt::format("  {:<46} {:>5.1f}%  (max {:>5.1f}%, {} rows)\n", "all step times", 100 * steps.mape(),
                            100 * steps.max_abs, steps.n);
+  std::cout << fmt::format("  {:<46} {:>5.1f}%  (max {:>5.1f}%, {} rows)\n", "all step times, simulator",
+                           100 * sim_steps.mape(), 100 * sim_steps.max_abs, sim_steps.n);
   std::cout << fmt::format("  {:<46} {:>5.1f}%  (max {:>5.1f}%, {} values)\n", "per-layer times (Korthikanti Table 4)",
                            100 * layers.mape(), 100 * layers.max_abs, layers.n);
 }

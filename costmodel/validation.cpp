@@ -90,12 +90,18 @@ std::vector<ValidationRow> load_validation_rows(const std::string& dir) {
   return rows;
 }
 
+ValidationSetup validation_setup(const ValidationRow& row) {
+  ValidationSetup s{load_cluster(row.cluster), build_transformer_graph(row.model)};
+  s.cluster.set_gpu_count(row.gpus);
+  return s;
+}
+
 ValidationResult validate_row(const ValidationRow& row) {
   ValidationResult r;
   r.row = &row;
-  ClusterSpec cluster = load_cluster(row.cluster);
-  cluster.set_gpu_count(row.gpus);
-  OpGraph g = build_transformer_graph(row.model);
+  ValidationSetup setup = validation_setup(row);
+  const ClusterSpec& cluster = setup.cluster;
+  const OpGraph& g = setup.graph;
   if (row.layer_forward_ms && row.layer_backward_ms) {
     // One transformer layer (block 1) on one GPU of the TP group.
     r.layer_row = true;

@@ -8,6 +8,7 @@
 #include "core/hardware.hpp"
 #include "core/model_spec.hpp"
 #include "core/strategy.hpp"
+#include "graph/op_graph.hpp"
 
 namespace shardplan {
 
@@ -37,5 +38,13 @@ struct ValidationResult {
 std::vector<ValidationRow> load_validation_rows(const std::string& dir);
 std::vector<ValidationRow> validation_rows_from_text(const std::string& text, const std::string& file);
 ValidationResult validate_row(const ValidationRow& row);
+
+// The cluster (sized to the row's GPUs) and graph a row runs on; shared by the estimate and
+// simulator comparisons.
+struct ValidationSetup {
+  ClusterSpec cluster;
+  OpGraph graph;
+};
+ValidationSetup validation_setup(const ValidationRow& row);
 
 }  // namespace shardplan
