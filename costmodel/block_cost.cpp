@@ -91,7 +91,10 @@ struct Pricer {
                  gemm_time_s(gpu, math, s_k, dv, s_q, bh) + gemm_time_s(gpu, math, s_k, dq, s_q, bh);
       // dropout backward read 2 + mask 1 + write 2, softmax backward read 4 + write 2, and the
       // probabilities re-read by the dV GEMM.
-      t.bwd_in += memory_time_s(gpu, elems * (attn_dropout ? 13 : 8), attn_dropout ? 2 : 1);
+      // Backward bytes per score: dP written 2, P (or the dropout output) read for dV 2, softmax
+      // backward reads y and dy and writes dx 6, dS read by the dQ and dK GEMMs 4; with dropout its
+      // backward adds read 2 + mask 1 + write 2.
+      t.bwd_in += memory_time_s(gpu, elems * (attn_dropout ? 19 : 14), attn_dropout ? 3 : 2);
       // Softmax output (2), dropout mask (1) and dropout output (2) per score: the 5as/h term.
       extra_saved = (attn_dropout ? 5 : 2) * elems;
     }
@@ -123,7 +126,8 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
   for (int64_t v : block.ops) p.attn_dropout = p.attn_dropout || g.op(v).dropout;
   BlockCost bc;
   const double act = act_bytes(p.act_dtype) / 2;  // graph bytes are 16-bit
-  double tp_fwd = 0, tp_bwd = 0, gemm_fwd = 0, gemm_bwd = 0;
+  double tp_fwd = 0, tp_bwd = 0, tp_bwd_async = 0;  // exposed TP communication
+  double fwd_overlap_gemm = 0, bwd_overlap_gemm = 0;  // GEMMs that --tp-comm-overlap pipelines with
   double attn_core_fwd = 0;
   double saved = 0, saved_attention_core = 0;
   double expert_tokens_bytes = 0;
@@ -142,20 +146,27 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
         bc.dense_params += params;
         double split = o.split == Split::none ? 1 : p.tp;
         bc.model_flops += (o.fwd_flops_per_token + o.bwd_flops_per_token) * p.T / split;
-        // Column-parallel: input gathered over the sequence (SP) forward, gradient reduced backward.
-        // Row-parallel: output reduced forward (all-reduce or reduce-scatter), gathered backward (SP).
+        // Megatron's linear layers (LinearWithGradAccumulationAndAsyncCommunication):
+        // column-parallel: forward all-gathers the sequence-sharded input (SP); backward reduces
+        // the input gradient (all-reduce, or reduce-scatter with SP) asynchronously behind the
+        // weight-gradient GEMM, and with SP re-gathers the input behind the input-gradient GEMM.
+        // Row-parallel: forward reduces the output (exposed); backward all-gathers the output
+        // gradient (SP, exposed).
         double width = double(o.split == Split::rows ? o.dims[0] : o.dims[1]) * p.T * act_bytes(p.act_dtype);
         if (o.split == Split::rows) {
           tp_fwd += tp_collective(c, width, false);
+          fwd_overlap_gemm += t.fwd;
           if (c.sp) tp_bwd += tp_collective(c, width, true);
-        } else if (replicated_input && o.kind == OpKind::matmul && o.split != Split::none) {
-          // Consecutive column-parallel GEMMs of one input (MLA's up-projections) share it.
+          bwd_overlap_gemm += t.bwd_in;
+        } else if (replicated_input && o.split != Split::none) {
           if (c.sp) tp_fwd += tp_collective(c, width, true);
-          tp_bwd += tp_collective(c, width, false);
+          fwd_overlap_gemm += t.fwd;
+          double hidden_bwd = tp_collective(c, width, false);
+          double exposed = std::max(0.0, hidden_bwd - t.bwd_w);
+          if (c.sp) exposed += std::max(0.0, tp_collective(c, width, true) - t.bwd_in);
+          tp_bwd_async += exposed;
         }
         op_saved = o.saved_replicated ? op_saved * p.T / p.rep_div() : op_saved * p.T / p.tp;
-        gemm_fwd += t.fwd;
-        gemm_bwd += t.bwd_in + t.bwd_w;
         largest_op_bytes = std::max(largest_op_bytes, o.bytes_per_token * act * p.T / (o.split == Split::none ? 1 : p.tp));
         break;
       }
@@ -166,8 +177,6 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
         bc.model_flops += (o.fwd_flops_per_token + o.bwd_flops_per_token) * p.T / p.rep_div();
         op_saved = op_saved * p.T / p.rep_div();
         expert_tokens_bytes = std::max(expert_tokens_bytes, double(o.dims[3]) * p.T / p.rep_div());
-        gemm_fwd += t.fwd;
-        gemm_bwd += t.bwd_in + t.bwd_w;
         break;
       }
       case OpKind::router: {
@@ -245,9 +254,10 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
   // TP overlap (Megatron --tp-comm-overlap): collectives are chunked and pipelined with the
   // adjacent GEMMs; only what exceeds the GEMM time stays exposed.
   if (c.tp_comm_overlap && c.tp > 1) {
-    tp_fwd = std::max(0.0, tp_fwd - gemm_fwd);
-    tp_bwd = std::max(0.0, tp_bwd - gemm_bwd);
+    tp_fwd = std::max(0.0, tp_fwd - fwd_overlap_gemm);
+    tp_bwd = std::max(0.0, tp_bwd - bwd_overlap_gemm);
   }
+  tp_bwd += tp_bwd_async;
   bc.tp_comm_s = tp_fwd + tp_bwd;
   bc.fwd_s += tp_fwd + bc.ep_comm_s / 2 + bc.cp_comm_s / 3;
   bc.bwd_input_s += tp_bwd + bc.ep_comm_s / 2 + bc.cp_comm_s * 2 / 3;

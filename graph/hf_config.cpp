@@ -85,6 +85,8 @@ ModelSpec model_spec_from_hf(const JsonObject& c, int64_t seq) {
       // decoder_sparse_step > 1 or mlp_only_layers would interleave dense layers: not supported.
       if (c.get_int("decoder_sparse_step", 1) != 1)
         c.fail("decoder_sparse_step", "expected 1 (every layer MoE); interleaved dense layers are not supported");
+      if (c.has("mlp_only_layers") && !(c.raw("mlp_only_layers").is_array() && c.raw("mlp_only_layers").empty()))
+        c.fail("mlp_only_layers", "expected an empty list; dense layers among MoE layers are not supported");
       s.moe = m;
     } else if (type == "deepseek_v3") {
       MoeSpec m;
@@ -93,6 +95,8 @@ ModelSpec model_spec_from_hf(const JsonObject& c, int64_t seq) {
       m.ffn_hidden = c.get_positive_int("moe_intermediate_size");
       m.shared_experts = c.get_int("n_shared_experts", 0);
       m.dense_layers = c.get_int("first_k_dense_replace", 0);
+      if (c.get_int("moe_layer_freq", 1) != 1)
+        c.fail("moe_layer_freq", "expected 1 (every layer after the dense ones is MoE)");
       s.moe = m;
       s.attention.kind = "mla";
       s.attention.q_lora_rank = c.get_int("q_lora_rank", 0);

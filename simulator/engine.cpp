@@ -195,6 +195,7 @@ void SimEngine::link_done(LinkId id) {
 }
 
 EngineRun SimEngine::run() {
+  if (tasks_.size() >= kMaxIds || links_.size() >= kMaxIds) return EngineRun{false, 0, -1};
   const int32_t n = static_cast<int32_t>(tasks_.size());
   // Successor lists (CSR, counting sort keeps the order edges were added).
   succ_begin_.assign(n + 1, 0);

@@ -13,7 +13,8 @@ using StreamId = int32_t;
 using LinkId = int32_t;
 
 struct EngineRun {
-  bool ok = true;          // false: some task never became ready (a dependency cycle)
+  bool ok = true;          // false: a task never became ready (a cycle), or too big a run:
+                           // 2^30 tasks or links or more, or 2^32 events or more
   int64_t events = 0;      // events processed (stale link reschedules not counted)
   TaskId stuck_task = -1;  // !ok: the lowest-numbered task that never ran
 };
@@ -54,6 +55,7 @@ class SimEngine {
 
  private:
   enum class EventKind : uint8_t { task_end, flow_join, link_done };
+  static constexpr size_t kMaxIds = size_t{1} << 30;  // ids share 32 bits with the kind
   // The loop touches tasks in a scattered order; what it checks most (is this task ready?) is
   // one counter per task in pending_, so the record itself is read only when a task starts.
   struct Task {

@@ -54,7 +54,7 @@ std::string check_costs(const StageCosts& c, const SimOptions& o) {
     return "grad_buckets_per_chunk must be between 1 and 4096";
   double replicas = o.full ? static_cast<double>(o.dp) : 1.0;
   double tasks = replicas * c.pp * c.vp * static_cast<double>(c.micro_batches) * 8;
-  if (tasks + replicas * c.pp * c.vp * o.grad_buckets_per_chunk > 1.5e9)
+  if (tasks + replicas * c.pp * c.vp * o.grad_buckets_per_chunk > 2e8)  // ~10 GB of graph
     return fmt::format("too large to simulate (about {:.3g} tasks)", tasks);
   return "";
 }

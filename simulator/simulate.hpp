@@ -61,11 +61,13 @@ struct SimResult {
   std::vector<double> busy_s;    // compute stream busy time (passes, recompute, optimizer)
   std::vector<double> bubble_s;  // compute stream idle between its first task and its last
   std::vector<double> exposed_dp_comm_per_stage_s;  // last grad reduction end - last pass end
-  std::vector<double> peak_memory_bytes;            // static + activations, at its highest
-  std::vector<double> peak_time_s;                  // first instant the peak is reached
-  double bubble_fraction = 0;                       // (step - busy) / step of the critical stage
-  double exposed_dp_comm_s = 0;                     // of the critical stage
-  int64_t gpus = 0;                                 // simulated ranks: pp, or dp * pp when full
+  // Memory: static_bytes from t = 0; a chunk's activation_bytes from the start of each F to the
+  // end of its B, or of its W when the chunk has one (ZB-H1: W reads the layer inputs F saved).
+  std::vector<double> peak_memory_bytes;  // static + activations, at its highest
+  std::vector<double> peak_time_s;        // first instant the peak is reached
+  double bubble_fraction = 0;             // (step - busy) / step of the critical stage
+  double exposed_dp_comm_s = 0;  // of the critical stage: reduction time compute did not hide
+  int64_t gpus = 0;              // simulated ranks: pp, or dp * pp when full
   int64_t tasks = 0, events = 0;
   std::vector<TraceEvent> trace;     // record_trace only, in task order
   std::vector<MemorySample> memory;  // record_trace only, per GPU in time order
