@@ -14,6 +14,7 @@
 #include "cli/format.hpp"
 #include "cli/strategy_flags.hpp"
 #include "core/error.hpp"
+#include "plan/plan.hpp"
 #include "planner/explain.hpp"
 #include "planner/search.hpp"
 
@@ -132,18 +133,10 @@ void run_plan(const PlanOptions& o) {
   sj["threads"] = so.threads;
   if (!o.out.empty()) {
     if (r.top.empty()) throw UsageError("no feasible plan to write to " + o.out);
-    nlohmann::ordered_json plan = estimate_json(r.top.front().estimate, r.top.front().strategy, p.model.graph);
-    plan["model"] = p.model.graph.name;
-    plan["cluster"] = p.cluster.name;
-    plan["gpus"] = p.gpus;
-    std::string tmp = o.out + ".tmp";
-    {
-      std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-      if (!f) throw UsageError("cannot write " + o.out);
-      f << plan.dump(1) << "\n";
-      if (!f) throw UsageError("cannot write " + o.out);
-    }
-    if (std::rename(tmp.c_str(), o.out.c_str()) != 0) throw UsageError("cannot rename " + tmp + " to " + o.out);
+    const Candidate& best = r.top.front();
+    Plan plan = make_plan(p.model, p.cluster, best.strategy, so.allow_tp_across_nodes, best.estimate.chunk_bounds,
+                          estimate_json(best.estimate, best.strategy, p.model.graph));
+    write_file_atomically(o.out, plan_to_text(plan));
   }
   if (o.json) {
     // wall_s differs run to run; everything else is deterministic.
@@ -191,7 +184,7 @@ void register_plan(CLI::App& app) {
   cmd->add_option("--top", o->top, "plans to show")->check(CLI::Range(int64_t{1}, int64_t{1000}));
   cmd->add_option("--threads", o->threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
   cmd->add_option("--time-limit", o->time_limit, "stop the search after this many seconds")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--out", o->out, "write the best plan to this file");
+  cmd->add_option("--out", o->out, "write the best plan as a plan file (docs/plan-format.md)");
   cmd->add_flag("--no-flash-attention", o->no_flash, "unfused attention");
   cmd->add_flag("--no-overlap-grad-reduce", o->no_overlap_grad_reduce, "DP reduction after the backward");
   cmd->add_flag("--json", o->json, "print JSON");

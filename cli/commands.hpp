@@ -12,6 +12,15 @@ void register_validate(CLI::App& app);
 void register_plan(CLI::App& app);
 void register_compare(CLI::App& app);
 void register_simulate(CLI::App& app);
+void register_check(CLI::App& app);
+void register_emit(CLI::App& app);
+void register_report(CLI::App& app);
+
+// Thrown by a command that has printed its result to end with another status than 0 (check:
+// 1 when a valid plan's stored prediction no longer matches the cost model).
+struct ExitStatus {
+  int code = 0;
+};
 
 // Runs the CLI on argv; returns the exit status (0 ok, 2 bad input or usage).
 int run_cli(int argc, char** argv);

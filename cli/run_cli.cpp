@@ -19,6 +19,9 @@ int run_cli(int argc, char** argv) {
   register_validate(app);
   register_plan(app);
   register_simulate(app);
+  register_check(app);
+  register_emit(app);
+  register_report(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -27,6 +30,8 @@ int run_cli(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const ExitStatus& e) {
+    return e.code;
   } catch (const CLI::ParseError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 2;

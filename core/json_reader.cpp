@@ -13,6 +13,8 @@ Json parse_json_text(const std::string& text, const std::string& file_label) {
   } catch (const Json::parse_error& e) {
     throw InputError(file_label, "", "malformed JSON at byte " + std::to_string(e.byte) +
                                          ": expected a valid JSON document");
+  } catch (const Json::out_of_range&) {  // a number beyond double, e.g. 1e400 (error 406)
+    throw InputError(file_label, "", "malformed JSON: a number is out of range (expected a finite number)");
   }
 }
 

@@ -95,6 +95,8 @@ Reason Estimator::check(const Strategy& s, std::string* detail) const {
     return fail(Reason::precision, std::string(cluster_.gpu.name) + " has no " + dtype_name(s.precision) + " math");
   if (s.sp && s.tp < 2) return fail(Reason::options, "sequence parallelism needs tp > 1");
   if (s.tp_comm_overlap && !s.sp) return fail(Reason::options, "--tp-comm-overlap needs sequence parallelism (--sp)");
+  if (experts_ > 0 && s.tp > 1 && !s.sp)
+    return fail(Reason::options, "MoE with tp > 1 needs sequence parallelism (--sp), as in Megatron-Core");
   return Reason::ok;
 }
 
@@ -113,16 +115,15 @@ uint64_t ctx_hash(const ShardContext& c) {
 }
 }  // namespace
 
-const BlockCost& Estimator::block_cost(size_t block, const ShardContext& ctx) {
+const std::vector<BlockCost>& Estimator::type_costs(const ShardContext& ctx) {
   uint64_t key = ctx_hash(ctx);
   auto it = cache_.find(key);
-  if (it == cache_.end() || !(cache_keys_[key] == ctx)) {
-    std::vector<BlockCost> costs;
-    for (size_t rep : type_rep_) costs.push_back(price_block(graph_, graph_.blocks[rep], cluster_.gpu, ctx));
-    cache_keys_[key] = ctx;
-    it = cache_.insert_or_assign(key, std::move(costs)).first;
+  if (it == cache_.end() || !(it->second.ctx == ctx)) {
+    CacheEntry e{ctx, {}};
+    for (size_t rep : type_rep_) e.costs.push_back(price_block(graph_, graph_.blocks[rep], cluster_.gpu, ctx));
+    it = cache_.insert_or_assign(key, std::move(e)).first;
   }
-  return it->second[type_of_block_[block]];
+  return it->second.costs;
 }
 
 std::vector<int64_t> Estimator::partition(const Strategy& s, const ShardContext& ctx) {
@@ -132,8 +133,9 @@ std::vector<int64_t> Estimator::partition(const Strategy& s, const ShardContext&
   if (chunks == 1) return {0, nb};
   if (transformer && (nb - 2) % chunks == 0) return even_layer_partition(nb, chunks);
   std::vector<double> cost(nb);
+  const std::vector<BlockCost>& costs = type_costs(ctx);
   for (int64_t b = 0; b < nb; ++b) {
-    const BlockCost& bc = block_cost(static_cast<size_t>(b), ctx);
+    const BlockCost& bc = costs[type_of_block_[b]];
     cost[b] = bc.fwd_s + bc.bwd_input_s + bc.bwd_weight_s + bc.recompute_s;
   }
   return min_max_partition(cost, chunks);
@@ -156,9 +158,11 @@ void Estimator::prepare(const Strategy& s, Prepared& p) {
   c.ep_group = place_group(cluster_, s.ep, 1);
   p.bounds = partition(s, c);
   p.chunks.assign(p.bounds.size() - 1, ChunkTotals{});
+  const std::vector<BlockCost>& costs = type_costs(c);
   for (size_t ch = 0; ch + 1 < p.bounds.size(); ++ch)
-    for (int64_t b = p.bounds[ch]; b < p.bounds[ch + 1]; ++b)
-      p.chunks[ch].add(block_cost(static_cast<size_t>(b), c));
+    for (int64_t b = p.bounds[ch]; b < p.bounds[ch + 1]; ++b) p.chunks[ch].add(costs[type_of_block_[b]]);
+  // Tied embeddings across a pipeline: the last stage holds its own V x h/tp output weight.
+  if (s.pp > 1 && graph_.tied_output_params > 0) p.chunks.back().dense_params += graph_.tied_output_params / double(s.tp);
 }
 
 Estimate Estimator::estimate(const Strategy& s) {

@@ -80,7 +80,8 @@ class Estimator {
  private:
   struct Prepared;
   void prepare(const Strategy& s, Prepared& p);
-  const BlockCost& block_cost(size_t block, const ShardContext& ctx);
+  // The cost of every block type under `ctx` (one cache lookup per strategy).
+  const std::vector<BlockCost>& type_costs(const ShardContext& ctx);
   std::vector<int64_t> partition(const Strategy& s, const ShardContext& ctx);
 
   const OpGraph& graph_;
@@ -89,8 +90,11 @@ class Estimator {
   std::vector<int64_t> type_of_block_;   // block -> dense type index
   std::vector<size_t> type_rep_;         // type -> representative block
   int64_t heads_ = 0, kv_heads_ = 0, experts_ = 0;
-  std::unordered_map<uint64_t, std::vector<BlockCost>> cache_;  // ctx hash -> cost per type
-  std::unordered_map<uint64_t, ShardContext> cache_keys_;
+  struct CacheEntry {
+    ShardContext ctx;
+    std::vector<BlockCost> costs;  // per block type
+  };
+  std::unordered_map<uint64_t, CacheEntry> cache_;  // ctx hash -> costs (ctx checked on hit)
 };
 
 // One-shot convenience (no reuse of the cache).

@@ -33,7 +33,8 @@ std::vector<StageMemory> stage_memory(const Strategy& s, const ClusterSpec& clus
                                       const std::vector<ChunkTotals>& chunks) {
   std::vector<StageMemory> out(s.pp);
   const StateBytes sb = state_bytes(s.precision);
-  const double dp = double(s.dp), edp = double(std::max<int64_t>(1, s.dp * s.tp / s.ep));
+  // ZeRO shards over the gradient replicas: dp*cp ranks (expert layers: dp*cp*tp/ep).
+  const double dp = double(s.dp * s.cp), edp = double(std::max<int64_t>(1, s.dp * s.cp * s.tp / s.ep));
   std::vector<ChunkTotals> st(s.pp);
   std::vector<double> transient(s.pp, 0), boundary(s.pp, 0), max_block(s.pp, 0);
   for (size_t c = 0; c < chunks.size(); ++c) {

@@ -56,7 +56,7 @@ std::vector<ChunkTotals> per_stage(const Strategy& s, const std::vector<ChunkTot
   return st;
 }
 
-int64_t expert_dp(const Strategy& s) { return std::max<int64_t>(1, s.dp * s.tp / s.ep); }
+int64_t expert_dp(const Strategy& s) { return std::max<int64_t>(1, s.dp * s.cp * s.tp / s.ep); }
 
 // Optimizer step (fused Adam, memory-bound): read fp32 master, grad, m, v (16 B), write master,
 // m, v (12 B) and the 16-bit weight (2 B); the gradient-norm pass reads the grads again (4 B).
@@ -70,7 +70,9 @@ PipelineInputs pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, co
   PipelineInputs in;
   in.s = &s;
   in.stage = per_stage(s, chunks);
-  const GroupPlacement dp = place_group(cluster, s.dp, s.tp * s.cp);
+  // CP ranks hold the same weights: gradients are reduced and ZeRO shards over dp*cp ranks, which
+  // sit tp apart in the layout (Megatron's data-parallel group with context parallelism).
+  const GroupPlacement dp = place_group(cluster, s.dp * s.cp, s.tp);
   const GroupPlacement edp = place_group(cluster, expert_dp(s), s.ep);
   const StateBytes sb = state_bytes(s.precision);
   const double wbytes = s.precision == DType::fp8 ? 2 : sb.weights;  // gathered in 16 bits
@@ -96,7 +98,7 @@ PipelineInputs pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, co
     }
     in.dp_comm_s.push_back(once);
     in.dp_per_micro_batch_s.push_back(per_mb);
-    double local = st.dense_params / (s.zero >= 1 ? double(s.dp) : 1.0) +
+    double local = st.dense_params / (s.zero >= 1 ? double(s.dp * s.cp) : 1.0) +
                    st.expert_params / (s.zero >= 1 ? double(expert_dp(s)) : 1.0);
     in.optimizer_s.push_back(optimizer_time_s(cluster.gpu, local));
   }

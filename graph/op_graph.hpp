@@ -72,6 +72,9 @@ struct OpGraph {
   std::string name;
   int64_t seq_len = 0;
   int64_t hidden = 0;          // width of the residual stream (pipeline messages)
+  // Tied word embedding shared with the output layer: with pp > 1 the last stage keeps its own
+  // copy (Megatron), which the block params (head.params = 0) do not show.
+  double tied_output_params = 0;
   OpGraphBase g;
   std::vector<Block> blocks;   // in model order
 

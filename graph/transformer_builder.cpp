@@ -197,7 +197,10 @@ OpGraph build_transformer_graph(const ModelSpec& m) {
   b.add(b.norm("final_norm", h), kAct * h);
   Op head = b.matmul("lm_head", m.vocab, h, Split::vocab, false);
   head.saved_replicated = true;
-  if (m.tied_embeddings) head.params = 0;  // shares the embedding's weights
+  if (m.tied_embeddings) {
+    head.params = 0;  // shares the embedding's weights
+    b.gr.tied_output_params = double(m.vocab) * h;
+  }
   b.add(head, kAct * h);
   Op loss;
   loss.name = "cross_entropy";

@@ -1,27 +1,30 @@
 // Parallel, deterministic search. Workers take blocks of the enumerated strategies from an
 // atomic counter, each with its own Estimator (block-cost cache), keep their own top K and
 // counts; the merge sorts by a total order, so any thread count gives the same result.
+#include "planner/search.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <thread>
 #include <tuple>
 
-#include "planner/search.hpp"
-
 namespace shardplan {
 
 namespace {
 auto key_of(const Strategy& s) {
-  return std::make_tuple(s.tp, s.pp, s.cp, s.ep, s.vp, int(s.sp), s.zero, int(s.recompute), s.micro_batch,
-                         int(s.schedule), int(s.tp_comm_overlap), s.dp);
+  return std::make_tuple(s.tp, s.pp, s.cp, s.ep, s.vp, int(s.sp), s.zero, int(s.recompute),
+                         s.micro_batch, int(s.schedule), int(s.tp_comm_overlap), s.dp);
 }
 
 double score_of(const Estimate& e, Objective obj, int64_t gpus) {
   switch (obj) {
-    case Objective::memory: return e.peak_memory_bytes;
-    case Objective::cost: return double(gpus) / e.tokens_per_s;  // GPU-seconds per token
-    default: return e.step_time_s;
+    case Objective::memory:
+      return e.peak_memory_bytes;
+    case Objective::cost:
+      return double(gpus) / e.tokens_per_s;  // GPU-seconds per token
+    default:
+      return e.step_time_s;
   }
 }
 
@@ -47,9 +50,20 @@ bool candidate_less(const Candidate& a, const Candidate& b) {
   return key_of(a.strategy) < key_of(b.strategy);
 }
 
-SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSpace& space, const SearchOptions& o) {
+SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSpace& space,
+                    const SearchOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
-  std::vector<Strategy> all = enumerate_space(g, cluster, space, o);
+  // Enumerate with one ZeRO stage and one recompute mode, then expand those two innermost
+  // dimensions in the workers: 12x less memory for the strategy list.
+  const std::vector<int> zeros = space.zero.empty() ? std::vector<int>{0, 1, 2, 3} : space.zero;
+  const std::vector<Recompute> recomputes =
+      space.recompute.empty()
+          ? std::vector<Recompute>{Recompute::none, Recompute::selective, Recompute::full}
+          : space.recompute;
+  SearchSpace outer = space;
+  outer.zero = {zeros.front()};
+  outer.recompute = {recomputes.front()};
+  std::vector<Strategy> all = enumerate_space(g, cluster, outer, o);
   const int threads = std::max(1, o.threads);
   std::vector<WorkerResult> results(threads);
   std::atomic<size_t> next{0};
@@ -65,26 +79,37 @@ SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSp
       if (begin >= all.size()) break;
       size_t end = std::min(all.size(), begin + block);
       for (size_t i = begin; i < end; ++i) {
-        const Strategy& s = all[i];
-        r.considered++;
-        Estimate e = est.estimate(s);
-        if (!e.valid()) {
-          r.rejected[static_cast<size_t>(e.reason)]++;
-          continue;
+        const bool expand =
+            all[i].dp * all[i].micro_batch <= o.global_batch && o.global_batch % all[i].dp == 0;
+        for (size_t zi = 0; zi < (expand ? zeros.size() : 1); ++zi) {
+          for (size_t ri = 0; ri < (expand ? recomputes.size() : 1); ++ri) {
+            Strategy s = all[i];
+            s.zero = zeros[zi];
+            s.recompute = recomputes[ri];
+            r.considered++;
+            Estimate e = est.estimate(s);
+            if (!e.valid()) {
+              r.rejected[static_cast<size_t>(e.reason)]++;
+              continue;
+            }
+            if (e.peak_memory_bytes > capacity) {
+              r.rejected[static_cast<size_t>(Reason::out_of_memory)]++;
+              Candidate c{s, e, e.peak_memory_bytes - capacity};
+              if (!r.has_oom || candidate_less(c, r.closest_oom))
+                r.closest_oom = std::move(c), r.has_oom = true;
+              continue;
+            }
+            r.feasible++;
+            r.points.emplace_back(e.peak_memory_bytes, e.step_time_s);
+            double sc = score_of(e, o.objective, o.gpus);
+            if (r.top.size() < k || sc <= r.top.back().score)
+              keep_top(r.top, Candidate{s, std::move(e), sc}, k);
+          }
         }
-        if (e.peak_memory_bytes > capacity) {
-          r.rejected[static_cast<size_t>(Reason::out_of_memory)]++;
-          Candidate c{s, e, e.peak_memory_bytes - capacity};
-          if (!r.has_oom || candidate_less(c, r.closest_oom)) r.closest_oom = std::move(c), r.has_oom = true;
-          continue;
-        }
-        r.feasible++;
-        r.points.emplace_back(e.peak_memory_bytes, e.step_time_s);
-        double sc = score_of(e, o.objective, o.gpus);
-        if (r.top.size() < k || sc <= r.top.back().score) keep_top(r.top, Candidate{s, std::move(e), sc}, k);
       }
       if (o.time_limit_s > 0 &&
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > o.time_limit_s)
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >
+              o.time_limit_s)
         stop = true;
     }
   };
@@ -106,7 +131,8 @@ SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSp
     out.considered += r.considered;
     out.feasible += r.feasible;
     for (size_t i = 0; i < r.rejected.size(); ++i) out.rejected[i] += r.rejected[i];
-    for (auto& c : r.top) keep_top(out.top, std::move(c), static_cast<size_t>(std::max<int64_t>(1, o.top_k)));
+    for (auto& c : r.top)
+      keep_top(out.top, std::move(c), static_cast<size_t>(std::max<int64_t>(1, o.top_k)));
     if (r.has_oom && (!out.has_closest_oom || candidate_less(r.closest_oom, out.closest_oom)))
       out.closest_oom = r.closest_oom, out.has_closest_oom = true;
     points.insert(points.end(), r.points.begin(), r.points.end());

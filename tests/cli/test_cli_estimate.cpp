@@ -1,5 +1,6 @@
 // End to end through the built binary: `estimate --json` keeps its contract, impossible strategies
-// and bad inputs exit with status 2 and one actionable line on stderr (file, JSON path, did you mean).
+// and bad inputs exit with status 2 and one actionable line on stderr (file, JSON path, did you
+// mean).
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
@@ -13,7 +14,9 @@ using shardplan_test::ScratchDir;
 using shardplan_test::source_path;
 
 namespace {
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 // Exactly one line, newline-terminated, starting with "error: ".
 bool one_error_line(const std::string& err) {
@@ -23,18 +26,20 @@ bool one_error_line(const std::string& err) {
 
 // Korthikanti Table 3's 22B row: 8 A100s, tp = 8, SP, selective recompute, global batch 4.
 std::string gpt22b(const std::string& extra) {
-  return "estimate --model '" + source_path("models/gpt-22b.json") + "' --cluster dgx-a100 " + extra;
+  return "estimate --model '" + source_path("models/gpt-22b.json") + "' --cluster dgx-a100 " +
+         extra;
 }
 }  // namespace
 
 TEST_CASE("cli estimate: --json on gpt-22b has every contract key") {
   ScratchDir dir("cli_estimate_json");
-  CliResult r = run_cli(gpt22b("--gpus 8 --tp 8 --sp --recompute selective --global-batch 4 --json"), dir);
+  CliResult r =
+      run_cli(gpt22b("--gpus 8 --tp 8 --sp --recompute selective --global-batch 4 --json"), dir);
   REQUIRE(r.status == 0);
   CHECK(r.err.empty());
   nlohmann::json j = nlohmann::json::parse(r.out);  // throws (test error) if not valid JSON
-  for (const char* k : {"step_time_s", "tokens_per_s", "model_tflops_per_gpu", "hardware_tflops_per_gpu", "mfu",
-                        "hfu", "peak_memory_bytes"}) {
+  for (const char* k : {"step_time_s", "tokens_per_s", "model_tflops_per_gpu",
+                        "hardware_tflops_per_gpu", "mfu", "hfu", "peak_memory_bytes"}) {
     CAPTURE(k);
     REQUIRE(j.contains(k));
     CHECK(j[k].is_number());
@@ -47,8 +52,9 @@ TEST_CASE("cli estimate: --json on gpt-22b has every contract key") {
   const auto& stages = j["memory"]["per_stage"];
   REQUIRE(stages.is_array());
   REQUIRE(stages.size() == 1);  // pp = 1
-  for (const char* k : {"params_bytes", "grads_bytes", "optimizer_bytes", "activations_bytes", "buffers_bytes",
-                        "runtime_bytes", "total_bytes", "inflight_micro_batches"}) {
+  for (const char* k :
+       {"params_bytes", "grads_bytes", "optimizer_bytes", "activations_bytes", "buffers_bytes",
+        "runtime_bytes", "total_bytes", "inflight_micro_batches"}) {
     CAPTURE(k);
     REQUIRE(stages[0].contains(k));
     CHECK(stages[0][k].is_number());
@@ -56,8 +62,8 @@ TEST_CASE("cli estimate: --json on gpt-22b has every contract key") {
   REQUIRE(j.contains("breakdown"));
   const auto& b = j["breakdown"];
   double sum = 0;
-  for (const char* k : {"compute_s", "recompute_s", "tp_comm_s", "cp_comm_s", "ep_comm_s", "pp_comm_s",
-                        "pp_bubble_s", "dp_comm_s", "optimizer_s"}) {
+  for (const char* k : {"compute_s", "recompute_s", "tp_comm_s", "cp_comm_s", "ep_comm_s",
+                        "pp_comm_s", "pp_bubble_s", "dp_comm_s", "optimizer_s"}) {
     CAPTURE(k);
     REQUIRE(b.contains(k));
     CHECK(b[k].is_number());
@@ -71,16 +77,19 @@ TEST_CASE("cli estimate: --json on gpt-22b has every contract key") {
   // tokens/s = global batch * seq_len / step = 4 * 2048 / step.
   CHECK(j["tokens_per_s"].get<double>() == doctest::Approx(4 * 2048 / step).epsilon(1e-9));
   // MFU = model TFLOP/s per GPU / peak (A100 bf16: 312 TFLOP/s); selective recompute: HFU > MFU.
-  CHECK(j["mfu"].get<double>() == doctest::Approx(j["model_tflops_per_gpu"].get<double>() / 312).epsilon(1e-9));
+  CHECK(j["mfu"].get<double>() ==
+        doctest::Approx(j["model_tflops_per_gpu"].get<double>() / 312).epsilon(1e-9));
   CHECK(j["hfu"].get<double>() > j["mfu"].get<double>());
   // Model states of one GPU of 8-way TP on 22B parameters: 18 B * ~22.07e9 / 8 ~ 49.7 GB, the
   // layer norms being replicated add a little: between 49 and 51 GB.
-  const double states = stages[0]["params_bytes"].get<double>() + stages[0]["grads_bytes"].get<double>() +
+  const double states = stages[0]["params_bytes"].get<double>() +
+                        stages[0]["grads_bytes"].get<double>() +
                         stages[0]["optimizer_bytes"].get<double>();
   CHECK(states > 49e9);
   CHECK(states < 51e9);
   // peak_memory_bytes is the largest stage total.
-  CHECK(j["peak_memory_bytes"].get<double>() == doctest::Approx(stages[0]["total_bytes"].get<double>()));
+  CHECK(j["peak_memory_bytes"].get<double>() ==
+        doctest::Approx(stages[0]["total_bytes"].get<double>()));
 }
 
 TEST_CASE("cli estimate: impossible strategies exit 2 with a one-line reason") {
@@ -123,13 +132,16 @@ TEST_CASE("cli estimate: bad model files exit 2 naming the file and the JSON pat
     const char* expect;  // in the message besides the file name
   };
   const Case cases[] = {
-      {"malformed JSON", "malformed.json", R"({"name": "x", "layers": })", "malformed JSON at byte"},
+      {"malformed JSON", "malformed.json", R"({"name": "x", "layers": })",
+       "malformed JSON at byte"},
       {"unknown field", "unknown.json",
        R"({"name":"x","layers":2,"hidden":64,"heads":4,"vocab":128,"seq_len":32,"hiden":5})",
        "at /hiden: unknown field \"hiden\" (did you mean \"hidden\"?)"},
       {"kv_heads not dividing heads", "kv.json",
-       R"({"name":"x","layers":2,"hidden":64,"heads":4,"kv_heads":3,"vocab":128,"seq_len":32})", "at /kv_heads"},
-      {"unknown HF model_type", "hf.json", R"({"model_type":"bert","hidden_size":64})", "at /model_type"},
+       R"({"name":"x","layers":2,"hidden":64,"heads":4,"kv_heads":3,"vocab":128,"seq_len":32})",
+       "at /kv_heads"},
+      {"unknown HF model_type", "hf.json", R"({"model_type":"bert","hidden_size":64})",
+       "at /model_type"},
       {"cyclic op graph", "cycle.json",
        R"({"name":"g","seq_len":16,"hidden":8,"ops":[)"
        R"({"name":"a","kind":"norm","dims":[8],"inputs":["b"],"block":"x"},)"
@@ -144,8 +156,9 @@ TEST_CASE("cli estimate: bad model files exit 2 naming the file and the JSON pat
   for (const Case& c : cases) {
     CAPTURE(c.name);
     const std::string path = dir.write(c.file, c.text);
-    for (const std::string cmd : {"estimate --model '" + path + "' --cluster dgx-a100 --gpus 8 --global-batch 8",
-                                  "inspect '" + path + "' --json"}) {
+    for (const std::string& cmd :
+         {"estimate --model '" + path + "' --cluster dgx-a100 --gpus 8 --global-batch 8",
+          "inspect '" + path + "' --json"}) {
       CAPTURE(cmd);
       CliResult r = run_cli(cmd, dir);
       CHECK(r.status == 2);
@@ -160,7 +173,8 @@ TEST_CASE("cli estimate: bad model files exit 2 naming the file and the JSON pat
 TEST_CASE("cli estimate: unknown names exit 2 with did you mean") {
   ScratchDir dir("cli_names");
   SUBCASE("cluster") {
-    CliResult r = run_cli("estimate --model gpt-22b --cluster dgx-a10 --gpus 8 --global-batch 8", dir);
+    CliResult r =
+        run_cli("estimate --model gpt-22b --cluster dgx-a10 --gpus 8 --global-batch 8", dir);
     CHECK(r.status == 2);
     CHECK(one_error_line(r.err));
     CHECK(contains(r.err, "unknown cluster \"dgx-a10\""));
@@ -170,7 +184,8 @@ TEST_CASE("cli estimate: unknown names exit 2 with did you mean") {
     const std::string path = dir.write(
         "cluster.json",
         R"({"name":"c","gpu":"a100-80","gpus_per_node":8,"network":[{"name":"nv","gpus":8,"bandwidth_GBps":300}]})");
-    CliResult r = run_cli("estimate --model tiny-dense --cluster '" + path + "' --gpus 8 --global-batch 8", dir);
+    CliResult r = run_cli(
+        "estimate --model tiny-dense --cluster '" + path + "' --gpus 8 --global-batch 8", dir);
     CHECK(r.status == 2);
     CHECK(one_error_line(r.err));
     CHECK(contains(r.err, path));
@@ -178,7 +193,8 @@ TEST_CASE("cli estimate: unknown names exit 2 with did you mean") {
     CHECK(contains(r.err, "did you mean \"a100-80g\"?"));
   }
   SUBCASE("zoo model") {
-    CliResult r = run_cli("estimate --model gpt3-175 --cluster dgx-a100 --gpus 8 --global-batch 8", dir);
+    CliResult r =
+        run_cli("estimate --model gpt3-175 --cluster dgx-a100 --gpus 8 --global-batch 8", dir);
     CHECK(r.status == 2);
     CHECK(one_error_line(r.err));
     CHECK(contains(r.err, "did you mean \"gpt3-175b\"?"));

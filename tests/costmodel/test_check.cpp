@@ -167,3 +167,37 @@ TEST_CASE("check: estimate() returns the reason and no numbers for an invalid st
   CHECK_FALSE(e.detail.empty());
   CHECK(std::string(reason_name(Reason::heads_tp)) == "heads_tp");
 }
+
+TEST_CASE("check: the block-cost cache never changes an answer (STYLE.md 8, deterministic)") {
+  // Estimate A, then B (different sharded shapes fill the cache), then A again, and A on a fresh
+  // Estimator: bit-identical step time, memory and breakdown.
+  OpGraph g = build_transformer_graph(gpt(16));
+  Estimator est(g, cluster16());
+  Strategy a = base();
+  a.dp = 2;
+  a.tp = 4;
+  a.pp = 2;
+  a.sp = true;
+  a.recompute = Recompute::selective;
+  Strategy b = base();
+  b.dp = 4;
+  b.tp = 2;
+  b.pp = 2;
+  b.micro_batch = 2;
+  Estimate a1 = est.estimate(a);
+  Estimate b1 = est.estimate(b);
+  Estimate a2 = est.estimate(a);
+  Estimator fresh(g, cluster16());
+  Estimate a3 = fresh.estimate(a);
+  REQUIRE(a1.valid());
+  REQUIRE(b1.valid());
+  CHECK(b1.step_time_s != a1.step_time_s);
+  for (const Estimate* x : {&a2, &a3}) {
+    CHECK(x->step_time_s == a1.step_time_s);
+    CHECK(x->peak_memory_bytes == a1.peak_memory_bytes);
+    CHECK(x->model_tflops_per_gpu == a1.model_tflops_per_gpu);
+    CHECK(x->breakdown.pp_bubble_s == a1.breakdown.pp_bubble_s);
+    CHECK(x->breakdown.tp_comm_s == a1.breakdown.tp_comm_s);
+    CHECK(x->chunk_bounds == a1.chunk_bounds);
+  }
+}

@@ -9,9 +9,13 @@ using namespace shardplan;
 namespace {
 // NVLink-like level: 100 GB/s per GPU one direction, efficiency 1, alpha = 10 us.
 // B = 100e9 bytes/s, alpha = 1e-5 s.
-NetworkLevel nv_level() { return NetworkLevel{"nv", 8, 100, 10, 1.0, "hand"}; }
+NetworkLevel nv_level() {
+  return NetworkLevel{"nv", 8, 100, 10, 1.0, "hand"};
+}
 // Network level: 25 GB/s, efficiency 1, alpha = 5 us. B = 25e9 bytes/s, alpha = 5e-6 s.
-NetworkLevel ib_level() { return NetworkLevel{"ib", 0, 25, 5, 1.0, "hand"}; }
+NetworkLevel ib_level() {
+  return NetworkLevel{"ib", 0, 25, 5, 1.0, "hand"};
+}
 
 // Two nodes of 8 GPUs: NVLink inside a node, the network across.
 ClusterSpec two_nodes() {
@@ -67,7 +71,9 @@ TEST_CASE("collectives: all_reduce_s inside a domain takes the cheaper of ring a
   CHECK(all_reduce_s(g, 1e3) == doctest::Approx(6.002e-5).epsilon(1e-12));
 }
 
-TEST_CASE("collectives: hierarchical all-reduce over 2 nodes of 8 = RS in node + AR across + AG in node") {
+TEST_CASE(
+    "collectives: hierarchical all-reduce over 2 nodes of 8 = RS in node + AR across + AG in "
+    "node") {
   // FORMULAS.md "Hierarchical": reduce-scatter inside the node, all-reduce of S/g across nodes,
   // all-gather inside the node. S = 1.6e9 bytes, g = 8 (S/g = 2e8).
   ClusterSpec c = two_nodes();

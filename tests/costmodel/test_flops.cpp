@@ -4,6 +4,7 @@
 
 #include "core/hardware.hpp"
 #include "costmodel/estimate.hpp"
+#include "graph/model_stats.hpp"
 #include "graph/transformer_builder.hpp"
 
 using namespace shardplan;
@@ -52,7 +53,9 @@ Estimate run(const Strategy& s) {
 }
 
 // FLOPs per iteration summed over all GPUs, from the per-GPU rate the Estimator reports.
-double total_flops(const Estimate& e, double tflops_per_gpu) { return tflops_per_gpu * 1e12 * e.step_time_s * 1024; }
+double total_flops(const Estimate& e, double tflops_per_gpu) {
+  return tflops_per_gpu * 1e12 * e.step_time_s * 1024;
+}
 }  // namespace
 
 TEST_CASE("flops: model FLOPs per iteration match Korthikanti eq. 7") {
@@ -104,7 +107,8 @@ TEST_CASE("flops: selective recompute re-runs the forward of QK^T and AV once") 
   // one-extra-forward accounting. The difference is 8 B L s^2 h = 72 B L s h^2 * s/(9h), i.e.
   // 0.0185 / 1.0407 = 1.8% of the total here.
   const double B = 1536;
-  const double expected = 72 * B * kL * kS * kH * kH * (1 + 2 * kS / (9 * kH) + kV / (12 * kH * kL));
+  const double expected =
+      72 * B * kL * kS * kH * kH * (1 + 2 * kS / (9 * kH) + kV / (12 * kH * kL));
   Estimate e = run(strategy(Recompute::selective));
   REQUIRE(e.valid());
   CHECK(total_flops(e, e.hardware_tflops_per_gpu) == doctest::Approx(expected).epsilon(1e-9));
@@ -126,4 +130,81 @@ TEST_CASE("flops: model FLOPs do not depend on the parallel layout") {
   Estimate e = run(s);
   REQUIRE(e.valid());
   CHECK(total_flops(e, e.model_tflops_per_gpu) == doctest::Approx(eq7).epsilon(1e-9));
+  // Context parallelism: tp = 8, cp = 2, pp = 8, dp = 8 (s = 2048 divisible by 2 cp = 4).
+  Strategy c;
+  c.tp = 8;
+  c.cp = 2;
+  c.pp = 8;
+  c.dp = 8;
+  c.global_batch = 1536;
+  Estimate ec = run(c);
+  REQUIRE(ec.valid());
+  CHECK(total_flops(ec, ec.model_tflops_per_gpu) == doctest::Approx(eq7).epsilon(1e-9));
+}
+
+namespace {
+// A small Mixtral-like MoE: 4 layers, h = 1024, 16 heads (4 kv), 8 experts, top 2, SwiGLU, V =
+// 32000, s = 1024; global batch B = 64 on 8 A100s.
+const OpGraph& moe_graph() {
+  static const OpGraph g = [] {
+    ModelSpec m;
+    m.name = "moe";
+    m.layers = 4;
+    m.hidden = 1024;
+    m.heads = 16;
+    m.kv_heads = 4;
+    m.head_dim = 64;
+    m.ffn_hidden = 2048;
+    m.ffn_act = "swiglu";
+    m.norm = "rmsnorm";
+    m.vocab = 32000;
+    m.seq_len = 1024;
+    m.moe = MoeSpec{8, 2, 2048, 0, 0};
+    return build_transformer_graph(m);
+  }();
+  return g;
+}
+
+// Model FLOPs per step summed over the 8 GPUs.
+double moe_step_flops(int64_t tp, int64_t ep, bool sp) {
+  ClusterSpec c = load_cluster("dgx-a100");
+  c.set_gpu_count(8);
+  Estimator est(moe_graph(), c);
+  Strategy s;
+  s.tp = tp;
+  s.dp = 8 / tp;
+  s.ep = ep;
+  s.sp = sp;
+  s.global_batch = 64;
+  Estimate e = est.estimate(s);
+  REQUIRE(e.valid());
+  return e.model_tflops_per_gpu * 1e12 * e.step_time_s * 8;
+}
+
+// train_flops_per_token (model_stats: 6 x active matmul params + attention scores) x B x s.
+double moe_expected_flops() {
+  return model_stats(moe_graph()).train_flops_per_token * 64 * 1024;
+}
+}  // namespace
+
+TEST_CASE("flops: MoE model FLOPs count each routed token once, with SP or EP") {
+  // The same total for tp = 1 (ep 1 or 4) and tp = 2 with SP (ep 1 or 2): experts see each of
+  // the T/tp tokens of their rank's sequence shard, top_k times.
+  CHECK(moe_step_flops(1, 1, false) == doctest::Approx(moe_expected_flops()).epsilon(1e-9));
+  CHECK(moe_step_flops(1, 4, false) == doctest::Approx(moe_expected_flops()).epsilon(1e-9));
+  CHECK(moe_step_flops(2, 1, true) == doctest::Approx(moe_expected_flops()).epsilon(1e-9));
+  CHECK(moe_step_flops(2, 2, true) == doctest::Approx(moe_expected_flops()).epsilon(1e-9));
+}
+
+TEST_CASE("flops: MoE with tp > 1 needs SP, as Megatron-Core requires") {
+  // Without SP every TP rank would hold all tokens of the sequence at the router; Megatron-Core
+  // refuses MoE + TP without sequence parallelism, and so does the check (Reason::options).
+  ClusterSpec c = load_cluster("dgx-a100");
+  c.set_gpu_count(8);
+  Estimator est(moe_graph(), c);
+  Strategy s;
+  s.tp = 2;
+  s.dp = 4;
+  s.global_batch = 64;
+  CHECK(est.check(s) == Reason::options);
 }

@@ -62,7 +62,8 @@ TEST_CASE("gemm: an 8192^3 GEMM runs at exactly the measured GEMM fraction of pe
   //   Memory 2 B * 3 * 8192^2 = 402,653,184 B / 5e11 = 8.05e-4 s < compute.
   //   Plus the 5 us kernel overhead: 0.02199523255552 s.
   GpuSpec g = hand_gpu();
-  CHECK(gemm_time_s(g, DType::bf16, 8192, 8192, 8192) == doctest::Approx(0.02199523255552).epsilon(1e-12));
+  CHECK(gemm_time_s(g, DType::bf16, 8192, 8192, 8192) ==
+        doctest::Approx(0.02199523255552).epsilon(1e-12));
 }
 
 TEST_CASE("gemm: a shape better than the 8192^3 reference is capped at the measured fraction") {
@@ -82,7 +83,8 @@ TEST_CASE("gemm: a skinny GEMM is floored by its memory traffic") {
   //   Time = 2.68500992e-3 + 5e-6 s.
   GpuSpec g = hand_gpu();
   g.memory_bandwidth_GBps = 100;
-  CHECK(gemm_time_s(g, DType::bf16, 1, 8192, 8192) == doctest::Approx(2.68500992e-3 + 5e-6).epsilon(1e-12));
+  CHECK(gemm_time_s(g, DType::bf16, 1, 8192, 8192) ==
+        doctest::Approx(2.68500992e-3 + 5e-6).epsilon(1e-12));
   // The same GEMV with 1000 GB/s is compute(quantization)-bound: 3.4359738368e-4 + 5e-6 s.
   GpuSpec fast = hand_gpu();
   CHECK(gemm_time_s(fast, DType::bf16, 1, 8192, 8192) ==
@@ -92,7 +94,8 @@ TEST_CASE("gemm: a skinny GEMM is floored by its memory traffic") {
 TEST_CASE("gemm: a dtype without tensor-core support falls back to the fp32 rate") {
   // fp8 peak is 0 on this GPU: 8192^3 at 10e12 * 0.5 = 5e12 FLOP/s -> 0.2199023255552 s + 5 us.
   GpuSpec g = hand_gpu();
-  CHECK(gemm_time_s(g, DType::fp8, 8192, 8192, 8192) == doctest::Approx(0.2199023255552 + 5e-6).epsilon(1e-12));
+  CHECK(gemm_time_s(g, DType::fp8, 8192, 8192, 8192) ==
+        doctest::Approx(0.2199023255552 + 5e-6).epsilon(1e-12));
 }
 
 TEST_CASE("gemm: empty GEMMs cost nothing; memory_time_s is bytes/(bw*frac) + kernels*overhead") {

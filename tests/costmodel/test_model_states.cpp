@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "core/hardware.hpp"
+#include "costmodel/collectives.hpp"
 #include "costmodel/estimate.hpp"
 #include "graph/transformer_builder.hpp"
 
@@ -57,10 +58,12 @@ TEST_CASE("model states: 18 bytes per parameter in bf16 without ZeRO (Megatron)"
   CHECK(m.params_bytes == doctest::Approx(2 * kP).epsilon(1e-12));
   CHECK(m.grads_bytes == doctest::Approx(4 * kP).epsilon(1e-12));
   CHECK(m.optimizer_bytes == doctest::Approx(12 * kP).epsilon(1e-12));
-  CHECK(m.params_bytes + m.grads_bytes + m.optimizer_bytes == doctest::Approx(1986048.0).epsilon(1e-12));
+  CHECK(m.params_bytes + m.grads_bytes + m.optimizer_bytes ==
+        doctest::Approx(1986048.0).epsilon(1e-12));
 }
 
-TEST_CASE("model states: ZeRO-1 divides the optimizer by dp, ZeRO-2 the gradients, ZeRO-3 the weights") {
+TEST_CASE(
+    "model states: ZeRO-1 divides the optimizer by dp, ZeRO-2 the gradients, ZeRO-3 the weights") {
   // dp = 8. ZeRO-1: 12P/8 = 165,504. ZeRO-2: also 4P/8 = 55,168. ZeRO-3: also 2P/8 = 27,584.
   Estimate z1 = run(dp8(1)), z2 = run(dp8(2)), z3 = run(dp8(3));
   REQUIRE(z1.valid());
@@ -84,13 +87,16 @@ TEST_CASE("model states: fp32 training keeps 16 bytes per parameter") {
   Estimate e = run(s);
   REQUIRE(e.valid());
   const StageMemory& m = e.stages[0];
-  CHECK(m.params_bytes + m.grads_bytes + m.optimizer_bytes == doctest::Approx(16 * kP).epsilon(1e-12));
+  CHECK(m.params_bytes + m.grads_bytes + m.optimizer_bytes ==
+        doctest::Approx(16 * kP).epsilon(1e-12));
 }
 
 TEST_CASE("model states: two pipeline stages split the parameters at the layer boundary") {
   // pp = 2, dp = 4 (8 GPUs): Megatron's even split, the embedding with stage 0, the head with 1.
   //   stage 0: embedding 10,240 + layer 49,984 = 60,224 params -> 2 * 60,224 = 120,448 B weights
-  //   stage 1: layer 49,984 + final norm 128 = 50,112 params   -> 100,224 B weights
+  //   stage 1: layer 49,984 + final norm 128 = 50,112 params   -> 100,224 B weights,
+  //   plus the tied output layer's copy of the word embedding, V h = 8,192 -> 116,608 B
+  //   (the next test case); the stages together hold the model once plus that copy.
   Strategy s;
   s.dp = 4;
   s.pp = 2;
@@ -100,19 +106,21 @@ TEST_CASE("model states: two pipeline stages split the parameters at the layer b
   REQUIRE(e.stages.size() == 2);
   CHECK(e.chunk_bounds == std::vector<int64_t>{0, 2, 4});
   CHECK(e.stages[0].params_bytes == doctest::Approx(120448.0).epsilon(1e-12));
-  CHECK(e.stages[1].params_bytes == doctest::Approx(100224.0).epsilon(1e-12));
-  CHECK(e.stages[0].params_bytes + e.stages[1].params_bytes == doctest::Approx(2 * kP).epsilon(1e-12));
+  CHECK(e.stages[1].params_bytes == doctest::Approx(100224.0 + 2 * 8192).epsilon(1e-12));
+  CHECK(e.stages[0].params_bytes + e.stages[1].params_bytes ==
+        doctest::Approx(2 * (kP + 8192)).epsilon(1e-12));
 }
 
-TEST_CASE("model states: with tied embeddings and pp > 1 the last stage holds a copy of the word embedding" *
-          doctest::may_fail()) {
+TEST_CASE(
+    "model states: with tied embeddings and pp > 1 the last stage holds a copy of the word "
+    "embedding") {
   // Megatron-LM (setup_embeddings_and_output_layer; Narayanan et al. 2021 §3.2 run GPT with tied
   // embeddings): when the embedding and the output layer are on different pipeline stages, the
   // last stage allocates its own V x h/t output weight (a parameter with gradient and Adam states,
   // kept equal to stage 0's by an all-reduce over the embedding group). Stage 1 should hold
   //   layer 49,984 + final norm 128 + word embedding copy V h = 8,192 -> 58,304 params,
   //   i.e. 2 * 58,304 = 116,608 B of weights and 18 * 58,304 = 1,049,472 B of model states.
-  // The graph builder sets the tied head's params to 0, so the last stage is short of V h.
+  // (Fixed: the Estimator adds the tied copy to the last pipeline chunk.)
   Strategy s;
   s.dp = 4;
   s.pp = 2;
@@ -122,5 +130,35 @@ TEST_CASE("model states: with tied embeddings and pp > 1 the last stage holds a 
   REQUIRE(e.stages.size() == 2);
   CHECK(e.stages[1].params_bytes == doctest::Approx(116608.0).epsilon(1e-9));
   const StageMemory& m = e.stages[1];
-  CHECK(m.params_bytes + m.grads_bytes + m.optimizer_bytes == doctest::Approx(1049472.0).epsilon(1e-9));
+  CHECK(m.params_bytes + m.grads_bytes + m.optimizer_bytes ==
+        doctest::Approx(1049472.0).epsilon(1e-9));
+}
+
+TEST_CASE(
+    "model states: context-parallel ranks are gradient replicas, so ZeRO and the reduction span "
+    "dp*cp") {
+  // Megatron-LM with --context-parallel-size: CP ranks hold the same weights and each computes
+  // gradients of its own sequence chunk, so the gradients are reduced over the data-parallel
+  // group *with* context parallelism (dp * cp ranks) and the distributed optimizer shards over it
+  // (parallel_state.get_data_parallel_group(with_context_parallel=True)).
+  // cp = 2, dp = 1 on 2 A100s (s = 32 is divisible by 2 cp = 4), ZeRO-1, no overlap:
+  //   optimizer states 12P / (dp cp) = 12 * 110,336 / 2 = 662,016 B;
+  //   DP traffic, the two ranks on NVLink (300 GB/s * 0.77 = 2.31e11 B/s, alpha 3 us):
+  //   reduce-scatter of the 4P = 441,344 B of fp32 gradients, 3e-6 + 1/2 * 441,344/2.31e11
+  //   = 3.955e-6 s, then all-gather of the 2P = 220,672 B of bf16 weights, 3e-6 + 4.777e-7
+  //   = 3.478e-6 s: 7.433e-6 s in all.
+  Strategy s;
+  s.cp = 2;
+  s.global_batch = 2;
+  s.zero = 1;
+  s.overlap_grad_reduce = false;
+  Estimate e = run(s, 2);
+  REQUIRE(e.valid());
+  CHECK(e.stages[0].optimizer_bytes == doctest::Approx(662016.0).epsilon(1e-9));
+  ClusterSpec c = load_cluster("dgx-a100");
+  c.set_gpu_count(2);
+  const NetworkLevel& nv = c.network.front();
+  const double expected = ring_all_gather_s(2, 4 * kP, nv) + ring_all_gather_s(2, 2 * kP, nv);
+  CHECK(expected == doctest::Approx(7.433e-6).epsilon(1e-3));
+  CHECK(e.breakdown.dp_comm_s == doctest::Approx(expected).epsilon(1e-9));
 }

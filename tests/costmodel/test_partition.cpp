@@ -15,7 +15,8 @@ using namespace shardplan;
 namespace {
 // The best slowest-chunk cost over every way to cut n blocks into `chunks` non-empty runs
 // (C(n-1, chunks-1) cut sets), skipping any run whose memory exceeds the limit; +inf if none.
-double brute_force(const std::vector<double>& cost, int64_t chunks, const std::vector<double>& mem, double limit) {
+double brute_force(const std::vector<double>& cost, int64_t chunks, const std::vector<double>& mem,
+                   double limit) {
   const int64_t n = static_cast<int64_t>(cost.size());
   double best = std::numeric_limits<double>::infinity();
   // Bit i set = a cut after block i (i in [0, n-2]).
@@ -49,7 +50,9 @@ double max_chunk(const std::vector<double>& cost, const std::vector<int64_t>& bo
 }
 
 bool well_formed(const std::vector<int64_t>& bounds, int64_t n, int64_t chunks) {
-  if (static_cast<int64_t>(bounds.size()) != chunks + 1 || bounds.front() != 0 || bounds.back() != n) return false;
+  if (static_cast<int64_t>(bounds.size()) != chunks + 1 || bounds.front() != 0 ||
+      bounds.back() != n)
+    return false;
   for (size_t c = 0; c + 1 < bounds.size(); ++c)
     if (bounds[c + 1] <= bounds[c]) return false;
   return true;

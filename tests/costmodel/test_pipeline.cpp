@@ -1,5 +1,6 @@
 // Pipeline assembly on synthetic stage times: the 1F1B / GPipe / interleaved / zero-bubble bubbles
-// of Narayanan et al. 2021 §2.2 and Qi et al. 2023, and the micro-batches each stage keeps in flight.
+// of Narayanan et al. 2021 §2.2 and Qi et al. 2023, and the micro-batches each stage keeps in
+// flight.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -49,10 +50,12 @@ TEST_CASE("pipeline: 1F1B and GPipe bubble is (p-1)/m of the ideal time") {
         CAPTURE(m);
         Strategy s = pipe(p, m, sched);
         PipelineResult r = pipeline_time(uniform(s, 1, 1, 1));
-        CHECK(r.breakdown.pp_bubble_s / (m * 3.0) == doctest::Approx(double(p - 1) / m).epsilon(1e-12));
+        CHECK(r.breakdown.pp_bubble_s / (m * 3.0) ==
+              doctest::Approx(double(p - 1) / m).epsilon(1e-12));
         CHECK(r.step_s == doctest::Approx((m + p - 1) * 3.0).epsilon(1e-12));
         // As a fraction of the step: (p-1)/(m+p-1) (FORMULAS.md).
-        CHECK(r.breakdown.pp_bubble_s / r.step_s == doctest::Approx(double(p - 1) / (m + p - 1)).epsilon(1e-12));
+        CHECK(r.breakdown.pp_bubble_s / r.step_s ==
+              doctest::Approx(double(p - 1) / (m + p - 1)).epsilon(1e-12));
       }
     }
   }
@@ -66,7 +69,8 @@ TEST_CASE("pipeline: the interleaved bubble is (p-1)/(v m)") {
     const int64_t p = 4, m = 8;
     Strategy s = pipe(p, m, Schedule::interleaved, v);
     PipelineResult r = pipeline_time(uniform(s, 1, 1, 1));
-    CHECK(r.breakdown.pp_bubble_s / (m * 3.0) == doctest::Approx(double(p - 1) / double(v * m)).epsilon(1e-12));
+    CHECK(r.breakdown.pp_bubble_s / (m * 3.0) ==
+          doctest::Approx(double(p - 1) / double(v * m)).epsilon(1e-12));
   }
 }
 
@@ -78,7 +82,8 @@ TEST_CASE("pipeline: the zero-bubble (ZB-H1) bubble with F = B = W is a third of
   PipelineResult rz = pipeline_time(uniform(zb, 1, 1, 1));
   PipelineResult r1 = pipeline_time(uniform(ofob, 1, 1, 1));
   CHECK(rz.breakdown.pp_bubble_s == doctest::Approx(3.0).epsilon(1e-12));
-  CHECK(rz.breakdown.pp_bubble_s / r1.breakdown.pp_bubble_s == doctest::Approx(1.0 / 3).epsilon(1e-12));
+  CHECK(rz.breakdown.pp_bubble_s / r1.breakdown.pp_bubble_s ==
+        doctest::Approx(1.0 / 3).epsilon(1e-12));
 }
 
 TEST_CASE("pipeline: the slowest stage sets the steady state, p2p and the DP tail add on") {
@@ -108,7 +113,8 @@ TEST_CASE("pipeline: micro-batches in flight per stage under each schedule") {
   // 1F1B (Narayanan §2.2.1; Korthikanti eq. 5): stage i holds min(m, p - i).
   for (int64_t m : {2, 8}) {
     Strategy s = pipe(4, m, Schedule::one_f_one_b);
-    for (int64_t i = 0; i < 4; ++i) CHECK(inflight_micro_batches(s, i) == double(std::min<int64_t>(m, 4 - i)));
+    for (int64_t i = 0; i < 4; ++i)
+      CHECK(inflight_micro_batches(s, i) == double(std::min<int64_t>(m, 4 - i)));
   }
   // GPipe: all m forwards before any backward.
   Strategy g = pipe(4, 8, Schedule::gpipe);
