@@ -12,7 +12,9 @@
 #include "cli/commands.hpp"
 #include "cli/estimate_json.hpp"
 #include "cli/format.hpp"
+#include "cli/rerank.hpp"
 #include "cli/strategy_flags.hpp"
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "plan/plan.hpp"
 #include "planner/explain.hpp"
@@ -90,8 +92,9 @@ SearchSpace space_from(const PlanOptions& o) {
 
 std::string table_row(size_t rank, const Candidate& c, const ClusterSpec& cl) {
   const Estimate& e = c.estimate;
-  return fmt::format("{:>3}  {:<58} {:>10} {:>10.0f} {:>5.1f}% {:>9}/{:<9} {:>5.1f}% {:>5.1f}%\n", rank,
-                     strategy_to_string(c.strategy), human_seconds(e.step_time_s), e.tokens_per_s, 100 * e.mfu,
+  return fmt::format("{:>3}  {:<58} {:>10} {:>10} {:>10.0f} {:>5.1f}% {:>9}/{:<9} {:>5.1f}% {:>5.1f}%\n", rank,
+                     strategy_to_string(c.strategy), human_seconds(e.step_time_s), human_seconds(c.simulated_step_s),
+                     e.tokens_per_s, 100 * e.mfu,
                      human_bytes(e.peak_memory_bytes), human_bytes(cl.gpu.memory_bytes), 100 * e.bubble_fraction,
                      100 * e.exposed_comm_fraction);
 }
@@ -121,9 +124,13 @@ void run_plan(const PlanOptions& o) {
   }
   SearchResult r = search(p.model.graph, p.cluster, space_from(o), so);
   if (tty) std::cerr << "\r" << std::string(50, ' ') << "\r";
+  rerank_with_simulator(r.top, p.model.graph, p.cluster, so.objective);
   nlohmann::ordered_json j;
   j["plans"] = nlohmann::ordered_json::array();
-  for (const auto& c : r.top) j["plans"].push_back(estimate_json(c.estimate, c.strategy, p.model.graph));
+  for (const auto& c : r.top) {
+    j["plans"].push_back(estimate_json(c.estimate, c.strategy, p.model.graph));
+    j["plans"].back()["simulated_step_time_s"] = c.simulated_step_s;
+  }
   auto& sj = j["search"];
   sj["considered"] = r.considered;
   sj["feasible"] = r.feasible;
@@ -148,8 +155,8 @@ void run_plan(const PlanOptions& o) {
   if (r.top.empty()) {
     for (const auto& line : suggest_when_nothing_fits(r, p.cluster, so)) std::cout << line << "\n";
   } else {
-    std::cout << fmt::format("{:>3}  {:<58} {:>10} {:>10} {:>6} {:>19} {:>6} {:>6}\n", "#", "strategy", "step", "tokens/s",
-                             "MFU", "memory/GPU", "bubble", "comm");
+    std::cout << fmt::format("{:>3}  {:<58} {:>10} {:>10} {:>10} {:>6} {:>19} {:>6} {:>6}\n", "#", "strategy",
+                             "step (est)", "step (sim)", "tokens/s", "MFU", "memory/GPU", "bubble", "comm");
     for (size_t i = 0; i < r.top.size(); ++i) std::cout << table_row(i + 1, r.top[i], p.cluster);
     if (r.top.size() > 1) {
       std::cout << "\n";

@@ -46,6 +46,7 @@ struct Candidate {
   Strategy strategy;
   Estimate estimate;
   double score = 0;  // lower is better
+  double simulated_step_s = 0;  // set when the top K are re-ranked by the simulator
 };
 
 struct SearchResult {

@@ -1,0 +1,25 @@
+// Simulates each of the top K strategies and re-sorts them by simulated step time (for the time
+// objective), ties broken by the planner's total order.
+#include "cli/rerank.hpp"
+
+#include <algorithm>
+
+#include "simulator/simulate.hpp"
+
+namespace shardplan::cli {
+
+void rerank_with_simulator(std::vector<Candidate>& top, const OpGraph& g, const ClusterSpec& cluster,
+                           Objective objective) {
+  Estimator est(g, cluster, EstimatorOptions{true});
+  for (Candidate& c : top) {
+    SimResult r = simulate(est.stage_costs(c.strategy));
+    c.simulated_step_s = r.error.empty() ? r.step_time_s : c.estimate.step_time_s;
+  }
+  if (objective != Objective::time) return;
+  std::stable_sort(top.begin(), top.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.simulated_step_s != b.simulated_step_s) return a.simulated_step_s < b.simulated_step_s;
+    return candidate_less(a, b);
+  });
+}
+
+}  // namespace shardplan::cli
