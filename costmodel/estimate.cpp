@@ -17,9 +17,9 @@
 namespace shardplan {
 
 const char* reason_name(Reason r) {
-  static const char* n[] = {"ok",          "gpu_count",       "heads_tp",  "batch",
-                            "layers_pp",   "schedule",        "experts_ep", "seq_cp",
-                            "tp_across_nodes", "precision",   "options",    "out_of_memory"};
+  static const char* n[] = {"ok",       "gpu_count",    "heads_tp", "batch",           "layers_pp",
+                            "schedule", "experts_ep",   "seq_cp",   "tp_across_nodes", "precision",
+                            "options",  "out_of_memory"};
   return n[static_cast<int>(r)];
 }
 
@@ -33,7 +33,8 @@ Estimator::Estimator(const OpGraph& graph, const ClusterSpec& cluster, Estimator
     : graph_(graph), cluster_(cluster), opts_(opts) {
   std::map<std::string, int64_t> types;
   for (size_t b = 0; b < graph_.blocks.size(); ++b) {
-    auto [it, inserted] = types.emplace(graph_.blocks[b].type, static_cast<int64_t>(type_rep_.size()));
+    auto [it, inserted] =
+        types.emplace(graph_.blocks[b].type, static_cast<int64_t>(type_rep_.size()));
     if (inserted) type_rep_.push_back(b);
     type_of_block_.push_back(it->second);
   }
@@ -45,58 +46,103 @@ Estimator::Estimator(const OpGraph& graph, const ClusterSpec& cluster, Estimator
     }
     if (o.kind == OpKind::expert_matmul) experts_ = std::max(experts_, o.dims[2]);
   }
+  type_prefix_.assign(type_rep_.size(), std::vector<int64_t>(graph_.blocks.size() + 1, 0));
+  for (size_t t = 0; t < type_rep_.size(); ++t)
+    for (size_t b = 0; b < graph_.blocks.size(); ++b)
+      type_prefix_[t][b + 1] =
+          type_prefix_[t][b] + (type_of_block_[b] == static_cast<int64_t>(t) ? 1 : 0);
 }
 
 Reason Estimator::check(const Strategy& s, std::string* detail) const {
-  auto fail = [&](Reason r, const std::string& why) {
-    if (detail) *detail = why;
+  // The reason text is built only when asked for (the planner evaluates millions of strategies).
+  auto fail = [&](Reason r, auto&& why) {
+    if (detail) *detail = why();
     return r;
   };
   const int64_t gpus = cluster_.total_gpus();
   if (s.dp < 1 || s.tp < 1 || s.pp < 1 || s.cp < 1 || s.ep < 1 || s.vp < 1 || s.micro_batch < 1)
-    return fail(Reason::gpu_count, "every parallel size and the micro-batch must be >= 1");
+    return fail(Reason::gpu_count, [&] {
+      return std::string("every parallel size and the micro-batch must be >= 1");
+    });
   if (s.gpus() != gpus)
-    return fail(Reason::gpu_count, "dp*tp*pp*cp = " + std::to_string(s.gpus()) + " but the cluster has " +
-                                       std::to_string(gpus) + " GPUs");
+    return fail(Reason::gpu_count, [&] {
+      return std::string("dp*tp*pp*cp = " + std::to_string(s.gpus()) + " but the cluster has " +
+                         std::to_string(gpus) + " GPUs");
+    });
   // heads_ and kv_heads_ are the gcd over every attention op of the graph.
   if (heads_ > 0 && (heads_ % s.tp != 0 || kv_heads_ % s.tp != 0))
-    return fail(Reason::heads_tp, "heads (" + std::to_string(heads_) + ") and kv_heads (" +
-                                      std::to_string(kv_heads_) + ") must be divisible by tp = " + std::to_string(s.tp));
+    return fail(Reason::heads_tp, [&] {
+      return std::string("heads (" + std::to_string(heads_) + ") and kv_heads (" +
+                         std::to_string(kv_heads_) +
+                         ") must be divisible by tp = " + std::to_string(s.tp));
+    });
   if (s.global_batch % (s.dp * s.micro_batch) != 0)
-    return fail(Reason::batch, "global batch " + std::to_string(s.global_batch) + " is not divisible by dp*micro_batch = " +
-                                   std::to_string(s.dp * s.micro_batch));
+    return fail(Reason::batch, [&] {
+      return std::string(
+          "global batch " + std::to_string(s.global_batch) +
+          " is not divisible by dp*micro_batch = " + std::to_string(s.dp * s.micro_batch));
+    });
   const int64_t m = s.global_batch / (s.dp * s.micro_batch);
   const int64_t chunks = s.pp * s.vp;
   const int64_t layer_blocks = static_cast<int64_t>(graph_.blocks.size()) - 2;
   if (chunks > std::max<int64_t>(layer_blocks, 1) && chunks > 1)
-    return fail(Reason::layers_pp, "pp*vp = " + std::to_string(chunks) + " chunks but only " +
-                                       std::to_string(std::max<int64_t>(layer_blocks, 1)) + " layers to cut");
+    return fail(Reason::layers_pp, [&] {
+      return std::string("pp*vp = " + std::to_string(chunks) + " chunks but only " +
+                         std::to_string(std::max<int64_t>(layer_blocks, 1)) + " layers to cut");
+    });
   if (s.schedule == Schedule::interleaved) {
-    if (s.vp < 2 || s.pp < 2) return fail(Reason::schedule, "the interleaved schedule needs pp > 1 and vp > 1");
+    if (s.vp < 2 || s.pp < 2)
+      return fail(Reason::schedule,
+                  [&] { return std::string("the interleaved schedule needs pp > 1 and vp > 1"); });
     if (m % s.pp != 0)
-      return fail(Reason::schedule, "interleaved: micro-batches (" + std::to_string(m) + ") must be a multiple of pp");
+      return fail(Reason::schedule, [&] {
+        return std::string("interleaved: micro-batches (" + std::to_string(m) +
+                           ") must be a multiple of pp");
+      });
   } else if (s.vp != 1) {
-    return fail(Reason::schedule, "vp > 1 needs the interleaved schedule");
+    return fail(Reason::schedule,
+                [&] { return std::string("vp > 1 needs the interleaved schedule"); });
   }
   if (s.ep > 1) {
-    if (experts_ == 0) return fail(Reason::experts_ep, "ep > 1 on a model without experts");
+    if (experts_ == 0)
+      return fail(Reason::experts_ep,
+                  [&] { return std::string("ep > 1 on a model without experts"); });
     if (experts_ % s.ep != 0)
-      return fail(Reason::experts_ep, "experts (" + std::to_string(experts_) + ") not divisible by ep = " + std::to_string(s.ep));
+      return fail(Reason::experts_ep, [&] {
+        return std::string("experts (" + std::to_string(experts_) +
+                           ") not divisible by ep = " + std::to_string(s.ep));
+      });
     if ((s.dp * s.tp) % s.ep != 0)
-      return fail(Reason::experts_ep, "ep = " + std::to_string(s.ep) + " must divide dp*tp = " + std::to_string(s.dp * s.tp));
+      return fail(Reason::experts_ep, [&] {
+        return std::string("ep = " + std::to_string(s.ep) +
+                           " must divide dp*tp = " + std::to_string(s.dp * s.tp));
+      });
   }
   if (s.cp > 1 && graph_.seq_len % (2 * s.cp) != 0)
-    return fail(Reason::seq_cp, "sequence " + std::to_string(graph_.seq_len) + " not divisible by 2*cp (causal load balancing)");
+    return fail(Reason::seq_cp, [&] {
+      return std::string("sequence " + std::to_string(graph_.seq_len) +
+                         " not divisible by 2*cp (causal load balancing)");
+    });
   if (!opts_.allow_tp_across_nodes && s.tp * s.cp > cluster_.domain_size(0) && s.tp > 1 &&
       s.tp > cluster_.domain_size(0))
-    return fail(Reason::tp_across_nodes, "tp = " + std::to_string(s.tp) + " exceeds the NVLink domain (" +
-                                             std::to_string(cluster_.domain_size(0)) + " GPUs)");
+    return fail(Reason::tp_across_nodes, [&] {
+      return std::string("tp = " + std::to_string(s.tp) + " exceeds the NVLink domain (" +
+                         std::to_string(cluster_.domain_size(0)) + " GPUs)");
+    });
   if (cluster_.gpu.peak_flops(s.precision) <= 0 && s.precision != DType::fp32)
-    return fail(Reason::precision, std::string(cluster_.gpu.name) + " has no " + dtype_name(s.precision) + " math");
-  if (s.sp && s.tp < 2) return fail(Reason::options, "sequence parallelism needs tp > 1");
-  if (s.tp_comm_overlap && !s.sp) return fail(Reason::options, "--tp-comm-overlap needs sequence parallelism (--sp)");
+    return fail(Reason::precision, [&] {
+      return std::string(std::string(cluster_.gpu.name) + " has no " + dtype_name(s.precision) +
+                         " math");
+    });
+  if (s.sp && s.tp < 2)
+    return fail(Reason::options, [&] { return std::string("sequence parallelism needs tp > 1"); });
+  if (s.tp_comm_overlap && !s.sp)
+    return fail(Reason::options,
+                [&] { return std::string("--tp-comm-overlap needs sequence parallelism (--sp)"); });
   if (experts_ > 0 && s.tp > 1 && !s.sp)
-    return fail(Reason::options, "MoE with tp > 1 needs sequence parallelism (--sp), as in Megatron-Core");
+    return fail(Reason::options, [&] {
+      return std::string("MoE with tp > 1 needs sequence parallelism (--sp), as in Megatron-Core");
+    });
   return Reason::ok;
 }
 
@@ -107,38 +153,51 @@ uint64_t mix(uint64_t h, uint64_t v) {
 }
 uint64_t ctx_hash(const ShardContext& c) {
   uint64_t h = 1469598103934665603ULL;
-  for (uint64_t v : {uint64_t(c.tp), uint64_t(c.cp), uint64_t(c.ep), uint64_t(c.micro_batch), uint64_t(c.seq_len),
-                     uint64_t(c.sp), uint64_t(c.flash), uint64_t(c.tp_comm_overlap), uint64_t(c.recompute),
-                     uint64_t(c.precision)})
+  for (uint64_t v : {uint64_t(c.tp), uint64_t(c.cp), uint64_t(c.ep), uint64_t(c.micro_batch),
+                     uint64_t(c.seq_len), uint64_t(c.sp), uint64_t(c.flash),
+                     uint64_t(c.tp_comm_overlap), uint64_t(c.recompute), uint64_t(c.precision)})
     h = mix(h, v);
   return h;
 }
 }  // namespace
 
-const std::vector<BlockCost>& Estimator::type_costs(const ShardContext& ctx) {
+Estimator::CacheEntry& Estimator::entry(const ShardContext& ctx) {
   uint64_t key = ctx_hash(ctx);
   auto it = cache_.find(key);
   if (it == cache_.end() || !(it->second.ctx == ctx)) {
-    CacheEntry e{ctx, {}};
-    for (size_t rep : type_rep_) e.costs.push_back(price_block(graph_, graph_.blocks[rep], cluster_.gpu, ctx));
+    CacheEntry e{ctx, {}, {}};
+    for (size_t rep : type_rep_)
+      e.costs.push_back(price_block(graph_, graph_.blocks[rep], cluster_.gpu, ctx));
     it = cache_.insert_or_assign(key, std::move(e)).first;
   }
-  return it->second.costs;
+  return it->second;
 }
 
-std::vector<int64_t> Estimator::partition(const Strategy& s, const ShardContext& ctx) {
+const std::vector<BlockCost>& Estimator::type_costs(const ShardContext& ctx) {
+  return entry(ctx).costs;
+}
+
+const std::vector<int64_t>& Estimator::partition(const Strategy& s, CacheEntry& e) {
   const int64_t chunks = s.pp * s.vp;
+  auto found = e.partitions.find(chunks);
+  if (found != e.partitions.end()) return found->second;
   const int64_t nb = static_cast<int64_t>(graph_.blocks.size());
-  const bool transformer = nb >= 3 && graph_.blocks.front().type == "embedding" && graph_.blocks.back().type == "head";
-  if (chunks == 1) return {0, nb};
-  if (transformer && (nb - 2) % chunks == 0) return even_layer_partition(nb, chunks);
-  std::vector<double> cost(nb);
-  const std::vector<BlockCost>& costs = type_costs(ctx);
-  for (int64_t b = 0; b < nb; ++b) {
-    const BlockCost& bc = costs[type_of_block_[b]];
-    cost[b] = bc.fwd_s + bc.bwd_input_s + bc.bwd_weight_s + bc.recompute_s;
+  const bool transformer =
+      nb >= 3 && graph_.blocks.front().type == "embedding" && graph_.blocks.back().type == "head";
+  std::vector<int64_t> bounds;
+  if (chunks == 1) {
+    bounds = {0, nb};
+  } else if (transformer && (nb - 2) % chunks == 0) {
+    bounds = even_layer_partition(nb, chunks);
+  } else {
+    std::vector<double> cost(nb);
+    for (int64_t b = 0; b < nb; ++b) {
+      const BlockCost& bc = e.costs[type_of_block_[b]];
+      cost[b] = bc.fwd_s + bc.bwd_input_s + bc.bwd_weight_s + bc.recompute_s;
+    }
+    bounds = min_max_partition(cost, chunks);
   }
-  return min_max_partition(cost, chunks);
+  return e.partitions.emplace(chunks, std::move(bounds)).first->second;
 }
 
 void Estimator::prepare(const Strategy& s, Prepared& p) {
@@ -156,18 +215,27 @@ void Estimator::prepare(const Strategy& s, Prepared& p) {
   c.tp_group = place_group(cluster_, s.tp, 1);
   c.cp_group = place_group(cluster_, s.cp, s.tp);
   c.ep_group = place_group(cluster_, s.ep, 1);
-  p.bounds = partition(s, c);
+  CacheEntry& e = entry(c);
+  p.bounds = partition(s, e);
   p.chunks.assign(p.bounds.size() - 1, ChunkTotals{});
-  const std::vector<BlockCost>& costs = type_costs(c);
-  for (size_t ch = 0; ch + 1 < p.bounds.size(); ++ch)
-    for (int64_t b = p.bounds[ch]; b < p.bounds[ch + 1]; ++b) p.chunks[ch].add(costs[type_of_block_[b]]);
+  const std::vector<BlockCost>& costs = e.costs;
+  // Chunk totals from the count of each block type in the chunk (few types, many blocks).
+  for (size_t ch = 0; ch + 1 < p.bounds.size(); ++ch) {
+    const int64_t a = p.bounds[ch], b = p.bounds[ch + 1];
+    for (size_t t = 0; t < costs.size(); ++t) {
+      int64_t n = type_prefix_[t][b] - type_prefix_[t][a];
+      if (n > 0) p.chunks[ch].add(costs[t], n);
+    }
+    p.chunks[ch].boundary_bytes = costs[type_of_block_[b - 1]].boundary_bytes;
+  }
   // Tied embeddings across a pipeline: the last stage holds its own V x h/tp output weight.
-  if (s.pp > 1 && graph_.tied_output_params > 0) p.chunks.back().dense_params += graph_.tied_output_params / double(s.tp);
+  if (s.pp > 1 && graph_.tied_output_params > 0)
+    p.chunks.back().dense_params += graph_.tied_output_params / double(s.tp);
 }
 
 Estimate Estimator::estimate(const Strategy& s) {
   Estimate e;
-  e.reason = check(s, &e.detail);
+  e.reason = check(s, opts_.explain ? &e.detail : nullptr);
   if (e.reason != Reason::ok) return e;
   Prepared p;
   prepare(s, p);
@@ -195,7 +263,8 @@ Estimate Estimator::estimate(const Strategy& s) {
   e.hfu = per_gpu_hw / e.step_time_s / peak;
   e.bubble_fraction = e.breakdown.pp_bubble_s / e.step_time_s;
   const Breakdown& b = e.breakdown;
-  e.exposed_comm_fraction = (b.tp_comm_s + b.cp_comm_s + b.ep_comm_s + b.pp_comm_s + b.dp_comm_s) / e.step_time_s;
+  e.exposed_comm_fraction =
+      (b.tp_comm_s + b.cp_comm_s + b.ep_comm_s + b.pp_comm_s + b.dp_comm_s) / e.step_time_s;
   e.stages = stage_memory(s, cluster_, graph_, p.chunks);
   e.fits = true;
   for (size_t i = 0; i < e.stages.size(); ++i) {
@@ -208,8 +277,10 @@ Estimate Estimator::estimate(const Strategy& s) {
     e.fits = false;
     e.reason = Reason::out_of_memory;
     e.overflow_bytes = e.peak_memory_bytes - cluster_.gpu.memory_bytes;
-    e.detail = "stage " + std::to_string(e.peak_stage) + " needs " + std::to_string(e.peak_memory_bytes / 1e9) +
-               " GB, " + std::to_string(e.overflow_bytes / 1e9) + " GB over the GPU's memory";
+    if (opts_.explain)
+      e.detail = "stage " + std::to_string(e.peak_stage) + " needs " +
+                 std::to_string(e.peak_memory_bytes / 1e9) + " GB, " +
+                 std::to_string(e.overflow_bytes / 1e9) + " GB over the GPU's memory";
   }
   return e;
 }

@@ -63,6 +63,7 @@ struct Estimate {
 
 struct EstimatorOptions {
   bool allow_tp_across_nodes = false;
+  bool explain = true;  // fill Estimate::detail (the search turns it off for speed)
 };
 
 class Estimator {
@@ -78,11 +79,16 @@ class Estimator {
   int64_t cache_size() const { return static_cast<int64_t>(cache_.size()); }
 
  private:
+  struct CacheEntry {
+    ShardContext ctx;
+    std::vector<BlockCost> costs;  // per block type
+    std::unordered_map<int64_t, std::vector<int64_t>> partitions;  // chunks -> balanced bounds
+  };
   struct Prepared;
   void prepare(const Strategy& s, Prepared& p);
   // The cost of every block type under `ctx` (one cache lookup per strategy).
   const std::vector<BlockCost>& type_costs(const ShardContext& ctx);
-  std::vector<int64_t> partition(const Strategy& s, const ShardContext& ctx);
+  const std::vector<int64_t>& partition(const Strategy& s, CacheEntry& e);
 
   const OpGraph& graph_;
   ClusterSpec cluster_;
@@ -90,10 +96,8 @@ class Estimator {
   std::vector<int64_t> type_of_block_;   // block -> dense type index
   std::vector<size_t> type_rep_;         // type -> representative block
   int64_t heads_ = 0, kv_heads_ = 0, experts_ = 0;
-  struct CacheEntry {
-    ShardContext ctx;
-    std::vector<BlockCost> costs;  // per block type
-  };
+  CacheEntry& entry(const ShardContext& ctx);
+  std::vector<std::vector<int64_t>> type_prefix_;  // [type][i]: blocks of that type among [0, i)
   std::unordered_map<uint64_t, CacheEntry> cache_;  // ctx hash -> costs (ctx checked on hit)
 };
 

@@ -11,23 +11,24 @@
 
 namespace shardplan {
 
-void ChunkTotals::add(const BlockCost& b) {
-  fwd_s += b.fwd_s;
-  bwd_input_s += b.bwd_input_s;
-  bwd_weight_s += b.bwd_weight_s;
-  recompute_s += b.recompute_s;
-  tp_comm_s += b.tp_comm_s;
-  cp_comm_s += b.cp_comm_s;
-  ep_comm_s += b.ep_comm_s;
-  model_flops += b.model_flops;
-  hardware_flops += b.hardware_flops;
-  saved_bytes += b.saved_bytes;
+void ChunkTotals::add(const BlockCost& b, int64_t count) {
+  const double n = double(count);
+  fwd_s += n * b.fwd_s;
+  bwd_input_s += n * b.bwd_input_s;
+  bwd_weight_s += n * b.bwd_weight_s;
+  recompute_s += n * b.recompute_s;
+  tp_comm_s += n * b.tp_comm_s;
+  cp_comm_s += n * b.cp_comm_s;
+  ep_comm_s += n * b.ep_comm_s;
+  model_flops += n * b.model_flops;
+  hardware_flops += n * b.hardware_flops;
+  saved_bytes += n * b.saved_bytes;
   transient_bytes = std::max(transient_bytes, b.transient_bytes);
   max_block_params = std::max(max_block_params, b.dense_params + b.expert_params);
-  dense_params += b.dense_params;
-  expert_params += b.expert_params;
-  boundary_bytes = b.boundary_bytes;  // the chunk's last block sends
-  blocks++;
+  dense_params += n * b.dense_params;
+  expert_params += n * b.expert_params;
+  boundary_bytes = b.boundary_bytes;  // the chunk's last block sends (callers adding counts set it)
+  blocks += count;
 }
 
 namespace {
