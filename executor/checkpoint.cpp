@@ -13,6 +13,9 @@
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
+#include <string_view>
+
+#include "core/atomic_file.hpp"
 
 namespace shardplan::executor {
 
@@ -55,30 +58,6 @@ struct Reader {
   }
 };
 
-void write_file_atomically(const std::string& path, const std::vector<char>& bytes) {
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw std::runtime_error("checkpoint " + tmp + ": cannot create: " + std::strerror(errno));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (w < 0) {
-      ::close(fd);
-      throw std::runtime_error("checkpoint " + tmp + ": write failed: " + std::strerror(errno));
-    }
-    done += static_cast<size_t>(w);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0)
-    throw std::runtime_error("checkpoint " + tmp + ": fsync failed: " + std::strerror(errno));
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw std::runtime_error("checkpoint " + path + ": rename failed: " + std::strerror(errno));
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-}
 }  // namespace
 
 std::string checkpoint_path(const std::string& dir, int rank) {
@@ -108,7 +87,7 @@ void save_checkpoint(const std::string& dir, const RunOptions& o, int rank, Rank
     b.insert(b.end(), p, p + a->bytes());
   }
   put<uint64_t>(b, fnv1a(b, b.size()));
-  write_file_atomically(checkpoint_path(dir, rank), b);
+  write_file_atomically(checkpoint_path(dir, rank), std::string_view(b.data(), b.size()));
 }
 
 template <class T>

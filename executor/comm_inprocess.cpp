@@ -82,7 +82,7 @@ class InProcessComm final : public Communicator {
     const size_t eb = elem_bytes(t);
     auto& mine = g_->scratch[me_];
     mine.resize((hi - lo) * eb);
-    std::memcpy(mine.data(), at(g_->in[0], lo, t), (hi - lo) * eb);
+    copy(mine.data(), at(g_->in[0], lo, t), hi - lo, t);  // empty chunks when n < size()
     for (int r = 1; r < size(); ++r) {
       if (t == ElemType::f32)
         reduce_into(reinterpret_cast<float*>(mine.data()),
@@ -93,7 +93,7 @@ class InProcessComm final : public Communicator {
     }
     barrier();  // every input read
     for (int r = 0; r < size(); ++r)
-      std::memcpy(at(g_->out[r], lo, t), mine.data(), (hi - lo) * eb);
+      copy(at(g_->out[r], lo, t), mine.data(), hi - lo, t);
     barrier();  // every output written
   }
 
@@ -103,7 +103,7 @@ class InProcessComm final : public Communicator {
     barrier();
     check_counts(n);
     std::vector<std::byte> acc(n * elem_bytes(t));
-    std::memcpy(acc.data(), at(g_->in[0], me_ * n, t), acc.size());
+    copy(acc.data(), at(g_->in[0], me_ * n, t), n, t);
     for (int r = 1; r < size(); ++r) {
       if (t == ElemType::f32)
         reduce_into(reinterpret_cast<float*>(acc.data()),
@@ -113,7 +113,7 @@ class InProcessComm final : public Communicator {
                     static_cast<const double*>(g_->in[r]) + me_ * n, n, ReduceOp::sum);
     }
     barrier();  // every input read before anyone (this rank included) overwrites
-    std::memcpy(out, acc.data(), acc.size());
+    copy(out, acc.data(), n, t);
     barrier();
   }
 

@@ -145,7 +145,7 @@ void RankTrainer<T>::optimizer_step() {
   if (at_.tp == 0 && final_norm_) vals[1] = loss_sum_;
   comms_.world->all_reduce(vals, 2);
   loss_sum_ = vals[1];
-  const double norm = std::sqrt(vals[0]);
+  const double norm = grad_norm_ = std::sqrt(vals[0]);
   const double max_norm = cfg_.adamw.max_grad_norm;
   // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
   const double clip = (max_norm > 0 && norm + 1e-6 > max_norm) ? max_norm / (norm + 1e-6) : 1.0;

@@ -38,6 +38,7 @@ class RankTrainer {
   double train_step(int64_t step);
   // Every unit this rank owns, in a fixed order (checkpoints rely on it).
   std::vector<Unit<T>*> units();
+  double last_grad_norm() const { return grad_norm_; }  // before clipping
   int64_t steps_done() const { return steps_done_; }
   void set_steps_done(int64_t s) { steps_done_ = s; }
   void export_params(ParamStore<T>& out);
@@ -74,7 +75,7 @@ class RankTrainer {
   std::vector<Chunk> chunks_;
   std::unique_ptr<Unit<T>> embed_, final_norm_, head_;
   std::map<std::pair<int, int>, MicroState> in_flight_;
-  double loss_sum_ = 0;
+  double loss_sum_ = 0, grad_norm_ = 0;
   int64_t steps_done_ = 0;
 };
 

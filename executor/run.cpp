@@ -85,11 +85,13 @@ RunReport train(const RunOptions& o, ParamStore<T>* final_params, const AdamWCon
     MemoryTracker mem;
     RankTrainer<T> trainer(cfg, rank, std::move(comms), mem);
     if (o.resume) load_checkpoint(o.checkpoint_dir, o, rank, trainer);
-    std::vector<double> losses;
+    std::vector<double> losses, norms;
     trainer.world().barrier();
     const auto t0 = std::chrono::steady_clock::now();
-    for (int64_t step = trainer.steps_done(); step < o.steps; ++step)
+    for (int64_t step = trainer.steps_done(); step < o.steps; ++step) {
       losses.push_back(trainer.train_step(step));
+      norms.push_back(trainer.last_grad_norm());
+    }
     trainer.world().barrier();
     const auto t1 = std::chrono::steady_clock::now();
     if (!o.checkpoint_dir.empty()) save_checkpoint(o.checkpoint_dir, o, rank, trainer);
@@ -98,6 +100,7 @@ RunReport train(const RunOptions& o, ParamStore<T>* final_params, const AdamWCon
     report.peak_bytes_per_rank[rank] = mem.snapshot(rank);
     if (rank == 0) {
       report.losses = losses;
+      report.grad_norms = norms;
       elapsed_s = std::chrono::duration<double>(t1 - t0).count();
       steps_run = static_cast<int64_t>(losses.size());
     }

@@ -1,6 +1,9 @@
 // The executor's public entry: train a GPT-style decoder on CPU threads (one per rank) under a
 // Strategy's TP/PP/DP/ZeRO/SP/recompute/schedule, in float32, and report losses, speed and the
-// peak memory of every rank by category.
+// peak memory of every rank by category. Math is float32 whatever strategy.precision says;
+// tp_comm_overlap, flash_attention and overlap_grad_reduce change nothing on this backend.
+// Optimizer: AdamW (lr 1e-3, betas 0.9/0.95, eps 1e-8, weight decay 0.1 on matrices only),
+// global gradient-norm clipping at 1.0; weights initialised as GPT-2 from `seed` (params.hpp).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -24,6 +27,7 @@ struct RunOptions {
 
 struct RunReport {
   std::vector<double> losses;   // mean token loss of each step run
+  std::vector<double> grad_norms;  // global gradient L2 norm of each step, before clipping
   double step_time_s = 0;       // wall time per step
   double tokens_per_s = 0;      // global_batch·seq_len / step_time_s
   std::vector<RankMemory> peak_bytes_per_rank;  // indexed by world rank

@@ -25,12 +25,11 @@ Unit<T>::Unit(std::vector<ParamSpec> specs, ShardCoords sh, MemoryTracker& mem, 
   v_ = Buffer<T>(mem, MemCategory::optimizer_states, owned);
   // ZeRO-3 initialises only its shard; the others every local element.
   const int64_t b = sh_.zero == 3 ? owned_begin() : 0, e = sh_.zero == 3 ? owned_end() : numel_;
-  T* dst = params_.data() - b;
   for_each_segment(b, e, [&](int i, int64_t lo, int64_t hi) {
     for (int64_t f = lo; f < hi; ++f) {
       int64_t r = 0, c = 0;
       global_position(specs_[i], sh_.tp_idx, sh_.tp, f - offset_[i], r, c);
-      dst[f] = static_cast<T>(init_value(specs_[i], seed, r, c));
+      params_[f - b] = static_cast<T>(init_value(specs_[i], seed, r, c));
     }
   });
 }
@@ -129,29 +128,30 @@ template <class T>
 double Unit<T>::grad_sumsq() const {
   if (!norm_counted_ || (sh_.zero == 0 && sh_.dp_idx != 0)) return 0;
   const int64_t ob = owned_begin();
-  const T* g = owned_grads() - ob;
+  const T* g = owned_grads();  // g[f - ob] is flat element f
   double s = 0;
   for_each_segment(ob, owned_end(), [&](int i, int64_t lo, int64_t hi) {
     if (specs_[i].split == TpSplit::replicated && sh_.tp_idx != 0) return;
-    for (int64_t f = lo; f < hi; ++f) s += static_cast<double>(g[f]) * static_cast<double>(g[f]);
+    for (int64_t f = lo - ob; f < hi - ob; ++f) s += static_cast<double>(g[f]) * static_cast<double>(g[f]);
   });
   return s;
 }
 
 template <class T>
 void Unit<T>::adamw(const AdamWConfig& cfg, int64_t step, double clip_scale) {
+  // p, g, m, v: element [f - ob] is flat element f of the owned range.
   const int64_t ob = owned_begin();
-  T* p = params_.data() + (sh_.zero == 3 ? 0 : ob) - ob;
-  const T* g = owned_grads() - ob;
-  T* m = m_.data() - ob;
-  T* v = v_.data() - ob;
+  T* p = params_.data() + (sh_.zero == 3 ? 0 : ob);
+  const T* g = owned_grads();
+  T* m = m_.data();
+  T* v = v_.data();
   const T b1 = T(cfg.beta1), b2 = T(cfg.beta2), lr = T(cfg.lr), eps = T(cfg.eps);
   const T c1 = T(1.0 - std::pow(cfg.beta1, double(step)));
   const T c2 = T(1.0 - std::pow(cfg.beta2, double(step)));
   const T clip = T(clip_scale);
   for_each_segment(ob, owned_end(), [&](int i, int64_t lo, int64_t hi) {
     const T decay = specs_[i].weight_decay ? T(1.0 - cfg.lr * cfg.weight_decay) : T(1);
-    for (int64_t f = lo; f < hi; ++f) {
+    for (int64_t f = lo - ob; f < hi - ob; ++f) {
       const T gf = g[f] * clip;
       m[f] = b1 * m[f] + (T(1) - b1) * gf;
       v[f] = b2 * v[f] + (T(1) - b2) * gf * gf;

@@ -9,41 +9,15 @@
 #include <vector>
 
 #include "executor/train.hpp"
+#include "tiny_model.hpp"
 
 using namespace shardplan;
 using namespace shardplan::executor;
 
 namespace {
 
-// The tiny model of the executor issue: hidden 64, 4 heads, 4 layers, vocab 128, seq 16.
-ModelSpec tiny(bool gqa_variant) {
-  ModelSpec m;
-  m.name = gqa_variant ? "tiny-gqa" : "tiny";
-  m.layers = 4;
-  m.hidden = 64;
-  m.heads = 4;
-  m.kv_heads = gqa_variant ? 2 : 4;
-  m.head_dim = 16;
-  m.vocab = 128;
-  m.seq_len = 16;
-  m.ffn_act = gqa_variant ? "swiglu" : "gelu";
-  m.ffn_hidden = gqa_variant ? 176 : 256;
-  m.norm = gqa_variant ? "rmsnorm" : "layernorm";
-  m.tied_embeddings = gqa_variant;
-  return m;
-}
-
-RunOptions options(const ModelSpec& m, const std::string& plan) {
-  RunOptions o;
-  o.model = m;
-  Strategy base;
-  base.global_batch = 8;
-  base.micro_batch = 1;
-  o.strategy = parse_strategy_string(plan, base);
-  o.steps = 5;
-  o.seed = 7;
-  return o;
-}
+using testing::options;
+using testing::tiny;
 
 template <class T>
 struct Result {
@@ -107,14 +81,19 @@ void check_plans(const ModelSpec& m, const std::string& ref_plan,
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     INFO(m.name << (sizeof(T) == 4 ? " float32" : " float64") << " plan " << plan);
     REQUIRE(r->report.losses.size() == ref->report.losses.size());
-    double loss_err = 0;
-    for (size_t i = 0; i < ref->report.losses.size(); ++i)
+    double loss_err = 0, norm_err = 0;
+    for (size_t i = 0; i < ref->report.losses.size(); ++i) {
       loss_err = std::max(loss_err, std::abs(r->report.losses[i] - ref->report.losses[i]) /
                                         std::abs(ref->report.losses[i]));
+      // The global gradient norm counts TP-replicated norms, ZeRO shards and tied copies once.
+      norm_err = std::max(norm_err, std::abs(r->report.grad_norms[i] - ref->report.grad_norms[i]) /
+                                        ref->report.grad_norms[i]);
+    }
     std::string where;
     const double perr = param_error(*r, *ref, where);
-    INFO("loss rel err " << loss_err << ", param err " << perr << " at " << where << ", " << secs << " s");
+    INFO("loss rel err " << loss_err << ", grad norm rel err " << norm_err << ", param err " << perr << " at " << where << ", " << secs << " s");
     CHECK(loss_err <= loss_tol);
+    CHECK(norm_err <= loss_tol);
     CHECK(perr <= param_tol);
   }
 }
