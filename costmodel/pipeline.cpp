@@ -59,10 +59,15 @@ std::vector<ChunkTotals> per_stage(const Strategy& s, const std::vector<ChunkTot
 
 int64_t expert_dp(const Strategy& s) { return std::max<int64_t>(1, s.dp * s.cp * s.tp / s.ep); }
 
-// Optimizer step (fused Adam, memory-bound): read fp32 master, grad, m, v (16 B), write master,
-// m, v (12 B) and the 16-bit weight (2 B); the gradient-norm pass reads the grads again (4 B).
-double optimizer_time_s(const GpuSpec& gpu, double local_params) {
-  return memory_time_s(gpu, local_params * 34.0, 8);
+// The optimizer step of Megatron's mixed-precision optimizer, memory-bound, per parameter:
+// on the gradient replica this GPU holds (`grad_params`), zeroing the fp32 main-grad buffer for the
+// next step (write 4 B); on the shard it updates (`shard_params`): fp16 loss-scale unscale and
+// inf check (read 4 + write 4 B, fp16 only), the gradient-norm pass (read 4 B), fused Adam (read
+// master, grad, m, v 16 B; write master, m, v 12 B) and the copy of the new master weights into the
+// 16-bit model weights (read 4 + write 2 B). Multi-tensor kernels: a handful of launches each.
+double optimizer_time_s(const GpuSpec& gpu, DType precision, double grad_params, double shard_params) {
+  const double unscale = precision == DType::fp16 ? 8 : 0;
+  return memory_time_s(gpu, 4 * grad_params + shard_params * (unscale + 4 + 28 + 6), 12);
 }
 }  // namespace
 
@@ -101,7 +106,9 @@ PipelineInputs pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, co
     in.dp_per_micro_batch_s.push_back(per_mb);
     double local = st.dense_params / (s.zero >= 1 ? double(s.dp * s.cp) : 1.0) +
                    st.expert_params / (s.zero >= 1 ? double(expert_dp(s)) : 1.0);
-    in.optimizer_s.push_back(optimizer_time_s(cluster.gpu, local));
+    double grads_held = st.dense_params / (s.zero >= 2 ? double(s.dp * s.cp) : 1.0) +
+                        st.expert_params / (s.zero >= 2 ? double(expert_dp(s)) : 1.0);
+    in.optimizer_s.push_back(optimizer_time_s(cluster.gpu, s.precision, grads_held, local));
   }
   if (s.pp > 1) {
     // Megatron's scatter/gather: each TP rank sends 1/tp of the activation, then the receiving
