@@ -28,15 +28,18 @@ void run_check(const CheckOptions& o) {
   Estimator est(g, p.cluster, EstimatorOptions{p.allow_tp_across_nodes});
   const Estimate e = est.estimate(p.strategy);
   if (!e.valid())
-    throw InputError(o.file, "/strategy",
-                     std::string("expected a strategy the cost model accepts, found one it rejects (") +
-                         reason_name(e.reason) + "): " + e.detail);
+    throw InputError(
+        o.file, "/strategy",
+        std::string("expected a strategy the cost model accepts, found one it rejects (") +
+            reason_name(e.reason) + "): " + e.detail);
   nlohmann::ordered_json fresh = estimate_json(e, p.strategy, g);
   fresh.erase("strategy");
   std::vector<JsonDifference> diffs;
   if (e.chunk_bounds != p.chunk_bounds)
-    diffs.push_back({"/partition/chunk_bounds", nlohmann::json(p.chunk_bounds).dump(), nlohmann::json(e.chunk_bounds).dump()});
-  for (auto& d : json_differences(nlohmann::json(p.prediction), nlohmann::json(fresh), o.tolerance, 20, "/prediction"))
+    diffs.push_back({"/partition/chunk_bounds", nlohmann::json(p.chunk_bounds).dump(),
+                     nlohmann::json(e.chunk_bounds).dump()});
+  for (auto& d : json_differences(nlohmann::json(p.prediction), nlohmann::json(fresh), o.tolerance,
+                                  20, "/prediction"))
     diffs.push_back(std::move(d));
   const bool matches = diffs.empty();
   if (o.json) {
@@ -47,17 +50,22 @@ void run_check(const CheckOptions& o) {
     j["matches"] = matches;
     j["tolerance"] = o.tolerance;
     j["differences"] = nlohmann::ordered_json::array();
-    for (const auto& d : diffs) j["differences"].push_back({{"path", d.path}, {"stored", d.expected}, {"now", d.found}});
+    for (const auto& d : diffs)
+      j["differences"].push_back({{"path", d.path}, {"stored", d.expected}, {"now", d.found}});
     j["estimate"] = fresh;
     std::cout << j.dump(1) << "\n";
   } else {
     std::cout << fmt::format("{}: a valid {} plan\n\n", o.file, kPlanFormat);
     std::cout << estimate_text(e, p.strategy, p.cluster, g) << "\n";
     if (matches) {
-      std::cout << fmt::format("the re-estimate matches the stored prediction (relative tolerance {:g})\n", o.tolerance);
+      std::cout << fmt::format(
+          "the re-estimate matches the stored prediction (relative tolerance {:g})\n", o.tolerance);
     } else {
-      std::cout << fmt::format("the re-estimate differs from the stored prediction (relative tolerance {:g}):\n", o.tolerance);
-      for (const auto& d : diffs) std::cout << fmt::format("  {}: stored {}, now {}\n", d.path, d.expected, d.found);
+      std::cout << fmt::format(
+          "the re-estimate differs from the stored prediction (relative tolerance {:g}):\n",
+          o.tolerance);
+      for (const auto& d : diffs)
+        std::cout << fmt::format("  {}: stored {}, now {}\n", d.path, d.expected, d.found);
     }
   }
   if (!matches) throw ExitStatus{1};
@@ -66,9 +74,11 @@ void run_check(const CheckOptions& o) {
 
 void register_check(CLI::App& app) {
   auto o = std::make_shared<CheckOptions>();
-  auto* cmd = app.add_subcommand("check", "Validate a plan file and re-estimate it against its stored prediction");
+  auto* cmd = app.add_subcommand(
+      "check", "Validate a plan file and re-estimate it against its stored prediction");
   cmd->add_option("plan", o->file, "plan file written by `plan --out`")->required();
-  cmd->add_option("--tolerance", o->tolerance, "relative difference allowed per number")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--tolerance", o->tolerance, "relative difference allowed per number")
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_flag("--json", o->json, "print JSON");
   cmd->footer("Exit status: 0 valid and matching, 1 valid but the prediction changed, 2 invalid.");
   cmd->callback([o] { run_check(*o); });

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "plan/emit.hpp"
 #include "plan/plan.hpp"
@@ -18,22 +19,28 @@ struct EmitOptions {
 };
 
 void run_emit(const EmitOptions& o) {
-  if (o.config_only && o.format != "deepspeed") throw UsageError("--config-only applies to --format deepspeed only");
+  if (o.config_only && o.format != "deepspeed")
+    throw UsageError("--config-only applies to --format deepspeed only");
   const Plan p = read_plan_file(o.file);
-  Emitted e = o.format == "megatron"     ? emit_megatron(p)
+  Emitted e = o.format == "megatron"    ? emit_megatron(p)
               : o.format == "deepspeed" ? emit_deepspeed(p, o.config_only)
                                         : emit_torchtitan(p);
-  if (o.out.empty()) std::cout << e.text;
-  else write_file_atomically(o.out, e.text);
+  if (o.out.empty())
+    std::cout << e.text;
+  else
+    write_file_atomically(o.out, e.text);
   for (const auto& n : e.notes) std::cerr << "note: " << n << "\n";
 }
 }  // namespace
 
 void register_emit(CLI::App& app) {
   auto o = std::make_shared<EmitOptions>();
-  auto* cmd = app.add_subcommand("emit", "Write a plan as Megatron-LM, DeepSpeed or torchtitan configuration");
+  auto* cmd = app.add_subcommand(
+      "emit", "Write a plan as Megatron-LM, DeepSpeed or torchtitan configuration");
   cmd->add_option("plan", o->file, "plan file written by `plan --out`")->required();
-  cmd->add_option("--format", o->format, "megatron (bash script), deepspeed (bash script + ds_config) or torchtitan (TOML)")
+  cmd->add_option(
+         "--format", o->format,
+         "megatron (bash script), deepspeed (bash script + ds_config) or torchtitan (TOML)")
       ->required()
       ->check(CLI::IsMember({"megatron", "deepspeed", "torchtitan"}));
   cmd->add_flag("--config-only", o->config_only, "deepspeed: print only the DeepSpeed config JSON");

@@ -7,6 +7,7 @@
 #include "cli/commands.hpp"
 #include "cli/estimate_json.hpp"
 #include "cli/strategy_flags.hpp"
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "costmodel/estimate.hpp"
 #include "simulator/simulate.hpp"
@@ -22,19 +23,6 @@ struct SimulateOptions {
   bool full = false, json = false;
 };
 
-// Writes to a temporary name and renames, so an interrupted run never leaves a truncated file.
-void write_file_atomically(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw UsageError("cannot write " + path);
-    f << text;
-    f.flush();
-    if (!f) throw UsageError("cannot write " + path);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw UsageError("cannot rename " + tmp + " to " + path);
-}
-
 // The estimate's step-time-derived fields, recomputed for the simulated step time and memory.
 Estimate with_simulation(Estimate e, const SimResult& r, const ClusterSpec& c) {
   const double scale = e.step_time_s / r.step_time_s;
@@ -47,7 +35,8 @@ Estimate with_simulation(Estimate e, const SimResult& r, const ClusterSpec& c) {
   e.peak_memory_bytes = 0;
   for (size_t i = 0; i < r.peak_memory_bytes.size() && i < e.stages.size(); ++i) {
     StageMemory& m = e.stages[i];
-    double static_bytes = m.params_bytes + m.grads_bytes + m.optimizer_bytes + m.buffers_bytes + m.runtime_bytes;
+    double static_bytes =
+        m.params_bytes + m.grads_bytes + m.optimizer_bytes + m.working_bytes + m.buffers_bytes + m.runtime_bytes;
     m.activations_bytes = std::max(0.0, r.peak_memory_bytes[i] - static_bytes);
     m.total_bytes = r.peak_memory_bytes[i];
     if (m.total_bytes > e.peak_memory_bytes) e.peak_memory_bytes = m.total_bytes, e.peak_stage = static_cast<int64_t>(i);

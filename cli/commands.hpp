@@ -15,6 +15,8 @@ void register_simulate(CLI::App& app);
 void register_check(CLI::App& app);
 void register_emit(CLI::App& app);
 void register_report(CLI::App& app);
+void register_run(CLI::App& app);
+void register_calibrate(CLI::App& app);
 
 // Thrown by a command that has printed its result to end with another status than 0 (check:
 // 1 when a valid plan's stored prediction no longer matches the cost model).

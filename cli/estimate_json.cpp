@@ -28,6 +28,7 @@ OJ strategy_json(const Strategy& s) {
   j["tp_comm_overlap"] = s.tp_comm_overlap;
   j["flash_attention"] = s.flash_attention;
   j["overlap_grad_reduce"] = s.overlap_grad_reduce;
+  j["async_tp_backward"] = s.async_tp_backward;
   return j;
 }
 
@@ -59,6 +60,7 @@ OJ estimate_json(const Estimate& e, const Strategy& s, const OpGraph& g) {
                       {"grads_bytes", m.grads_bytes},
                       {"optimizer_bytes", m.optimizer_bytes},
                       {"activations_bytes", m.activations_bytes},
+                      {"working_bytes", m.working_bytes},
                       {"buffers_bytes", m.buffers_bytes},
                       {"runtime_bytes", m.runtime_bytes},
                       {"total_bytes", m.total_bytes},
@@ -100,17 +102,18 @@ std::string estimate_text(const Estimate& e, const Strategy& s, const ClusterSpe
   row("dp comm (exposed)", b.dp_comm_s);
   row("optimizer", b.optimizer_s);
   out += "\nmemory per GPU by stage\n";
-  out += fmt::format("  {:>5} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}\n", "stage", "params", "grads",
-                     "optimizer", "activations", "buffers", "runtime", "total");
+  out += fmt::format("  {:>5} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}\n", "stage", "params",
+                     "grads", "optimizer", "activations", "working", "buffers", "runtime", "total");
   for (size_t i = 0; i < e.stages.size(); ++i) {
     const StageMemory& m = e.stages[i];
     if (e.stages.size() > 8 && i > 2 && i + 3 < e.stages.size()) {
       if (i == 3) out += "    ...\n";
       continue;
     }
-    out += fmt::format("  {:>5} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}\n", i, human_bytes(m.params_bytes),
-                       human_bytes(m.grads_bytes), human_bytes(m.optimizer_bytes), human_bytes(m.activations_bytes),
-                       human_bytes(m.buffers_bytes), human_bytes(m.runtime_bytes), human_bytes(m.total_bytes));
+    out += fmt::format("  {:>5} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}\n", i,
+                       human_bytes(m.params_bytes), human_bytes(m.grads_bytes), human_bytes(m.optimizer_bytes),
+                       human_bytes(m.activations_bytes), human_bytes(m.working_bytes), human_bytes(m.buffers_bytes),
+                       human_bytes(m.runtime_bytes), human_bytes(m.total_bytes));
   }
   return out;
 }

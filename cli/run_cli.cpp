@@ -19,9 +19,12 @@ int run_cli(int argc, char** argv) {
   register_validate(app);
   register_plan(app);
   register_simulate(app);
+  register_compare(app);
   register_check(app);
   register_emit(app);
   register_report(app);
+  register_run(app);
+  register_calibrate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -34,6 +34,8 @@ void add_strategy_flags(CLI::App* cmd, StrategyFlags& f) {
   cmd->add_flag("--tp-comm-overlap", f.tp_comm_overlap, "overlap TP communication with GEMMs");
   cmd->add_flag("--no-flash-attention", f.no_flash, "unfused attention (Megatron before FlashAttention)");
   cmd->add_flag("--no-overlap-grad-reduce", f.no_overlap_grad_reduce, "DP gradient reduction after the backward");
+  cmd->add_flag("--no-async-tp-backward", f.no_async_tp_backward,
+                "TP input-gradient reduction not overlapped with the weight-gradient GEMM (Megatron before 2022)");
 }
 
 Problem resolve_problem(const ProblemFlags& f) {
@@ -72,6 +74,7 @@ Strategy resolve_strategy(const StrategyFlags& f, const Problem& p) {
   s.tp_comm_overlap = f.tp_comm_overlap;
   s.flash_attention = !f.no_flash;
   s.overlap_grad_reduce = !f.no_overlap_grad_reduce;
+  s.async_tp_backward = !f.no_async_tp_backward;
   return s;
 }
 

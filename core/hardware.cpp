@@ -17,7 +17,7 @@ std::string g_program_dir;
 const std::vector<std::string> kGpuKeys = {
     "name", "description", "memory_bytes", "memory_bandwidth_GBps", "sms", "peak_tflops",
     "gemm_peak_fraction", "attention_fwd_fraction", "attention_bwd_fraction",
-    "memory_bandwidth_fraction", "kernel_overhead_us", "gemm_tile_m", "gemm_tile_n",
+    "memory_bandwidth_fraction", "kernel_overhead_us", "gemm_tile_m", "gemm_tile_n", "gemm_pipeline_k",
     "runtime_reserved_bytes", "allocator_fragmentation", "source"};
 
 double fraction(const JsonObject& o, const std::string& key, double def) {
@@ -52,6 +52,8 @@ GpuSpec gpu_from_json(const JsonObject& o) {
   if (g.kernel_overhead_us < 0) o.fail("kernel_overhead_us", "expected a non-negative number");
   g.gemm_tile_m = o.get_positive_int("gemm_tile_m", g.gemm_tile_m);
   g.gemm_tile_n = o.get_positive_int("gemm_tile_n", g.gemm_tile_n);
+  g.gemm_pipeline_k = o.get_number("gemm_pipeline_k", g.gemm_pipeline_k);
+  if (g.gemm_pipeline_k < 0) o.fail("gemm_pipeline_k", "expected a non-negative number");
   g.runtime_reserved_bytes = o.get_number("runtime_reserved_bytes", 0.0);
   if (g.runtime_reserved_bytes < 0 || g.runtime_reserved_bytes >= g.memory_bytes)
     o.fail("runtime_reserved_bytes", "expected a non-negative number below memory_bytes");
@@ -122,6 +124,8 @@ ClusterSpec cluster_from_json(const JsonObject& o) {
   }
   c.gpus_per_node = o.get_positive_int("gpus_per_node");
   c.nodes = o.get_positive_int("nodes", 1);
+  for (auto [k, v] : {std::pair{"gpus_per_node", c.gpus_per_node}, {"nodes", c.nodes}})
+    if (v > kMaxGpus) o.fail(k, "expected at most " + std::to_string(kMaxGpus) + ", found " + std::to_string(v));
   const Json& net = o.raw("network");
   if (!net.is_array() || net.empty())
     o.fail("network", "expected a non-empty array of levels, innermost first");

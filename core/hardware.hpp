@@ -27,6 +27,9 @@ struct GpuSpec {
   double kernel_overhead_us = 4;          // launch + tail per kernel
   int64_t gemm_tile_m = 128;              // output tile of the GEMM kernels (wave quantization)
   int64_t gemm_tile_n = 256;
+  // k consumed by the GEMM kernel's mainloop prologue and epilogue (~2 k-tiles of a GPU kernel):
+  // shape efficiency k / (k + gemm_pipeline_k). 0: none (a CPU GEMM is flat down to small k).
+  double gemm_pipeline_k = 64;
   double runtime_reserved_bytes = 0;      // CUDA context, cuBLAS workspace, NCCL buffers
   double allocator_fragmentation = 0.05;  // fraction of the rest lost to the caching allocator
   std::map<std::string, std::string> source;  // field -> where the figure comes from
@@ -45,6 +48,9 @@ struct NetworkLevel {
   std::string source;
   bool operator==(const NetworkLevel&) const = default;
 };
+
+// The most GPUs a cluster (or --gpus) may have: counts stay far inside int64 when multiplied.
+inline constexpr int64_t kMaxGpus = 10'000'000;
 
 struct ClusterSpec {
   std::string name;

@@ -61,14 +61,31 @@ void validate_model_spec(const ModelSpec& s, const std::string& file, const std:
   if (s.heads % s.kv_heads != 0)
     fail("kv_heads", "expected kv_heads (" + std::to_string(s.kv_heads) + ") to divide heads (" +
                          std::to_string(s.heads) + ")");
+  // The spec loader checks these as it reads; the HF importer maps them from other fields.
+  if (s.moe && (s.moe->shared_experts < 0 || s.moe->dense_layers < 0))
+    fail(s.moe->shared_experts < 0 ? "moe/shared_experts" : "moe/dense_layers", "expected a non-negative integer");
+  if (s.attention.q_lora_rank < 0) fail("attention/q_lora_rank", "expected a non-negative integer");
+  if (s.moe && s.moe->top_k > s.moe->experts)
+    fail("moe/top_k", "expected top_k <= experts (" + std::to_string(s.moe->experts) + "), found " +
+                          std::to_string(s.moe->top_k));
   if (s.moe && s.moe->dense_layers > s.layers)
     fail("moe/dense_layers", "expected dense_layers <= layers (" + std::to_string(s.layers) + ")");
   // Guard the arithmetic: sizes beyond these are not models, and products would overflow.
-  const int64_t limit = int64_t{1} << 24;
-  for (auto [k, v] : {std::pair{"layers", s.layers}, {"hidden", s.hidden}, {"heads", s.heads},
-                      {"vocab", s.vocab}, {"ffn_hidden", s.ffn_hidden}})
-    if (v > limit * 64) fail(k, "expected at most " + std::to_string(limit * 64) + ", found " + std::to_string(v));
-  if (s.seq_len > (int64_t{1} << 30)) fail("seq_len", "expected at most 2^30 tokens");
+  if (s.layers > kMaxModelLayers)
+    fail("layers", "expected at most " + std::to_string(kMaxModelLayers) + " layers, found " + std::to_string(s.layers));
+  const MoeSpec moe = s.moe.value_or(MoeSpec{});
+  const AttentionSpec& at = s.attention;
+  for (auto [k, v] : {std::pair{"hidden", s.hidden}, {"heads", s.heads},
+                      {"kv_heads", s.kv_heads}, {"head_dim", s.head_dim}, {"vocab", s.vocab},
+                      {"ffn_hidden", s.ffn_hidden}, {"moe/experts", moe.experts}, {"moe/top_k", moe.top_k},
+                      {"moe/ffn_hidden", moe.ffn_hidden}, {"moe/shared_experts", moe.shared_experts},
+                      {"attention/q_lora_rank", at.q_lora_rank}, {"attention/kv_lora_rank", at.kv_lora_rank},
+                      {"attention/qk_nope_head_dim", at.qk_nope_head_dim},
+                      {"attention/qk_rope_head_dim", at.qk_rope_head_dim},
+                      {"attention/v_head_dim", at.v_head_dim}})
+    if (v > kMaxModelDim)
+      fail(k, "expected at most " + std::to_string(kMaxModelDim) + ", found " + std::to_string(v));
+  if (s.seq_len > kMaxModelDim) fail("seq_len", "expected at most 2^30 tokens");
 }
 
 ModelSpec model_spec_from_json(const JsonObject& o) {
@@ -78,6 +95,8 @@ ModelSpec model_spec_from_json(const JsonObject& o) {
   s.name = o.get_string("name", "model");
   s.layers = o.get_positive_int("layers");
   s.hidden = o.get_positive_int("hidden");
+  if (s.hidden > kMaxModelDim)  // before 4 * hidden (the ffn_hidden default) is formed
+    o.fail("hidden", "expected at most " + std::to_string(kMaxModelDim) + ", found " + std::to_string(s.hidden));
   s.heads = o.get_positive_int("heads");
   s.kv_heads = o.get_positive_int("kv_heads", s.heads);
   s.ffn_act = o.get_enum("ffn_act", {"gelu", "swiglu"}, "gelu");

@@ -5,6 +5,12 @@
 
 namespace shardplan {
 
+// The largest width, head count, head dimension, vocabulary, sequence length or MoE size a spec
+// may have: nothing real comes near 2^30, and a product of two such sizes stays inside int64.
+inline constexpr int64_t kMaxModelDim = int64_t{1} << 30;
+// The most layers: each becomes ~15 ops of the graph (the deepest published models have ~200).
+inline constexpr int64_t kMaxModelLayers = 10'000;
+
 ModelSpec model_spec_from_json(const JsonObject& obj);
 Json model_spec_to_json(const ModelSpec& spec);
 // Checks cross-field rules (divisibility, positivity); `obj` locates the error.

@@ -31,6 +31,9 @@ struct Strategy {
   // Implementation choices that change the cost (defaults: today's Megatron-Core).
   bool flash_attention = true;
   bool overlap_grad_reduce = true;
+  // Megatron (since 2022) runs the input-gradient all-reduce / reduce-scatter of column-parallel
+  // layers asynchronously behind the weight-gradient GEMM; Megatron of 2020-2021 did not.
+  bool async_tp_backward = true;
   bool operator==(const Strategy&) const = default;
 
   int64_t gpus() const { return dp * tp * pp * cp; }

@@ -84,9 +84,10 @@ struct Pricer {
       double bh = b * heads;
       double elems = bh * s_q * s_k;
       t.fwd = gemm_time_s(gpu, math, s_q, s_k, dq, bh) + gemm_time_s(gpu, math, s_q, dv, s_k, bh);
-      // Bytes per score: write 2, softmax read 2 + write 2, AV reads 2; with attention dropout
-      // also read 2 + write 2 + a 1-byte mask (GPT lineage).
-      t.fwd += memory_time_s(gpu, elems * (attn_dropout ? 13 : 8), attn_dropout ? 2 : 1);
+      // Bytes per score (16-bit): write 2, softmax read 2 + write 2, AV reads 2; with attention
+      // dropout also read 2 + write 2 + a 1-byte mask (GPT lineage). fp32 scores double the 2s.
+      const double w = act_bytes(act_dtype) / 2;
+      t.fwd += memory_time_s(gpu, elems * (attn_dropout ? 12 * w + 1 : 8 * w), attn_dropout ? 2 : 1);
       t.bwd_in = gemm_time_s(gpu, math, s_q, s_k, dv, bh) + gemm_time_s(gpu, math, s_q, dq, s_k, bh) +
                  gemm_time_s(gpu, math, s_k, dv, s_q, bh) + gemm_time_s(gpu, math, s_k, dq, s_q, bh);
       // dropout backward read 2 + mask 1 + write 2, softmax backward read 4 + write 2, and the
@@ -94,9 +95,11 @@ struct Pricer {
       // Backward bytes per score: dP written 2, P (or the dropout output) read for dV 2, softmax
       // backward reads y and dy and writes dx 6, dS read by the dQ and dK GEMMs 4; with dropout its
       // backward adds read 2 + mask 1 + write 2.
-      t.bwd_in += memory_time_s(gpu, elems * (attn_dropout ? 19 : 14), attn_dropout ? 3 : 2);
+      t.bwd_in += memory_time_s(gpu, elems * (attn_dropout ? 18 * w + 1 : 14 * w), attn_dropout ? 3 : 2);
       // Softmax output (2), dropout mask (1) and dropout output (2) per score: the 5as/h term.
-      extra_saved = (attn_dropout ? 5 : 2) * elems;
+      // The scores are in the activation dtype (4 bytes each in fp32); the mask is 1 byte.
+      const double score = act_bytes(act_dtype);
+      extra_saved = (attn_dropout ? 2 * score + 1 : score) * elems;
     }
     return t;
   }
@@ -161,10 +164,11 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
         } else if (replicated_input && o.split != Split::none) {
           if (c.sp) tp_fwd += tp_collective(c, width, true);
           fwd_overlap_gemm += t.fwd;
-          double hidden_bwd = tp_collective(c, width, false);
-          double exposed = std::max(0.0, hidden_bwd - t.bwd_w);
-          if (c.sp) exposed += std::max(0.0, tp_collective(c, width, true) - t.bwd_in);
-          tp_bwd_async += exposed;
+          double reduce = tp_collective(c, width, false);
+          double regather = c.sp ? tp_collective(c, width, true) : 0;
+          tp_bwd_async += c.async_tp_backward
+                              ? std::max(0.0, reduce - t.bwd_w) + std::max(0.0, regather - t.bwd_in)
+                              : reduce + regather;
         }
         op_saved = o.saved_replicated ? op_saved * p.T / p.rep_div() : op_saved * p.T / p.tp;
         largest_op_bytes = std::max(largest_op_bytes, o.bytes_per_token * act * p.T / (o.split == Split::none ? 1 : p.tp));

@@ -14,14 +14,15 @@ namespace shardplan {
 // Everything a block's per-GPU cost depends on.
 struct ShardContext {
   int64_t tp = 1, cp = 1, ep = 1, micro_batch = 1, seq_len = 1;
-  bool sp = false, flash = true, tp_comm_overlap = false;
+  bool sp = false, flash = true, tp_comm_overlap = false, async_tp_backward = true;
   Recompute recompute = Recompute::none;
   DType precision = DType::bf16;
   GroupPlacement tp_group, cp_group, ep_group;
   bool operator==(const ShardContext& o) const {
     return tp == o.tp && cp == o.cp && ep == o.ep && micro_batch == o.micro_batch &&
            seq_len == o.seq_len && sp == o.sp && flash == o.flash &&
-           tp_comm_overlap == o.tp_comm_overlap && recompute == o.recompute && precision == o.precision;
+           tp_comm_overlap == o.tp_comm_overlap && async_tp_backward == o.async_tp_backward &&
+           recompute == o.recompute && precision == o.precision;
   }
 };
 

@@ -155,7 +155,7 @@ uint64_t ctx_hash(const ShardContext& c) {
   uint64_t h = 1469598103934665603ULL;
   for (uint64_t v : {uint64_t(c.tp), uint64_t(c.cp), uint64_t(c.ep), uint64_t(c.micro_batch),
                      uint64_t(c.seq_len), uint64_t(c.sp), uint64_t(c.flash),
-                     uint64_t(c.tp_comm_overlap), uint64_t(c.recompute), uint64_t(c.precision)})
+                     uint64_t(c.tp_comm_overlap), uint64_t(c.async_tp_backward), uint64_t(c.recompute), uint64_t(c.precision)})
     h = mix(h, v);
   return h;
 }
@@ -210,6 +210,7 @@ void Estimator::prepare(const Strategy& s, Prepared& p) {
   c.sp = s.sp;
   c.flash = s.flash_attention;
   c.tp_comm_overlap = s.tp_comm_overlap;
+  c.async_tp_backward = s.async_tp_backward;
   c.recompute = s.recompute;
   c.precision = s.precision;
   c.tp_group = place_group(cluster_, s.tp, 1);

@@ -33,9 +33,13 @@ enum class Reason {
 };
 const char* reason_name(Reason r);
 
+// Per-GPU memory at the peak. params: weights (ZeRO-3: the shard plus the gathered blocks);
+// grads (ZeRO-2/3: the shard plus one block's full gradient); activations: tensors kept from
+// forward for backward, of every micro-batch in flight; working: the largest transient set of one
+// block's backward (a recomputed layer, attention scores, logits); buffers: pipeline send/recv.
 struct StageMemory {
   double params_bytes = 0, grads_bytes = 0, optimizer_bytes = 0, activations_bytes = 0;
-  double buffers_bytes = 0, runtime_bytes = 0, total_bytes = 0;
+  double working_bytes = 0, buffers_bytes = 0, runtime_bytes = 0, total_bytes = 0;
   double inflight_micro_batches = 0;
 };
 

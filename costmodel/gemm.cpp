@@ -10,7 +10,6 @@
 namespace shardplan {
 
 namespace {
-constexpr double kPipelineK = 64;          // k consumed by mainloop prologue/epilogue (~2 k-tiles)
 constexpr double kHalfTilePenalty = 0.95;  // half-width tiles: more operand traffic per FLOP
 
 double tile_efficiency(double m, double n, double batch, double tm, double tn, double sms) {
@@ -27,7 +26,7 @@ double gemm_shape_efficiency(const GpuSpec& gpu, double m, double n, double k, d
   double big = std::max(tile_efficiency(m, n, batch, tm, tn, sms), tile_efficiency(n, m, batch, tm, tn, sms));
   double half = kHalfTilePenalty * std::max(tile_efficiency(m, n, batch, tm, tn / 2, sms),
                                             tile_efficiency(n, m, batch, tm, tn / 2, sms));
-  double k_eff = k / (k + kPipelineK);
+  double k_eff = k / (k + gpu.gemm_pipeline_k);  // mainloop prologue/epilogue (~2 k-tiles)
   return std::max(big, half) * k_eff;
 }
 

@@ -1,6 +1,6 @@
 // Stage memory. Activations: one micro-batch of the stage's chunks times the micro-batches in
-// flight at the peak (1F1B: p - stage; interleaved: Megatron's warm-up count; GPipe: all m),
-// plus the largest transient working set (a recomputed layer, logits).
+// flight at the peak (1F1B: p - stage; interleaved: Megatron's warm-up count; GPipe: all m;
+// ZB-H1: p). The largest transient working set (a recomputed layer, logits) is working_bytes.
 #include "costmodel/memory.hpp"
 
 #include <algorithm>
@@ -16,6 +16,10 @@ StateBytes state_bytes(DType p) {
   }
 }
 
+double gathered_param_bytes(DType p) {
+  return p == DType::fp32 || p == DType::tf32 ? 4 : 2;
+}
+
 double inflight_micro_batches(const Strategy& s, int64_t stage) {
   const double m = double(s.micro_batches());
   const double p = double(s.pp), v = double(s.vp), i = double(stage);
@@ -25,6 +29,9 @@ double inflight_micro_batches(const Strategy& s, int64_t stage) {
       double passes = std::min(m * v, (p - i - 1) * 2 + (v - 1) * p + 1);
       return passes / v;
     }
+    // ZB-H1 (Qi et al. 2023 §2.1): stage i keeps i weight passes pending behind its p - i
+    // micro-batches of 1F1B, and a micro-batch's activations stay until its W pass.
+    case Schedule::zero_bubble: return std::min(m, p);
     default: return std::min(m, p - i);
   }
 }
@@ -50,14 +57,19 @@ std::vector<StageMemory> stage_memory(const Strategy& s, const ClusterSpec& clus
     StageMemory& m = out[i];
     const double d = st[i].dense_params, e = st[i].expert_params;
     m.params_bytes = d * sb.weights / (s.zero >= 3 ? dp : 1) + e * sb.weights / (s.zero >= 3 ? edp : 1);
+    // ZeRO-3 (FSDP) unshards the current and the prefetched block: two blocks of gathered weights.
+    if (s.zero >= 3) m.params_bytes += 2 * max_block[i] * gathered_param_bytes(s.precision);
     m.grads_bytes = d * sb.grads / (s.zero >= 2 ? dp : 1) + e * sb.grads / (s.zero >= 2 ? edp : 1);
+    // ZeRO-2/3: a block's gradient is computed in full, then reduce-scattered into the shard.
+    if (s.zero >= 2) m.grads_bytes += max_block[i] * sb.grads;
     m.optimizer_bytes = d * sb.optimizer / (s.zero >= 1 ? dp : 1) + e * sb.optimizer / (s.zero >= 1 ? edp : 1);
     m.inflight_micro_batches = inflight_micro_batches(s, i);
-    m.activations_bytes = m.inflight_micro_batches * st[i].saved_bytes + transient[i];
-    // Pipeline send/recv buffers (activation forward, gradient backward) and ZeRO-3's gathered
-    // parameters of the current and the prefetched block.
-    m.buffers_bytes = (s.pp > 1 ? 4 * boundary[i] : 0) + (s.zero >= 3 ? 2 * max_block[i] * 2 : 0);
-    double sum = m.params_bytes + m.grads_bytes + m.optimizer_bytes + m.activations_bytes + m.buffers_bytes;
+    m.activations_bytes = m.inflight_micro_batches * st[i].saved_bytes;
+    m.working_bytes = transient[i];
+    // Pipeline send/recv buffers (activation forward, gradient backward).
+    m.buffers_bytes = s.pp > 1 ? 4 * boundary[i] : 0;
+    double sum = m.params_bytes + m.grads_bytes + m.optimizer_bytes + m.activations_bytes +
+                 m.working_bytes + m.buffers_bytes;
     m.runtime_bytes = cluster.gpu.runtime_reserved_bytes + cluster.gpu.allocator_fragmentation * sum;
     m.total_bytes = sum + m.runtime_bytes;
   }

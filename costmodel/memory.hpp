@@ -16,6 +16,8 @@ struct StateBytes {
   double weights = 2, grads = 4, optimizer = 12;
 };
 StateBytes state_bytes(DType precision);
+// Bytes per parameter of the compute copy that ZeRO-3 all-gathers (fp32: the weights themselves).
+double gathered_param_bytes(DType precision);
 
 // Micro-batches (of one stage's full set of chunks) whose activations stage `stage` holds at
 // its peak under the schedule.

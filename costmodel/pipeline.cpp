@@ -195,11 +195,13 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
     cc.activation_bytes = x.saved_bytes;
     cc.send_bytes = x.boundary_bytes;
     cc.grad_bytes = (x.dense_params + x.expert_params) * state_bytes(s.precision).grads;
-    cc.param_gather_bytes = s.zero == 3 ? (x.dense_params + x.expert_params) * 2 : 0;
+    cc.param_gather_bytes =
+        s.zero == 3 ? (x.dense_params + x.expert_params) * gathered_param_bytes(s.precision) : 0;
   }
   for (int64_t i = 0; i < s.pp; ++i) {
     const StageMemory& m = mem[i];
-    sc.static_bytes.push_back(m.params_bytes + m.grads_bytes + m.optimizer_bytes + m.buffers_bytes + m.runtime_bytes);
+    sc.static_bytes.push_back(m.params_bytes + m.grads_bytes + m.optimizer_bytes + m.working_bytes +
+                              m.buffers_bytes + m.runtime_bytes);
     sc.optimizer_s.push_back(in.optimizer_s[i]);
     sc.dp_comm_s.push_back(in.dp_comm_s[i]);
     sc.param_gather_s.push_back(in.dp_per_micro_batch_s[i]);

@@ -40,6 +40,7 @@ Strategy strategy_from_json(const JsonObject& o) {
   s.flash_attention = o.get_bool("flash_attention", true);
   s.overlap_grad_reduce = o.get_bool("overlap_grad_reduce", true);
   s.tp_comm_overlap = o.get_bool("tp_comm_overlap", false);
+  s.async_tp_backward = o.get_bool("async_tp_backward", true);
   return s;
 }
 }  // namespace
@@ -112,6 +113,7 @@ ValidationResult validate_row(const ValidationRow& row) {
     c.sp = row.strategy.sp;
     c.flash = row.strategy.flash_attention;
     c.recompute = row.strategy.recompute;
+    c.async_tp_backward = row.strategy.async_tp_backward;
     c.precision = row.strategy.precision;
     c.tp_group = place_group(cluster, c.tp, 1);
     c.cp_group = place_group(cluster, 1, c.tp);

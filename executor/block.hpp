@@ -24,13 +24,18 @@ struct BlockCtx {  // what one block keeps between forward and backward, per mic
   Buffer<T> dln1w, dln1b, dln2w, dln2b;  // norm parameter grads [H]
 };
 
-// Runs the block on x [tokens_local, H]; returns y [tokens_local, H]. Acquires/releases `u`.
+// Runs the block on x [tokens_local, H]; returns y [tokens_local, H] in category `out` (the next
+// block's stashed input; a pipeline stage's last block passes temporaries: y is only sent).
+// Acquires/releases `u`.
 template <class T>
-Buffer<T> block_forward(const LayerEnv& env, Unit<T>& u, Buffer<T> x, BlockCtx<T>& ctx);
-// Computes the forward intermediates into ctx (category cat); returns y when need_output.
+Buffer<T> block_forward(const LayerEnv& env, Unit<T>& u, Buffer<T> x, BlockCtx<T>& ctx,
+                        MemCategory out = MemCategory::activations);
+// Computes the forward intermediates into ctx (category cat); returns y (category out) when
+// need_output.
 template <class T>
 Buffer<T> block_forward_into(const LayerEnv& env, Unit<T>& u, const T* x, BlockCtx<T>& ctx,
-                             MemCategory cat, bool keep_probs, bool need_output);
+                             MemCategory cat, bool keep_probs, bool need_output,
+                             MemCategory out = MemCategory::activations);
 // dy [tokens_local, H] -> dx. Without split weight grads it also adds the weight grads to `u`
 // and leaves ctx empty; with them, ctx keeps what block_weight_grads needs.
 template <class T>

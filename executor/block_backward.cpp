@@ -71,7 +71,7 @@ Buffer<T> mlp_backward(const LayerEnv& env, Unit<T>& u, BlockCtx<T>& ctx, Buffer
   }
   Buffer<T> dh2 = tp_reduce(env, std::move(db), H, tmp);
   ctx.dln2w = Buffer<T>(mem, tmp, H);
-  ctx.dln2b = Buffer<T>(mem, tmp, H);
+  ctx.dln2b = Buffer<T>(mem, tmp, d.rmsnorm ? 0 : H);
   Buffer<T> dx2 = std::move(dy);  // residual: dx2 = dy + norm2'(dh2)
   norm_backward(d, u, kLn2W, dh2.data(), ctx.x2.data(), ctx.mean2.data(), ctx.rstd2.data(),
                 dx2.data(), ctx.dln2w.data(), ctx.dln2b.data(), n);
@@ -129,7 +129,7 @@ Buffer<T> attn_backward(const LayerEnv& env, Unit<T>& u, BlockCtx<T>& ctx, Buffe
   }
   Buffer<T> dh1 = tp_reduce(env, std::move(da), H, tmp);
   ctx.dln1w = Buffer<T>(mem, tmp, H);
-  ctx.dln1b = Buffer<T>(mem, tmp, H);
+  ctx.dln1b = Buffer<T>(mem, tmp, d.rmsnorm ? 0 : H);
   Buffer<T> dx = std::move(dx2);  // residual: dx = dx2 + norm1'(dh1)
   norm_backward(d, u, kLn1W, dh1.data(), ctx.x.data(), ctx.mean1.data(), ctx.rstd1.data(),
                 dx.data(), ctx.dln1w.data(), ctx.dln1b.data(), n);
@@ -142,8 +142,10 @@ Buffer<T> attn_backward(const LayerEnv& env, Unit<T>& u, BlockCtx<T>& ctx, Buffe
 template <class T>
 Buffer<T> block_backward(const LayerEnv& env, Unit<T>& u, BlockCtx<T>& ctx, Buffer<T> dy) {
   u.acquire(*env.dp);
-  if (!ctx.complete)  // full recompute: rebuild the intermediates (communication included)
-    block_forward_into(env, u, ctx.x.data(), ctx, MemCategory::activations, true, false);
+  // Full recompute: rebuild the intermediates (communication included) as recompute scratch,
+  // the working set of this one block's backward, not activations kept across passes.
+  if (!ctx.complete)
+    block_forward_into(env, u, ctx.x.data(), ctx, MemCategory::temporaries, true, false);
   if (!env.split_weight_grads) u.begin_grads();
   Buffer<T> dx2 = mlp_backward(env, u, ctx, std::move(dy));
   Buffer<T> dx = attn_backward(env, u, ctx, std::move(dx2));

@@ -38,7 +38,7 @@ void apply_norm_grads(const LayerEnv& env, Unit<T>& u, int w, int b, Buffer<T>& 
 
 template <class T>
 Buffer<T> block_forward_into(const LayerEnv& env, Unit<T>& u, const T* x, BlockCtx<T>& ctx,
-                             MemCategory cat, bool keep_probs, bool need_output) {
+                             MemCategory cat, bool keep_probs, bool need_output, MemCategory out) {
   const Dims& d = env.d;
   MemoryTracker& mem = *env.mem;
   const int64_t n = d.tokens_local, N = d.tokens, H = d.hidden, F = d.ffn_local;
@@ -47,7 +47,8 @@ Buffer<T> block_forward_into(const LayerEnv& env, Unit<T>& u, const T* x, BlockC
 
   // Attention sub-layer.
   ctx.h1 = Buffer<T>(mem, cat, n * H);
-  ctx.mean1 = Buffer<T>(mem, cat, n);
+  const int64_t n_mean = d.rmsnorm ? 0 : n;  // RMSNorm keeps only 1/rms
+  ctx.mean1 = Buffer<T>(mem, cat, n_mean);
   ctx.rstd1 = Buffer<T>(mem, cat, n);
   norm_forward(d, u, kLn1W, kLn1B, x, ctx.h1.data(), ctx.mean1.data(), ctx.rstd1.data(), n);
   Buffer<T> a_full;
@@ -75,7 +76,7 @@ Buffer<T> block_forward_into(const LayerEnv& env, Unit<T>& u, const T* x, BlockC
 
   // MLP sub-layer.
   ctx.h2 = Buffer<T>(mem, cat, n * H);
-  ctx.mean2 = Buffer<T>(mem, cat, n);
+  ctx.mean2 = Buffer<T>(mem, cat, n_mean);
   ctx.rstd2 = Buffer<T>(mem, cat, n);
   norm_forward(d, u, kLn2W, kLn2B, ctx.x2.data(), ctx.h2.data(), ctx.mean2.data(),
                ctx.rstd2.data(), n);
@@ -98,22 +99,23 @@ Buffer<T> block_forward_into(const LayerEnv& env, Unit<T>& u, const T* x, BlockC
   Buffer<T> z(mem, tmp, N * H);
   linear_forward(ctx.g.data(), u.param(kW2), z.data(), N, F, H);
   z = tp_reduce(env, std::move(z), H, tmp);
-  Buffer<T> y(mem, MemCategory::activations, n * H);
+  Buffer<T> y(mem, out, n * H);
   for (int64_t i = 0; i < n * H; ++i) y[i] = ctx.x2[i] + z[i];
   return y;
 }
 
 template <class T>
-Buffer<T> block_forward(const LayerEnv& env, Unit<T>& u, Buffer<T> x, BlockCtx<T>& ctx) {
+Buffer<T> block_forward(const LayerEnv& env, Unit<T>& u, Buffer<T> x, BlockCtx<T>& ctx,
+                        MemCategory out) {
   u.acquire(*env.dp);
   ctx.x = std::move(x);
   Buffer<T> y;
   if (env.d.recompute == Recompute::full) {
     BlockCtx<T> scratch;  // everything but x is dropped at the end of forward
-    y = block_forward_into(env, u, ctx.x.data(), scratch, MemCategory::temporaries, true, true);
+    y = block_forward_into(env, u, ctx.x.data(), scratch, MemCategory::temporaries, true, true, out);
   } else {
     y = block_forward_into(env, u, ctx.x.data(), ctx, MemCategory::activations,
-                           env.d.recompute == Recompute::none, true);
+                           env.d.recompute == Recompute::none, true, out);
   }
   u.release();
   return y;
@@ -127,8 +129,9 @@ Buffer<T> block_forward(const LayerEnv& env, Unit<T>& u, Buffer<T> x, BlockCtx<T
   template void apply_norm_grads<T>(const LayerEnv&, Unit<T>&, int, int, Buffer<T>&,         \
                                     Buffer<T>&);                                              \
   template Buffer<T> block_forward_into<T>(const LayerEnv&, Unit<T>&, const T*, BlockCtx<T>&, \
-                                           MemCategory, bool, bool);                          \
-  template Buffer<T> block_forward<T>(const LayerEnv&, Unit<T>&, Buffer<T>, BlockCtx<T>&);
+                                           MemCategory, bool, bool, MemCategory);             \
+  template Buffer<T> block_forward<T>(const LayerEnv&, Unit<T>&, Buffer<T>, BlockCtx<T>&,     \
+                                      MemCategory);
 SHARDPLAN_INSTANTIATE(float)
 SHARDPLAN_INSTANTIATE(double)
 #undef SHARDPLAN_INSTANTIATE

@@ -43,7 +43,7 @@ double head_forward(const LayerEnv& env, Unit<T>& norm, Unit<T>& table, Buffer<T
   table.acquire(*env.dp);
   ctx.x = std::move(x);
   ctx.hn = Buffer<T>(mem, MemCategory::activations, n * H);
-  ctx.mean = Buffer<T>(mem, MemCategory::activations, n);
+  ctx.mean = Buffer<T>(mem, MemCategory::activations, d.rmsnorm ? 0 : n);  // RMSNorm: none
   ctx.rstd = Buffer<T>(mem, MemCategory::activations, n);
   norm_forward(d, norm, kNormW, kNormB, ctx.x.data(), ctx.hn.data(), ctx.mean.data(),
                ctx.rstd.data(), n);
@@ -69,6 +69,21 @@ double head_forward(const LayerEnv& env, Unit<T>& norm, Unit<T>& table, Buffer<T
   return loss;
 }
 
+namespace {
+// table grad += dlogitsᵀ·h (h gathered under SP).
+template <class T>
+void head_table_grads(const LayerEnv& env, Unit<T>& table, const HeadCtx<T>& ctx) {
+  const Dims& d = env.d;
+  Buffer<T> h_full;
+  if (d.sp) h_full = tp_gather(env, ctx.hn.data(), d.hidden, MemCategory::temporaries);
+  const T* h = d.sp ? h_full.data() : ctx.hn.data();
+  table.begin_grads();
+  gemm<T>(true, false, d.vocab_local, d.hidden, d.tokens, T(1), ctx.dlogits.data(), d.vocab_local,
+          h, d.hidden, T(1), table.grad(0), d.hidden);
+  table.end_grads(*env.dp);
+}
+}  // namespace
+
 template <class T>
 Buffer<T> head_backward(const LayerEnv& env, Unit<T>& norm, Unit<T>& table, HeadCtx<T>& ctx) {
   const Dims& d = env.d;
@@ -77,18 +92,11 @@ Buffer<T> head_backward(const LayerEnv& env, Unit<T>& norm, Unit<T>& table, Head
   const MemCategory tmp = MemCategory::temporaries;
   norm.acquire(*env.dp);
   table.acquire(*env.dp);
-  Buffer<T> h_full;
-  if (d.sp) h_full = tp_gather(env, ctx.hn.data(), H, tmp);
-  const T* h = d.sp ? h_full.data() : ctx.hn.data();
-  table.begin_grads();
-  gemm<T>(true, false, V, H, N, T(1), ctx.dlogits.data(), V, h, H, T(1), table.grad(0), H);
-  table.end_grads(*env.dp);
-  h_full.reset();
+  if (!env.split_weight_grads) head_table_grads(env, table, ctx);
   Buffer<T> dh(mem, tmp, N * H);
   gemm<T>(false, false, N, H, V, T(1), ctx.dlogits.data(), V, table.param(0), H, T(0), dh.data(), H);
-  ctx.dlogits.reset();
   dh = tp_reduce(env, std::move(dh), H, tmp);
-  Buffer<T> dx(mem, tmp, n * H), dw(mem, tmp, H), db(mem, tmp, H);
+  Buffer<T> dx(mem, tmp, n * H), dw(mem, tmp, H), db(mem, tmp, d.rmsnorm ? 0 : H);
   norm_backward(d, norm, kNormW, dh.data(), ctx.x.data(), ctx.mean.data(), ctx.rstd.data(),
                 dx.data(), dw.data(), db.data(), n);
   norm.begin_grads();
@@ -96,8 +104,14 @@ Buffer<T> head_backward(const LayerEnv& env, Unit<T>& norm, Unit<T>& table, Head
   norm.end_grads(*env.dp);
   table.release();
   norm.release();
-  ctx = HeadCtx<T>();
+  if (!env.split_weight_grads) ctx = HeadCtx<T>();
   return dx;
+}
+
+template <class T>
+void head_weight_grads(const LayerEnv& env, Unit<T>& table, HeadCtx<T>& ctx) {
+  head_table_grads(env, table, ctx);
+  ctx = HeadCtx<T>();
 }
 
 #define SHARDPLAN_INSTANTIATE(T)                                                                \
@@ -105,7 +119,8 @@ Buffer<T> head_backward(const LayerEnv& env, Unit<T>& norm, Unit<T>& table, Head
   template void embed_backward<T>(const LayerEnv&, Unit<T>&, const int32_t*, const Buffer<T>&); \
   template double head_forward<T>(const LayerEnv&, Unit<T>&, Unit<T>&, Buffer<T>,              \
                                   const int32_t*, double, HeadCtx<T>&);                        \
-  template Buffer<T> head_backward<T>(const LayerEnv&, Unit<T>&, Unit<T>&, HeadCtx<T>&);
+  template Buffer<T> head_backward<T>(const LayerEnv&, Unit<T>&, Unit<T>&, HeadCtx<T>&);     \
+  template void head_weight_grads<T>(const LayerEnv&, Unit<T>&, HeadCtx<T>&);
 SHARDPLAN_INSTANTIATE(float)
 SHARDPLAN_INSTANTIATE(double)
 #undef SHARDPLAN_INSTANTIATE

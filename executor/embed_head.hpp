@@ -28,8 +28,12 @@ struct HeadCtx {
 template <class T>
 double head_forward(const LayerEnv& env, Unit<T>& norm, Unit<T>& table, Buffer<T> x,
                     const int32_t* targets, double loss_scale, HeadCtx<T>& ctx);
-// Returns dx [tokens_local, H] and adds the norm and table grads; empties ctx.
+// Returns dx [tokens_local, H] and adds the norm and table grads; empties ctx. With split weight
+// grads (zero-bubble) the table's gradient waits for head_weight_grads, and ctx is kept for it
+// (as the blocks keep theirs until their W pass).
 template <class T>
 Buffer<T> head_backward(const LayerEnv& env, Unit<T>& norm, Unit<T>& table, HeadCtx<T>& ctx);
+template <class T>
+void head_weight_grads(const LayerEnv& env, Unit<T>& table, HeadCtx<T>& ctx);
 
 }  // namespace shardplan::executor

@@ -94,8 +94,16 @@ void RankTrainer<T>::forward(int64_t step, int mb, int c) {
     x = Buffer<T>(*mem_, MemCategory::activations, n);
     comms_.world->recv(x.data(), n, rank_of_stage(v - 1), tag(mb, v - 1, 0));
   }
-  for (size_t i = 0; i < chunk.blocks.size(); ++i)
-    x = block_forward(env_, chunk.blocks[i], std::move(x), st.blocks[i]);
+  // ZeRO-3 prefetch, as FSDP does: the next block is gathered before this one runs, so two
+  // blocks are unsharded at a time (acquire/release do nothing below ZeRO-3).
+  const size_t nb = chunk.blocks.size();
+  for (size_t i = 0; i < nb; ++i) {
+    if (i + 1 < nb) chunk.blocks[i + 1].acquire(*comms_.dp);
+    const bool sends = i + 1 == nb && v != stages_ - 1;  // y only goes to the next stage
+    x = block_forward(env_, chunk.blocks[i], std::move(x), st.blocks[i],
+                      sends ? MemCategory::temporaries : MemCategory::activations);
+    if (i > 0) chunk.blocks[i].release();
+  }
   if (v == stages_ - 1) {
     const double scale = 1.0 / double(cfg_.strategy.global_batch * env_.d.seq);
     loss_sum_ += head_forward(env_, *final_norm_, head_table(), std::move(x), st.targets.data(),
@@ -118,8 +126,12 @@ void RankTrainer<T>::backward(int mb, int c) {
     dy = Buffer<T>(*mem_, MemCategory::temporaries, n);
     comms_.world->recv(dy.data(), n, rank_of_stage(v + 1), tag(mb, v, 1));
   }
-  for (size_t i = chunk.blocks.size(); i-- > 0;)
+  const size_t nb = chunk.blocks.size();
+  for (size_t i = nb; i-- > 0;) {  // ZeRO-3 prefetch of the previous block, as in forward
+    if (i > 0) chunk.blocks[i - 1].acquire(*comms_.dp);
     dy = block_backward(env_, chunk.blocks[i], st.blocks[i], std::move(dy));
+    if (i + 1 < nb) chunk.blocks[i].release();
+  }
   if (v == 0) embed_backward(env_, *embed_, st.tokens.data(), dy);
   else comms_.world->send(dy.data(), n, rank_of_stage(v - 1), tag(mb, v - 1, 1));
   if (!env_.split_weight_grads) in_flight_.erase({mb, c});
@@ -129,6 +141,7 @@ template <class T>
 void RankTrainer<T>::weight(int mb, int c) {
   Chunk& chunk = chunks_[c];
   MicroState& st = in_flight_.at({mb, c});
+  if (chunk.vstage == stages_ - 1) head_weight_grads(env_, head_table(), st.head);
   for (size_t i = chunk.blocks.size(); i-- > 0;)
     block_weight_grads(env_, chunk.blocks[i], st.blocks[i]);
   in_flight_.erase({mb, c});

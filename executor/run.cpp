@@ -1,5 +1,7 @@
 // run_training: checks the plan, starts one thread per rank over an in-process world, and
 // gathers the report. A failing rank aborts the world so the others stop instead of hanging.
+#include <time.h>
+
 #include <chrono>
 #include <mutex>
 #include <stdexcept>
@@ -49,6 +51,14 @@ std::string unsupported_reason(const RunOptions& o) {
   return "";
 }
 
+namespace {
+double thread_cpu_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+}  // namespace
+
 template <class T>
 RunReport train(const RunOptions& o, ParamStore<T>* final_params, const AdamWConfig& adamw) {
   const std::string problem = unsupported_reason(o);
@@ -85,12 +95,20 @@ RunReport train(const RunOptions& o, ParamStore<T>* final_params, const AdamWCon
     MemoryTracker mem;
     RankTrainer<T> trainer(cfg, rank, std::move(comms), mem);
     if (o.resume) load_checkpoint(o.checkpoint_dir, o, rank, trainer);
-    std::vector<double> losses, norms;
+    std::vector<double> losses, norms, times, cpu_times;
     trainer.world().barrier();
     const auto t0 = std::chrono::steady_clock::now();
+    auto last = t0;
+    double last_cpu = thread_cpu_s();
     for (int64_t step = trainer.steps_done(); step < o.steps; ++step) {
       losses.push_back(trainer.train_step(step));
       norms.push_back(trainer.last_grad_norm());
+      const auto now = std::chrono::steady_clock::now();  // every step ends in a world all-reduce
+      times.push_back(std::chrono::duration<double>(now - last).count());
+      last = now;
+      const double cpu = thread_cpu_s();
+      cpu_times.push_back(cpu - last_cpu);
+      last_cpu = cpu;
     }
     trainer.world().barrier();
     const auto t1 = std::chrono::steady_clock::now();
@@ -101,6 +119,8 @@ RunReport train(const RunOptions& o, ParamStore<T>* final_params, const AdamWCon
     if (rank == 0) {
       report.losses = losses;
       report.grad_norms = norms;
+      report.step_times_s = times;
+      report.step_cpu_times_s = cpu_times;
       elapsed_s = std::chrono::duration<double>(t1 - t0).count();
       steps_run = static_cast<int64_t>(losses.size());
     }

@@ -28,9 +28,17 @@ struct RunOptions {
 struct RunReport {
   std::vector<double> losses;   // mean token loss of each step run
   std::vector<double> grad_norms;  // global gradient L2 norm of each step, before clipping
-  double step_time_s = 0;       // wall time per step
+  std::vector<double> step_times_s;  // wall time of each step run (rank 0's clock)
+  // CPU time of rank 0's thread in each step: without its waits, and without the time other
+  // processes take from it (a contention-free view of its compute on a busy machine).
+  std::vector<double> step_cpu_times_s;
+  double step_time_s = 0;       // wall time per step (mean over the steps run)
   double tokens_per_s = 0;      // global_batch·seq_len / step_time_s
   std::vector<RankMemory> peak_bytes_per_rank;  // indexed by world rank
+  // CUDA backend only (executor/cuda/run_cuda.hpp; empty on the CPU backend): per GPU used, the
+  // high-water mark of the memory its allocator pool reserved (the tensors' peak footprint;
+  // the CUDA context and cuBLAS/NCCL workspaces are not in it).
+  std::vector<int64_t> device_peak_bytes;
 };
 
 // Throws std::runtime_error with the reason for plans it cannot run (e.g. cp > 1: "context

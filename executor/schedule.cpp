@@ -22,7 +22,9 @@ namespace {
 std::vector<PipelinePass> one_f_one_b(int pp, int r, int m, bool split) {
   std::vector<PipelinePass> out;
   const int warmup = std::min(pp - r - 1, m);
-  const size_t max_pending = static_cast<size_t>(pp - r - 1);  // ZB-H1: W deferred this far
+  // ZB-H1 (Qi et al. 2023 §2.1): stage r defers r W passes, so every stage holds at most pp
+  // micro-batches between F and W, the first stage's 1F1B peak.
+  const size_t max_pending = static_cast<size_t>(r);
   std::deque<int> pending;
   auto backward = [&](int mb, bool cooldown) {
     out.push_back({PassKind::backward, mb, 0});
@@ -53,7 +55,8 @@ std::vector<PipelinePass> interleaved(int pp, int vp, int r, int m) {
     if (kind == PassKind::backward) chunk = vp - 1 - chunk;
     return PipelinePass{kind, (k / group) * pp + k % pp, chunk};
   };
-  int warmup = m == pp ? total : std::min(total, (pp - r - 1) * 2 + (vp - 1) * pp);
+  // Megatron-Core's get_pp_rank_microbatches (older releases ran every forward first when m == pp).
+  int warmup = std::min(total, (pp - r - 1) * 2 + (vp - 1) * pp);
   std::vector<PipelinePass> out;
   for (int k = 0; k < warmup; ++k) out.push_back(pass(PassKind::forward, k));
   for (int k = 0; k < total - warmup; ++k) {

@@ -99,7 +99,7 @@ void Unit<T>::end_grads(Communicator& dp) {
 template <class T>
 T* Unit<T>::owned_grads() {
   if (sh_.zero == 0) return grads_.data();
-  if (sh_.zero == 1) return grad_shard_.data();
+  if (sh_.zero == 1) return grads_.data() + sh_.dp_idx * shard_;
   return grads_.data();
 }
 template <class T>
@@ -112,8 +112,9 @@ void Unit<T>::reduce_grads(Communicator& dp) {
   if (sh_.zero == 0) {
     dp.all_reduce(grads_.data(), numel_);
   } else if (sh_.zero == 1) {
-    grad_shard_ = Buffer<T>(*mem_, MemCategory::gradients, shard_);
-    dp.reduce_scatter(grads_.data(), grad_shard_.data(), shard_);
+    // In place into this rank's chunk of the full buffer, as Megatron's distributed optimizer
+    // and DeepSpeed ZeRO-1 do: no second gradient buffer.
+    dp.reduce_scatter(grads_.data(), grads_.data() + sh_.dp_idx * shard_, shard_);
   }
 }
 
@@ -165,7 +166,6 @@ void Unit<T>::finish_step(Communicator& dp) {
   if (sh_.zero == 1 || sh_.zero == 2)  // in place: this rank's chunk is already current
     dp.all_gather(params_.data() + sh_.dp_idx * shard_, params_.data(), shard_);
   grads_.zero();
-  grad_shard_.reset();
 }
 
 template <class T>

@@ -83,10 +83,9 @@ class Unit {
   Buffer<T> params_;      // ZeRO < 3: [padded]; ZeRO 3: [shard]
   Buffer<T> gathered_;    // ZeRO 3 while acquired: [padded]
   int acquired_ = 0;
-  Buffer<T> grads_;       // ZeRO 0/1: [padded]; ZeRO 2/3: [shard] accumulator
+  Buffer<T> grads_;       // ZeRO 0/1: [padded] (ZeRO 1 reduces into its chunk); 2/3: [shard]
   Buffer<T> grad_full_;   // ZeRO 2/3 between begin/end_grads: [padded]
   int grad_users_ = 0;
-  Buffer<T> grad_shard_;  // ZeRO 1 during the step: [shard]
   Buffer<T> m_, v_;       // ZeRO 0: [numel]; ZeRO >= 1: [shard]
 };
 

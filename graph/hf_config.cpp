@@ -13,6 +13,14 @@ const std::vector<std::string>& hf_model_types() {
 }
 
 namespace {
+// A width that a default is formed from (4 * hidden): bounded before the product can overflow.
+int64_t width_of(const JsonObject& c, const char* key) {
+  const int64_t v = c.get_positive_int(key);
+  if (v > kMaxModelDim)
+    c.fail(key, "expected at most " + std::to_string(kMaxModelDim) + ", found " + std::to_string(v));
+  return v;
+}
+
 int64_t seq_of(const JsonObject& c, const char* key, int64_t override_len) {
   if (override_len > 0) return override_len;
   return c.get_positive_int(key);
@@ -48,7 +56,7 @@ ModelSpec model_spec_from_hf(const JsonObject& c, int64_t seq) {
   if (type == "gpt2") {
     s.name = c.get_string("_name_or_path", "gpt2");
     s.layers = c.get_positive_int("n_layer");
-    s.hidden = c.get_positive_int("n_embd");
+    s.hidden = width_of(c, "n_embd");
     s.heads = c.get_positive_int("n_head");
     s.kv_heads = s.heads;
     if (s.hidden % s.heads != 0) c.fail("n_embd", "expected n_embd divisible by n_head");
@@ -60,7 +68,7 @@ ModelSpec model_spec_from_hf(const JsonObject& c, int64_t seq) {
   } else if (type == "gpt_neox") {
     s.name = c.get_string("_name_or_path", "gpt_neox");
     s.layers = c.get_positive_int("num_hidden_layers");
-    s.hidden = c.get_positive_int("hidden_size");
+    s.hidden = width_of(c, "hidden_size");
     s.heads = c.get_positive_int("num_attention_heads");
     s.kv_heads = s.heads;
     if (s.hidden % s.heads != 0) c.fail("hidden_size", "expected hidden_size divisible by num_attention_heads");

@@ -70,6 +70,10 @@ SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSp
   std::atomic<bool> stop{false};
   const size_t block = 2048;
   const double capacity = cluster.gpu.memory_bytes * (1 - o.memory_headroom);
+  auto over_time = [&] {
+    return o.time_limit_s > 0 &&
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > o.time_limit_s;
+  };
   auto worker = [&](int id) {
     Estimator est(g, cluster, EstimatorOptions{o.allow_tp_across_nodes});
     WorkerResult& r = results[id];
@@ -79,6 +83,11 @@ SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSp
       if (begin >= all.size()) break;
       size_t end = std::min(all.size(), begin + block);
       for (size_t i = begin; i < end; ++i) {
+        // Checked every 64 strategies too: on a huge model one block of 2048 takes seconds.
+        if ((i - begin) % 64 == 63 && (stop.load(std::memory_order_relaxed) || over_time())) {
+          stop = true;
+          break;
+        }
         const bool expand =
             all[i].dp * all[i].micro_batch <= o.global_batch && o.global_batch % all[i].dp == 0;
         for (size_t zi = 0; zi < (expand ? zeros.size() : 1); ++zi) {
@@ -107,10 +116,7 @@ SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSp
           }
         }
       }
-      if (o.time_limit_s > 0 &&
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >
-              o.time_limit_s)
-        stop = true;
+      if (over_time()) stop = true;
     }
   };
   std::vector<std::thread> pool;

@@ -1,0 +1,134 @@
+// bench_executor: predicted against measured step time on this CPU. Calibrates the machine (as
+// `shardplan calibrate` does, once per rank count: cores share memory bandwidth and caches), then
+// runs plans of a CPU-sized decoder on up to as many ranks as there are cores and prints the median
+// measured step time beside estimate's and simulate's predictions made with the calibrated profile
+// (fp32, unfused attention, gradient reduction after the backward: as the executor runs).
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "costmodel/estimate.hpp"
+#include "executor/calibrate.hpp"
+#include "executor/run.hpp"
+#include "graph/transformer_builder.hpp"
+#include "simulator/simulate.hpp"
+
+using namespace shardplan;
+
+namespace {
+
+// Llama lineage (RMSNorm, SwiGLU, no biases or dropout), so the graph has exactly the executor's
+// ops; sized for ~0.1-1 s steps on one core.
+ModelSpec cpu_model() {
+  ModelSpec m;
+  m.name = "cpu-bench";
+  m.layers = 4;
+  m.hidden = 256;
+  m.heads = 4;
+  m.kv_heads = 4;
+  m.head_dim = 64;
+  m.ffn_hidden = 704;
+  m.ffn_act = "swiglu";
+  m.norm = "rmsnorm";
+  m.vocab = 2048;
+  m.seq_len = 64;
+  m.tied_embeddings = false;
+  return m;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n == 0 ? 0 : (n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]));
+}
+
+struct Row {
+  std::string plan;
+  double measured = 0, fastest = 0, cpu = 0, estimated = 0, simulated = 0;
+};
+
+Row bench(const ModelSpec& m, const OpGraph& g, ClusterSpec cluster, const std::string& plan, int steps) {
+  Strategy base;
+  base.global_batch = 8;
+  base.micro_batch = 1;
+  base.precision = DType::fp32;
+  base.flash_attention = false;      // the executor materialises the attention probabilities
+  base.overlap_grad_reduce = false;  // and reduces gradients after the backward, synchronously
+  base.seq_len = m.seq_len;
+  Strategy s = parse_strategy_string(plan, base);
+  executor::RunOptions o;
+  o.model = m;
+  o.strategy = s;
+  o.steps = steps;
+  const executor::RunReport r = executor::run_training(o);
+  // The first step allocates and warms the caches: the median of the others.
+  std::vector<double> t(r.step_times_s.begin() + 1, r.step_times_s.end());
+  std::vector<double> cpu(r.step_cpu_times_s.begin() + 1, r.step_cpu_times_s.end());
+  Row row{plan, median(t), *std::min_element(t.begin(), t.end()), median(cpu)};
+  cluster.set_gpu_count(s.gpus());
+  Estimator est(g, cluster, EstimatorOptions{true});
+  const Estimate e = est.estimate(s);
+  if (!e.valid()) {
+    std::fprintf(stderr, "%s: %s\n", plan.c_str(), e.detail.c_str());
+    return row;
+  }
+  row.estimated = e.step_time_s;
+  SimOptions so;
+  so.dp = s.dp;
+  const SimResult sr = simulate(est.stage_costs(s), so);
+  row.simulated = sr.error.empty() ? sr.step_time_s : 0;
+  return row;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int steps = argc > 1 ? std::max(2, std::atoi(argv[1])) : 6;
+  std::printf("calibrating (%d threads) ...\n", cores);
+  std::map<int, ClusterSpec> profiles;  // by ranks: measured with that many threads at once
+  for (int threads : {1, 2, 4}) {
+    if (threads > cores) break;
+    executor::CalibrationOptions co;
+    co.threads = threads;
+    const executor::Calibration cal = executor::calibrate_cpu(co);
+    profiles[threads] = executor::cpu_cluster_profile(cal);
+    const GpuSpec& gpu = profiles[threads].gpu;
+    std::printf("profile (%d thread(s)): fp32 peak %.2f GFLOP/s per rank, %.2f GB/s, all-reduce %.2f us + %.2f GB/s\n",
+                threads, gpu.peak_tflops[static_cast<int>(DType::fp32)] * 1e3, gpu.memory_bandwidth_GBps,
+                cal.latency_us, cal.bus_GBps);
+  }
+  std::printf("\n");
+  const ModelSpec m = cpu_model();
+  const OpGraph g = build_transformer_graph(m);
+  std::vector<std::string> plans = {"dp=1", "dp=1,recompute=full", "dp=1,mbs=4"};
+  if (cores >= 2)
+    for (const char* p : {"dp=2", "dp=2,zero=3", "tp=2", "tp=2,sp", "pp=2", "pp=2,schedule=gpipe",
+                          "pp=2,schedule=zb", "pp=2,vp=2,schedule=interleaved"})
+      plans.push_back(p);
+  if (cores >= 4)
+    for (const char* p : {"dp=4", "dp=2,tp=2,sp", "tp=2,pp=2", "dp=2,pp=2,zero=1"}) plans.push_back(p);
+  std::printf("%s: layers %lld, hidden %lld, ffn %lld, vocab %lld, seq %lld, global batch 8; median of %d steps\n",
+              m.name.c_str(), (long long)m.layers, (long long)m.hidden, (long long)m.ffn_hidden,
+              (long long)m.vocab, (long long)m.seq_len, steps - 1);
+  std::printf("wall: median and fastest step; rank-0 CPU: median of its thread's CPU time per step (no waits,\n"
+              "nothing taken by other processes); ratios are predicted / median wall time\n");
+  std::printf("%-34s %11s %11s %11s %11s %7s %11s %7s\n", "plan", "wall", "fastest", "rank-0 CPU", "estimate", "ratio",
+              "simulate", "ratio");
+  double worst = 0;
+  for (const std::string& p : plans) {
+    const Strategy s = parse_strategy_string(p, Strategy{});
+    const ClusterSpec& cluster = profiles.at(int(s.gpus()));
+    const Row r = bench(m, g, cluster, p, steps);
+    const double re = r.estimated / r.measured, rs = r.simulated / r.measured;
+    worst = std::max({worst, std::abs(re - 1), std::abs(rs - 1)});
+    std::printf("%-34s %8.1f ms %8.1f ms %8.1f ms %8.1f ms %7.3f %8.1f ms %7.3f\n", r.plan.c_str(),
+                r.measured * 1e3, r.fastest * 1e3, r.cpu * 1e3, r.estimated * 1e3, re, r.simulated * 1e3, rs);
+  }
+  std::printf("\nworst |predicted/measured - 1| = %.1f%% (target 15%%)\n", 100 * worst);
+  return 0;
+}

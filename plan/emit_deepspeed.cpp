@@ -1,0 +1,153 @@
+// DeepSpeed (v0.19.5, docs/_pages/config-json.md) config for a plan, and the Megatron-DeepSpeed
+// (megatron/arguments.py) flags that carry what the config cannot: TP and PP sizes, the model.
+// DeepSpeed's pipeline engine runs 1F1B (or ZB-H1 through Megatron-DeepSpeed) and keeps ZeRO at
+// stage 0/1 when pipelining; the emitter refuses what it cannot express.
+#include <fmt/format.h>
+
+#include "plan/emit.hpp"
+#include "plan/emit_common.hpp"
+#include "plan/json_text.hpp"
+
+namespace shardplan {
+
+namespace {
+using OJ = nlohmann::ordered_json;
+std::string n(int64_t v) {
+  return std::to_string(v);
+}
+
+OJ ds_config(const Strategy& s) {
+  OJ j;
+  j["train_batch_size"] = s.global_batch;
+  j["train_micro_batch_size_per_gpu"] = s.micro_batch;
+  j["gradient_accumulation_steps"] = s.micro_batches();
+  j["zero_optimization"] = {{"stage", s.zero}, {"overlap_comm", s.overlap_grad_reduce}};
+  if (s.precision == DType::bf16) j["bf16"] = {{"enabled", true}};
+  if (s.precision == DType::fp16) j["fp16"] = {{"enabled", true}, {"loss_scale", 0}};
+  if (s.recompute == Recompute::full)
+    j["activation_checkpointing"] = {
+        {"partition_activations", false},           {"cpu_checkpointing", false},
+        {"contiguous_memory_optimization", false},  {"number_checkpoints", nullptr},
+        {"synchronize_checkpoint_boundary", false}, {"profile", false}};
+  return j;
+}
+
+std::vector<std::string> megatron_ds_args(const Plan& p, const ModelSpec& m) {
+  const Strategy& s = p.strategy;
+  std::vector<std::string> a = {
+      "--num-layers " + n(m.layers),
+      "--hidden-size " + n(m.hidden),
+      "--num-attention-heads " + n(m.heads),
+      "--ffn-hidden-size " +
+          n(m.moe && m.moe->dense_layers == 0 ? m.moe->ffn_hidden : m.ffn_hidden),
+      "--seq-length " + n(m.seq_len),
+      "--max-position-embeddings " + n(m.seq_len)};
+  if (m.kv_heads != m.heads) a.push_back("--num-key-value-heads " + n(m.kv_heads));
+  if (m.head_dim * m.heads != m.hidden) a.push_back("--kv-channels " + n(m.head_dim));
+  if (m.ffn_act == "swiglu") a.push_back("--swiglu");
+  if (m.norm == "rmsnorm") a.push_back("--normalization rmsnorm");
+  if (!emit::gpt_style(m))
+    a.insert(a.end(), {"--use-rotary-position-embeddings", "--no-position-embedding",
+                       "--disable-bias-linear"});
+  if (!m.tied_embeddings) a.push_back("--untie-embeddings-and-output-weights");
+  if (m.moe)
+    a.insert(a.end(), {"--num-experts " + n(m.moe->experts), "--topk " + n(m.moe->top_k),
+                       "--expert-interval 1", "--moe-expert-parallel-size " + n(s.ep)});
+  a.push_back("--tensor-model-parallel-size " + n(s.tp));
+  a.push_back("--pipeline-model-parallel-size " + n(s.pp));
+  if (s.pp == 1) a.push_back("--no-pipeline-parallel");
+  if (s.pp > 1 && s.schedule == Schedule::zero_bubble) a.push_back("--enable-zbh1-pipeline");
+  if (s.sp) a.push_back("--sequence-parallel");
+  a.push_back("--micro-batch-size " + n(s.micro_batch));
+  a.push_back("--global-batch-size " + n(s.global_batch));
+  if (s.precision == DType::bf16) a.push_back("--bf16");
+  if (s.precision == DType::fp16) a.push_back("--fp16");
+  if (s.flash_attention) a.push_back("--use-flash-attn-v2");
+  if (s.recompute == Recompute::selective) a.push_back("--recompute-granularity selective");
+  if (s.recompute == Recompute::full)
+    a.insert(a.end(), {"--recompute-granularity full", "--recompute-method uniform",
+                       "--recompute-num-layers 1", "--deepspeed-activation-checkpointing"});
+  a.insert(a.end(),
+           {"--deepspeed", "--deepspeed_config ds_config.json", "--zero-stage " + n(s.zero)});
+  return a;
+}
+
+void check(const Plan& p, emit::Gaps& g) {
+  const Strategy& s = p.strategy;
+  if (s.pp > 1) {
+    g.need(s.schedule != Schedule::interleaved || s.vp == 1,
+           "no interleaved pipeline schedule (the pipeline engine runs TrainSchedule, 1F1B; "
+           "Megatron-DeepSpeed adds ZB-H1); re-plan with --schedule 1f1b or zb");
+    g.need(s.schedule != Schedule::gpipe,
+           "no GPipe schedule (the pipeline engine runs 1F1B); re-plan with --schedule 1f1b");
+    g.need(!(s.schedule == Schedule::zero_bubble && s.sp),
+           "no ZB-H1 with sequence parallelism (Megatron-DeepSpeed asserts --sequence-parallel off "
+           "with --enable-zbh1-pipeline); re-plan with --sp off");
+    g.need(s.zero < 2,
+           "no ZeRO-2/3 with pipeline parallelism (runtime/pipe/engine.py: \"ZeRO-2 and ZeRO-3 are "
+           "incompatible with pipeline parallelism\"); re-plan with --zero 0,1");
+  }
+  g.need(s.cp == 1,
+         "no ring context parallelism (its sequence parallelism, --ds-sequence-parallel-size, is "
+         "DeepSpeed-Ulysses all-to-all, which the plan did not price); re-plan with --cp 1");
+  g.need(!s.tp_comm_overlap,
+         "no TP communication/GEMM overlap; re-plan with --tp-comm-overlap off");
+  g.need(s.precision != DType::fp8,
+         "no FP8 training in the DeepSpeed config (its mixed-precision blocks are fp16 and bf16); "
+         "re-plan with --precision bf16");
+  if (const ModelSpec* m = p.model.spec ? &*p.model.spec : nullptr) {
+    g.need(m->attention.kind != "mla",
+           "no multi-latent attention in Megatron-DeepSpeed's GPT model");
+    if (m->moe) {
+      g.need(m->moe->dense_layers == 0,
+             "no leading dense layers in MoE models (--expert-interval puts experts on every N-th "
+             "layer)");
+      g.need(m->moe->shared_experts == 0,
+             "no shared experts (Megatron-DeepSpeed MoE layers are routed only)");
+    }
+  }
+}
+}  // namespace
+
+Emitted emit_deepspeed(const Plan& p, bool config_only) {
+  const Strategy& s = p.strategy;
+  emit::Gaps gaps(kDeepSpeedVersion);
+  const ModelSpec* m = emit::require_spec(p, gaps);
+  check(p, gaps);
+  gaps.throw_if_any();
+  Emitted e;
+  if (s.pp > 1 && !emit::even_layer_split(p))
+    e.notes.push_back(
+        "DeepSpeed's pipeline splits transformer layers evenly by count (partition_method "
+        "'type:transformer'); the plan's split is " +
+        emit::layers_per_chunk_text(p) + " layers per stage, which its prediction assumes");
+  if (s.ep > 1)
+    e.notes.push_back(
+        "DeepSpeed forms expert-parallel groups from data-parallel ranks first "
+        "(deepspeed/utils/groups.py, TP-strided); the plan's groups are Megatron-Core's");
+  const std::string config = json_to_text(ds_config(s), 2) + "\n";
+  if (config_only) {
+    e.text = config;
+    return e;
+  }
+  std::vector<std::string> head = emit::summary_lines(p, kDeepSpeedVersion);
+  head.push_back(fmt::format(
+      "run from a Megatron-DeepSpeed checkout on the first node; the hostfile lists the {} node(s)",
+      p.cluster.nodes));
+  head.push_back("add data, tokenizer (vocabulary " + n(m->vocab) +
+                 "), optimizer and checkpoint arguments after the script name");
+  for (const auto& note : e.notes) head.push_back("note: " + note);
+  std::string t = "#!/usr/bin/env bash\n" + emit::comment_block(head, "# ") + "set -euo pipefail\n";
+  if (s.tp > 1) t += "export CUDA_DEVICE_MAX_CONNECTIONS=1\n";
+  t += "\ncat > ds_config.json <<'EOF'\n" + config + "EOF\n\nMEGATRON_DS_ARGS=(\n";
+  for (const auto& a : megatron_ds_args(p, *m)) t += "  " + a + "\n";
+  t += ")\n\n";
+  t += fmt::format(
+      "deepspeed --num_nodes {} --num_gpus {} --hostfile \"${{HOSTFILE:-hostfile}}\" \\\n",
+      p.cluster.nodes, p.cluster.gpus_per_node);
+  t += "  pretrain_gpt.py \"${MEGATRON_DS_ARGS[@]}\" \"$@\"\n";
+  e.text = std::move(t);
+  return e;
+}
+
+}  // namespace shardplan

@@ -1,0 +1,169 @@
+// Megatron-LM (core_v0.15.0, megatron/training/arguments.py) arguments for a plan, as a bash
+// script that launches pretrain_gpt.py with torchrun. Flag names and the checks that reject a
+// combination are those of that release; docs/plan-format.md lists them with their sources.
+#include <fmt/format.h>
+
+#include "plan/emit.hpp"
+#include "plan/emit_common.hpp"
+
+namespace shardplan {
+
+namespace {
+using Args = std::vector<std::string>;
+
+void add(Args& a, const std::string& flag, const std::string& value = "") {
+  a.push_back(value.empty() ? flag : flag + " " + value);
+}
+std::string n(int64_t v) {
+  return std::to_string(v);
+}
+
+// --pipeline-model-parallel-layout: one "|"-separated entry per chunk in model order (chunk c =
+// v*pp + stage, as Megatron's PipelineParallelLayerLayout reads it); E embedding, t*k k layers, L
+// loss.
+std::string layout_string(const Plan& p) {
+  std::string out;
+  for (const auto& c : emit::chunk_blocks(p)) {
+    if (!out.empty()) out += "|";
+    if (c.embedding) out += "E";
+    if (c.layers == 1) out += "t";
+    if (c.layers > 1) out += "t*", out += n(c.layers);
+    if (c.head) out += "L";
+  }
+  return out;
+}
+
+Args model_args(const ModelSpec& m) {
+  Args a;
+  add(a, "--num-layers", n(m.layers));
+  add(a, "--hidden-size", n(m.hidden));
+  add(a, "--num-attention-heads", n(m.heads));
+  add(a, "--ffn-hidden-size", n(m.ffn_hidden));
+  add(a, "--seq-length", n(m.seq_len));
+  add(a, "--max-position-embeddings", n(m.seq_len));
+  if (m.attention.kind == "mla") {
+    add(a, "--multi-latent-attention");
+    if (m.attention.q_lora_rank > 0) add(a, "--q-lora-rank", n(m.attention.q_lora_rank));
+    add(a, "--kv-lora-rank", n(m.attention.kv_lora_rank));
+    add(a, "--qk-head-dim", n(m.attention.qk_nope_head_dim));
+    add(a, "--qk-pos-emb-head-dim", n(m.attention.qk_rope_head_dim));
+    add(a, "--v-head-dim", n(m.attention.v_head_dim));
+  } else {
+    if (m.kv_heads != m.heads)
+      add(a, "--group-query-attention"), add(a, "--num-query-groups", n(m.kv_heads));
+    if (m.head_dim * m.heads != m.hidden) add(a, "--kv-channels", n(m.head_dim));
+  }
+  if (m.ffn_act == "swiglu") add(a, "--swiglu");
+  if (m.norm == "rmsnorm") add(a, "--normalization", "RMSNorm");
+  if (!emit::gpt_style(m))
+    add(a, "--position-embedding-type", "rope"), add(a, "--disable-bias-linear");
+  if (!m.tied_embeddings) add(a, "--untie-embeddings-and-output-weights");
+  if (m.moe) {
+    add(a, "--num-experts", n(m.moe->experts));
+    add(a, "--moe-router-topk", n(m.moe->top_k));
+    add(a, "--moe-ffn-hidden-size", n(m.moe->ffn_hidden));
+    if (m.moe->shared_experts > 0)
+      add(a, "--moe-shared-expert-intermediate-size", n(m.moe->shared_experts * m.moe->ffn_hidden));
+    if (m.moe->dense_layers > 0)
+      add(a, "--moe-layer-freq",
+          fmt::format("'([0]*{}+[1]*{})'", m.moe->dense_layers, m.layers - m.moe->dense_layers));
+  }
+  return a;
+}
+
+Args parallel_args(const Plan& p, bool moe) {
+  const Strategy& s = p.strategy;
+  Args a;
+  add(a, "--tensor-model-parallel-size", n(s.tp));
+  add(a, "--pipeline-model-parallel-size", n(s.pp));
+  add(a, "--context-parallel-size", n(s.cp));
+  if (moe)
+    add(a, "--expert-model-parallel-size", n(s.ep)), add(a, "--expert-tensor-parallel-size", "1");
+  if (!emit::even_layer_split(p))
+    add(a, "--pipeline-model-parallel-layout", fmt::format("'{}'", layout_string(p)));
+  else if (s.vp > 1)
+    add(a, "--num-layers-per-virtual-pipeline-stage", n(p.model.spec->layers / (s.pp * s.vp)));
+  if (s.sp) add(a, "--sequence-parallel");
+  if (s.tp_comm_overlap) add(a, "--tp-comm-overlap");
+  // ZeRO-1 is the distributed optimizer; ZeRO-2/3 are Megatron-FSDP's sharding strategies.
+  if (s.zero == 1) add(a, "--use-distributed-optimizer");
+  if (s.zero >= 2) {
+    add(a, "--use-megatron-fsdp");
+    add(a, "--data-parallel-sharding-strategy", s.zero == 2 ? "optim_grads" : "optim_grads_params");
+    add(a, "--ckpt-format", "fsdp_dtensor");
+  }
+  if (s.overlap_grad_reduce) {
+    add(a, "--overlap-grad-reduce");
+    if (s.zero >= 1) add(a, "--overlap-param-gather");
+  }
+  return a;
+}
+
+Args training_args(const Strategy& s) {
+  Args a;
+  add(a, "--micro-batch-size", n(s.micro_batch));
+  add(a, "--global-batch-size", n(s.global_batch));
+  if (s.precision == DType::bf16 || s.precision == DType::fp8) add(a, "--bf16");
+  if (s.precision == DType::fp16) add(a, "--fp16");
+  if (s.precision == DType::fp8) add(a, "--fp8-format", "hybrid");
+  if (s.recompute == Recompute::selective) add(a, "--recompute-granularity", "selective");
+  if (s.recompute == Recompute::full) {
+    add(a, "--recompute-granularity", "full");
+    add(a, "--recompute-method", "uniform");
+    add(a, "--recompute-num-layers", "1");
+  }
+  if (!s.flash_attention) add(a, "--attention-backend", "unfused");
+  return a;
+}
+
+std::string bash_array(const std::string& name, const Args& args) {
+  std::string out = name + "=(\n";
+  for (const auto& a : args) out += fmt::format("  {}\n", a);
+  return out + ")\n";
+}
+}  // namespace
+
+Emitted emit_megatron(const Plan& p) {
+  const Strategy& s = p.strategy;
+  emit::Gaps gaps(kMegatronVersion);
+  const ModelSpec* m = emit::require_spec(p, gaps);
+  if (s.pp > 1) {
+    gaps.need(s.schedule != Schedule::gpipe,
+              "no GPipe schedule for pipeline parallelism (pipelined runs are 1F1B, or interleaved "
+              "1F1B with virtual stages); re-plan with --schedule 1f1b");
+    gaps.need(
+        s.schedule != Schedule::zero_bubble,
+        "no zero-bubble (ZB-H1) pipeline schedule (megatron/core/pipeline_parallel/schedules.py "
+        "runs 1F1B and interleaved 1F1B); re-plan with --schedule 1f1b or interleaved");
+  }
+  gaps.need(!(s.ep > 1 && s.tp > 1 && !s.sp),
+            "no expert parallelism with tensor parallelism but without sequence parallelism "
+            "(megatron/core/transformer/moe/README.md: it must be enabled); re-plan with --sp on");
+  gaps.throw_if_any();
+  Emitted e;
+  std::vector<std::string> head = emit::summary_lines(p, kMegatronVersion);
+  head.push_back(fmt::format(
+      "run on each of the {} node(s) with NODE_RANK (0..{}) and MASTER_ADDR (node 0) set;",
+      p.cluster.nodes, p.cluster.nodes - 1));
+  head.push_back(
+      fmt::format("add data, tokenizer (vocabulary {}), optimizer and checkpoint arguments after "
+                  "the script name",
+                  m->vocab));
+  std::string t = "#!/usr/bin/env bash\n";
+  t += emit::comment_block(head, "# ");
+  t += "set -euo pipefail\n";
+  if ((s.tp > 1 || s.cp > 1) && s.zero < 2) t += "export CUDA_DEVICE_MAX_CONNECTIONS=1\n";
+  t += fmt::format("\n{}\n{}\n{}\n", bash_array("MODEL_ARGS", model_args(*m)),
+                   bash_array("PARALLEL_ARGS", parallel_args(p, m->moe.has_value())),
+                   bash_array("TRAINING_ARGS", training_args(s)));
+  t +=
+      fmt::format("torchrun --nnodes {} --nproc-per-node {} --node-rank \"${{NODE_RANK:-0}}\" \\\n",
+                  p.cluster.nodes, p.cluster.gpus_per_node);
+  t += "  --master-addr \"${MASTER_ADDR:-localhost}\" --master-port \"${MASTER_PORT:-6000}\" \\\n";
+  t += "  pretrain_gpt.py \"${MODEL_ARGS[@]}\" \"${PARALLEL_ARGS[@]}\" \"${TRAINING_ARGS[@]}\" "
+       "\"$@\"\n";
+  e.text = std::move(t);
+  return e;
+}
+
+}  // namespace shardplan

@@ -1,0 +1,127 @@
+// End to end through the built binary: `run` trains a plan on the CPU executor (from flags or a
+// plan file) and reports losses, speed and per-rank memory; `calibrate` writes a cluster profile
+// that estimate accepts; bad plans and files exit 2 with one line.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli_run.hpp"
+
+using shardplan_test::CliResult;
+using shardplan_test::run_cli;
+using shardplan_test::ScratchDir;
+
+namespace {
+bool one_error_line(const std::string& err) {
+  return err.rfind("error: ", 0) == 0 && !err.empty() && err.back() == '\n' &&
+         err.find('\n') == err.size() - 1;
+}
+
+// A Llama-style tiny decoder (RMSNorm, SwiGLU, GQA): the executor's model without GPT extras.
+const char* kTiny =
+    R"({"name": "tiny-run", "layers": 2, "hidden": 64, "heads": 4, "kv_heads": 2, "ffn_hidden": 128,
+        "ffn_act": "swiglu", "norm": "rmsnorm", "vocab": 128, "seq_len": 16})";
+
+std::string quoted(const std::string& path) { return "'" + path + "'"; }
+}  // namespace
+
+TEST_CASE("cli run: a TP plan from flags prints losses, speed and memory per rank") {
+  ScratchDir dir("cli_run_flags");
+  const std::string model = dir.write("tiny.json", kTiny);
+  CliResult r = run_cli("run --model " + quoted(model) + " --gpus 2 --global-batch 4 --tp 2 --sp --steps 2 --json", dir);
+  REQUIRE(r.status == 0);
+  CHECK(r.err.empty());
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  CHECK(j["backend"] == "cpu");
+  CHECK(j["ranks"] == 2);
+  REQUIRE(j["steps"].size() == 2);
+  for (const auto& s : j["steps"]) {
+    CHECK(std::isfinite(s["loss"].get<double>()));
+    CHECK(s["time_s"].get<double>() > 0);
+  }
+  // The first loss is about ln(vocab) = ln 128 = 4.85 for GPT-2 initialisation.
+  CHECK(j["steps"][0]["loss"].get<double>() == doctest::Approx(4.85).epsilon(0.05));
+  CHECK(j["tokens_per_s"].get<double>() > 0);
+  REQUIRE(j["peak_memory_per_rank"].size() == 2);
+  for (const auto& m : j["peak_memory_per_rank"])
+    for (const char* k : {"weights_bytes", "gradients_bytes", "optimizer_states_bytes", "activations_bytes",
+                          "temporaries_bytes", "peak_total_bytes"}) {
+      CAPTURE(k);
+      CHECK(m[k].get<double>() > 0);
+    }
+  // AdamW keeps m and v: twice the weights, on every rank.
+  CHECK(j["peak_memory_per_rank"][0]["optimizer_states_bytes"].get<double>() ==
+        2 * j["peak_memory_per_rank"][0]["weights_bytes"].get<double>());
+
+  CliResult t = run_cli("run --model " + quoted(model) + " --gpus 1 --global-batch 4 --layers 1 --hidden 32 --steps 1", dir);
+  REQUIRE(t.status == 0);
+  CHECK(t.out.find("layers 1, hidden 32") != std::string::npos);
+  CHECK(t.out.find("step time") != std::string::npos);
+  CHECK(t.out.find("activations") != std::string::npos);
+}
+
+TEST_CASE("cli run: a plan file from `plan --out`, and a checkpoint that resumes") {
+  ScratchDir dir("cli_run_plan");
+  const std::string model = dir.write("tiny.json", kTiny);
+  const std::string plan = dir.file("plan.json");
+  REQUIRE(run_cli("plan --model " + quoted(model) + " --cluster dgx-a100 --gpus 2 --global-batch 8 --out " + quoted(plan),
+                  dir).status == 0);
+  CliResult r = run_cli("run " + quoted(plan) + " --steps 2 --json --checkpoint " + quoted(dir.file("ckpt")), dir);
+  REQUIRE(r.status == 0);
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  CHECK(j["ranks"] == 2);
+  CliResult resumed = run_cli("run " + quoted(plan) + " --steps 3 --json --resume --checkpoint " + quoted(dir.file("ckpt")), dir);
+  REQUIRE(resumed.status == 0);
+  const nlohmann::json k = nlohmann::json::parse(resumed.out);
+  REQUIRE(k["steps"].size() == 1);
+  CHECK(k["steps"][0]["step"] == 3);
+  // The plan fixes the strategy: strategy flags with it are a usage error.
+  CliResult both = run_cli("run " + quoted(plan) + " --tp 2", dir);
+  CHECK(both.status == 2);
+  CHECK(one_error_line(both.err));
+}
+
+TEST_CASE("cli run: unsupported plans and bad files exit 2 with one line") {
+  ScratchDir dir("cli_run_bad");
+  const std::string model = dir.write("tiny.json", kTiny);
+  const std::string base = "run --model " + quoted(model) + " --global-batch 4 --steps 1 ";
+  for (const std::string& args :
+       {base + "--gpus 2 --cp 2", base + "--gpus 2 --tp 4", base + "--gpus 1 --data " + quoted(dir.file("none.bin")),
+        base + "--gpus 1 --data " + quoted(dir.write("bad.bin", "x")), base + "--gpus 3",
+        "run " + quoted(dir.write("plan.json", "{\"format\": 1}")),
+        "run --model " + quoted(dir.write("broken.json", "{")) + " --gpus 1 --global-batch 1",
+        base + "--gpus 1 --hidden 30"}) {
+    CAPTURE(args);
+    CliResult r = run_cli(args, dir);
+    CHECK(r.status == 2);
+    CHECK(one_error_line(r.err));
+  }
+}
+
+TEST_CASE("cli calibrate: writes a cluster profile that estimate accepts") {
+  ScratchDir dir("cli_calibrate");
+  const std::string out = dir.file("cpu.json"), gpu = dir.file("cpu-gpu.json");
+  CliResult r = run_cli("calibrate --backend cpu --seconds-per-point 0.005 --json --out " + quoted(out) +
+                            " --gpu-out " + quoted(gpu), dir);
+  REQUIRE(r.status == 0);
+  const nlohmann::json m = nlohmann::json::parse(r.out);
+  CHECK(m["gemm"].size() >= 9);
+  CHECK(m["add_GBps"].get<double>() > 0);
+  CHECK(m["bus_GBps"].get<double>() > 0);
+  const nlohmann::json c = nlohmann::json::parse(shardplan_test::slurp(out));
+  CHECK(c["network"].size() == 1);
+  CHECK(c["network"][0]["name"] == "threads");
+  CHECK(c["gpu"]["runtime_reserved_bytes"] == 0);
+  const std::string model = dir.write("tiny.json", kTiny);
+  CliResult e = run_cli("estimate --model " + quoted(model) + " --cluster " + quoted(out) +
+                            " --gpus 1 --global-batch 4 --precision fp32 --no-flash-attention --json", dir);
+  REQUIRE(e.status == 0);
+  CHECK(nlohmann::json::parse(e.out)["step_time_s"].get<double>() > 0);
+  // The GPU file alone is a valid GPU preset too: a cluster file may name it by path.
+  const std::string cl = dir.write("cl.json", "{\"name\": \"x\", \"gpu\": \"" + gpu + "\", \"gpus_per_node\": 2, "
+                                              "\"network\": [{\"name\": \"t\", \"bandwidth_GBps\": 1}]}");
+  CHECK(run_cli("estimate --model " + quoted(model) + " --cluster " + quoted(cl) +
+                    " --gpus 2 --global-batch 4 --precision fp32 --tp 2", dir).status == 0);
+}

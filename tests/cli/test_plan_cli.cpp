@@ -1,0 +1,144 @@
+// End to end through the built binary: `plan --out` writes a plan that `check` accepts; a changed
+// prediction exits 1 and a broken plan 2 (one line: file, JSON path, expected); `emit` and
+// `report` write what they promise, and refuse what they cannot do with status 2.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli_run.hpp"
+
+using shardplan_test::CliResult;
+using shardplan_test::run_cli;
+using shardplan_test::ScratchDir;
+using shardplan_test::slurp;
+using shardplan_test::source_path;
+
+namespace {
+bool has(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+bool one_error_line(const std::string& err) {
+  return err.rfind("error: ", 0) == 0 && err.back() == '\n' && err.find('\n') == err.size() - 1;
+}
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  const size_t at = s.find(from);
+  REQUIRE_MESSAGE(at != std::string::npos, from);
+  return s.replace(at, from.size(), to);
+}
+
+// A plan of Llama 3 8B on 16 H100s, written by `plan --out`.
+std::string write_plan(const ScratchDir& dir) {
+  const std::string out = dir.file("plan.json");
+  CliResult r = run_cli(
+      "plan --model '" + source_path("models/llama3-8b.json") +
+          "' --cluster dgx-h100 --gpus 16 --global-batch 64 --pp 1,2 --top 2 --threads 2 --out '" +
+          out + "'",
+      dir);
+  REQUIRE(r.status == 0);
+  REQUIRE(std::filesystem::exists(out));
+  return out;
+}
+}  // namespace
+
+TEST_CASE("cli plan --out and check: a valid plan whose prediction matches") {
+  ScratchDir dir("cli_plan_check");
+  const std::string plan = write_plan(dir);
+  CHECK(has(slurp(plan), "\"format\": \"shardplan.plan/1\""));
+  CliResult r = run_cli("check '" + plan + "'", dir);
+  CHECK(r.status == 0);
+  CHECK(has(r.out, "a valid shardplan.plan/1 plan"));
+  CHECK(has(r.out, "matches the stored prediction"));
+  r = run_cli("check --json '" + plan + "'", dir);
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["valid"] == true);
+  CHECK(j["matches"] == true);
+  CHECK(j["estimate"]["step_time_s"].get<double>() > 0);
+}
+
+TEST_CASE("cli plan --out: the same bytes for any thread count") {
+  ScratchDir dir("cli_plan_threads");
+  std::string texts[2];
+  for (int t = 1; t <= 2; ++t) {
+    const std::string out = dir.file("plan" + std::to_string(t) + ".json");
+    CliResult r =
+        run_cli("plan --model '" + source_path("models/gpt-22b.json") +
+                    "' --cluster dgx-a100 --gpus 64 --global-batch 64 --top 1 --threads " +
+                    std::to_string(t) + " --out '" + out + "'",
+                dir);
+    REQUIRE(r.status == 0);
+    texts[t - 1] = slurp(out);
+  }
+  CHECK(!texts[0].empty());
+  CHECK(texts[0] == texts[1]);
+}
+
+TEST_CASE("cli check: a changed prediction exits 1, a broken plan 2") {
+  ScratchDir dir("cli_plan_broken");
+  const std::string text = slurp(write_plan(dir));
+  const std::string stale =
+      dir.write("stale.json", replace(text, "\"step_time_s\": ", "\"step_time_s\": 1"));
+  CliResult r = run_cli("check '" + stale + "'", dir);
+  CHECK(r.status == 1);
+  CHECK(has(r.out, "/prediction/step_time_s: stored 1"));
+  const std::string broken =
+      dir.write("broken.json", replace(text, "\"gpus\": 16", "\"gpus\": 12"));
+  r = run_cli("check '" + broken + "'", dir);
+  CHECK(r.status == 2);
+  CHECK(one_error_line(r.err));
+  CHECK(has(r.err, broken + ": at /gpus: expected dp*tp*pp*cp = 16"));
+  r = run_cli("check '" + dir.file("missing.json") + "'", dir);
+  CHECK(r.status == 2);
+  CHECK(one_error_line(r.err));
+}
+
+TEST_CASE("cli emit: the three formats, to stdout or a file") {
+  ScratchDir dir("cli_plan_emit");
+  const std::string plan = write_plan(dir);
+  CliResult r = run_cli("emit --format megatron '" + plan + "'", dir);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.rfind("#!/usr/bin/env bash\n# Megatron-LM core_v0.15.0", 0) == 0);
+  CHECK(has(r.out, "--num-layers 32"));
+  CHECK(has(r.out, "torchrun --nnodes 2 --nproc-per-node 8"));
+  r = run_cli("emit --format megatron -o '" + dir.file("m.sh") + "' '" + plan + "'", dir);
+  CHECK(r.status == 0);
+  CHECK(r.out.empty());
+  CHECK(slurp(dir.file("m.sh")).rfind("#!/usr/bin/env bash", 0) == 0);
+  r = run_cli("emit --format megatron --config-only '" + plan + "'", dir);
+  CHECK(r.status == 2);
+  CHECK(one_error_line(r.err));
+  r = run_cli("emit --format vllm '" + plan + "'", dir);
+  CHECK(r.status == 2);
+}
+
+TEST_CASE("cli report: a self-contained HTML file from a search or a plan") {
+  ScratchDir dir("cli_plan_report");
+  const std::string html = dir.file("report.html");
+  CliResult r =
+      run_cli("report --model '" + source_path("models/tiny-dense.json") +
+                  "' --cluster dgx-h100 --gpus 8 --global-batch 16 --threads 2 -o '" + html + "'",
+              dir);
+  REQUIRE(r.status == 0);
+  CHECK(has(r.out, "report written to"));
+  const std::string page = slurp(html);
+  CHECK(page.rfind("<!DOCTYPE html>", 0) == 0);
+  CHECK(has(page, "Pareto front"));
+  CHECK(has(page, "Simulated pipeline timeline"));
+  CHECK(!has(page, "<script"));
+  CHECK(!has(page, "src="));
+  CHECK(!has(page, "href="));
+  CHECK(!std::filesystem::exists(html + ".tmp"));
+  const std::string plan = write_plan(dir);
+  r = run_cli("report --plan '" + plan + "' --threads 2 -o '" + html + "'", dir);
+  CHECK(r.status == 0);
+  r = run_cli("report --plan '" + plan + "' --model tiny-dense -o '" + html + "'", dir);
+  CHECK(r.status == 2);
+  CHECK(one_error_line(r.err));
+  r = run_cli("report -o '" + html + "'", dir);
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "--plan"));
+}

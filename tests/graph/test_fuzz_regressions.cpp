@@ -1,0 +1,37 @@
+// Model inputs (HF config.json, op graphs) that once escaped as something other than an
+// InputError (exit status 2), or were accepted though invalid: found while fuzzing (tests/fuzz).
+#include <doctest/doctest.h>
+
+#include "core/error.hpp"
+#include "graph/model_loader.hpp"
+
+using namespace shardplan;
+
+namespace {
+// A minimal DeepSeek-V3 config.json with `extra` fields appended.
+std::string deepseek(const std::string& extra, int top_k = 2) {
+  return R"({"model_type":"deepseek_v3","num_hidden_layers":2,"hidden_size":64,"num_attention_heads":4,
+    "intermediate_size":128,"vocab_size":100,"max_position_embeddings":16,"n_routed_experts":4,
+    "num_experts_per_tok":)" + std::to_string(top_k) + R"(,"moe_intermediate_size":32,"kv_lora_rank":16,"qk_nope_head_dim":8,
+    "qk_rope_head_dim":8,"v_head_dim":8)" + extra + "}";
+}
+}  // namespace
+
+TEST_CASE("fuzz: negative or inconsistent MoE fields of an HF config are input errors") {
+  CHECK(load_model_text(deepseek(""), "c.json").graph.blocks.size() == 4);
+  // n_shared_experts, first_k_dense_replace and q_lora_rank were read as any integer and a
+  // negative one silently taken as 0 (the spec format rejects them).
+  CHECK_THROWS_AS(load_model_text(deepseek(R"(,"n_shared_experts":-1)"), "c.json"), InputError);
+  CHECK_THROWS_AS(load_model_text(deepseek(R"(,"first_k_dense_replace":-3)"), "c.json"), InputError);
+  CHECK_THROWS_AS(load_model_text(deepseek(R"(,"q_lora_rank":-8)"), "c.json"), InputError);
+  // top_k > experts was checked for specs only.
+  CHECK_THROWS_WITH_AS(load_model_text(deepseek("", 5), "c.json"), doctest::Contains("top_k"), InputError);
+}
+
+TEST_CASE("fuzz: a GPT-2 config with a huge n_embd is an input error, not an overflow") {
+  // n_inner defaults to 4 * n_embd, formed before the bound check (UBSan: signed overflow).
+  CHECK_THROWS_WITH_AS(load_model_text(R"({"model_type":"gpt2","n_layer":1,"n_embd":4611686018427387904,"n_head":1,
+      "vocab_size":10,"n_positions":8})",
+                                       "c.json"),
+                       doctest::Contains("/n_embd"), InputError);
+}
