@@ -42,7 +42,8 @@ std::string text(const executor::Calibration& m, const ClusterSpec& c, const std
     s += fmt::format("  {:>5} x {:>5} x {:>5}                      {:>7.2f}  {:>7.2f} GFLOP/s\n", p.m, p.n, p.k,
                      p.gflops, model_gflops(g, p));
   s += fmt::format("  call overhead {:.2f} us\n\n", m.call_overhead_us);
-  s += fmt::format("memory bandwidth per thread: copy {:.2f} GB/s, add {:.2f} GB/s\n\n", m.copy_GBps, m.add_GBps);
+  s += fmt::format("memory bandwidth per thread: copy {:.2f} GB/s, add {:.2f} GB/s; the executor's elementwise "
+                   "kernels {:.2f} GB/s\n\n", m.copy_GBps, m.add_GBps, m.pointwise_GBps);
   const int ranks = std::max(2, m.threads);
   s += fmt::format("all-reduce over {} threads (float32)        measured      model\n", ranks);
   for (const auto& p : m.all_reduce)
@@ -70,6 +71,7 @@ nlohmann::ordered_json measurements_json(const executor::Calibration& m, const s
             {"call_overhead_us", m.call_overhead_us},
             {"copy_GBps", m.copy_GBps},
             {"add_GBps", m.add_GBps},
+            {"pointwise_GBps", m.pointwise_GBps},
             {"all_reduce", ar},
             {"latency_us", m.latency_us},
             {"bus_GBps", m.bus_GBps},

@@ -83,7 +83,8 @@ std::string find_preset(const std::string& kind, const std::string& name) {
   if (looks_like_path(name)) return name;
   for (const auto& dir : hardware_search_dirs()) {
     fs::path p = fs::path(dir) / kind / (name + ".json");
-    if (fs::exists(p)) return p.string();
+    std::error_code ec;  // a name too long for a path is simply not a preset
+    if (fs::exists(p, ec)) return p.string();
   }
   std::vector<std::string> names = list_presets(kind);
   std::string msg = "unknown " + std::string(kind == "gpus" ? "GPU" : "cluster") + " \"" + name + "\"";

@@ -64,10 +64,12 @@ int64_t expert_dp(const Strategy& s) { return std::max<int64_t>(1, s.dp * s.cp *
 // next step (write 4 B); on the shard it updates (`shard_params`): fp16 loss-scale unscale and
 // inf check (read 4 + write 4 B, fp16 only), the gradient-norm pass (read 4 B), fused Adam (read
 // master, grad, m, v 16 B; write master, m, v 12 B) and the copy of the new master weights into the
-// 16-bit model weights (read 4 + write 2 B). Multi-tensor kernels: a handful of launches each.
+// 16-bit model weights (read 4 + write 2 B; none in fp32 training, whose weights are the master
+// copy). Multi-tensor kernels: a handful of launches each.
 double optimizer_time_s(const GpuSpec& gpu, DType precision, double grad_params, double shard_params) {
   const double unscale = precision == DType::fp16 ? 8 : 0;
-  return memory_time_s(gpu, 4 * grad_params + shard_params * (unscale + 4 + 28 + 6), 12);
+  const double copy = precision == DType::fp32 || precision == DType::tf32 ? 0 : 6;
+  return memory_time_s(gpu, 4 * grad_params + shard_params * (unscale + 4 + 28 + copy), 12);
 }
 }  // namespace
 

@@ -25,7 +25,7 @@ struct GemmPoint {
 
 struct CollectivePoint {
   int64_t bytes = 0;  // per rank
-  double time_s = 0;  // best of the repetitions
+  double time_s = 0;  // median of the repetitions (wall time)
 };
 
 struct Calibration {
@@ -37,6 +37,7 @@ struct Calibration {
   double call_overhead_us = 0;  // one 1x1x1 GEMM call through the executor path
   double copy_GBps = 0;         // per thread: read + write bytes / time, all threads streaming
   double add_GBps = 0;          // per thread: a[i] = b[i] + c[i], 3 arrays
+  double pointwise_GBps = 0;    // per thread: the executor's SwiGLU and RMSNorm kernels, 1 MiB arrays
   std::vector<CollectivePoint> all_reduce;  // float32 all-reduce over `threads` ranks
   double latency_us = 0;        // alpha of the ring model fitted to all_reduce
   double bus_GBps = 0;          // beta: bytes moved per rank per second at large sizes

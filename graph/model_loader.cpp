@@ -48,9 +48,10 @@ std::vector<std::string> list_models() {
 
 LoadedModel load_model(const std::string& name_or_file, int64_t seq) {
   std::string file = name_or_file;
-  if (!fs::exists(file)) {
+  std::error_code ec;  // non-throwing: a name too long for a path is "no such model", not a crash
+  if (!fs::exists(file, ec)) {
     fs::path p = fs::path(data_dir("models")) / (name_or_file + ".json");
-    if (name_or_file.find('/') == std::string::npos && fs::exists(p)) {
+    if (name_or_file.find('/') == std::string::npos && fs::exists(p, ec)) {
       file = p.string();
     } else {
       std::string near = closest_match(name_or_file, list_models());

@@ -45,3 +45,13 @@ TEST_CASE("fuzz: cluster sizes are bounded so nodes * gpus_per_node cannot overf
     "network": [{"name": "nvlink", "gpus": 8, "bandwidth_GBps": 300}, {"name": "ib", "bandwidth_GBps": 25}]})";
   CHECK_THROWS_WITH_AS(cluster_from_json_text(text, "c.json"), doctest::Contains("/nodes"), InputError);
 }
+
+TEST_CASE("fuzz: a GPU name too long for a file name is an unknown GPU, not a filesystem_error") {
+  // fuzz_cluster: "gpu": "<300 characters>" made std::filesystem::exists throw ENAMETOOLONG.
+  const std::string name(300, 'd');
+  const std::string text = R"({"name": "c", "gpu": ")" + name + R"(", "gpus_per_node": 8,
+    "network": [{"name": "ib", "bandwidth_GBps": 25}]})";
+  CHECK_THROWS_WITH_AS(cluster_from_json_text(text, "c.json"), doctest::Contains("unknown GPU"), InputError);
+  CHECK_THROWS_AS(load_gpu(name), InputError);
+  CHECK_THROWS_AS(load_cluster(name), InputError);
+}

@@ -35,3 +35,8 @@ TEST_CASE("fuzz: a GPT-2 config with a huge n_embd is an input error, not an ove
                                        "c.json"),
                        doctest::Contains("/n_embd"), InputError);
 }
+
+TEST_CASE("fuzz: a model name too long for a file name is an input error") {
+  // Same ENAMETOOLONG as the cluster loader's GPU names (std::filesystem::exists threw).
+  CHECK_THROWS_WITH_AS(load_model(std::string(5000, 'm')), doctest::Contains("no such file or zoo model"), InputError);
+}
