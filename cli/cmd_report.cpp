@@ -80,7 +80,8 @@ void run_report(const ReportOptions& o, CLI::App* cmd) {
       search_options_from(o.search, s.gpus, s.global_batch, s.precision, s.allow_tp_across_nodes);
   if (s.chosen)
     so.flash_attention = s.chosen->flash_attention,
-    so.overlap_grad_reduce = s.chosen->overlap_grad_reduce;
+    so.overlap_grad_reduce = s.chosen->overlap_grad_reduce,
+    so.async_tp_backward = s.chosen->async_tp_backward;
   const SearchSpace space = search_space_from(o.search);
   SearchResult r = search(s.graph, s.cluster, space, so);
   ReportData d;

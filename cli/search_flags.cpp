@@ -70,6 +70,8 @@ void add_search_flags(CLI::App* cmd, SearchFlags& f) {
   cmd->add_flag("--no-flash-attention", f.no_flash, "unfused attention");
   cmd->add_flag("--no-overlap-grad-reduce", f.no_overlap_grad_reduce,
                 "DP reduction after the backward");
+  cmd->add_flag("--no-async-tp-backward", f.no_async_tp_backward,
+                "TP input-gradient reduction not overlapped with the weight-gradient GEMM (Megatron before 2022)");
 }
 
 SearchSpace search_space_from(const SearchFlags& f) {
@@ -117,6 +119,7 @@ SearchOptions search_options_from(const SearchFlags& f, int64_t gpus, int64_t gl
   so.time_limit_s = f.time_limit;
   so.flash_attention = !f.no_flash;
   so.overlap_grad_reduce = !f.no_overlap_grad_reduce;
+  so.async_tp_backward = !f.no_async_tp_backward;
   so.allow_tp_across_nodes = allow_tp_across_nodes;
   return so;
 }

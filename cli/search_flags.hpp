@@ -1,4 +1,4 @@
-// The search flags shared by `report` (and meant for `plan`, which still parses its own copy):
+// The search flags shared by `plan` and `report`:
 // any dimension fixed or given as a list ("--tp 4,8 --schedule 1f1b,interleaved"), objective,
 // headroom, threads, time limit. Resolved into SearchSpace and SearchOptions (exit 2 on misuse).
 #pragma once
@@ -16,7 +16,7 @@ struct SearchFlags {
   double headroom = 0.1, time_limit = 0;
   int64_t top = 10;
   int threads = 0;  // 0: all cores
-  bool no_flash = false, no_overlap_grad_reduce = false;
+  bool no_flash = false, no_overlap_grad_reduce = false, no_async_tp_backward = false;
 };
 
 void add_search_flags(CLI::App* cmd, SearchFlags& f);

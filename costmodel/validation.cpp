@@ -43,6 +43,25 @@ Strategy strategy_from_json(const JsonObject& o) {
   s.async_tp_backward = o.get_bool("async_tp_backward", true);
   return s;
 }
+
+// "zero=0, cp=1: not stated; ..." -> {"zero", "cp"}; entries with any other reason are skipped.
+std::vector<std::string> unstated_keys(const Json& assumed) {
+  std::vector<std::string> keys;
+  if (!assumed.is_array()) return keys;
+  for (const Json& a : assumed) {
+    if (!a.is_string()) continue;
+    const std::string text = a.get<std::string>();
+    const size_t colon = text.find(": not stated");
+    if (colon == std::string::npos) continue;
+    std::stringstream list(text.substr(0, colon));
+    std::string item;
+    while (std::getline(list, item, ',')) {
+      item.erase(0, item.find_first_not_of(' '));
+      keys.push_back(item.substr(0, item.find('=')));
+    }
+  }
+  return keys;
+}
 }  // namespace
 
 std::vector<ValidationRow> validation_rows_from_text(const std::string& text, const std::string& file) {
@@ -68,6 +87,7 @@ std::vector<ValidationRow> validation_rows_from_text(const std::string& text, co
     if (m.has("layer_forward_ms")) v.layer_forward_ms = m.get_positive_number("layer_forward_ms");
     if (m.has("layer_backward_ms")) v.layer_backward_ms = m.get_positive_number("layer_backward_ms");
     v.step_time_how = r.get_string("step_time_how", "");
+    if (r.has("assumed")) v.unstated = unstated_keys(r.raw("assumed"));
     out.push_back(std::move(v));
   }
   return out;

@@ -22,6 +22,9 @@ struct ValidationRow {
   std::optional<double> layer_forward_ms;   // Korthikanti Table 4 rows (one layer)
   std::optional<double> layer_backward_ms;
   std::string step_time_how;
+  // Strategy fields the source does not state (assumed entries "key=value, ...: not stated ..."):
+  // the row's value is a guess, so a planner test may treat them as free.
+  std::vector<std::string> unstated;
 };
 
 struct ValidationResult {
