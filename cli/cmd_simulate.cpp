@@ -56,7 +56,7 @@ void run_simulate(const SimulateOptions& o) {
   so.full = o.full;
   so.dp = s.dp;
   so.record_trace = !o.trace.empty();
-  SimResult r = simulate(est.stage_costs(s), so);
+  SimResult r = simulate(est.stage_costs(s, e.chunk_bounds), so);
   if (!r.error.empty()) throw UsageError("cannot simulate: " + r.error);
   Estimate se = with_simulation(e, r, p.cluster);
   if (!o.trace.empty()) write_file_atomically(o.trace, chrome_trace_json(r));

@@ -12,7 +12,7 @@ void rerank_with_simulator(std::vector<Candidate>& top, const OpGraph& g, const 
                            Objective objective) {
   Estimator est(g, cluster, EstimatorOptions{true});
   for (Candidate& c : top) {
-    SimResult r = simulate(est.stage_costs(c.strategy));
+    SimResult r = simulate(est.stage_costs(c.strategy, c.estimate.chunk_bounds));
     c.simulated_step_s = r.error.empty() ? r.step_time_s : c.estimate.step_time_s;
   }
   if (objective != Objective::time) return;

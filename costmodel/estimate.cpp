@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <numeric>
 
@@ -165,7 +166,7 @@ Estimator::CacheEntry& Estimator::entry(const ShardContext& ctx) {
   uint64_t key = ctx_hash(ctx);
   auto it = cache_.find(key);
   if (it == cache_.end() || !(it->second.ctx == ctx)) {
-    CacheEntry e{ctx, {}, {}};
+    CacheEntry e{ctx, {}, {}, {}};
     for (size_t rep : type_rep_)
       e.costs.push_back(price_block(graph_, graph_.blocks[rep], cluster_.gpu, ctx));
     it = cache_.insert_or_assign(key, std::move(e)).first;
@@ -200,6 +201,73 @@ const std::vector<int64_t>& Estimator::partition(const Strategy& s, CacheEntry& 
   return e.partitions.emplace(chunks, std::move(bounds)).first->second;
 }
 
+// ZeRO-aware bytes per parameter of model states (weights, gradients, optimizer) on one GPU.
+namespace {
+struct StateCoefficients {
+  double dense = 0, expert = 0;
+};
+StateCoefficients state_coefficients(const Strategy& s) {
+  const StateBytes sb = state_bytes(s.precision);
+  const double dp = double(s.dp * s.cp), edp = double(std::max<int64_t>(1, s.dp * s.cp * s.tp / s.ep));
+  auto per = [&](double d) {
+    return sb.weights / (s.zero >= 3 ? d : 1) + sb.grads / (s.zero >= 2 ? d : 1) +
+           sb.optimizer / (s.zero >= 1 ? d : 1);
+  };
+  return {per(dp), per(edp)};
+}
+}  // namespace
+
+const std::vector<int64_t>& Estimator::memory_partition(const Strategy& s, CacheEntry& e) {
+  // What the limits depend on besides the block costs of `e`: the cut, ZeRO and its group sizes,
+  // the schedule's in-flight counts (1F1B: min(m, p - i)) and the capacity.
+  const double capacity =
+      opts_.memory_capacity_bytes > 0 ? opts_.memory_capacity_bytes : cluster_.gpu.memory_bytes;
+  uint64_t key = 1469598103934665603ULL;
+  for (uint64_t v : {uint64_t(s.pp), uint64_t(s.zero), uint64_t(s.dp * s.cp), uint64_t(s.ep),
+                     uint64_t(s.tp), uint64_t(s.schedule),
+                     uint64_t(std::min<int64_t>(s.micro_batches(), s.pp + 1))})
+    key = mix(key, v);
+  auto found = e.memory_partitions.find(key);
+  if (found != e.memory_partitions.end()) return found->second;
+
+  const int64_t nb = static_cast<int64_t>(graph_.blocks.size());
+  const StateBytes sb = state_bytes(s.precision);
+  const StateCoefficients k = state_coefficients(s);
+  ChunkMemoryLimits lim;
+  std::vector<double> cost(nb);
+  double max_block = 0, working = 0, boundary = 0;
+  for (int64_t b = 0; b < nb; ++b) {
+    const BlockCost& bc = e.costs[type_of_block_[b]];
+    cost[b] = bc.fwd_s + bc.bwd_input_s + bc.bwd_weight_s + bc.recompute_s;
+    lim.fixed.push_back(bc.dense_params * k.dense + bc.expert_params * k.expert);
+    lim.scaled.push_back(bc.saved_bytes);
+    max_block = std::max(max_block, bc.dense_params + bc.expert_params);
+    working = std::max(working, bc.transient_bytes);
+    boundary = std::max(boundary, bc.boundary_bytes);
+  }
+  // The last stage's own copy of a tied output embedding (see prepare()).
+  if (graph_.tied_output_params > 0) lim.fixed.back() += graph_.tied_output_params / double(s.tp) * k.dense;
+  // Per-stage overheads as stage_memory() counts them, bounded by the largest block of the model.
+  double overhead = working + 4 * boundary;
+  if (s.zero >= 3) overhead += 2 * max_block * gathered_param_bytes(s.precision);
+  if (s.zero >= 2) overhead += max_block * sb.grads;
+  const double usable = (capacity - cluster_.gpu.runtime_reserved_bytes) /
+                            (1 + cluster_.gpu.allocator_fragmentation) - overhead;
+  double min_scale = std::numeric_limits<double>::infinity();
+  for (int64_t i = 0; i < s.pp; ++i) {
+    lim.scale.push_back(inflight_micro_batches(s, i));
+    lim.limit.push_back(usable);
+    min_scale = std::min(min_scale, lim.scale.back());
+  }
+  // No cut fits when the whole model's states and activations (each at the smallest in-flight
+  // count) exceed what all stages have together: most overflowing strategies end here, cheaply.
+  double need = 0;
+  for (int64_t b = 0; b < nb; ++b) need += lim.fixed[b] + min_scale * lim.scaled[b];
+  std::vector<int64_t> bounds;
+  if (usable > 0 && need <= usable * double(s.pp)) bounds = min_max_partition(cost, s.pp, &lim);
+  return e.memory_partitions.emplace(key, std::move(bounds)).first->second;
+}
+
 void Estimator::prepare(const Strategy& s, Prepared& p) {
   ShardContext& c = p.ctx;
   c.tp = s.tp;
@@ -218,6 +286,10 @@ void Estimator::prepare(const Strategy& s, Prepared& p) {
   c.ep_group = place_group(cluster_, s.ep, 1);
   CacheEntry& e = entry(c);
   p.bounds = partition(s, e);
+  sum_chunks(s, e, p);
+}
+
+void Estimator::sum_chunks(const Strategy& s, const CacheEntry& e, Prepared& p) const {
   p.chunks.assign(p.bounds.size() - 1, ChunkTotals{});
   const std::vector<BlockCost>& costs = e.costs;
   // Chunk totals from the count of each block type in the chunk (few types, many blocks).
@@ -240,6 +312,26 @@ Estimate Estimator::estimate(const Strategy& s) {
   if (e.reason != Reason::ok) return e;
   Prepared p;
   prepare(s, p);
+  e = assemble(s, p);
+  const double capacity =
+      opts_.memory_capacity_bytes > 0 ? opts_.memory_capacity_bytes : cluster_.gpu.memory_bytes;
+  if (e.peak_memory_bytes > capacity && s.pp > 1 && s.vp == 1) {
+    // Re-cut the pipeline so that each stage fits (Megatron: --pipeline-model-parallel-layout).
+    const std::vector<int64_t>& bounds = memory_partition(s, entry(p.ctx));
+    if (!bounds.empty() && bounds != p.bounds) {
+      Prepared q;
+      q.ctx = p.ctx;
+      q.bounds = bounds;
+      sum_chunks(s, entry(q.ctx), q);
+      Estimate alt = assemble(s, q);
+      if (alt.peak_memory_bytes < e.peak_memory_bytes) e = std::move(alt);
+    }
+  }
+  return e;
+}
+
+Estimate Estimator::assemble(const Strategy& s, const Prepared& p) const {
+  Estimate e;
   e.chunk_bounds = p.bounds;
   PipelineInputs in = pipeline_inputs(s, cluster_, graph_, p.chunks);
   PipelineResult pr = pipeline_time(in);
@@ -286,9 +378,43 @@ Estimate Estimator::estimate(const Strategy& s) {
   return e;
 }
 
-StageCosts Estimator::stage_costs(const Strategy& s) {
+namespace {
+bool well_formed_cut(const std::vector<int64_t>& b, int64_t chunks, int64_t blocks) {
+  if (static_cast<int64_t>(b.size()) != chunks + 1 || b.front() != 0 || b.back() != blocks) return false;
+  for (size_t i = 1; i < b.size(); ++i)
+    if (b[i] <= b[i - 1]) return false;
+  return true;
+}
+}  // namespace
+
+Estimate Estimator::estimate(const Strategy& s, const std::vector<int64_t>& bounds) {
+  Estimate e;
+  e.reason = check(s, opts_.explain ? &e.detail : nullptr);
+  if (e.reason != Reason::ok) return e;
+  if (!well_formed_cut(bounds, s.pp * s.vp, static_cast<int64_t>(graph_.blocks.size()))) {
+    e.reason = Reason::layers_pp;
+    e.detail = "the pipeline cut does not give pp*vp = " + std::to_string(s.pp * s.vp) +
+               " non-empty chunks of the model's " + std::to_string(graph_.blocks.size()) + " blocks";
+    return e;
+  }
   Prepared p;
   prepare(s, p);
+  if (bounds != p.bounds) {
+    p.bounds = bounds;
+    sum_chunks(s, entry(p.ctx), p);
+  }
+  return assemble(s, p);
+}
+
+StageCosts Estimator::stage_costs(const Strategy& s) { return stage_costs(s, estimate(s).chunk_bounds); }
+
+StageCosts Estimator::stage_costs(const Strategy& s, const std::vector<int64_t>& bounds) {
+  Prepared p;
+  prepare(s, p);
+  if (well_formed_cut(bounds, s.pp * s.vp, static_cast<int64_t>(graph_.blocks.size())) && bounds != p.bounds) {
+    p.bounds = bounds;
+    sum_chunks(s, entry(p.ctx), p);
+  }
   return make_stage_costs(s, cluster_, graph_, p.chunks);
 }
 

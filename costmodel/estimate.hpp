@@ -68,6 +68,9 @@ struct Estimate {
 struct EstimatorOptions {
   bool allow_tp_across_nodes = false;
   bool explain = true;  // fill Estimate::detail (the search turns it off for speed)
+  // The memory a pipeline partition must fit in (0: the GPU's). When the time-balanced cut of a
+  // pipeline does not fit, the estimator re-cuts it under each stage's limit (vp = 1).
+  double memory_capacity_bytes = 0;
 };
 
 class Estimator {
@@ -76,8 +79,13 @@ class Estimator {
   // Checks the strategy against the model and cluster; Reason::ok when it can run.
   Reason check(const Strategy& s, std::string* detail = nullptr) const;
   Estimate estimate(const Strategy& s);
-  // The per-chunk task costs the simulator schedules (valid strategies only).
+  // The estimate for a given pipeline cut (a plan file's partition, as Estimate::chunk_bounds);
+  // a cut that does not fit the strategy is invalid (Reason::layers_pp).
+  Estimate estimate(const Strategy& s, const std::vector<int64_t>& bounds);
+  // The per-chunk task costs the simulator schedules (valid strategies only), for the cut the
+  // estimate chooses or for a given one.
   StageCosts stage_costs(const Strategy& s);
+  StageCosts stage_costs(const Strategy& s, const std::vector<int64_t>& bounds);
   const OpGraph& graph() const { return graph_; }
   const ClusterSpec& cluster() const { return cluster_; }
   int64_t cache_size() const { return static_cast<int64_t>(cache_.size()); }
@@ -87,12 +95,17 @@ class Estimator {
     ShardContext ctx;
     std::vector<BlockCost> costs;  // per block type
     std::unordered_map<int64_t, std::vector<int64_t>> partitions;  // chunks -> balanced bounds
+    std::unordered_map<uint64_t, std::vector<int64_t>> memory_partitions;  // see memory_partition
   };
   struct Prepared;
   void prepare(const Strategy& s, Prepared& p);
   // The cost of every block type under `ctx` (one cache lookup per strategy).
   const std::vector<BlockCost>& type_costs(const ShardContext& ctx);
   const std::vector<int64_t>& partition(const Strategy& s, CacheEntry& e);
+  // The fastest cut of a vp = 1 pipeline whose every stage fits in memory (empty: none does).
+  const std::vector<int64_t>& memory_partition(const Strategy& s, CacheEntry& e);
+  void sum_chunks(const Strategy& s, const CacheEntry& e, Prepared& p) const;
+  Estimate assemble(const Strategy& s, const Prepared& p) const;
 
   const OpGraph& graph_;
   ClusterSpec cluster_;

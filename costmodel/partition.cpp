@@ -25,16 +25,35 @@ int64_t first_true(int64_t lo, int64_t hi, Pred pred) {
 
 std::vector<int64_t> min_max_partition(const std::vector<double>& cost, int64_t chunks,
                                        const std::vector<double>& mem, double mem_limit) {
+  if (mem.empty() || mem_limit <= 0) return min_max_partition(cost, chunks, nullptr);
+  ChunkMemoryLimits l{mem, std::vector<double>(mem.size(), 0.0),
+                      std::vector<double>(chunks > 0 ? chunks : 0, 0.0),
+                      std::vector<double>(chunks > 0 ? chunks : 0, mem_limit)};
+  return min_max_partition(cost, chunks, &l);
+}
+
+std::vector<int64_t> min_max_partition(const std::vector<double>& cost, int64_t chunks,
+                                       const ChunkMemoryLimits* limits) {
   const int64_t n = static_cast<int64_t>(cost.size());
   if (chunks <= 0 || chunks > n) return {};
-  std::vector<double> pc(n + 1, 0), pm(n + 1, 0);
-  bool monotone = true;
+  std::vector<double> pc(n + 1, 0), pf(n + 1, 0), ps(n + 1, 0);
+  bool nonnegative = true;
   for (int64_t i = 0; i < n; ++i) {
-    const double m = mem.empty() ? 0 : mem[i];
-    monotone = monotone && cost[i] >= 0 && m >= 0;
+    const double f = limits ? limits->fixed[i] : 0, a = limits ? limits->scaled[i] : 0;
+    nonnegative = nonnegative && cost[i] >= 0 && f >= 0 && a >= 0;
     pc[i + 1] = pc[i] + cost[i];
-    pm[i + 1] = pm[i] + m;
+    pf[i + 1] = pf[i] + f;
+    ps[i + 1] = ps[i] + a;
   }
+  // The crossing-point search needs dp[c-1][j] to rise with j, which holds when every chunk has
+  // the same limit; per-chunk limits (a 1F1B stage's in-flight count) can make a longer prefix
+  // feasible where a shorter one is not, so those take the scan.
+  bool uniform = true;
+  if (limits)
+    for (int64_t c = 0; c < chunks; ++c)
+      uniform = uniform && limits->scale[c] >= 0 && limits->scale[c] == limits->scale[0] &&
+                limits->limit[c] == limits->limit[0];
+  const bool monotone = nonnegative && uniform;
   const double inf = std::numeric_limits<double>::infinity();
   std::vector<std::vector<double>> best(chunks + 1, std::vector<double>(n + 1, inf));
   std::vector<std::vector<int64_t>> cut(chunks + 1, std::vector<int64_t>(n + 1, -1));
@@ -43,7 +62,19 @@ std::vector<int64_t> min_max_partition(const std::vector<double>& cost, int64_t 
     const std::vector<double>& prev = best[c - 1];
     for (int64_t i = c; i <= n - (chunks - c); ++i) {
       auto value = [&](int64_t j) { return std::max(prev[j], pc[i] - pc[j]); };
-      auto fits = [&](int64_t j) { return !(mem_limit > 0 && pm[i] - pm[j] > mem_limit); };
+      auto fits = [&](int64_t j) {
+        return !limits || pf[i] - pf[j] + limits->scale[c - 1] * (ps[i] - ps[j]) <= limits->limit[c - 1];
+      };
+      if (!monotone && nonnegative) {
+        // From the longest last chunk's end backwards: once the last chunk alone is slower than
+        // the best found, no earlier cut can win (O(chunk length) per entry, not O(i)). `<=`
+        // keeps the earliest cut among equals, as the other paths do.
+        for (int64_t j = i - 1; j >= c - 1 && pc[i] - pc[j] <= best[c][i]; --j) {
+          if (prev[j] == inf || !fits(j)) continue;
+          if (value(j) <= best[c][i]) best[c][i] = value(j), cut[c][i] = j;
+        }
+        continue;
+      }
       if (!monotone) {
         for (int64_t j = c - 1; j < i; ++j) {
           if (prev[j] == inf || !fits(j)) continue;

@@ -6,10 +6,22 @@
 
 namespace shardplan {
 
+// Per-chunk memory limits: chunk c holding blocks [j, i) needs
+//   sum(fixed[j..i)) + scale[c] * sum(scaled[j..i))  <=  limit[c]
+// (a pipeline stage: model states of its blocks, plus its activations times the micro-batches the
+// schedule keeps in flight on that stage, under what its GPU has left after fixed overheads).
+struct ChunkMemoryLimits {
+  std::vector<double> fixed, scaled;  // per block, >= 0
+  std::vector<double> scale, limit;   // per chunk
+};
+
 // Chunk c holds blocks [bounds[c], bounds[c+1]). Empty when no partition satisfies the limits
-// (or chunks > blocks). `mem[b]` and `mem_limit` may be empty / <= 0 to ignore memory.
+// (or chunks > blocks). Without `limits` memory is ignored.
 std::vector<int64_t> min_max_partition(const std::vector<double>& cost, int64_t chunks,
-                                       const std::vector<double>& mem = {}, double mem_limit = 0);
+                                       const ChunkMemoryLimits* limits = nullptr);
+// One limit for every chunk: sum(mem[j..i)) <= mem_limit (ignored when mem is empty or the limit <= 0).
+std::vector<int64_t> min_max_partition(const std::vector<double>& cost, int64_t chunks,
+                                       const std::vector<double>& mem, double mem_limit);
 
 // Megatron's split: the layers divided evenly, the embedding with the first chunk and the head
 // with the last. `layer_blocks` = blocks - 2. Requires layer_blocks % chunks == 0.

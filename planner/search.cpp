@@ -75,7 +75,7 @@ SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSp
            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > o.time_limit_s;
   };
   auto worker = [&](int id) {
-    Estimator est(g, cluster, EstimatorOptions{o.allow_tp_across_nodes});
+    Estimator est(g, cluster, EstimatorOptions{o.allow_tp_across_nodes, false, capacity});
     WorkerResult& r = results[id];
     const size_t k = static_cast<size_t>(std::max<int64_t>(1, o.top_k));
     while (!stop.load(std::memory_order_relaxed)) {
