@@ -23,7 +23,7 @@ test: build
 sanitize: setup
 	@cmake -S . -B $(BUILD)-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSHARDPLAN_SANITIZE=ON >/dev/null
 	@cmake --build $(BUILD)-asan -j $(JOBS)
-	cd $(BUILD)-asan && ctest --output-on-failure -j $(JOBS) -LE gpu
+	cd $(BUILD)-asan && ctest --output-on-failure -j $(JOBS) -LE "gpu|slow"
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan
