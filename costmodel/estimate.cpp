@@ -315,7 +315,11 @@ Estimate Estimator::estimate(const Strategy& s) {
   e = assemble(s, p);
   const double capacity =
       opts_.memory_capacity_bytes > 0 ? opts_.memory_capacity_bytes : cluster_.gpu.memory_bytes;
-  if (e.peak_memory_bytes > capacity && s.pp > 1 && s.vp == 1) {
+  // Graphs of more than kMaxRecutBlocks blocks keep the time-balanced cut: the per-stage-limit DP
+  // scans O(blocks^2) (about 5 ms at 2,048 blocks in 64 stages; a 10,000-block graph would take
+  // a tenth of a second per strategy).
+  constexpr size_t kMaxRecutBlocks = 2048;
+  if (e.peak_memory_bytes > capacity && s.pp > 1 && s.vp == 1 && graph_.blocks.size() <= kMaxRecutBlocks) {
     // Re-cut the pipeline so that each stage fits (Megatron: --pipeline-model-parallel-layout).
     const std::vector<int64_t>& bounds = memory_partition(s, entry(p.ctx));
     if (!bounds.empty() && bounds != p.bounds) {
