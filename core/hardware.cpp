@@ -17,7 +17,7 @@ std::string g_program_dir;
 const std::vector<std::string> kGpuKeys = {
     "name", "description", "memory_bytes", "memory_bandwidth_GBps", "sms", "peak_tflops",
     "gemm_peak_fraction", "attention_fwd_fraction", "attention_bwd_fraction",
-    "memory_bandwidth_fraction", "kernel_overhead_us", "gemm_tile_m", "gemm_tile_n", "gemm_pipeline_k",
+    "memory_bandwidth_fraction", "kernel_overhead_us", "gemm_tile_m", "gemm_tile_n", "gemm_pipeline_k", "comm_sms",
     "runtime_reserved_bytes", "allocator_fragmentation", "source"};
 
 double fraction(const JsonObject& o, const std::string& key, double def) {
@@ -54,6 +54,9 @@ GpuSpec gpu_from_json(const JsonObject& o) {
   g.gemm_tile_n = o.get_positive_int("gemm_tile_n", g.gemm_tile_n);
   g.gemm_pipeline_k = o.get_number("gemm_pipeline_k", g.gemm_pipeline_k);
   if (g.gemm_pipeline_k < 0) o.fail("gemm_pipeline_k", "expected a non-negative number");
+  g.comm_sms = o.get_int("comm_sms", 0);
+  if (g.comm_sms < 0 || g.comm_sms >= g.sms)
+    o.fail("comm_sms", "expected a whole number of SMs from 0 to sms - 1 (" + std::to_string(g.sms - 1) + ")");
   g.runtime_reserved_bytes = o.get_number("runtime_reserved_bytes", 0.0);
   if (g.runtime_reserved_bytes < 0 || g.runtime_reserved_bytes >= g.memory_bytes)
     o.fail("runtime_reserved_bytes", "expected a non-negative number below memory_bytes");

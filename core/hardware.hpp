@@ -30,6 +30,9 @@ struct GpuSpec {
   // k consumed by the GEMM kernel's mainloop prologue and epilogue (~2 k-tiles of a GPU kernel):
   // shape efficiency k / (k + gemm_pipeline_k). 0: none (a CPU GEMM is flat down to small k).
   double gemm_pipeline_k = 64;
+  // SMs a collective kernel occupies while it runs beside a GEMM (NCCL channels, Transformer
+  // Engine's userbuffers): the GEMM then runs on sms - comm_sms. 0: no contention (CPU profiles).
+  int64_t comm_sms = 0;
   double runtime_reserved_bytes = 0;      // CUDA context, cuBLAS workspace, NCCL buffers
   double allocator_fragmentation = 0.05;  // fraction of the rest lost to the caching allocator
   std::map<std::string, std::string> source;  // field -> where the figure comes from

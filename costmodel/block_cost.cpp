@@ -7,12 +7,14 @@
 #include <cmath>
 
 #include "costmodel/gemm.hpp"
+#include "costmodel/tp_overlap.hpp"
 
 namespace shardplan {
 
 namespace {
 struct OpTimes {
   double fwd = 0, bwd_in = 0, bwd_w = 0;
+  double m = 0, n = 0, k = 0;  // a matmul's forward GEMM on this GPU: (m x k) x (k x n)
 };
 
 // Backward of a memory-bound op moves about twice the forward's bytes (reads the saved input
@@ -45,6 +47,7 @@ struct Pricer {
       params += o.params / tp;
     }
     col_input_replicated = o.split != Split::rows && o.split != Split::none;
+    t.m = T, t.n = n, t.k = k;
     t.fwd = gemm_time_s(gpu, gemm_dtype, T, n, k);
     t.bwd_in = gemm_time_s(gpu, gemm_dtype, T, k, n);
     t.bwd_w = gemm_time_s(gpu, gemm_dtype, k, n, T);
@@ -130,7 +133,6 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
   BlockCost bc;
   const double act = act_bytes(p.act_dtype) / 2;  // graph bytes are 16-bit
   double tp_fwd = 0, tp_bwd = 0, tp_bwd_async = 0;  // exposed TP communication
-  double fwd_overlap_gemm = 0, bwd_overlap_gemm = 0;  // GEMMs that --tp-comm-overlap pipelines with
   double attn_core_fwd = 0;
   double saved = 0, saved_attention_core = 0;
   double expert_tokens_bytes = 0;
@@ -155,20 +157,35 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
         // weight-gradient GEMM, and with SP re-gathers the input behind the input-gradient GEMM.
         // Row-parallel: forward reduces the output (exposed); backward all-gathers the output
         // gradient (SP, exposed).
+        // An asynchronous collective beside a GEMM costs what it adds to the GEMM's time, SM
+        // contention included (beside_collective). With --tp-comm-overlap (SP) Transformer Engine
+        // pipelines every TP collective with its GEMM (te_* above).
         double width = double(o.split == Split::rows ? o.dims[0] : o.dims[1]) * p.T * act_bytes(p.act_dtype);
+        const bool te = c.tp_comm_overlap && c.sp && c.tp > 1;
         if (o.split == Split::rows) {
-          tp_fwd += tp_collective(c, width, false);
-          fwd_overlap_gemm += t.fwd;
-          if (c.sp) tp_bwd += tp_collective(c, width, true);
-          bwd_overlap_gemm += t.bwd_in;
+          const double rs = tp_collective(c, width, false), ag = c.sp ? tp_collective(c, width, true) : 0;
+          if (te) {
+            tp_fwd += te_pipeline_rs_s(gpu, p.gemm_dtype, t.m, t.n, t.k, rs) - t.fwd;
+            // Input gradient: (m x n) x (n x k) after all-gathering the output gradient.
+            tp_bwd += te_ring_exchange_s(gpu, p.gemm_dtype, t.m, t.k, t.n, p.tp, ag) - t.bwd_in;
+          } else {
+            tp_fwd += rs;
+            tp_bwd += ag;
+          }
         } else if (replicated_input && o.split != Split::none) {
-          if (c.sp) tp_fwd += tp_collective(c, width, true);
-          fwd_overlap_gemm += t.fwd;
           double reduce = tp_collective(c, width, false);
           double regather = c.sp ? tp_collective(c, width, true) : 0;
-          tp_bwd_async += c.async_tp_backward
-                              ? std::max(0.0, reduce - t.bwd_w) + std::max(0.0, regather - t.bwd_in)
-                              : reduce + regather;
+          if (te) {
+            tp_fwd += te_ring_exchange_s(gpu, p.gemm_dtype, t.m, t.n, t.k, p.tp, regather) - t.fwd;
+            // Bulk: the input's re-gather (for the weight gradient) beside the input-gradient
+            // GEMM, the input gradient's reduce-scatter beside the weight-gradient GEMM.
+            tp_bwd_async += te_bulk_s(gpu, t.bwd_in, regather) - t.bwd_in + te_bulk_s(gpu, t.bwd_w, reduce) - t.bwd_w;
+          } else {
+            if (c.sp) tp_fwd += regather;
+            tp_bwd_async += c.async_tp_backward ? beside_collective(gpu, t.bwd_w, reduce) - t.bwd_w +
+                                                      beside_collective(gpu, t.bwd_in, regather) - t.bwd_in
+                                                : reduce + regather;
+          }
         }
         op_saved = o.saved_replicated ? op_saved * p.T / p.rep_div() : op_saved * p.T / p.tp;
         largest_op_bytes = std::max(largest_op_bytes, o.bytes_per_token * act * p.T / (o.split == Split::none ? 1 : p.tp));
@@ -254,12 +271,6 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
   if (block.is_moe && c.ep > 1) {
     double bytes = expert_tokens_bytes * double(g.hidden) * act_bytes(p.act_dtype);
     bc.ep_comm_s = 4 * all_to_all_s(c.ep_group, bytes);
-  }
-  // TP overlap (Megatron --tp-comm-overlap): collectives are chunked and pipelined with the
-  // adjacent GEMMs; only what exceeds the GEMM time stays exposed.
-  if (c.tp_comm_overlap && c.tp > 1) {
-    tp_fwd = std::max(0.0, tp_fwd - fwd_overlap_gemm);
-    tp_bwd = std::max(0.0, tp_bwd - bwd_overlap_gemm);
   }
   tp_bwd += tp_bwd_async;
   bc.tp_comm_s = tp_fwd + tp_bwd;

@@ -54,6 +54,7 @@ OJ cluster(const ClusterSpec& c) {
          {"gemm_tile_m", g.gemm_tile_m},
          {"gemm_tile_n", g.gemm_tile_n},
          {"gemm_pipeline_k", g.gemm_pipeline_k},
+         {"comm_sms", g.comm_sms},
          {"runtime_reserved_bytes", g.runtime_reserved_bytes},
          {"allocator_fragmentation", g.allocator_fragmentation},
          {"source", source}};
