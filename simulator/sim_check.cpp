@@ -35,12 +35,9 @@ std::string check_costs(const StageCosts& c, const SimOptions& o) {
     }
   }
   const std::pair<const char*, const std::vector<double>*> per_stage[] = {
-      {"static_bytes", &c.static_bytes},
-      {"optimizer_s", &c.optimizer_s},
-      {"dp_comm_s", &c.dp_comm_s},
-      {"param_gather_s", &c.param_gather_s},
-      {"dp_comm_nic_s", &c.dp_comm_nic_s},
-      {"param_gather_nic_s", &c.param_gather_nic_s}};
+      {"static_bytes", &c.static_bytes},   {"optimizer_s", &c.optimizer_s},
+      {"dp_comm_s", &c.dp_comm_s},         {"param_gather_s", &c.param_gather_s},
+      {"dp_comm_nic_s", &c.dp_comm_nic_s}, {"param_gather_nic_s", &c.param_gather_nic_s}};
   for (auto [name, v] : per_stage) {
     if (!v->empty() && v->size() != pp)
       return fmt::format("{}: expected {} values (one per stage) or none, found {}", name, pp,
@@ -56,7 +53,8 @@ std::string check_costs(const StageCosts& c, const SimOptions& o) {
   for (auto [nic, total] : nic_parts)
     for (size_t s = 0; s < nic->size(); ++s) {
       if ((*nic)[s] <= 0) continue;
-      if (c.nic.bandwidth_Bps <= 0) return "nic.bandwidth_Bps: DP traffic crosses nodes but the NIC has no bandwidth";
+      if (c.nic.bandwidth_Bps <= 0)
+        return "nic.bandwidth_Bps: DP traffic crosses nodes but the NIC has no bandwidth";
       if ((*nic)[s] > at_or_zero(*total, static_cast<int64_t>(s)) * (1 + 1e-9))
         return fmt::format("stage {}: the NIC part of a DP time exceeds the time", s);
     }

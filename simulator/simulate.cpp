@@ -200,8 +200,7 @@ void Builder::build_stage(int64_t s) {
       m.part = static_cast<int16_t>(k);
       m.parts = static_cast<int16_t>(parts);
       const double n = static_cast<double>(parts);
-      auto [first, done] =
-          add_dp(s, share[p.chunk] / n, nic_share[p.chunk] / n, m);
+      auto [first, done] = add_dp(s, share[p.chunk] / n, nic_share[p.chunk] / n, m);
       last_dp = done;
       for (int64_t r = 0; r < reps; ++r) g_.engine.add_dep(pieces[r * parts + k], first);
     }
@@ -209,8 +208,8 @@ void Builder::build_stage(int64_t s) {
   if (dp_s > 0 && !overlap)  // without overlap: every chunk's reduction after all compute
     for (int64_t v = 0; v < vp; ++v) {
       if (share[v] <= 0) continue;
-      auto [first, done] = add_dp(s, share[v], nic_share[v],
-                                  make_meta(TaskMeta::grad_reduce, Pass::B, s, -1, v));
+      auto [first, done] =
+          add_dp(s, share[v], nic_share[v], make_meta(TaskMeta::grad_reduce, Pass::B, s, -1, v));
       last_dp = done;
       for (int64_t r = 0; r < reps; ++r)
         if (last[r] >= 0) g_.engine.add_dep(last[r], first);

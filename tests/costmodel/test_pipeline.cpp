@@ -208,4 +208,3 @@ TEST_CASE("pipeline: stage_costs hands the simulator the whole DP reduce with it
     }
   }
 }
-
