@@ -32,8 +32,11 @@ StageCosts synthetic(Schedule sched, int64_t pp, int64_t vp, int64_t m) {
   c.static_bytes.assign(pp, 30e9);
   c.optimizer_s.assign(pp, 0.05);
   c.dp_comm_s.assign(pp, 0.8);
+  c.dp_comm_nic_s.assign(pp, 0.7);  // DP group across nodes: most of it is NIC time
   c.p2p = {25e9, 5e-6, "ib"};
   c.dp_link = {25e9, 10e-6, "ib"};
+  c.nic = {25e9, 6e-6, "ib"};
+  c.p2p_on_nic = true;  // tp = 8 fills a node, so every stage-to-stage send leaves it
   return c;
 }
 

@@ -31,41 +31,70 @@ GroupPlacement place_group(const ClusterSpec& c, int64_t n, int64_t stride) {
   return g;
 }
 
+namespace {
+// The closed forms as (latency, bandwidth) pairs; `on_nic` says which part the bandwidth term is.
+CommTime split(double latency_s, double bandwidth_s, bool on_nic) {
+  return on_nic ? CommTime{latency_s, bandwidth_s} : CommTime{latency_s + bandwidth_s, 0};
+}
 // Ring all-reduce (nccl-tests): 2(n-1) alpha + 2(n-1)/n * S / B.
-double ring_all_reduce_s(int64_t n, double bytes, const NetworkLevel& l) {
-  if (n <= 1) return 0;
-  return 2.0 * (n - 1) * alpha(l) + 2.0 * (n - 1) / n * bytes / bw(l);
+CommTime ring_all_reduce(int64_t n, double bytes, const NetworkLevel& l, bool on_nic) {
+  if (n <= 1) return {};
+  return split(2.0 * (n - 1) * alpha(l), 2.0 * (n - 1) / n * bytes / bw(l), on_nic);
 }
-
 // All-gather / reduce-scatter ring: (n-1) alpha + (n-1)/n * S / B.
+CommTime ring_all_gather(int64_t n, double bytes, const NetworkLevel& l, bool on_nic) {
+  if (n <= 1) return {};
+  return split((n - 1) * alpha(l), double(n - 1) / n * bytes / bw(l), on_nic);
+}
+// Double binary tree (NCCL): 2 log2(n) alpha + 2 S / B (each byte goes up and down once).
+CommTime tree_all_reduce(int64_t n, double bytes, const NetworkLevel& l, bool on_nic) {
+  if (n <= 1) return {};
+  return split(2.0 * std::ceil(std::log2(double(n))) * alpha(l), 2.0 * bytes / bw(l), on_nic);
+}
+// NCCL picks the faster of ring and tree; ties go to the ring.
+CommTime faster(const CommTime& ring, const CommTime& tree) {
+  return tree.total_s() < ring.total_s() ? tree : ring;
+}
+}  // namespace
+
+double ring_all_reduce_s(int64_t n, double bytes, const NetworkLevel& l) {
+  return ring_all_reduce(n, bytes, l, false).total_s();
+}
 double ring_all_gather_s(int64_t n, double bytes, const NetworkLevel& l) {
-  if (n <= 1) return 0;
-  return (n - 1) * alpha(l) + double(n - 1) / n * bytes / bw(l);
+  return ring_all_gather(n, bytes, l, false).total_s();
+}
+double tree_all_reduce_s(int64_t n, double bytes, const NetworkLevel& l) {
+  return tree_all_reduce(n, bytes, l, false).total_s();
 }
 
-// Double binary tree (NCCL): 2 log2(n) alpha + 2 S / B (each byte goes up and down once).
-double tree_all_reduce_s(int64_t n, double bytes, const NetworkLevel& l) {
-  if (n <= 1) return 0;
-  return 2.0 * std::ceil(std::log2(double(n))) * alpha(l) + 2.0 * bytes / bw(l);
+CommTime all_reduce_time(const GroupPlacement& g, double bytes) {
+  if (g.n <= 1 || bytes <= 0) return {};
+  if (g.local == g.n)
+    return faster(ring_all_reduce(g.n, bytes, *g.inner, false),
+                  tree_all_reduce(g.n, bytes, *g.inner, false));
+  int64_t k = g.local, nodes = g.n / g.local;
+  // Hierarchical: reduce-scatter in the domain, all-reduce S/k across domains (through the NIC),
+  // all-gather back.
+  CommTime across = faster(ring_all_reduce(nodes, bytes / k, *g.outer, true),
+                           tree_all_reduce(nodes, bytes / k, *g.outer, true));
+  return ring_all_gather(k, bytes, *g.inner, false).scaled(2) + across;
+}
+
+CommTime all_gather_time(const GroupPlacement& g, double bytes) {
+  if (g.n <= 1 || bytes <= 0) return {};
+  if (g.local == g.n) return ring_all_gather(g.n, bytes, *g.inner, false);
+  int64_t k = g.local, nodes = g.n / g.local;
+  // Across domains first (each rank moves its 1/k slice of every other domain's data), then inside.
+  return ring_all_gather(nodes, bytes / k, *g.outer, true) +
+         ring_all_gather(k, bytes, *g.inner, false);
 }
 
 double all_reduce_s(const GroupPlacement& g, double bytes) {
-  if (g.n <= 1 || bytes <= 0) return 0;
-  if (g.local == g.n) return std::min(ring_all_reduce_s(g.n, bytes, *g.inner), tree_all_reduce_s(g.n, bytes, *g.inner));
-  int64_t k = g.local, nodes = g.n / g.local;
-  // Hierarchical: reduce-scatter in the domain, all-reduce S/k across domains, all-gather back.
-  double across = std::min(ring_all_reduce_s(nodes, bytes / k, *g.outer), tree_all_reduce_s(nodes, bytes / k, *g.outer));
-  return ring_all_gather_s(k, bytes, *g.inner) * 2 + across;
+  return all_reduce_time(g, bytes).total_s();
 }
-
 double all_gather_s(const GroupPlacement& g, double bytes) {
-  if (g.n <= 1 || bytes <= 0) return 0;
-  if (g.local == g.n) return ring_all_gather_s(g.n, bytes, *g.inner);
-  int64_t k = g.local, nodes = g.n / g.local;
-  // Across domains first (each rank moves its 1/k slice of every other domain's data), then inside.
-  return ring_all_gather_s(nodes, bytes / k, *g.outer) + ring_all_gather_s(k, bytes, *g.inner);
+  return all_gather_time(g, bytes).total_s();
 }
-
 double reduce_scatter_s(const GroupPlacement& g, double bytes) { return all_gather_s(g, bytes); }
 
 double all_to_all_s(const GroupPlacement& g, double bytes) {
@@ -78,6 +107,10 @@ double all_to_all_s(const GroupPlacement& g, double bytes) {
   if (g.outer != g.inner) t = std::max(t, on_domain * bytes / bw(*g.inner));
   else t = (g.n - 1) * alpha(l) + (on_domain + off_domain) * bytes / bw(l);
   return t;
+}
+
+bool p2p_crosses_domain(const ClusterSpec& c, int64_t stride) {
+  return &level_for_stride(c, stride + 1) != &c.network.front();
 }
 
 double p2p_s(const ClusterSpec& c, int64_t stride, double bytes) {

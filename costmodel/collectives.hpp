@@ -23,13 +23,29 @@ double ring_all_reduce_s(int64_t n, double bytes, const NetworkLevel& level);
 double ring_all_gather_s(int64_t n, double bytes, const NetworkLevel& level);  // also reduce-scatter
 double tree_all_reduce_s(int64_t n, double bytes, const NetworkLevel& level);
 
+// A collective's time split for the simulator, which runs the NIC part as a flow on each GPU's
+// NIC so that it shares bandwidth with other transfers there. nic_s: the bandwidth term of the
+// levels above the innermost (NVLink) domain, i.e. bytes through the NIC / its bandwidth; fixed_s:
+// everything else (latency terms, traffic inside the domain). The *_s functions below are the
+// total_s() of these, so the simulator and the estimate price a collective the same way.
+struct CommTime {
+  double fixed_s = 0, nic_s = 0;
+  double total_s() const { return fixed_s + nic_s; }
+  CommTime operator+(const CommTime& o) const { return {fixed_s + o.fixed_s, nic_s + o.nic_s}; }
+  CommTime scaled(double f) const { return {fixed_s * f, nic_s * f}; }
+};
+
 // On a placed group: hierarchical when it spans domains.
+CommTime all_reduce_time(const GroupPlacement& g, double bytes);
+CommTime all_gather_time(const GroupPlacement& g, double bytes);  // also reduce-scatter
 double all_reduce_s(const GroupPlacement& g, double bytes);
 double all_gather_s(const GroupPlacement& g, double bytes);
 double reduce_scatter_s(const GroupPlacement& g, double bytes);
 // Each rank sends bytes*(n-1)/n to the others (EP dispatch/combine); `bytes` is per rank.
 double all_to_all_s(const GroupPlacement& g, double bytes);
 // One message between neighbouring ranks `stride` apart.
+// True when such a message leaves the innermost (NVLink) domain, i.e. goes through the NIC.
+bool p2p_crosses_domain(const ClusterSpec& cluster, int64_t stride);
 double p2p_s(const ClusterSpec& cluster, int64_t stride, double bytes);
 const NetworkLevel& level_for_stride(const ClusterSpec& cluster, int64_t stride);
 

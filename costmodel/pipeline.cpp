@@ -59,6 +59,41 @@ std::vector<ChunkTotals> per_stage(const Strategy& s, const std::vector<ChunkTot
 
 int64_t expert_dp(const Strategy& s) { return std::max<int64_t>(1, s.dp * s.cp * s.tp / s.ep); }
 
+// CP ranks hold the same weights: gradients are reduced and ZeRO shards over dp*cp ranks, which
+// sit tp apart in the layout (Megatron's data-parallel group with context parallelism).
+GroupPlacement dp_group(const Strategy& s, const ClusterSpec& cluster) {
+  return place_group(cluster, s.dp * s.cp, s.tp);
+}
+GroupPlacement expert_dp_group(const Strategy& s, const ClusterSpec& cluster) {
+  return place_group(cluster, expert_dp(s), s.ep);
+}
+
+// The DP group's collectives over one stage's state, each if run alone: dense parameters over the
+// dp*cp group, expert parameters over the expert-data-parallel group. Gradients are reduced in
+// their stored width; parameters are gathered in 16 bits (fp8 training keeps bf16 masters).
+struct DpCollectives {
+  CommTime ar, rs, ag;  // all-reduce and reduce-scatter of gradients, all-gather of parameters
+};
+DpCollectives dp_collectives(const GroupPlacement& dp, const GroupPlacement& edp, DType precision,
+                             const ChunkTotals& st) {
+  const StateBytes sb = state_bytes(precision);
+  const double wbytes = precision == DType::fp8 ? 2 : sb.weights;
+  double grad_d = st.dense_params * sb.grads, grad_e = st.expert_params * sb.grads;
+  double param_d = st.dense_params * wbytes, param_e = st.expert_params * wbytes;
+  DpCollectives c;
+  c.ar = all_reduce_time(dp, grad_d) + all_reduce_time(edp, grad_e);
+  c.rs = all_gather_time(dp, grad_d) + all_gather_time(edp, grad_e);  // same cost as a gather
+  c.ag = all_gather_time(dp, param_d) + all_gather_time(edp, param_e);
+  return c;
+}
+
+// The part of `c` that `hide_s` of compute running beside it cannot hide, keeping its split
+// between fixed time and NIC time.
+CommTime exposed(const CommTime& c, double hide_s) {
+  const double t = c.total_s();
+  return t > 0 ? c.scaled(std::max(0.0, t - hide_s) / t) : c;
+}
+
 // The optimizer step of Megatron's mixed-precision optimizer, memory-bound, per parameter:
 // on the gradient replica this GPU holds (`grad_params`), zeroing the fp32 main-grad buffer for the
 // next step (write 4 B); on the shard it updates (`shard_params`): fp16 loss-scale unscale and
@@ -78,18 +113,10 @@ PipelineInputs pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, co
   PipelineInputs in;
   in.s = &s;
   in.stage = per_stage(s, chunks);
-  // CP ranks hold the same weights: gradients are reduced and ZeRO shards over dp*cp ranks, which
-  // sit tp apart in the layout (Megatron's data-parallel group with context parallelism).
-  const GroupPlacement dp = place_group(cluster, s.dp * s.cp, s.tp);
-  const GroupPlacement edp = place_group(cluster, expert_dp(s), s.ep);
-  const StateBytes sb = state_bytes(s.precision);
-  const double wbytes = s.precision == DType::fp8 ? 2 : sb.weights;  // gathered in 16 bits
+  const GroupPlacement dp = dp_group(s, cluster), edp = expert_dp_group(s, cluster);
   for (const ChunkTotals& st : in.stage) {
-    double grad_bytes_d = st.dense_params * sb.grads, grad_bytes_e = st.expert_params * sb.grads;
-    double param_bytes_d = st.dense_params * wbytes, param_bytes_e = st.expert_params * wbytes;
-    double rs = reduce_scatter_s(dp, grad_bytes_d) + reduce_scatter_s(edp, grad_bytes_e);
-    double ag = all_gather_s(dp, param_bytes_d) + all_gather_s(edp, param_bytes_e);
-    double ar = all_reduce_s(dp, grad_bytes_d) + all_reduce_s(edp, grad_bytes_e);
+    const DpCollectives c = dp_collectives(dp, edp, s.precision, st);
+    const double rs = c.rs.total_s(), ag = c.ag.total_s(), ar = c.ar.total_s();
     double bwd = st.bwd_input_s + st.bwd_weight_s + st.recompute_s;
     double once = 0, per_mb = 0;
     const bool ov = s.overlap_grad_reduce;
@@ -200,17 +227,44 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
     cc.param_gather_bytes =
         s.zero == 3 ? (x.dense_params + x.expert_params) * gathered_param_bytes(s.precision) : 0;
   }
+  const GroupPlacement dp = dp_group(s, cluster), edp = expert_dp_group(s, cluster);
   for (int64_t i = 0; i < s.pp; ++i) {
     const StageMemory& m = mem[i];
     sc.static_bytes.push_back(m.params_bytes + m.grads_bytes + m.optimizer_bytes + m.working_bytes +
                               m.buffers_bytes + m.runtime_bytes);
     sc.optimizer_s.push_back(in.optimizer_s[i]);
-    sc.dp_comm_s.push_back(in.dp_comm_s[i]);
-    sc.param_gather_s.push_back(in.dp_per_micro_batch_s[i]);
+    // The simulator overlaps the gradient reduction with the last backward itself (in buckets),
+    // so ZeRO 0/1 hand it the whole reduce; the rest is what pipeline_inputs() charges (ZeRO-1's
+    // parameter gather overlaps the next step's forward; ZeRO-2/3 traffic per micro-batch).
+    const ChunkTotals& st = in.stage[i];
+    const DpCollectives c = dp_collectives(dp, edp, s.precision, st);
+    const bool ov = s.overlap_grad_reduce;
+    const double bwd = st.bwd_input_s + st.bwd_weight_s + st.recompute_s;
+    CommTime once, per_pass;
+    switch (s.zero) {
+      case 0: once = c.ar; break;
+      case 1: once = c.rs + (ov ? exposed(c.ag, st.fwd_s) : c.ag); break;
+      case 2:
+        per_pass = ov ? exposed(c.rs, bwd) : c.rs;
+        once = ov ? exposed(c.ag, st.fwd_s) : c.ag;
+        break;
+      default:
+        per_pass = ov ? exposed(c.ag, st.fwd_s) + exposed(c.ag + c.rs, bwd) : c.ag.scaled(2) + c.rs;
+        break;
+    }
+    sc.dp_comm_s.push_back(once.total_s());
+    sc.dp_comm_nic_s.push_back(once.nic_s);
+    sc.param_gather_s.push_back(per_pass.total_s());
+    sc.param_gather_nic_s.push_back(per_pass.nic_s);
+  }
+  if (cluster.network.size() > 1) {
+    const NetworkLevel& l = cluster.network[1];
+    sc.nic = Link{l.bandwidth_GBps * 1e9 * l.efficiency, l.latency_us * 1e-6, l.name};
   }
   if (s.pp > 1) {
     const NetworkLevel& l = level_for_stride(cluster, s.tp * s.cp * s.dp + 1);
     sc.p2p = Link{l.bandwidth_GBps * 1e9 * l.efficiency, l.latency_us * 1e-6, l.name};
+    sc.p2p_on_nic = p2p_crosses_domain(cluster, s.tp * s.cp * s.dp);
   }
   const NetworkLevel& dl = level_for_stride(cluster, s.tp * s.cp * (s.dp - 1) + 1);
   sc.dp_link = Link{dl.bandwidth_GBps * 1e9 * dl.efficiency, dl.latency_us * 1e-6, dl.name};

@@ -40,8 +40,15 @@ struct StageCosts {
   std::vector<double> optimizer_s;     // per stage: optimizer step time
   std::vector<double> dp_comm_s;       // per stage: the DP gradient reduction if run alone
   std::vector<double> param_gather_s;  // per stage per micro-batch chunk pass (ZeRO-3), if alone
+  // Of dp_comm_s and param_gather_s, the part that moves bytes through each GPU's NIC (the
+  // bandwidth term across NVLink domains, CommTime::nic_s); the simulator runs it as a flow of
+  // nic_s * nic.bandwidth_Bps bytes on the GPU's NIC link, the rest as fixed latency. Empty: none.
+  std::vector<double> dp_comm_nic_s;
+  std::vector<double> param_gather_nic_s;
   Link p2p;      // stage-to-stage send/recv
   Link dp_link;  // the DP group's bottleneck level
+  Link nic;      // each GPU's own NIC (the first level above NVLink), shared by all its traffic
+  bool p2p_on_nic = false;  // stage-to-stage transfers leave the NVLink domain (share the NIC)
   bool overlap_grad_reduce = true;
 };
 

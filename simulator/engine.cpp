@@ -45,9 +45,14 @@ TaskId SimEngine::add_collective(std::span<const StreamId> streams, double durat
 
 TaskId SimEngine::add_transfer(StreamId send, StreamId recv, LinkId link, double bytes,
                                double latency_s) {
-  TaskId id = new_task(latency_s, bytes, link, 2);
-  task_stream_ids_.push_back(send);
-  task_stream_ids_.push_back(recv);
+  const StreamId streams[] = {send, recv};
+  return add_flow(streams, link, bytes, latency_s);
+}
+
+TaskId SimEngine::add_flow(std::span<const StreamId> streams, LinkId link, double bytes,
+                           double latency_s) {
+  TaskId id = new_task(latency_s, bytes, link, streams.size());
+  task_stream_ids_.insert(task_stream_ids_.end(), streams.begin(), streams.end());
   return id;
 }
 

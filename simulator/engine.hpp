@@ -39,6 +39,9 @@ class SimEngine {
   // A point-to-point transfer: occupies `send` and `recv` together; takes latency_s, then moves
   // `bytes` over `link` at its fair share (recomputed whenever a flow on the link starts or ends).
   TaskId add_transfer(StreamId send, StreamId recv, LinkId link, double bytes, double latency_s);
+  // The same on any set of streams (distinct): e.g. one rank's share of a collective, which waits
+  // for latency_s (latency terms, in-node traffic) and then moves its bytes over its NIC `link`.
+  TaskId add_flow(std::span<const StreamId> streams, LinkId link, double bytes, double latency_s);
   // `after` may start only once `before` has ended.
   void add_dep(TaskId before, TaskId after);
 

@@ -35,10 +35,9 @@ std::string check_costs(const StageCosts& c, const SimOptions& o) {
     }
   }
   const std::pair<const char*, const std::vector<double>*> per_stage[] = {
-      {"static_bytes", &c.static_bytes},
-      {"optimizer_s", &c.optimizer_s},
-      {"dp_comm_s", &c.dp_comm_s},
-      {"param_gather_s", &c.param_gather_s}};
+      {"static_bytes", &c.static_bytes},   {"optimizer_s", &c.optimizer_s},
+      {"dp_comm_s", &c.dp_comm_s},         {"param_gather_s", &c.param_gather_s},
+      {"dp_comm_nic_s", &c.dp_comm_nic_s}, {"param_gather_nic_s", &c.param_gather_nic_s}};
   for (auto [name, v] : per_stage) {
     if (!v->empty() && v->size() != pp)
       return fmt::format("{}: expected {} values (one per stage) or none, found {}", name, pp,
@@ -47,6 +46,18 @@ std::string check_costs(const StageCosts& c, const SimOptions& o) {
       if (bad(x)) return fmt::format("{}: a value is negative or not finite", name);
   }
   if (bad(c.p2p.bandwidth_Bps) || bad(c.p2p.latency_s)) return "p2p: bandwidth or latency invalid";
+  if (bad(c.nic.bandwidth_Bps) || bad(c.nic.latency_s)) return "nic: bandwidth or latency invalid";
+  // The NIC part of a DP time is part of it, and needs a NIC to run on.
+  const std::pair<const std::vector<double>*, const std::vector<double>*> nic_parts[] = {
+      {&c.dp_comm_nic_s, &c.dp_comm_s}, {&c.param_gather_nic_s, &c.param_gather_s}};
+  for (auto [nic, total] : nic_parts)
+    for (size_t s = 0; s < nic->size(); ++s) {
+      if ((*nic)[s] <= 0) continue;
+      if (c.nic.bandwidth_Bps <= 0)
+        return "nic.bandwidth_Bps: DP traffic crosses nodes but the NIC has no bandwidth";
+      if ((*nic)[s] > at_or_zero(*total, static_cast<int64_t>(s)) * (1 + 1e-9))
+        return fmt::format("stage {}: the NIC part of a DP time exceeds the time", s);
+    }
   if (c.pp > 1 && any_bytes && c.p2p.bandwidth_Bps <= 0)
     return "p2p.bandwidth_Bps: stages send bytes but the link has no bandwidth";
   if (o.dp < 1) return "dp must be at least 1";

@@ -16,6 +16,7 @@ struct TaskMeta {
   What what = pass;
   Pass::Kind kind = Pass::F;    // pass: which one; gather: the pass it feeds
   bool frees = false;           // this task's end releases the micro-batch's activations
+  bool barrier = false;         // a zero-time sync around a collective's flows (not traced)
   int16_t part = 0, parts = 1;  // a pass split at gradient-bucket boundaries; bucket k of n
   int32_t stage = 0;            // the stage it runs on (a transfer: the sender)
   int32_t micro_batch = -1, chunk = -1;

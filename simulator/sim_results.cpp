@@ -121,6 +121,7 @@ void collect_results(const StageCosts& c, const SimOptions& o, const SimGraph& g
   const SimEngine& e = g.engine;
   out.trace.reserve(e.task_count());
   for (TaskId t = 0; t < static_cast<TaskId>(e.task_count()); ++t) {
+    if (g.meta[t].barrier) continue;
     std::string name = task_name(c, g.meta[t]);
     for (StreamId sid : e.task_streams(t))
       out.trace.push_back({sid / kSimStreams, static_cast<SimStream>(sid % kSimStreams), name,

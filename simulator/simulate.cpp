@@ -5,6 +5,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <span>
+#include <utility>
+
 #include "simulator/sim_graph.hpp"
 
 namespace shardplan {
@@ -24,16 +28,16 @@ class Builder {
     g_.meta.reserve(static_cast<size_t>(n * 5 + reps * c_.pp * 4));
     for (int64_t gpu = 0; gpu < reps * c_.pp; ++gpu)
       for (int k = 0; k < kSimStreams; ++k) g_.engine.add_stream();
-    if (c_.pp > 1) {
-      // In full mode a link carries the transfers of all replicas between two stages: the fabric
-      // offers each its own bandwidth (dp x per-GPU), and each flow is held to its GPU's share.
-      double cap = static_cast<double>(reps) * c_.p2p.bandwidth_Bps;
-      double per_flow = reps > 1 ? c_.p2p.bandwidth_Bps : 0.0;
-      for (int64_t s = 0; s < c_.pp; ++s) {
-        link_fwd_.push_back(g_.engine.add_link(cap, per_flow));
-        link_bwd_.push_back(g_.engine.add_link(cap, per_flow));
-      }
-    }
+    // Each simulated GPU sends through its own NIC (DP and ZeRO traffic that leaves the NVLink
+    // domain, and p2p when stages sit in different domains) and its own NVLink port (p2p inside
+    // the domain). Only the sending side is modelled: a ring collective sends as much as it
+    // receives, and a stage receives no more than its neighbour sends.
+    const int64_t gpus = reps * c_.pp;
+    p2p_on_nic_ = c_.p2p_on_nic && c_.nic.bandwidth_Bps > 0;
+    for (int64_t gpu = 0; gpu < gpus && c_.nic.bandwidth_Bps > 0; ++gpu)
+      nic_.push_back(g_.engine.add_link(c_.nic.bandwidth_Bps));
+    for (int64_t gpu = 0; gpu < gpus && c_.pp > 1 && !p2p_on_nic_; ++gpu)
+      nvlink_.push_back(g_.engine.add_link(c_.p2p.bandwidth_Bps));
     for (int64_t s = 0; s < c_.pp; ++s) build_stage(s);
     for (int64_t s = 0; s < c_.pp; ++s) build_transfers(s);
   }
@@ -46,15 +50,35 @@ class Builder {
     g_.meta.push_back(m);
     return g_.engine.add_task(g_.stream(gpu, k), dur);
   }
-  // DP-group work of stage s: with one replica a task on its dp stream; in full mode a collective
-  // over the dp streams of all replicas, starting when every one of them is ready.
-  TaskId add_dp(int64_t s, double dur, const TaskMeta& m) {
-    if (g_.replicas == 1) return add(s, SimStream::dp_comm, dur, m);
+  // DP-group work of stage s taking dur_s alone, nic_s of it moving bytes through each GPU's NIC.
+  // One replica: a task on its dp stream, or a flow on its NIC when nic_s > 0. Full mode: a
+  // collective over the dp streams of all replicas, starting when every one of them is ready; with
+  // nic_s > 0 each replica's share is a flow on its own NIC between two zero-time barriers, so the
+  // collective ends when its slowest member does (a ring moves at its slowest link's pace).
+  // Returns the first task (to depend on) and the last (for others to wait on).
+  std::pair<TaskId, TaskId> add_dp(int64_t s, double dur_s, double nic_s, const TaskMeta& m) {
+    const double bytes = nic_s * c_.nic.bandwidth_Bps, fixed_s = std::max(0.0, dur_s - nic_s);
+    auto flow = [&](int64_t gpu) {
+      g_.meta.push_back(m);
+      const StreamId st = g_.stream(gpu, SimStream::dp_comm);
+      return g_.engine.add_flow(std::span(&st, 1), nic_[gpu], bytes, fixed_s);
+    };
+    if (g_.replicas == 1) {
+      TaskId t = nic_s > 0 ? flow(s) : add(s, SimStream::dp_comm, dur_s, m);
+      return {t, t};
+    }
     streams_.clear();
     for (int64_t r = 0; r < g_.replicas; ++r)
       streams_.push_back(g_.stream(r * c_.pp + s, SimStream::dp_comm));
-    g_.meta.push_back(m);
-    return g_.engine.add_collective(streams_, dur);
+    TaskMeta barrier = m;
+    barrier.barrier = true;
+    g_.meta.push_back(nic_s > 0 ? barrier : m);
+    const TaskId first = g_.engine.add_collective(streams_, nic_s > 0 ? 0.0 : dur_s);
+    if (nic_s <= 0) return {first, first};
+    // Stream order puts each flow after the first barrier and the last barrier after every flow.
+    for (int64_t r = 0; r < g_.replicas; ++r) flow(r * c_.pp + s);
+    g_.meta.push_back(barrier);
+    return {first, g_.engine.add_collective(streams_, 0.0)};
   }
 
   void build_stage(int64_t s);
@@ -64,7 +88,8 @@ class Builder {
   const SimOptions& o_;
   SimGraph& g_;
   std::vector<TaskId> f_end_, b_first_, b_end_;  // [replica][stage][chunk][micro-batch]
-  std::vector<LinkId> link_fwd_, link_bwd_;      // per sending stage
+  std::vector<LinkId> nic_, nvlink_;             // per simulated GPU (sending side)
+  bool p2p_on_nic_ = false;
   std::vector<StreamId> streams_;
 };
 
@@ -87,17 +112,24 @@ void Builder::build_stage(int64_t s) {
       last_bwd[p.chunk] = i;
   }
   const double dp_s = at_or_zero(c_.dp_comm_s, s), gather_s = at_or_zero(c_.param_gather_s, s);
+  const double dp_nic_s = at_or_zero(c_.dp_comm_nic_s, s);
+  const double gather_nic_s = at_or_zero(c_.param_gather_nic_s, s);
   const bool overlap = c_.overlap_grad_reduce && dp_s > 0;
-  std::vector<double> share(vp);  // the chunk's part of the stage's DP reduction time
-  for (int64_t v = 0; v < vp; ++v)
-    share[v] = dp_s * (grad_total > 0 ? c_.chunks[s][v].grad_bytes / grad_total : 1.0 / vp);
+  // The chunk's part of the stage's DP reduction time, and of its NIC time.
+  std::vector<double> share(vp), nic_share(vp);
+  for (int64_t v = 0; v < vp; ++v) {
+    const double f = grad_total > 0 ? c_.chunks[s][v].grad_bytes / grad_total : 1.0 / vp;
+    share[v] = dp_s * f;
+    nic_share[v] = dp_nic_s * f;
+  }
 
   // ZeRO-3: one all-gather before every F and B pass, prefetched one pass ahead: the gather for
   // gathered pass q + 1 may start once pass q - 1 has ended (two parameter buffers).
   int64_t gathered = 0;
   if (gather_s > 0)
     for (const Pass& p : sched) gathered += p.kind != Pass::W;
-  std::vector<TaskId> gather(gathered, -1), gathered_last(reps * gathered, -1);
+  std::vector<std::pair<TaskId, TaskId>> gather(gathered, {-1, -1});  // first and last task
+  std::vector<TaskId> gathered_last(reps * gathered, -1);
   auto gather_meta = [&](int64_t q_pass) {
     const Pass& p = sched[q_pass];
     return make_meta(TaskMeta::gather, p.kind, s, p.micro_batch, p.chunk);
@@ -109,7 +141,7 @@ void Builder::build_stage(int64_t s) {
   };
   if (gathered > 0) {
     next_gathered = find_gathered(0);
-    gather[0] = add_dp(s, gather_s, gather_meta(next_gathered));
+    gather[0] = add_dp(s, gather_s, gather_nic_s, gather_meta(next_gathered));
   }
 
   std::vector<TaskId> last(reps, -1), pieces;
@@ -146,7 +178,7 @@ void Builder::build_stage(int64_t s) {
         pieces[r * parts + k] = last[r] = t;
       }
       if (gathers) {
-        g_.engine.add_dep(gather[q], first);
+        g_.engine.add_dep(gather[q].second, first);
         gathered_last[r * gathered + q] = last[r];
       }
       const size_t x = idx(r, s, p.chunk, p.micro_batch);
@@ -156,10 +188,10 @@ void Builder::build_stage(int64_t s) {
     if (gathers) {
       if (q + 1 < gathered) {
         next_gathered = find_gathered(i + 1);
-        gather[q + 1] = add_dp(s, gather_s, gather_meta(next_gathered));
+        gather[q + 1] = add_dp(s, gather_s, gather_nic_s, gather_meta(next_gathered));
         if (q >= 1)
           for (int64_t r = 0; r < reps; ++r)
-            g_.engine.add_dep(gathered_last[r * gathered + q - 1], gather[q + 1]);
+            g_.engine.add_dep(gathered_last[r * gathered + q - 1], gather[q + 1].first);
       }
       ++q;
     }
@@ -167,16 +199,20 @@ void Builder::build_stage(int64_t s) {
       TaskMeta m = make_meta(TaskMeta::grad_reduce, p.kind, s, -1, p.chunk);
       m.part = static_cast<int16_t>(k);
       m.parts = static_cast<int16_t>(parts);
-      last_dp = add_dp(s, share[p.chunk] / static_cast<double>(parts), m);
-      for (int64_t r = 0; r < reps; ++r) g_.engine.add_dep(pieces[r * parts + k], last_dp);
+      const double n = static_cast<double>(parts);
+      auto [first, done] = add_dp(s, share[p.chunk] / n, nic_share[p.chunk] / n, m);
+      last_dp = done;
+      for (int64_t r = 0; r < reps; ++r) g_.engine.add_dep(pieces[r * parts + k], first);
     }
   }
   if (dp_s > 0 && !overlap)  // without overlap: every chunk's reduction after all compute
     for (int64_t v = 0; v < vp; ++v) {
       if (share[v] <= 0) continue;
-      last_dp = add_dp(s, share[v], make_meta(TaskMeta::grad_reduce, Pass::B, s, -1, v));
+      auto [first, done] =
+          add_dp(s, share[v], nic_share[v], make_meta(TaskMeta::grad_reduce, Pass::B, s, -1, v));
+      last_dp = done;
       for (int64_t r = 0; r < reps; ++r)
-        if (last[r] >= 0) g_.engine.add_dep(last[r], last_dp);
+        if (last[r] >= 0) g_.engine.add_dep(last[r], first);
     }
   for (int64_t r = 0; r < reps; ++r) {
     TaskId t = add(r * c_.pp + s, SimStream::compute, at_or_zero(c_.optimizer_s, s),
@@ -212,10 +248,14 @@ void Builder::build_transfers(int64_t s) {
           make_meta(fwd ? TaskMeta::p2p_fwd : TaskMeta::p2p_bwd, p.kind, s, p.micro_batch, p.chunk);
       m.peer_stage = static_cast<int32_t>(s2);
       g_.meta.push_back(m);
+      // On the NIC, bytes are scaled to its bandwidth so that alone the transfer still takes
+      // bytes / p2p bandwidth (the p2p level may be slower than the NIC, e.g. a spine).
       TaskId x = g_.engine.add_transfer(
           g_.stream(gpu, fwd ? SimStream::pp_send_fwd : SimStream::pp_send_bwd),
           g_.stream(gpu2, fwd ? SimStream::pp_recv_fwd : SimStream::pp_recv_bwd),
-          fwd ? link_fwd_[s] : link_bwd_[s], bytes, c_.p2p.latency_s);
+          p2p_on_nic_ ? nic_[gpu] : nvlink_[gpu],
+          p2p_on_nic_ ? bytes * (c_.nic.bandwidth_Bps / c_.p2p.bandwidth_Bps) : bytes,
+          c_.p2p.latency_s);
       g_.engine.add_dep(from, x);
       g_.engine.add_dep(x, to);
     }

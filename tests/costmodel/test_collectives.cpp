@@ -92,6 +92,26 @@ TEST_CASE(
   CHECK(all_reduce_s(g, 1.6e9) == doctest::Approx(0.03615).epsilon(1e-12));
 }
 
+TEST_CASE("collectives: the simulator's split puts only the cross-node bandwidth term on the NIC") {
+  // The hierarchical all-reduce above: fixed = RS + AG in node (0.01407 each) + the across
+  // latency 2*1*5e-6 = 1e-5; nic = the across bandwidth term 2*(1/2)*2e8/2.5e10 = 0.008 s.
+  ClusterSpec c = two_nodes();
+  CommTime ar = all_reduce_time(place_group(c, 16, 1), 1.6e9);
+  CHECK(ar.fixed_s == doctest::Approx(2 * 0.01407 + 1e-5).epsilon(1e-12));
+  CHECK(ar.nic_s == doctest::Approx(0.008).epsilon(1e-12));
+  CHECK(ar.total_s() == doctest::Approx(all_reduce_s(place_group(c, 16, 1), 1.6e9)).epsilon(1e-15));
+  // All-gather: across latency 5e-6 + in-node 0.01407 fixed; across bandwidth 0.004 s on the NIC.
+  CommTime ag = all_gather_time(place_group(c, 16, 1), 1.6e9);
+  CHECK(ag.fixed_s == doctest::Approx(5e-6 + 0.01407).epsilon(1e-12));
+  CHECK(ag.nic_s == doctest::Approx(0.004).epsilon(1e-12));
+  // A group inside one node never touches the NIC.
+  CHECK(all_reduce_time(place_group(c, 8, 1), 1.6e9).nic_s == 0.0);
+  CHECK(all_gather_time(place_group(c, 8, 1), 1.6e9).nic_s == 0.0);
+  // p2p leaves the node when the neighbour is 8 ranks away, not 1.
+  CHECK(p2p_crosses_domain(c, 8));
+  CHECK_FALSE(p2p_crosses_domain(c, 1));
+}
+
 TEST_CASE("collectives: hierarchical all-gather gathers across nodes (S/g) then inside the node") {
   // n = 16 over 2 nodes of 8, S = 1.6e9:
   //   across (n=2, ib, S/8 = 2e8): 1*5e-6 + 1/2 * 2e8/2.5e10 = 5e-6 + 0.004 = 0.004005 s

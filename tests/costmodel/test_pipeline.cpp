@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/hardware.hpp"
+#include "costmodel/collectives.hpp"
 #include "costmodel/estimate.hpp"
 #include "costmodel/memory.hpp"
 #include "costmodel/pipeline.hpp"
@@ -168,4 +169,42 @@ TEST_CASE("pipeline: the Estimator's bubble is the sum of its stage times minus 
   CHECK(e.breakdown.pp_bubble_s == doctest::Approx(sum - mx).epsilon(1e-9));
   // In-flight micro-batches reported per stage: min(8, 4 - i) = 4, 3, 2, 1.
   for (int64_t i = 0; i < 4; ++i) CHECK(e.stages[i].inflight_micro_batches == double(4 - i));
+}
+
+TEST_CASE("pipeline: stage_costs hands the simulator the whole DP reduce with its NIC part") {
+  // gpt-small (as above) on dgx-a100 with dp = 4 x pp = 4 (tp 1): a DP group of 4 ranks 1 apart
+  // stays inside a node of 8, so nothing goes through the NIC; p2p 4 ranks apart stays inside too.
+  // With pp = 4 x dp = 4 x tp = 8 the DP group (stride 8) and p2p (stride 32) both leave the node.
+  ModelSpec m;
+  m.name = "gpt-small";
+  m.layers = 4;
+  m.hidden = 1024;
+  m.heads = 16;
+  m.kv_heads = 16;
+  m.head_dim = 64;
+  m.ffn_hidden = 4096;
+  m.vocab = 51200;
+  m.seq_len = 1024;
+  m.tied_embeddings = true;
+  OpGraph g = build_transformer_graph(m);
+  for (int64_t tp : {1, 8}) {
+    ClusterSpec c = load_cluster("dgx-a100");
+    c.set_gpu_count(16 * tp);
+    Estimator est(g, c);
+    Strategy s;
+    s.pp = 4, s.dp = 4, s.tp = tp, s.global_batch = 32, s.overlap_grad_reduce = true;
+    StageCosts sc = est.stage_costs(s);
+    REQUIRE(sc.dp_comm_s.size() == 4);
+    INFO("tp=", tp);
+    CHECK(sc.p2p_on_nic == (tp == 8));
+    CHECK(sc.nic.name == "ib");
+    for (int64_t i = 0; i < 4; ++i) {
+      // ZeRO 0: the whole all-reduce, not the part the analytic model leaves exposed.
+      const double grads = (sc.chunks[i][0].grad_bytes);
+      const GroupPlacement dp = place_group(c, 4, tp);
+      CHECK(sc.dp_comm_s[i] == doctest::Approx(all_reduce_s(dp, grads)).epsilon(1e-9));
+      CHECK(sc.dp_comm_nic_s[i] == doctest::Approx(all_reduce_time(dp, grads).nic_s).epsilon(1e-9));
+      CHECK((sc.dp_comm_nic_s[i] > 0) == (tp == 8));
+    }
+  }
 }

@@ -86,6 +86,21 @@ TEST_CASE("engine: two transfers sharing a link take the fair-share time") {
       CHECK(e.end_s(t[0]) == doctest::Approx(flows == 2 ? 1.0 : 1.5).epsilon(1e-12));
     }
   }
+  SUBCASE("a flow on one stream (a rank's share of a collective) shares the link too") {
+    // capacity 100 B/s. Transfer: 100 B from 0. Flow: 0.5 s latency, then 150 B.
+    // [0, 0.5): transfer alone, 50 B. [0.5, 1.5): 50 B/s each: transfer done at 1.5, flow at
+    // 50 B. [1.5, 2.5): flow alone, its last 100 B.
+    SimEngine e;
+    LinkId l = e.add_link(100.0);
+    TaskId a = e.add_transfer(e.add_stream(), e.add_stream(), l, 100.0, 0.0);
+    const StreamId one[] = {e.add_stream()};
+    TaskId f = e.add_flow(one, l, 150.0, 0.5);
+    REQUIRE(e.run().ok);
+    CHECK(e.end_s(a) == 1.5);
+    CHECK(e.start_s(f) == 0.0);
+    CHECK(e.end_s(f) == 2.5);
+    CHECK(e.task_streams(f).size() == 1);
+  }
   SUBCASE("transfers on one stream pair are serialized by the streams, not the link") {
     SimEngine e;
     LinkId l = e.add_link(100.0);

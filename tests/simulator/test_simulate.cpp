@@ -129,6 +129,47 @@ TEST_CASE("simulate: DP reduction overlapped with the last backward is less expo
   CHECK(on.exposed_dp_comm_s < off.exposed_dp_comm_s);
 }
 
+TEST_CASE("simulate: a DP all-reduce and a PP send on one NIC share its bandwidth fairly") {
+  // GPipe, p = 2, m = 1, F = 1, B = 2; p2p 100 B at 100 B/s, no latency; NIC 100 B/s. Stage 1's
+  // DP all-reduce (one bucket, overlapped) takes 2 s alone: 0.5 s fixed, then 1.5 s on the NIC
+  // (150 B). F0 [0,1], send act [1,2], F1 [2,3], B1 [3,5]; at t = 5 stage 1 sends the input
+  // gradient and its bucket is ready.
+  // Shared NIC: [5,5.5) the send alone at 100 B/s moves 50 B; the DP flow joins at 5.5, both at
+  // 50 B/s: the send's last 50 B end at 6.5, the DP flow has 100 B left, alone at 100 B/s until
+  // 7.5. B0 [6.5,8.5]: step 8.5; stage 1's reduction exposed 7.5 - 5 = 2.5 s (2 s alone).
+  // In-node p2p (its own NVLink port): the send ends at 6, B0 [6,8], the reduction at 7.
+  StageCosts c = uniform(Schedule::gpipe, 2, 1, 1, 1.0, 2.0);
+  for (auto& st : c.chunks) st[0].send_bytes = 100.0, st[0].grad_bytes = 8.0;
+  c.p2p = {100.0, 0.0, "ib"};
+  c.nic = {100.0, 0.0, "ib"};
+  c.dp_comm_s = {0.0, 2.0};
+  c.dp_comm_nic_s = {0.0, 1.5};
+  c.optimizer_s = {0.0, 0.0};
+  SimOptions o;
+  o.grad_buckets_per_chunk = 1;
+  c.p2p_on_nic = true;
+  SimResult shared = simulate(c, o);
+  REQUIRE(shared.error.empty());
+  CHECK(shared.step_time_s == 8.5);
+  CHECK(shared.end_s[1] == 7.5);
+  CHECK(shared.exposed_dp_comm_per_stage_s[1] == 2.5);
+  // Full mode, dp = 2: each replica has its own NIC, so the same times.
+  SimOptions f = o;
+  f.full = true, f.dp = 2;
+  SimResult full = simulate(c, f);
+  REQUIRE(full.error.empty());
+  CHECK(full.step_time_s == 8.5);
+  CHECK(full.end_s[1] == 7.5);
+  c.p2p_on_nic = false;
+  SimResult apart = simulate(c, o);
+  CHECK(apart.step_time_s == 8.0);
+  CHECK(apart.end_s[1] == 7.0);
+  CHECK(apart.exposed_dp_comm_per_stage_s[1] == 2.0);
+  // A NIC part with no NIC to run on is an error, not a silent zero.
+  c.nic = {};
+  CHECK(!simulate(c, o).error.empty());
+}
+
 TEST_CASE("simulate: ZeRO-3 gathers are prefetched one pass ahead") {
   // p = 1, m = 2, F = 1, B = 2, gather 0.5 before each F and B. Only the first is exposed:
   // g0 [0,0.5] F0 [0.5,1.5] | g1 [0.5,1] B0 [1.5,3.5] | g2 [1.5,2] F1 [3.5,4.5] | g3 [3.5,4]
