@@ -82,6 +82,7 @@ void run_report(const ReportOptions& o, CLI::App* cmd) {
     so.flash_attention = s.chosen->flash_attention,
     so.overlap_grad_reduce = s.chosen->overlap_grad_reduce,
     so.async_tp_backward = s.chosen->async_tp_backward;
+  so.keep_pareto_strategies = true;  // the front comes from this one search, not a second pass
   const SearchSpace space = search_space_from(o.search);
   SearchResult r = search(s.graph, s.cluster, space, so);
   ReportData d;
@@ -107,7 +108,7 @@ void run_report(const ReportOptions& o, CLI::App* cmd) {
   d.cluster = s.cluster;
   d.usable_bytes = s.cluster.gpu.memory_bytes * (1 - so.memory_headroom);
   d.ranked = r.top;
-  d.front = pareto_candidates(s.graph, s.cluster, space, so);
+  d.front = std::move(r.pareto_front);
   d.colour_by = o.colour_by.empty() ? most_varied_field(d.front) : o.colour_by;
   d.considered = r.considered;
   d.feasible = r.feasible;

@@ -23,6 +23,10 @@ OJ ds_config(const Strategy& s) {
   j["gradient_accumulation_steps"] = s.micro_batches();
   j["zero_optimization"] = {{"stage", s.zero}, {"overlap_comm", s.overlap_grad_reduce}};
   if (s.precision == DType::bf16) j["bf16"] = {{"enabled", true}};
+  // The plan prices fp32 gradients (Megatron's main grads). With bf16 and ZeRO-1 DeepSpeed then
+  // runs its BF16_Optimizer (runtime/engine.py, _do_optimizer_sanity_check), as
+  // Megatron-DeepSpeed's examples_deepspeed/universal_checkpointing/megatron_gpt/run_bf16.sh does.
+  if (s.precision == DType::bf16 && s.zero == 1) j["data_types"] = {{"grad_accum_dtype", "fp32"}};
   if (s.precision == DType::fp16) j["fp16"] = {{"enabled", true}, {"loss_scale", 0}};
   if (s.recompute == Recompute::full)
     j["activation_checkpointing"] = {
@@ -121,6 +125,11 @@ Emitted emit_deepspeed(const Plan& p, bool config_only) {
         "DeepSpeed's pipeline splits transformer layers evenly by count (partition_method "
         "'type:transformer'); the plan's split is " +
         emit::layers_per_chunk_text(p) + " layers per stage, which its prediction assumes");
+  if (s.pp > 1 && s.dp > 1 && s.overlap_grad_reduce)
+    e.notes.push_back(
+        "DeepSpeed's pipeline engine reduces gradients after the last backward (ReduceGrads in "
+        "runtime/pipe/engine.py), not overlapped with it as the plan assumed; re-plan with "
+        "--no-overlap-grad-reduce to price that");
   if (s.ep > 1)
     e.notes.push_back(
         "DeepSpeed forms expert-parallel groups from data-parallel ranks first "

@@ -77,19 +77,27 @@ Args parallel_args(const Plan& p, bool moe) {
   add(a, "--tensor-model-parallel-size", n(s.tp));
   add(a, "--pipeline-model-parallel-size", n(s.pp));
   add(a, "--context-parallel-size", n(s.cp));
-  if (moe)
+  if (moe) {
     add(a, "--expert-model-parallel-size", n(s.ep)), add(a, "--expert-tensor-parallel-size", "1");
+    // The plan prices EP dispatch and combine as all-to-all; Megatron's default dispatcher is
+    // allgather (--moe-token-dispatcher-type, whose help recommends alltoall with EP).
+    if (s.ep > 1) add(a, "--moe-token-dispatcher-type", "alltoall");
+  }
   if (!emit::even_layer_split(p))
     add(a, "--pipeline-model-parallel-layout", fmt::format("'{}'", layout_string(p)));
   else if (s.vp > 1)
     add(a, "--num-layers-per-virtual-pipeline-stage", n(p.model.spec->layers / (s.pp * s.vp)));
   if (s.sp) add(a, "--sequence-parallel");
   if (s.tp_comm_overlap) add(a, "--tp-comm-overlap");
-  // ZeRO-1 is the distributed optimizer; ZeRO-2/3 are Megatron-FSDP's sharding strategies.
+  // ZeRO-1 is the distributed optimizer; ZeRO-2/3 are Megatron-FSDP's sharding strategies, with
+  // the flag set of docs/source/api-guide/custom_fsdp.md (its optimizer is still the distributed
+  // optimizer, optimizer/__init__.py) and the fsdp_dtensor checkpoint format arguments.py asserts.
   if (s.zero == 1) add(a, "--use-distributed-optimizer");
   if (s.zero >= 2) {
     add(a, "--use-megatron-fsdp");
     add(a, "--data-parallel-sharding-strategy", s.zero == 2 ? "optim_grads" : "optim_grads_params");
+    add(a, "--use-distributed-optimizer");
+    add(a, "--no-gradient-accumulation-fusion");
     add(a, "--ckpt-format", "fsdp_dtensor");
   }
   if (s.overlap_grad_reduce) {
@@ -136,6 +144,10 @@ Emitted emit_megatron(const Plan& p) {
         "no zero-bubble (ZB-H1) pipeline schedule (megatron/core/pipeline_parallel/schedules.py "
         "runs 1F1B and interleaved 1F1B); re-plan with --schedule 1f1b or interleaved");
   }
+  gaps.need(!s.tp_comm_overlap || (s.sp && s.tp > 1),
+            "no TP communication overlap without sequence parallelism (arguments.py asserts "
+            "--sequence-parallel with --tp-comm-overlap, and turns it off when tp = 1); re-plan "
+            "with --sp on or --tp-comm-overlap off");
   gaps.need(!(s.ep > 1 && s.tp > 1 && !s.sp),
             "no expert parallelism with tensor parallelism but without sequence parallelism "
             "(megatron/core/transformer/moe/README.md: it must be enabled); re-plan with --sp on");
@@ -152,7 +164,12 @@ Emitted emit_megatron(const Plan& p) {
   std::string t = "#!/usr/bin/env bash\n";
   t += emit::comment_block(head, "# ");
   t += "set -euo pipefail\n";
-  if ((s.tp > 1 || s.cp > 1) && s.zero < 2) t += "export CUDA_DEVICE_MAX_CONNECTIONS=1\n";
+  // arguments.py (before Blackwell): TP or CP asserts CUDA_DEVICE_MAX_CONNECTIONS=1; Megatron-FSDP
+  // asserts it is not 1, and custom_fsdp.md says to unset it.
+  if (s.zero >= 2)
+    t += "unset CUDA_DEVICE_MAX_CONNECTIONS\n";
+  else if (s.tp > 1 || s.cp > 1)
+    t += "export CUDA_DEVICE_MAX_CONNECTIONS=1\n";
   t += fmt::format("\n{}\n{}\n{}\n", bash_array("MODEL_ARGS", model_args(*m)),
                    bash_array("PARALLEL_ARGS", parallel_args(p, m->moe.has_value())),
                    bash_array("TRAINING_ARGS", training_args(s)));

@@ -117,6 +117,13 @@ std::vector<std::string> notes_for(const Plan& p, const ModelSpec& m, const std:
         "rest, not Megatron's core-attention recompute that the plan priced");
   if (!s.flash_attention)
     n.push_back("torchtitan uses fused SDPA attention; the plan priced unfused attention");
+  // FSDP2 reshards after every backward (v0.2.2 never calls set_reshard_after_backward), so under
+  // gradient accumulation "never" only keeps weights from a forward to its backward.
+  if (s.zero == 2 && s.pp == 1 && s.micro_batches() > 1)
+    n.push_back(fmt::format(
+        "torchtitan's FSDP2 reshards weights after each backward, so it all-gathers them for each "
+        "of the {} micro-batches; the plan priced one all-gather per step (ZeRO-2)",
+        s.micro_batches()));
   if (!s.overlap_grad_reduce)
     n.push_back("torchtitan overlaps the gradient reduction; the plan assumed it does not");
   return n;

@@ -19,7 +19,7 @@ struct ReportData {
   ClusterSpec cluster;
   double usable_bytes = 0;        // GPU memory less the search's headroom
   std::vector<Candidate> ranked;  // best first
-  std::vector<Candidate> front;   // Pareto front, memory ascending (report_front)
+  std::vector<Candidate> front;   // Pareto front, memory ascending (SearchResult::pareto_front)
   std::string colour_by;          // the strategy field that colours the front
   int64_t considered = 0, feasible = 0;
   std::vector<std::pair<std::string, int64_t>> rejected;  // reason, count
@@ -29,11 +29,6 @@ struct ReportData {
 };
 
 std::string render_report_html(const ReportData& d);
-
-// The Pareto front (peak memory per GPU against step time) of the strategies `search` finds
-// feasible, with their strategies: memory ascending, each strictly faster than the one before.
-std::vector<Candidate> pareto_candidates(const OpGraph& g, const ClusterSpec& cluster,
-                                         const SearchSpace& space, const SearchOptions& opts);
 
 // The strategy field ("pp", "tp", "zero", ...) with the most distinct values along the front.
 std::string most_varied_field(const std::vector<Candidate>& front);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <iterator>
 
 #include "plan/report_parts.hpp"
 #include "plan/report_svg.hpp"
@@ -116,18 +117,21 @@ std::string memory_svg(const ReportData& d) {
   std::string o = open_svg(W, H, "Memory per GPU by pipeline stage");
   // Stage numbers label the bars; the x axis itself has no numeric ticks (empty domain).
   o += svg::axes(svg::Scale{0, 0, L, W - R}, y, "pipeline stage", "memory per GPU (GiB)", 6);
-  static const char* kinds[] = {"weights",     "gradients", "optimizer",
-                                "activations", "buffers",   "runtime"};
+  // Every term of StageMemory::total_bytes, so each bar's height is the stage's total.
+  static const char* kinds[] = {"weights", "gradients", "optimizer", "activations",
+                                "working", "buffers",   "runtime"};
+  constexpr size_t kKinds = std::size(kinds);
   const double slot = (x.r1 - x.r0) / double(std::max<size_t>(1, stages.size())),
                bw = std::clamp(slot * 0.7, 1.0, 90.0);
   const size_t label_every = std::max<size_t>(1, stages.size() / 16);
   for (size_t i = 0; i < stages.size(); ++i) {
     const StageMemory& m = stages[i];
-    const double parts[] = {m.params_bytes,      m.grads_bytes,   m.optimizer_bytes,
-                            m.activations_bytes, m.buffers_bytes, m.runtime_bytes};
+    const double parts[kKinds] = {m.params_bytes,      m.grads_bytes,   m.optimizer_bytes,
+                                  m.activations_bytes, m.working_bytes, m.buffers_bytes,
+                                  m.runtime_bytes};
     const double x0 = x.r0 + slot * double(i) + (slot - bw) / 2;
     double base = 0;
-    for (size_t k = 0; k < 6; ++k) {
+    for (size_t k = 0; k < kKinds; ++k) {
       if (parts[k] <= 0) continue;
       o += fmt::format(
           "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>stage {}: {} "
@@ -157,8 +161,8 @@ std::string memory_svg(const ReportData& d) {
       "<text class=\"tick\" x=\"{}\" y=\"{}\" text-anchor=\"end\">GPU memory {:.1f} GiB</text>",
       num(x.r1), num(y(d.cluster.gpu.memory_bytes / kGiB) - 4), d.cluster.gpu.memory_bytes / kGiB);
   std::vector<std::pair<std::string, std::string>> legend;
-  for (size_t k = 0; k < 6; ++k) legend.emplace_back(svg::colour(k), kinds[k]);
-  legend.emplace_back("#111", "simulated peak");
+  for (size_t k = 0; k < kKinds; ++k) legend.emplace_back(svg::colour(k), kinds[k]);
+  legend.emplace_back("#111", "sim. peak");  // short: eight entries fit 760 px
   o += svg::legend(L, 22, legend);
   return o + "</svg>";
 }

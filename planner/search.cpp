@@ -28,6 +28,27 @@ double score_of(const Estimate& e, Objective obj, int64_t gpus) {
   }
 }
 
+// One feasible point with its strategy, ordered by memory, time, then the strategy's fields.
+struct FrontPoint {
+  double memory_bytes = 0, step_time_s = 0;
+  Strategy strategy;
+};
+bool front_less(const FrontPoint& a, const FrontPoint& b) {
+  return std::tie(a.memory_bytes, a.step_time_s) < std::tie(b.memory_bytes, b.step_time_s) ||
+         (a.memory_bytes == b.memory_bytes && a.step_time_s == b.step_time_s &&
+          key_of(a.strategy) < key_of(b.strategy));
+}
+// Keeps the Pareto front of `pts` (each point strictly faster than every one before it in
+// front_less order). A point dropped here is dropped from any superset too, so workers prune
+// their own points and the merge gives the same front for any thread count.
+void prune_to_front(std::vector<FrontPoint>& pts) {
+  std::sort(pts.begin(), pts.end(), front_less);
+  std::vector<FrontPoint> kept;
+  for (auto& p : pts)
+    if (kept.empty() || p.step_time_s < kept.back().step_time_s) kept.push_back(std::move(p));
+  pts = std::move(kept);
+}
+
 struct WorkerResult {
   std::vector<Candidate> top;
   std::array<int64_t, static_cast<size_t>(Reason::kCount)> rejected{};
@@ -35,6 +56,7 @@ struct WorkerResult {
   Candidate closest_oom;
   bool has_oom = false;
   std::vector<std::pair<double, double>> points;
+  std::vector<FrontPoint> front;  // with keep_pareto_strategies; pruned as it grows
 };
 
 void keep_top(std::vector<Candidate>& top, Candidate c, size_t k) {
@@ -110,6 +132,10 @@ SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSp
             }
             r.feasible++;
             r.points.emplace_back(e.peak_memory_bytes, e.step_time_s);
+            if (o.keep_pareto_strategies) {
+              r.front.push_back(FrontPoint{e.peak_memory_bytes, e.step_time_s, s});
+              if (r.front.size() >= 8192) prune_to_front(r.front);
+            }
             double sc = score_of(e, o.objective, o.gpus);
             if (r.top.size() < k || sc <= r.top.back().score)
               keep_top(r.top, Candidate{s, std::move(e), sc}, k);
@@ -142,6 +168,14 @@ SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSp
     if (r.has_oom && (!out.has_closest_oom || candidate_less(r.closest_oom, out.closest_oom)))
       out.closest_oom = r.closest_oom, out.has_closest_oom = true;
     points.insert(points.end(), r.points.begin(), r.points.end());
+  }
+  if (o.keep_pareto_strategies) {
+    std::vector<FrontPoint> front;
+    for (auto& r : results) front.insert(front.end(), r.front.begin(), r.front.end());
+    prune_to_front(front);
+    Estimator est(g, cluster, EstimatorOptions{o.allow_tp_across_nodes});
+    for (const auto& p : front)
+      out.pareto_front.push_back(Candidate{p.strategy, est.estimate(p.strategy), p.step_time_s});
   }
   // Pareto front over (memory, time): sort by memory, keep strictly faster points.
   std::sort(points.begin(), points.end());

@@ -40,6 +40,8 @@ struct SearchOptions {
   bool overlap_grad_reduce = true;
   bool async_tp_backward = true;  // Megatron >= 2022 (v3); false for the 2020-21 releases
   bool allow_tp_across_nodes = false;
+  // Also return the Pareto front's strategies (SearchResult::pareto_front), for the report.
+  bool keep_pareto_strategies = false;
   std::function<void(double)> progress;  // fraction done, called from the calling thread
 };
 
@@ -59,6 +61,9 @@ struct SearchResult {
   Candidate closest_oom;                   // smallest overflow among valid strategies
   bool has_closest_oom = false;
   std::vector<std::pair<double, double>> pareto;  // (peak memory bytes, step time) front, feasible
+  // With keep_pareto_strategies: the same front as candidates (score = step time), memory
+  // ascending; equal points resolved by the strategy's fields, so any thread count agrees.
+  std::vector<Candidate> pareto_front;
 };
 
 // Total order used to rank: score, then the strategy's fields (deterministic tie-break).

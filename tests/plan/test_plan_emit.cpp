@@ -72,13 +72,26 @@ TEST_CASE("emit: Megatron-LM golden files") {
   CHECK(has(emit_megatron(llama70b_uneven()).text,
             "--pipeline-model-parallel-layout 'Et*19|t*21|t*21|t*19L'"));
   CHECK(has(emit_megatron(gpt3_interleaved()).text, "--num-layers-per-virtual-pipeline-stage 6"));
+  // arguments.py allows at most one of the layout and the per-chunk layer count.
+  CHECK_FALSE(has(emit_megatron(llama70b_uneven()).text, "--num-layers-per-virtual"));
+  CHECK_FALSE(has(emit_megatron(gpt3_interleaved()).text, "--pipeline-model-parallel-layout"));
+  // Megatron-FSDP (ZeRO-3): the flag set of custom_fsdp.md, and CUDA_DEVICE_MAX_CONNECTIONS unset
+  // (arguments.py asserts it is not 1 under FSDP).
+  const std::string fsdp = emit_megatron(llama8b_fsdp()).text;
+  CHECK(has(fsdp, "--data-parallel-sharding-strategy optim_grads_params"));
+  CHECK(has(fsdp, "--use-distributed-optimizer"));
+  CHECK(has(fsdp, "unset CUDA_DEVICE_MAX_CONNECTIONS"));
+  CHECK_FALSE(has(fsdp, "CUDA_DEVICE_MAX_CONNECTIONS=1"));
+  // The plan prices EP as all-to-all, which is not Megatron's default dispatcher.
+  CHECK(has(emit_megatron(mixtral_ep()).text, "--moe-token-dispatcher-type alltoall"));
 }
 
 TEST_CASE("emit: DeepSpeed golden files") {
   const Emitted e = emit_deepspeed(llama70b_uneven(), false);
   CHECK(matches_golden("llama3-70b-uneven.deepspeed.sh", e.text));
-  REQUIRE(e.notes.size() == 1);
+  REQUIRE(e.notes.size() == 2);
   CHECK(has(e.notes[0], "19,21,21,19 layers per stage"));
+  CHECK(has(e.notes[1], "reduces gradients after the last backward"));
   const std::string config = emit_deepspeed(llama70b_uneven(), true).text;
   CHECK(matches_golden("llama3-70b-uneven.deepspeed.json", config));
   const auto j =
@@ -89,6 +102,7 @@ TEST_CASE("emit: DeepSpeed golden files") {
   CHECK(j["zero_optimization"]["stage"] == 1);
   CHECK(j["bf16"]["enabled"] == true);
   CHECK(j.contains("activation_checkpointing"));
+  CHECK(j["data_types"]["grad_accum_dtype"] == "fp32");  // bf16 + ZeRO-1: fp32 grads, as priced
   CHECK(matches_golden("mixtral-8x7b-ep.deepspeed.sh", emit_deepspeed(mixtral_ep(), false).text));
 }
 
@@ -113,6 +127,11 @@ TEST_CASE("emit: what a framework lacks is an error naming each gap") {
   CHECK(has(tt, "torchtitan v0.2.2 cannot run this plan"));
   CHECK(has(tt, "no optimizer-only sharding (ZeRO-1)"));
   CHECK(has(tt, "LayerNorm or GELU"));
+
+  Plan overlap = mixtral_ep();  // TP overlap without sequence parallelism: asserted by Megatron
+  overlap.strategy.sp = false, overlap.strategy.ep = 1, overlap.strategy.tp_comm_overlap = true;
+  CHECK(has(emit_error([&] { return emit_megatron(overlap); }),
+            "no TP communication overlap without sequence parallelism"));
 
   Plan gpipe = llama70b_uneven();
   gpipe.strategy.schedule = Schedule::gpipe;

@@ -62,6 +62,30 @@ TEST_CASE("the search gives the same plans for 1 and 2 threads") {
   for (size_t i = 1; i < a.top.size(); ++i) CHECK_FALSE(candidate_less(a.top[i], a.top[i - 1]));
 }
 
+TEST_CASE("the search keeps the Pareto front's strategies on request, the same for any thread count") {
+  LoadedModel m = load_model(zoo("gpt-1.7b"));
+  ClusterSpec c = load_cluster("dgx-a100");
+  c.set_gpu_count(64);
+  SearchOptions o;
+  o.gpus = 64;
+  o.global_batch = 512;
+  o.threads = 1;
+  CHECK(search(m.graph, c, SearchSpace{}, o).pareto_front.empty());  // off by default
+  o.keep_pareto_strategies = true;
+  SearchResult a = search(m.graph, c, SearchSpace{}, o);
+  o.threads = 2;
+  SearchResult b = search(m.graph, c, SearchSpace{}, o);
+  REQUIRE(a.pareto_front.size() == a.pareto.size());
+  REQUIRE(b.pareto_front.size() == a.pareto_front.size());
+  for (size_t i = 0; i < a.pareto_front.size(); ++i) {
+    const Candidate& f = a.pareto_front[i];
+    CHECK(f.estimate.peak_memory_bytes == a.pareto[i].first);
+    CHECK(f.estimate.step_time_s == a.pareto[i].second);
+    CHECK(f.score == f.estimate.step_time_s);
+    CHECK(f.strategy == b.pareto_front[i].strategy);
+  }
+}
+
 TEST_CASE("rejections are counted by reason, and nothing-fits gives advice") {
   LoadedModel m = load_model(zoo("gpt3-175b"));
   ClusterSpec c = load_cluster("dgx-a100");

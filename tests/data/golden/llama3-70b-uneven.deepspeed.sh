@@ -6,6 +6,7 @@
 # run from a Megatron-DeepSpeed checkout on the first node; the hostfile lists the 64 node(s)
 # add data, tokenizer (vocabulary 128256), optimizer and checkpoint arguments after the script name
 # note: DeepSpeed's pipeline splits transformer layers evenly by count (partition_method 'type:transformer'); the plan's split is 19,21,21,19 layers per stage, which its prediction assumes
+# note: DeepSpeed's pipeline engine reduces gradients after the last backward (ReduceGrads in runtime/pipe/engine.py), not overlapped with it as the plan assumed; re-plan with --no-overlap-grad-reduce to price that
 set -euo pipefail
 export CUDA_DEVICE_MAX_CONNECTIONS=1
 
@@ -20,6 +21,9 @@ cat > ds_config.json <<'EOF'
   },
   "bf16": {
     "enabled": true
+  },
+  "data_types": {
+    "grad_accum_dtype": "fp32"
   },
   "activation_checkpointing": {
     "partition_activations": false,

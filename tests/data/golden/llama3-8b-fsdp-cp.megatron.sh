@@ -6,6 +6,7 @@
 # run on each of the 8 node(s) with NODE_RANK (0..7) and MASTER_ADDR (node 0) set;
 # add data, tokenizer (vocabulary 128256), optimizer and checkpoint arguments after the script name
 set -euo pipefail
+unset CUDA_DEVICE_MAX_CONNECTIONS
 
 MODEL_ARGS=(
   --num-layers 32
@@ -31,6 +32,8 @@ PARALLEL_ARGS=(
   --sequence-parallel
   --use-megatron-fsdp
   --data-parallel-sharding-strategy optim_grads_params
+  --use-distributed-optimizer
+  --no-gradient-accumulation-fusion
   --ckpt-format fsdp_dtensor
   --overlap-grad-reduce
   --overlap-param-gather

@@ -20,6 +20,9 @@ cat > ds_config.json <<'EOF'
   },
   "bf16": {
     "enabled": true
+  },
+  "data_types": {
+    "grad_accum_dtype": "fp32"
   }
 }
 EOF

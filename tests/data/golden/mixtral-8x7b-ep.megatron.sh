@@ -33,6 +33,7 @@ PARALLEL_ARGS=(
   --context-parallel-size 1
   --expert-model-parallel-size 8
   --expert-tensor-parallel-size 1
+  --moe-token-dispatcher-type alltoall
   --sequence-parallel
   --use-distributed-optimizer
   --overlap-grad-reduce
