@@ -90,6 +90,12 @@ PipelineInputs pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, co
     double rs = reduce_scatter_s(dp, grad_bytes_d) + reduce_scatter_s(edp, grad_bytes_e);
     double ag = all_gather_s(dp, param_bytes_d) + all_gather_s(edp, param_bytes_e);
     double ar = all_reduce_s(dp, grad_bytes_d) + all_reduce_s(edp, grad_bytes_e);
+    // Per micro-batch (ZeRO-2/3), FSDP and Megatron-FSDP gather and reduce-scatter one block (one
+    // FSDP unit) at a time: a collective per block, each paying the latency. Alpha-beta costs are
+    // linear in bytes, so blocks * cost(bytes / blocks) is the sum over equal blocks.
+    const double units = double(std::max<int64_t>(1, st.blocks));
+    double rs_unit = units * (reduce_scatter_s(dp, grad_bytes_d / units) + reduce_scatter_s(edp, grad_bytes_e / units));
+    double ag_unit = units * (all_gather_s(dp, param_bytes_d / units) + all_gather_s(edp, param_bytes_e / units));
     double bwd = st.bwd_input_s + st.bwd_weight_s + st.recompute_s;
     double once = 0, per_mb = 0;
     const bool ov = s.overlap_grad_reduce;
@@ -97,11 +103,12 @@ PipelineInputs pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, co
       case 0: once = ov ? std::max(0.0, ar - bwd) : ar; break;
       case 1: once = ov ? std::max(0.0, rs - bwd) + std::max(0.0, ag - st.fwd_s) : rs + ag; break;
       case 2:  // gradients are sharded, so every micro-batch's gradients are reduce-scattered
-        per_mb = ov ? std::max(0.0, rs - bwd) : rs;
+        per_mb = ov ? std::max(0.0, rs_unit - bwd) : rs_unit;
         once = ov ? std::max(0.0, ag - st.fwd_s) : ag;
         break;
       default:  // ZeRO-3: gather parameters for forward and backward of every micro-batch
-        per_mb = ov ? std::max(0.0, ag - st.fwd_s) + std::max(0.0, ag + rs - bwd) : 2 * ag + rs;
+        per_mb = ov ? std::max(0.0, ag_unit - st.fwd_s) + std::max(0.0, ag_unit + rs_unit - bwd)
+                    : 2 * ag_unit + rs_unit;
         break;
     }
     in.dp_comm_s.push_back(once);
