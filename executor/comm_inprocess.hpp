@@ -36,7 +36,8 @@ class InProcessWorld {
   static constexpr std::chrono::microseconds kAutoSpin{-1};
   explicit InProcessWorld(int world_size, std::chrono::seconds timeout = std::chrono::seconds(300),
                           std::chrono::microseconds spin = kAutoSpin);
-  // 2 ms when world_size ranks fit on the machine's cores, else 0 (block at once).
+  // 200 us when world_size ranks fit on the machine's cores, else 0 (block at once). Longer spins
+  // cost a rank whose peer shares its core (another process took the other one) a spin per wait.
   static std::chrono::microseconds default_spin(int world_size);
   ~InProcessWorld();
   int world_size() const { return world_size_; }
