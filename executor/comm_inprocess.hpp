@@ -2,10 +2,11 @@
 // meet at a per-group barrier and read each other's buffers; sums run in group-rank order, so
 // results are bit-identical from run to run. Sends are buffered in a shared mailbox.
 // Waiting spins, then blocks (NCCL kernels and MPI progress engines poll too): a rank that blocks
-// on a condition variable after computing is woken by a futex wake-up of an idle core, which costs
-// far more than the barrier itself (bench_comm measures both), so a rank that has a core to itself
-// polls for `spin` before it sleeps. With more ranks than cores polling would take the core from a
-// rank that has work, so the default spins only when every rank can have a core.
+// on a condition variable after computing must be woken (futex) and scheduled onto a core again,
+// tens to hundreds of microseconds on a VM against a few for a rank that polls (bench_comm
+// measures both), so a rank polls for `spin` before it sleeps. With more ranks than cores polling
+// would take the core from a rank that has work, so the default spins only when every rank can
+// have a core (other processes' load is not known; the spin is kept short for that reason).
 #pragma once
 #include <atomic>
 #include <chrono>
