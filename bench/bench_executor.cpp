@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <string>
 #include <thread>
@@ -38,6 +39,14 @@ ModelSpec cpu_model() {
   m.seq_len = 64;
   m.tied_embeddings = false;
   return m;
+}
+
+// The 1-minute load average: wall-time ratios mean something only when the ranks have their cores
+// to themselves (load below cores - ranks); on a shared machine other processes take them.
+double load_average() {
+  double l = 0;
+  std::ifstream("/proc/loadavg") >> l;
+  return l;
 }
 
 double median(std::vector<double> v) {
@@ -89,7 +98,7 @@ Row bench(const ModelSpec& m, const OpGraph& g, ClusterSpec cluster, const std::
 int main(int argc, char** argv) {
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   const int steps = argc > 1 ? std::max(2, std::atoi(argv[1])) : 6;
-  std::printf("calibrating (%d threads) ...\n", cores);
+  std::printf("calibrating (%d threads) ... (load average %.2f)\n", cores, load_average());
   std::map<int, ClusterSpec> profiles;  // by ranks: measured with that many threads at once
   for (int threads : {1, 2, 4}) {
     if (threads > cores) break;
@@ -129,6 +138,7 @@ int main(int argc, char** argv) {
     std::printf("%-34s %8.1f ms %8.1f ms %8.1f ms %8.1f ms %7.3f %8.1f ms %7.3f\n", r.plan.c_str(),
                 r.measured * 1e3, r.fastest * 1e3, r.cpu * 1e3, r.estimated * 1e3, re, r.simulated * 1e3, rs);
   }
-  std::printf("\nworst |predicted/measured - 1| = %.1f%% (target 15%%)\n", 100 * worst);
+  std::printf("\nworst |predicted/measured - 1| = %.1f%% (target 15%%); load average %.2f on %d cores at the end\n",
+              100 * worst, load_average(), cores);
   return 0;
 }

@@ -236,16 +236,23 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
         double params = o.params / p.tp;
         bc.dense_params += params;
         t = p.memory_bound(o, p.T);
-        // Vocab-parallel embedding: partial lookups are all-reduced (reduce-scattered with SP).
-        tp_fwd += tp_collective(c, double(o.dims[1]) * p.T * act_bytes(p.act_dtype), false);
+        // Vocab-parallel embedding: partial lookups are all-reduced (reduce-scattered with SP, whose
+        // backward all-gathers the output gradient back, as a row-parallel layer's does).
+        const double width = double(o.dims[1]) * p.T * act_bytes(p.act_dtype);
+        tp_fwd += tp_collective(c, width, false);
+        if (c.sp) tp_bwd += tp_collective(c, width, true);
         op_saved = 0;
         break;
       }
       case OpKind::loss: {
-        // Vocab-parallel cross-entropy on fp32 logits of T x V/tp: max, sum-exp and target
-        // all-reduces are tiny; the cost is streaming the logits a few times.
+        // Vocab-parallel cross-entropy on fp32 logits of T x V/tp: the cost is streaming the logits
+        // a few times, plus two all-reduces over TP of per-token fp32 values, small but each paying
+        // the latency: the row max, then the target logit and sum-exp together (Megatron-Core's
+        // fused cross-entropy, fusions/fused_cross_entropy.py, concatenates those two; the unfused
+        // tensor_parallel/cross_entropy.py issues them apart, one more latency).
         double bytes = double(o.dims[0]) / p.tp * p.T * 4;
         t.fwd = memory_time_s(gpu, 3 * bytes, 3);
+        if (c.tp > 1) tp_fwd += all_reduce_s(c.tp_group, p.T * 4) + all_reduce_s(c.tp_group, 2 * p.T * 4);
         t.bwd_in = memory_time_s(gpu, 2 * bytes, 1);
         op_saved = bytes;
         largest_op_bytes = std::max(largest_op_bytes, 2 * bytes);

@@ -73,6 +73,10 @@ GroupPlacement expert_dp_group(const Strategy& s, const ClusterSpec& cluster) {
 // their stored width; parameters are gathered in 16 bits (fp8 training keeps bf16 masters).
 struct DpCollectives {
   CommTime ar, rs, ag;  // all-reduce and reduce-scatter of gradients, all-gather of parameters
+  // The same reduce-scatter and all-gather issued one block (one FSDP unit) at a time, as FSDP and
+  // Megatron-FSDP do for ZeRO-2/3's per-micro-batch traffic: each block's collective pays the
+  // latency. Alpha-beta costs are linear in bytes, so blocks * cost(bytes / blocks) sums them.
+  CommTime rs_unit, ag_unit;
 };
 DpCollectives dp_collectives(const GroupPlacement& dp, const GroupPlacement& edp, DType precision,
                              const ChunkTotals& st) {
@@ -84,6 +88,9 @@ DpCollectives dp_collectives(const GroupPlacement& dp, const GroupPlacement& edp
   c.ar = all_reduce_time(dp, grad_d) + all_reduce_time(edp, grad_e);
   c.rs = all_gather_time(dp, grad_d) + all_gather_time(edp, grad_e);  // same cost as a gather
   c.ag = all_gather_time(dp, param_d) + all_gather_time(edp, param_e);
+  const double units = double(std::max<int64_t>(1, st.blocks));
+  c.rs_unit = (all_gather_time(dp, grad_d / units) + all_gather_time(edp, grad_e / units)).scaled(units);
+  c.ag_unit = (all_gather_time(dp, param_d / units) + all_gather_time(edp, param_e / units)).scaled(units);
   return c;
 }
 
@@ -117,6 +124,7 @@ PipelineInputs pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, co
   for (const ChunkTotals& st : in.stage) {
     const DpCollectives c = dp_collectives(dp, edp, s.precision, st);
     const double rs = c.rs.total_s(), ag = c.ag.total_s(), ar = c.ar.total_s();
+    const double rs_unit = c.rs_unit.total_s(), ag_unit = c.ag_unit.total_s();
     double bwd = st.bwd_input_s + st.bwd_weight_s + st.recompute_s;
     double once = 0, per_mb = 0;
     const bool ov = s.overlap_grad_reduce;
@@ -124,11 +132,12 @@ PipelineInputs pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, co
       case 0: once = ov ? std::max(0.0, ar - bwd) : ar; break;
       case 1: once = ov ? std::max(0.0, rs - bwd) + std::max(0.0, ag - st.fwd_s) : rs + ag; break;
       case 2:  // gradients are sharded, so every micro-batch's gradients are reduce-scattered
-        per_mb = ov ? std::max(0.0, rs - bwd) : rs;
+        per_mb = ov ? std::max(0.0, rs_unit - bwd) : rs_unit;
         once = ov ? std::max(0.0, ag - st.fwd_s) : ag;
         break;
       default:  // ZeRO-3: gather parameters for forward and backward of every micro-batch
-        per_mb = ov ? std::max(0.0, ag - st.fwd_s) + std::max(0.0, ag + rs - bwd) : 2 * ag + rs;
+        per_mb = ov ? std::max(0.0, ag_unit - st.fwd_s) + std::max(0.0, ag_unit + rs_unit - bwd)
+                    : 2 * ag_unit + rs_unit;
         break;
     }
     in.dp_comm_s.push_back(once);
@@ -245,11 +254,12 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
       case 0: once = c.ar; break;
       case 1: once = c.rs + (ov ? exposed(c.ag, st.fwd_s) : c.ag); break;
       case 2:
-        per_pass = ov ? exposed(c.rs, bwd) : c.rs;
+        per_pass = ov ? exposed(c.rs_unit, bwd) : c.rs_unit;
         once = ov ? exposed(c.ag, st.fwd_s) : c.ag;
         break;
       default:
-        per_pass = ov ? exposed(c.ag, st.fwd_s) + exposed(c.ag + c.rs, bwd) : c.ag.scaled(2) + c.rs;
+        per_pass = ov ? exposed(c.ag_unit, st.fwd_s) + exposed(c.ag_unit + c.rs_unit, bwd)
+                      : c.ag_unit.scaled(2) + c.rs_unit;
         break;
     }
     sc.dp_comm_s.push_back(once.total_s());

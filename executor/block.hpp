@@ -50,8 +50,9 @@ void norm_forward(const Dims& d, const Unit<T>& u, int w, int b, const T* x, T* 
 template <class T>
 void norm_backward(const Dims& d, const Unit<T>& u, int w, const T* dy, const T* x, const T* mean,
                    const T* rstd, T* dx, T* dgamma, T* dbeta, int64_t rows);
-// Adds norm parameter grads to `u` (all-reduced over TP first under SP, where each TP rank saw
-// only its tokens).
+// Adds norm parameter grads to `u`. Under SP each TP rank saw only its tokens, so these are
+// partial sums over TP until the optimizer step all-reduces them (Unit::all_reduce_replicated_grads,
+// once per step, as Megatron-Core's finalize_model_grads does for sequence-parallel parameters).
 template <class T>
 void apply_norm_grads(const LayerEnv& env, Unit<T>& u, int w, int b, Buffer<T>& dw, Buffer<T>& db);
 

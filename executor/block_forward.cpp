@@ -22,10 +22,6 @@ void norm_backward(const Dims& d, const Unit<T>& u, int w, const T* dy, const T*
 template <class T>
 void apply_norm_grads(const LayerEnv& env, Unit<T>& u, int w, int b, Buffer<T>& dw, Buffer<T>& db) {
   const int64_t H = env.d.hidden;
-  if (env.d.sp) {
-    env.tp->all_reduce(dw.data(), H);
-    if (!env.d.rmsnorm) env.tp->all_reduce(db.data(), H);
-  }
   T* gw = u.grad(w);
   for (int64_t j = 0; j < H; ++j) gw[j] += dw[j];
   if (!env.d.rmsnorm) {

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <functional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "executor/comm_inprocess.hpp"
@@ -128,36 +129,50 @@ std::string host_name() {
   return out.empty() ? "local" : out;
 }
 
+// Collectives measured the way the trainer calls them: each rank computes (a GEMM of a layer's
+// size, ~0.1-1 ms) and then joins the all-reduce, so a rank that arrives first has been waiting
+// the way it waits in a run, not spinning in a tight loop of collectives. The cost of one call is
+// from the last rank's arrival to the last rank's return: what the alpha-beta model prices (the
+// wait for a late rank is that rank's compute, which the cost model already counts).
 void measure_collectives(Calibration& c, double min_s) {
   const int ranks = std::max(2, c.threads);  // one rank cannot all-reduce
   InProcessWorld world(ranks);
   std::vector<int> members(ranks);
   for (int r = 0; r < ranks; ++r) members[r] = r;
+  const int64_t gm = 128, gk = 256, gn = 256;  // the work between calls: 8.4 MFLOP
   for (int64_t bytes : {int64_t{4}, int64_t{1} << 10, int64_t{1} << 16, int64_t{1} << 20,
                         int64_t{1} << 24, int64_t{1} << 26}) {
     const int64_t n = bytes / 4;
-    std::vector<double> times = on_threads(ranks, [&](int r) {
+    std::vector<std::vector<std::pair<double, double>>> calls(ranks);  // (arrived, returned) s
+    const auto epoch = Clock::now();
+    on_threads(ranks, [&](int r) {
       auto comm = world.communicator(members, r);
-      std::vector<float> buf(n, 1.f);
-      std::vector<double> samples;
-      const auto t0 = Clock::now();
+      std::vector<float> buf(n, 1.f), a(gm * gk, 0.5f), w(gk * gn, 0.25f), y(gm * gn);
+      auto& mine = calls[r];
       // Every rank must run the same number of collectives: stop on rank 0's clock, agreed by
       // a one-element all-reduce of the decision.
       for (float go = 1; go > 0;) {
-        comm->barrier();
-        const auto s0 = Clock::now();
+        linear_forward(a.data(), w.data(), y.data(), gm, gk, gn);
+        const double arrived = seconds_since(epoch);
         comm->all_reduce(buf.data(), n);
-        samples.push_back(seconds_since(s0));
-        go = (r == 0 && (seconds_since(t0) >= min_s && samples.size() >= 5)) ? 0.f : 1.f;
+        mine.emplace_back(arrived, seconds_since(epoch));
+        go = (r == 0 && (mine.back().second >= min_s && mine.size() >= 5)) ? 0.f : 1.f;
         if (r != 0) go = 0;
         comm->all_reduce(&go, 1, ReduceOp::max);
       }
-      // The median: a collective's cost includes waking the other ranks, which on a shared
-      // machine is part of what a run pays (nccl-tests reports averages for the same reason).
-      std::sort(samples.begin(), samples.end());
-      return samples[samples.size() / 2];
+      return 0.0;
     });
-    c.all_reduce.push_back({bytes, *std::max_element(times.begin(), times.end())});
+    std::vector<double> samples;
+    for (size_t i = 0; i < calls[0].size(); ++i) {
+      double last_in = 0, last_out = 0;
+      for (int r = 0; r < ranks; ++r)
+        last_in = std::max(last_in, calls[r][i].first), last_out = std::max(last_out, calls[r][i].second);
+      samples.push_back(std::max(0.0, last_out - last_in));
+    }
+    // The median: on a shared machine a call now and then loses its core; a run pays those too,
+    // but they are noise, not the communicator.
+    std::sort(samples.begin(), samples.end());
+    c.all_reduce.push_back({bytes, samples[samples.size() / 2]});
   }
   // Ring all-reduce (costmodel/collectives.cpp): t = 2(n-1)·α + 2(n-1)/n · S / B, i.e. t = a + b·S,
   // fitted by least squares on the relative error over every size (cache-resident messages are

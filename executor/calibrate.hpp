@@ -3,7 +3,8 @@
 // bandwidth; and the hardware profile (a GPU and a one-level cluster, docs/hardware.md) they imply.
 // One rank is one thread: rates are per thread, measured while `threads` threads run at once, each
 // the best of several repetitions, compute timed by the thread's CPU time (so other processes on
-// a shared machine do not count) and collectives by wall time (their waiting is their cost).
+// a shared machine do not count) and collectives by wall time as the trainer calls them: after
+// computing, from the last rank's arrival to the last rank's return (waking is part of the cost).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -25,7 +26,7 @@ struct GemmPoint {
 
 struct CollectivePoint {
   int64_t bytes = 0;  // per rank
-  double time_s = 0;  // median of the repetitions (wall time)
+  double time_s = 0;  // median over calls of last arrival to last return (wall time)
 };
 
 struct Calibration {

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "core/atomic_file.hpp"
+#include "executor/layout.hpp"
 
 namespace shardplan::executor {
 
@@ -28,15 +29,19 @@ uint64_t fnv1a(const std::vector<char>& b, size_t n) {
   return h;
 }
 
-// What the saved state depends on: the model, the sharding, the data order. (Recompute, the
-// schedule and the micro-batch size may change between runs; they change no state.)
+// What the saved state depends on: the model, the sharding, the data order, and the rank layout
+// that maps a rank file to its (dp, pp, tp) shard (files from before the plan-file order,
+// rank = (dp*pp + pp)*tp + tp, hold other shards under the same names and are refused). (Recompute,
+// the schedule and the micro-batch size may change between runs; they change no state.)
 std::string plan_text(const RunOptions& o, int rank) {
   const Strategy& s = o.strategy;
   auto n = [](int64_t v) { return std::to_string(v); };
+  const RankCoords c = RankLayout{int(s.dp), int(s.pp), int(s.tp)}.coords(rank);
   return model_spec_to_json_text(o.model, -1) + "\ndp=" + n(s.dp) + ",tp=" + n(s.tp) +
          ",pp=" + n(s.pp) + ",vp=" + n(s.vp) + ",zero=" + n(s.zero) +
          ",global_batch=" + n(s.global_batch) + ",seq_len=" + n(s.seq_len) +
-         " seed=" + std::to_string(o.seed) + " rank=" + n(rank);
+         " seed=" + std::to_string(o.seed) + " rank=" + n(rank) + " layout=tp-dp-pp (dp " +
+         n(c.dp) + ", pp " + n(c.pp) + ", tp " + n(c.tp) + ")";
 }
 
 template <class V>

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <thread>
 
 namespace shardplan::executor {
 
@@ -12,8 +13,17 @@ InProcessWorld::Group::Group(std::vector<int> m)
     : members(std::move(m)), in(members.size()), out(members.size()),
       count(members.size()), scratch(members.size()) {}
 
-InProcessWorld::InProcessWorld(int world_size, std::chrono::seconds timeout)
-    : world_size_(world_size), timeout_(timeout), mailbox_(std::make_unique<Mailbox>()) {}
+InProcessWorld::InProcessWorld(int world_size, std::chrono::seconds timeout,
+                               std::chrono::microseconds spin)
+    : world_size_(world_size), timeout_(timeout),
+      spin_(spin < std::chrono::microseconds{0} ? default_spin(world_size) : spin),
+      mailbox_(std::make_unique<Mailbox>()) {}
+
+std::chrono::microseconds InProcessWorld::default_spin(int world_size) {
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  return world_size <= std::max(1, cores) ? std::chrono::microseconds{200}
+                                          : std::chrono::microseconds{0};
+}
 InProcessWorld::~InProcessWorld() = default;
 
 std::string InProcessWorld::abort_reason() const {
@@ -39,6 +49,28 @@ void InProcessWorld::abort(const std::string& why) {
 
 namespace {
 
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Polls `done` for up to `spin`; true as soon as `done` holds, false when the time is up (the
+// caller blocks). No sched_yield: on a busy machine a yield hands the core to another process for
+// a whole time slice (EEVDF), which costs more than the wake-up that spinning avoids.
+template <class F>
+bool spin_until(std::chrono::microseconds spin, F&& done) {
+  if (spin.count() <= 0) return done();
+  const auto end = std::chrono::steady_clock::now() + spin;
+  for (unsigned i = 1;; ++i) {
+    if (done()) return true;
+    cpu_relax();
+    if (i % 64 == 0 && std::chrono::steady_clock::now() >= end) return done();
+  }
+}
+
 template <class T>
 void reduce_into(T* acc, const T* x, int64_t n, ReduceOp op) {
   if (op == ReduceOp::sum)
@@ -55,17 +87,26 @@ class InProcessComm final : public Communicator {
   int size() const override { return static_cast<int>(g_->members.size()); }
 
   void barrier() override {
-    std::unique_lock<std::mutex> lock(g_->mu);
-    const uint64_t gen = g_->generation;
-    if (++g_->arrived == size()) {
-      g_->arrived = 0;
-      ++g_->generation;
-      g_->cv.notify_all();
-      return;
+    uint64_t gen = 0;
+    {
+      std::lock_guard<std::mutex> lock(g_->mu);
+      gen = g_->generation.load();
+      if (++g_->arrived == size()) {
+        g_->arrived = 0;
+        g_->generation.store(gen + 1, std::memory_order_release);
+        g_->cv.notify_all();
+        return;
+      }
     }
-    const bool ok = g_->cv.wait_for(lock, world_.timeout(), [&] {
-      return g_->generation != gen || world_.aborted();
-    });
+    const auto passed = [&] {
+      return g_->generation.load(std::memory_order_acquire) != gen || world_.aborted();
+    };
+    std::unique_lock<std::mutex> lock(g_->mu, std::defer_lock);
+    bool ok = spin_until(world_.spin(), passed);
+    if (!ok) {
+      lock.lock();
+      ok = g_->cv.wait_for(lock, world_.timeout(), passed);
+    }
     if (g_->generation != gen) return;
     if (world_.aborted()) throw CommAborted(world_.abort_reason());
     if (!ok) fail("collective timed out (a rank of the group never joined)");
@@ -152,17 +193,31 @@ class InProcessComm final : public Communicator {
     std::vector<std::byte> msg(p, p + n * elem_bytes(t));
     std::lock_guard<std::mutex> lock(mb.mu);
     mb.queues[{g_->members[me_], g_->members[peer], tag}].push_back(std::move(msg));
+    mb.sends.fetch_add(1, std::memory_order_release);
     mb.cv.notify_all();
   }
 
   void recv_raw(void* buf, int64_t n, ElemType t, int peer, int64_t tag) override {
     auto& mb = world_.mailbox();
     const std::tuple<int, int, int64_t> key{g_->members[peer], g_->members[me_], tag};
-    std::unique_lock<std::mutex> lock(mb.mu);
     auto ready = [&] {
       auto it = mb.queues.find(key);
       return (it != mb.queues.end() && !it->second.empty()) || world_.aborted();
     };
+    // Poll the send counter without the lock; look in the map only when something was sent.
+    std::unique_lock<std::mutex> lock(mb.mu);
+    uint64_t seen = mb.sends.load(std::memory_order_acquire);
+    if (!ready() && world_.spin().count() > 0) {
+      const auto end = std::chrono::steady_clock::now() + world_.spin();
+      do {
+        lock.unlock();
+        spin_until(std::chrono::duration_cast<std::chrono::microseconds>(
+                       end - std::chrono::steady_clock::now()),
+                   [&] { return mb.sends.load(std::memory_order_acquire) != seen || world_.aborted(); });
+        lock.lock();
+        seen = mb.sends.load(std::memory_order_acquire);
+      } while (!ready() && std::chrono::steady_clock::now() < end);
+    }
     if (!mb.cv.wait_for(lock, world_.timeout(), ready))
       fail("recv from rank " + std::to_string(g_->members[peer]) + " tag " +
            std::to_string(tag) + " timed out (no matching send: schedule deadlock?)");

@@ -152,6 +152,8 @@ void RankTrainer<T>::optimizer_step() {
   std::vector<Unit<T>*> all = units();
   for (Unit<T>* u : all) u->reduce_grads(*comms_.dp);
   if (comms_.emb) (embed_ ? embed_ : head_)->all_reduce_grads(*comms_.emb);
+  if (env_.d.sp)
+    for (Unit<T>* u : all) u->all_reduce_replicated_grads(*comms_.tp);
   // One world all-reduce carries the squared gradient norm and the loss (each counted once).
   double vals[2] = {0, 0};
   for (Unit<T>* u : all) vals[0] += u->grad_sumsq();

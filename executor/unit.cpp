@@ -123,6 +123,15 @@ void Unit<T>::all_reduce_grads(Communicator& group) {
   group.all_reduce(owned_grads(), sh_.zero == 0 ? numel_ : shard_);
 }
 
+template <class T>
+void Unit<T>::all_reduce_replicated_grads(Communicator& tp) {
+  // Every TP rank has the same flat layout, so the same owned segments (ZeRO shards included).
+  T* owned = owned_grads();
+  for_each_segment(owned_begin(), owned_end(), [&](int i, int64_t lo, int64_t hi) {
+    if (specs_[i].split == TpSplit::replicated) tp.all_reduce(owned + (lo - owned_begin()), hi - lo);
+  });
+}
+
 // Counts each gradient element once across the world: TP-replicated slots on TP rank 0 only,
 // ZeRO-0 (DP-replicated after the all-reduce) on DP rank 0 only, tied copies never.
 template <class T>

@@ -54,9 +54,12 @@ class Unit {
   void end_grads(Communicator& dp);
 
   // Optimizer step, in order: reduce_grads (DP), [all_reduce_grads over the tied-embedding
-  // group], grad_sumsq, adamw, finish_step.
+  // group], [all_reduce_replicated_grads over TP under SP], grad_sumsq, adamw, finish_step.
   void reduce_grads(Communicator& dp);
   void all_reduce_grads(Communicator& group);
+  // Sums the owned gradients of the TP-replicated slots (the norms) over TP, one all-reduce per
+  // slot: under SP each TP rank accumulated them over its own tokens only.
+  void all_reduce_replicated_grads(Communicator& tp);
   double grad_sumsq() const;
   void adamw(const AdamWConfig& cfg, int64_t step, double clip_scale);
   void finish_step(Communicator& dp);

@@ -143,16 +143,16 @@ TEST_CASE("an unmatched recv or collective times out with a message") {
   }, std::chrono::seconds(1));
 }
 
-TEST_CASE("rank layout: TP innermost, then PP, then DP") {
+TEST_CASE("rank layout: TP innermost, then DP, PP outermost (the plan file's order)") {
   const RankLayout l{2, 3, 4};  // dp, pp, tp
   CHECK(l.world_size() == 24);
-  // rank = ((dp_idx * pp) + pp_idx) * tp + tp_idx
-  CHECK(l.rank_of({1, 2, 3}) == ((1 * 3) + 2) * 4 + 3);
+  // rank = ((pp_idx * dp) + dp_idx) * tp + tp_idx (docs/plan-format.md)
+  CHECK(l.rank_of({1, 2, 3}) == ((2 * 2) + 1) * 4 + 3);
   for (int r = 0; r < 24; ++r) CHECK(l.rank_of(l.coords(r)) == r);
   CHECK(l.tp_group(13) == std::vector<int>{12, 13, 14, 15});
-  CHECK(l.coords(13) == RankCoords{1, 0, 1});
-  CHECK(l.pp_group(17) == std::vector<int>{13, 17, 21});  // (dp 1, pp 0..2, tp 1)
-  CHECK(l.dp_group(5) == std::vector<int>{5, 17});
-  CHECK(l.embedding_group(17) == std::vector<int>{13, 21});  // first and last stage at (dp 1, tp 1)
+  CHECK(l.coords(13) == RankCoords{1, 1, 1});  // dp 1, pp 1, tp 1
+  CHECK(l.pp_group(17) == std::vector<int>{1, 9, 17});  // (dp 0, pp 0..2, tp 1)
+  CHECK(l.dp_group(5) == std::vector<int>{1, 5});
+  CHECK(l.embedding_group(17) == std::vector<int>{1, 17});  // first and last stage at (dp 0, tp 1)
   CHECK(RankLayout{2, 1, 2}.embedding_group(2) == std::vector<int>{2});
 }
