@@ -264,7 +264,8 @@ const std::vector<int64_t>& Estimator::memory_partition(const Strategy& s, Cache
   double need = 0;
   for (int64_t b = 0; b < nb; ++b) need += lim.fixed[b] + min_scale * lim.scaled[b];
   std::vector<int64_t> bounds;
-  if (usable > 0 && need <= usable * double(s.pp)) bounds = min_max_partition(cost, s.pp, &lim);
+  if (usable > 0 && need <= usable * double(s.pp) && memory_cut_possible(lim, s.pp))
+    bounds = min_max_partition(cost, s.pp, &lim);
   return e.memory_partitions.emplace(key, std::move(bounds)).first->second;
 }
 

@@ -23,6 +23,62 @@ int64_t first_true(int64_t lo, int64_t hi, Pred pred) {
 }
 }  // namespace
 
+namespace {
+// Each chunk's limits at least as loose as the one before it (scale non-increasing, limit
+// non-decreasing: a 1F1B pipeline's stages), with non-negative inputs.
+bool looser_later(const ChunkMemoryLimits& l, int64_t chunks) {
+  for (int64_t c = 1; c < chunks; ++c)
+    if (l.scale[c] > l.scale[c - 1] || l.limit[c] < l.limit[c - 1]) return false;
+  for (size_t i = 0; i < l.fixed.size(); ++i)
+    if (l.fixed[i] < 0 || l.scaled[i] < 0) return false;
+  return true;
+}
+
+// Greedy from the last chunk (the loosest): each takes as many blocks as fit its memory limit and
+// the time bound `t_max` (costs may be empty: no time bound), leaving one block for each earlier
+// chunk. With looser_later, a feasible cut's chunk c starts no earlier than greedy's (a block of
+// an earlier, tighter chunk of that cut fits chunk c too), so greedy succeeds iff any cut does.
+// Returns the bounds, or empty.
+std::vector<int64_t> greedy_from_back(const ChunkMemoryLimits& l, int64_t chunks,
+                                      const std::vector<double>& cost, double t_max) {
+  const int64_t n = static_cast<int64_t>(l.fixed.size());
+  std::vector<int64_t> bounds(chunks + 1);
+  bounds[chunks] = n;
+  int64_t end = n;
+  for (int64_t c = chunks - 1; c >= 0; --c) {
+    double f = 0, a = 0, t = 0;
+    int64_t start = end;
+    while (start > c) {  // blocks [0, c) stay for chunks 0..c-1
+      const double nf = f + l.fixed[start - 1], na = a + l.scaled[start - 1];
+      const double nt = cost.empty() ? 0 : t + cost[start - 1];
+      if (nf + l.scale[c] * na > l.limit[c] || (!cost.empty() && nt > t_max)) break;
+      f = nf, a = na, t = nt, --start;
+    }
+    if (start == end || (c == 0 && start != 0)) return {};
+    bounds[c] = end = start;
+  }
+  return bounds;
+}
+
+// min-max cut under looser_later limits: the smallest slowest-chunk bound T for which the greedy
+// succeeds, by bisection between the largest block and the total (60 halvings leave T within
+// 1e-18 of the total above the optimum, below any difference of two chunk sums), and its cut.
+std::vector<int64_t> bisect_greedy(const std::vector<double>& cost, int64_t chunks, const ChunkMemoryLimits& l) {
+  double lo = 0, hi = 0;
+  for (double x : cost) lo = std::max(lo, x), hi += x;
+  std::vector<int64_t> best = greedy_from_back(l, chunks, cost, hi);
+  if (best.empty()) return {};
+  lo = std::max(0.0, lo * (1 - 1e-15));
+  for (int it = 0; it < 60 && hi - lo > 1e-15 * hi; ++it) {
+    const double mid = lo + (hi - lo) / 2;
+    std::vector<int64_t> b = greedy_from_back(l, chunks, cost, mid);
+    if (b.empty()) lo = mid;
+    else hi = mid, best = std::move(b);
+  }
+  return best;
+}
+}  // namespace
+
 std::vector<int64_t> min_max_partition(const std::vector<double>& cost, int64_t chunks,
                                        const std::vector<double>& mem, double mem_limit) {
   if (mem.empty() || mem_limit <= 0) return min_max_partition(cost, chunks, nullptr);
@@ -54,6 +110,9 @@ std::vector<int64_t> min_max_partition(const std::vector<double>& cost, int64_t 
       uniform = uniform && limits->scale[c] >= 0 && limits->scale[c] == limits->scale[0] &&
                 limits->limit[c] == limits->limit[0];
   const bool monotone = nonnegative && uniform;
+  // Per-chunk limits that loosen along the pipeline (1F1B) have an O(n log) exact path.
+  if (limits && !uniform && nonnegative && looser_later(*limits, chunks))
+    return bisect_greedy(cost, chunks, *limits);
   const double inf = std::numeric_limits<double>::infinity();
   std::vector<std::vector<double>> best(chunks + 1, std::vector<double>(n + 1, inf));
   std::vector<std::vector<int64_t>> cut(chunks + 1, std::vector<int64_t>(n + 1, -1));
@@ -107,6 +166,13 @@ std::vector<int64_t> min_max_partition(const std::vector<double>& cost, int64_t 
     bounds[c - 1] = i;
   }
   return bounds;
+}
+
+bool memory_cut_possible(const ChunkMemoryLimits& l, int64_t chunks) {
+  const int64_t n = static_cast<int64_t>(l.fixed.size());
+  if (chunks <= 0 || chunks > n) return false;
+  if (!looser_later(l, chunks)) return true;
+  return !greedy_from_back(l, chunks, {}, 0).empty();
 }
 
 std::vector<int64_t> even_layer_partition(int64_t blocks, int64_t chunks) {

@@ -19,6 +19,11 @@ struct ChunkMemoryLimits {
 // (or chunks > blocks). Without `limits` memory is ignored.
 std::vector<int64_t> min_max_partition(const std::vector<double>& cost, int64_t chunks,
                                        const ChunkMemoryLimits* limits = nullptr);
+// Whether any cut of the blocks into `chunks` runs meets the limits, in O(blocks): exact when each
+// chunk's limit is at least as loose as the one before (scale non-increasing, limit non-decreasing,
+// as a 1F1B pipeline's stages are), else true (unknown; min_max_partition decides).
+bool memory_cut_possible(const ChunkMemoryLimits& limits, int64_t chunks);
+
 // One limit for every chunk: sum(mem[j..i)) <= mem_limit (ignored when mem is empty or the limit <= 0).
 std::vector<int64_t> min_max_partition(const std::vector<double>& cost, int64_t chunks,
                                        const std::vector<double>& mem, double mem_limit);

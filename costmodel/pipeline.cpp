@@ -94,6 +94,29 @@ DpCollectives dp_collectives(const GroupPlacement& dp, const GroupPlacement& edp
   return c;
 }
 
+// dp_collectives over the stages of a pipeline, computed once per distinct stage shape (the
+// middle stages of a transformer are identical; the planner prices millions of pipelines).
+class DpCollectivesPerStage {
+ public:
+  DpCollectivesPerStage(const GroupPlacement& dp, const GroupPlacement& edp, DType precision)
+      : dp_(dp), edp_(edp), precision_(precision) {}
+  const DpCollectives& operator()(const ChunkTotals& st) {
+    if (!valid_ || st.dense_params != dense_ || st.expert_params != expert_ || st.blocks != blocks_) {
+      last_ = dp_collectives(dp_, edp_, precision_, st);
+      dense_ = st.dense_params, expert_ = st.expert_params, blocks_ = st.blocks, valid_ = true;
+    }
+    return last_;
+  }
+
+ private:
+  GroupPlacement dp_, edp_;
+  DType precision_;
+  DpCollectives last_;
+  double dense_ = 0, expert_ = 0;
+  int64_t blocks_ = 0;
+  bool valid_ = false;
+};
+
 // The part of `c` that `hide_s` of compute running beside it cannot hide, keeping its split
 // between fixed time and NIC time.
 CommTime exposed(const CommTime& c, double hide_s) {
@@ -121,8 +144,9 @@ PipelineInputs pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, co
   in.s = &s;
   in.stage = per_stage(s, chunks);
   const GroupPlacement dp = dp_group(s, cluster), edp = expert_dp_group(s, cluster);
+  DpCollectivesPerStage collectives(dp, edp, s.precision);
   for (const ChunkTotals& st : in.stage) {
-    const DpCollectives c = dp_collectives(dp, edp, s.precision, st);
+    const DpCollectives& c = collectives(st);
     const double rs = c.rs.total_s(), ag = c.ag.total_s(), ar = c.ar.total_s();
     const double rs_unit = c.rs_unit.total_s(), ag_unit = c.ag_unit.total_s();
     double bwd = st.bwd_input_s + st.bwd_weight_s + st.recompute_s;
@@ -237,6 +261,7 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
         s.zero == 3 ? (x.dense_params + x.expert_params) * gathered_param_bytes(s.precision) : 0;
   }
   const GroupPlacement dp = dp_group(s, cluster), edp = expert_dp_group(s, cluster);
+  DpCollectivesPerStage collectives(dp, edp, s.precision);
   for (int64_t i = 0; i < s.pp; ++i) {
     const StageMemory& m = mem[i];
     sc.static_bytes.push_back(m.params_bytes + m.grads_bytes + m.optimizer_bytes + m.working_bytes +
@@ -246,7 +271,7 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
     // so ZeRO 0/1 hand it the whole reduce; the rest is what pipeline_inputs() charges (ZeRO-1's
     // parameter gather overlaps the next step's forward; ZeRO-2/3 traffic per micro-batch).
     const ChunkTotals& st = in.stage[i];
-    const DpCollectives c = dp_collectives(dp, edp, s.precision, st);
+    const DpCollectives& c = collectives(st);
     const bool ov = s.overlap_grad_reduce;
     const double bwd = st.bwd_input_s + st.bwd_weight_s + st.recompute_s;
     CommTime once, per_pass;

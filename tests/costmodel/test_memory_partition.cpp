@@ -60,6 +60,27 @@ TEST_CASE("memory partition: per-chunk limits, optimal against brute force") {
     CAPTURE(trial);
     const double best = brute_force(cost, chunks, l);
     const std::vector<int64_t> b = min_max_partition(cost, chunks, &l);
+    // The O(n) feasibility test agrees with brute force (scales fall with c, limits vary: exact
+    // only when limits do not fall, so check it on a copy with one limit).
+    ChunkMemoryLimits one = l;
+    for (auto& x : one.limit) x = l.limit[0];
+    const double best_one = brute_force(cost, chunks, one);
+    CHECK(memory_cut_possible(one, chunks) == (best_one < std::numeric_limits<double>::infinity()));
+    // ... and the bisection over the greedy cut finds the optimum there (1F1B-shaped limits).
+    const std::vector<int64_t> g = min_max_partition(cost, chunks, &one);
+    if (best_one == std::numeric_limits<double>::infinity()) {
+      CHECK(g.empty());
+    } else {
+      REQUIRE(g.size() == size_t(chunks + 1));
+      double worst_g = 0;
+      for (int64_t c = 0; c < chunks; ++c) {
+        double t = 0, f = 0, a = 0;
+        for (int64_t i = g[c]; i < g[c + 1]; ++i) t += cost[i], f += one.fixed[i], a += one.scaled[i];
+        worst_g = std::max(worst_g, t);
+        CHECK(f + one.scale[c] * a <= one.limit[c]);
+      }
+      CHECK(worst_g == best_one);
+    }
     if (best == std::numeric_limits<double>::infinity()) {
       CHECK(b.empty());
       ++infeasible;
