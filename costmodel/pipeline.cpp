@@ -273,24 +273,26 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
     const ChunkTotals& st = in.stage[i];
     const DpCollectives& c = collectives(st);
     const bool ov = s.overlap_grad_reduce;
-    const double bwd = st.bwd_input_s + st.bwd_weight_s + st.recompute_s;
     CommTime once, per_pass;
     switch (s.zero) {
       case 0: once = c.ar; break;
       case 1: once = c.rs + (ov ? exposed(c.ag, st.fwd_s) : c.ag); break;
+      // ZeRO-2/3: the whole per-micro-batch traffic; the simulator prefetches it one pass ahead,
+      // so it works out what compute hides (as it does for the ZeRO 0/1 buckets).
       case 2:
-        per_pass = ov ? exposed(c.rs_unit, bwd) : c.rs_unit;
+        per_pass = c.rs_unit;
         once = ov ? exposed(c.ag, st.fwd_s) : c.ag;
         break;
       default:
-        per_pass = ov ? exposed(c.ag_unit, st.fwd_s) + exposed(c.ag_unit + c.rs_unit, bwd)
-                      : c.ag_unit.scaled(2) + c.rs_unit;
+        per_pass = c.ag_unit.scaled(2) + c.rs_unit;
         break;
     }
     sc.dp_comm_s.push_back(once.total_s());
     sc.dp_comm_nic_s.push_back(once.nic_s);
-    sc.param_gather_s.push_back(per_pass.total_s());
-    sc.param_gather_nic_s.push_back(per_pass.nic_s);
+    // The simulator runs this before each F and each B pass of a micro-batch: half there, half
+    // here, so a micro-batch pays what pipeline_inputs() charges it once.
+    sc.param_gather_s.push_back(per_pass.total_s() / 2);
+    sc.param_gather_nic_s.push_back(per_pass.nic_s / 2);
   }
   if (cluster.network.size() > 1) {
     const NetworkLevel& l = cluster.network[1];

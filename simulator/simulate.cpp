@@ -189,9 +189,12 @@ void Builder::build_stage(int64_t s) {
       if (q + 1 < gathered) {
         next_gathered = find_gathered(i + 1);
         gather[q + 1] = add_dp(s, gather_s, gather_nic_s, gather_meta(next_gathered));
-        if (q >= 1)
+        // Prefetch one pass ahead with overlap; without it (overlap_grad_reduce off) the gather
+        // waits for the pass before it, so communication and compute alternate.
+        const int64_t lag = c_.overlap_grad_reduce ? 1 : 0;
+        if (q >= lag)
           for (int64_t r = 0; r < reps; ++r)
-            g_.engine.add_dep(gathered_last[r * gathered + q - 1], gather[q + 1].first);
+            g_.engine.add_dep(gathered_last[r * gathered + q - lag], gather[q + 1].first);
       }
       ++q;
     }

@@ -182,6 +182,11 @@ TEST_CASE("simulate: ZeRO-3 gathers are prefetched one pass ahead") {
   // [8,10].
   c.param_gather_s = {2.0};
   CHECK(simulate(c).step_time_s == 10.0);
+  // Without overlap each gather waits for the pass before it: g0 [0,0.5] F0 [0.5,1.5] g1
+  // [1.5,2] B0 [2,4] g2 [4,4.5] F1 [4.5,5.5] g3 [5.5,6] B1 [6,8]. Step 8 = 6 + 4 * 0.5.
+  c.param_gather_s = {0.5};
+  c.overlap_grad_reduce = false;
+  CHECK(simulate(c).step_time_s == 8.0);
 }
 
 TEST_CASE("simulate: full (dp replicas) and symmetric agree on a small case") {
