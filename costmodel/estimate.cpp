@@ -217,7 +217,8 @@ StateCoefficients state_coefficients(const Strategy& s) {
 }
 }  // namespace
 
-const std::vector<int64_t>& Estimator::memory_partition(const Strategy& s, CacheEntry& e) {
+const std::vector<int64_t>& Estimator::memory_partition(const Strategy& s, CacheEntry& e,
+                                                        const std::vector<ChunkTotals>& chunks) {
   // What the limits depend on besides the block costs of `e`: the cut, ZeRO and its group sizes,
   // the schedule's in-flight counts (1F1B: min(m, p - i)) and the capacity.
   const double capacity =
@@ -230,23 +231,17 @@ const std::vector<int64_t>& Estimator::memory_partition(const Strategy& s, Cache
   auto found = e.memory_partitions.find(key);
   if (found != e.memory_partitions.end()) return found->second;
 
-  const int64_t nb = static_cast<int64_t>(graph_.blocks.size());
   const StateBytes sb = state_bytes(s.precision);
   const StateCoefficients k = state_coefficients(s);
-  ChunkMemoryLimits lim;
-  std::vector<double> cost(nb);
-  double max_block = 0, working = 0, boundary = 0;
-  for (int64_t b = 0; b < nb; ++b) {
-    const BlockCost& bc = e.costs[type_of_block_[b]];
-    cost[b] = bc.fwd_s + bc.bwd_input_s + bc.bwd_weight_s + bc.recompute_s;
-    lim.fixed.push_back(bc.dense_params * k.dense + bc.expert_params * k.expert);
-    lim.scaled.push_back(bc.saved_bytes);
-    max_block = std::max(max_block, bc.dense_params + bc.expert_params);
-    working = std::max(working, bc.transient_bytes);
-    boundary = std::max(boundary, bc.boundary_bytes);
+  // Whole-model totals from the current cut's chunks (tied output copy included).
+  double states = 0, saved = 0, max_block = 0, working = 0, boundary = 0;
+  for (const ChunkTotals& c : chunks) {
+    states += c.dense_params * k.dense + c.expert_params * k.expert;
+    saved += c.saved_bytes;
+    max_block = std::max(max_block, c.max_block_params);
+    working = std::max(working, c.transient_bytes);
+    boundary = std::max(boundary, c.boundary_bytes);
   }
-  // The last stage's own copy of a tied output embedding (see prepare()).
-  if (graph_.tied_output_params > 0) lim.fixed.back() += graph_.tied_output_params / double(s.tp) * k.dense;
   // Per-stage overheads as stage_memory() counts them, bounded by the largest block of the model.
   double overhead = working + 4 * boundary;
   if (s.zero >= 3) overhead += 2 * max_block * gathered_param_bytes(s.precision);
@@ -254,18 +249,28 @@ const std::vector<int64_t>& Estimator::memory_partition(const Strategy& s, Cache
   const double usable = (capacity - cluster_.gpu.runtime_reserved_bytes) /
                             (1 + cluster_.gpu.allocator_fragmentation) - overhead;
   double min_scale = std::numeric_limits<double>::infinity();
-  for (int64_t i = 0; i < s.pp; ++i) {
-    lim.scale.push_back(inflight_micro_batches(s, i));
-    lim.limit.push_back(usable);
-    min_scale = std::min(min_scale, lim.scale.back());
-  }
+  for (int64_t i = 0; i < s.pp; ++i) min_scale = std::min(min_scale, inflight_micro_batches(s, i));
   // No cut fits when the whole model's states and activations (each at the smallest in-flight
   // count) exceed what all stages have together: most overflowing strategies end here, cheaply.
-  double need = 0;
-  for (int64_t b = 0; b < nb; ++b) need += lim.fixed[b] + min_scale * lim.scaled[b];
   std::vector<int64_t> bounds;
-  if (usable > 0 && need <= usable * double(s.pp) && memory_cut_possible(lim, s.pp))
-    bounds = min_max_partition(cost, s.pp, &lim);
+  if (usable > 0 && states + min_scale * saved <= usable * double(s.pp)) {
+    const int64_t nb = static_cast<int64_t>(graph_.blocks.size());
+    ChunkMemoryLimits lim;
+    std::vector<double> cost(nb);
+    for (int64_t b = 0; b < nb; ++b) {
+      const BlockCost& bc = e.costs[type_of_block_[b]];
+      cost[b] = bc.fwd_s + bc.bwd_input_s + bc.bwd_weight_s + bc.recompute_s;
+      lim.fixed.push_back(bc.dense_params * k.dense + bc.expert_params * k.expert);
+      lim.scaled.push_back(bc.saved_bytes);
+    }
+    // The last stage's own copy of a tied output embedding (see sum_chunks()).
+    if (graph_.tied_output_params > 0) lim.fixed.back() += graph_.tied_output_params / double(s.tp) * k.dense;
+    for (int64_t i = 0; i < s.pp; ++i) {
+      lim.scale.push_back(inflight_micro_batches(s, i));
+      lim.limit.push_back(usable);
+    }
+    if (memory_cut_possible(lim, s.pp)) bounds = min_max_partition(cost, s.pp, &lim);
+  }
   return e.memory_partitions.emplace(key, std::move(bounds)).first->second;
 }
 
@@ -322,7 +327,7 @@ Estimate Estimator::estimate(const Strategy& s) {
   constexpr size_t kMaxRecutBlocks = 2048;
   if (e.peak_memory_bytes > capacity && s.pp > 1 && s.vp == 1 && graph_.blocks.size() <= kMaxRecutBlocks) {
     // Re-cut the pipeline so that each stage fits (Megatron: --pipeline-model-parallel-layout).
-    const std::vector<int64_t>& bounds = memory_partition(s, entry(p.ctx));
+    const std::vector<int64_t>& bounds = memory_partition(s, entry(p.ctx), p.chunks);
     if (!bounds.empty() && bounds != p.bounds) {
       Prepared q;
       q.ctx = p.ctx;
@@ -363,7 +368,7 @@ Estimate Estimator::assemble(const Strategy& s, const Prepared& p) const {
   const Breakdown& b = e.breakdown;
   e.exposed_comm_fraction =
       (b.tp_comm_s + b.cp_comm_s + b.ep_comm_s + b.pp_comm_s + b.dp_comm_s) / e.step_time_s;
-  e.stages = stage_memory(s, cluster_, graph_, p.chunks);
+  e.stages = stage_memory_of(s, cluster_, in.stage);
   e.fits = true;
   for (size_t i = 0; i < e.stages.size(); ++i) {
     if (e.stages[i].total_bytes > e.peak_memory_bytes) {

@@ -16,6 +16,8 @@
 
 namespace shardplan {
 
+struct ChunkTotals;  // costmodel/pipeline.hpp
+
 enum class Reason {
   ok = 0,
   gpu_count,         // dp*tp*pp*cp != GPUs
@@ -103,7 +105,8 @@ class Estimator {
   const std::vector<BlockCost>& type_costs(const ShardContext& ctx);
   const std::vector<int64_t>& partition(const Strategy& s, CacheEntry& e);
   // The fastest cut of a vp = 1 pipeline whose every stage fits in memory (empty: none does).
-  const std::vector<int64_t>& memory_partition(const Strategy& s, CacheEntry& e);
+  const std::vector<int64_t>& memory_partition(const Strategy& s, CacheEntry& e,
+                                               const std::vector<ChunkTotals>& chunks);
   void sum_chunks(const Strategy& s, const CacheEntry& e, Prepared& p) const;
   Estimate assemble(const Strategy& s, const Prepared& p) const;
 

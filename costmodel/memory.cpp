@@ -38,42 +38,36 @@ double inflight_micro_batches(const Strategy& s, int64_t stage) {
 
 std::vector<StageMemory> stage_memory(const Strategy& s, const ClusterSpec& cluster, const OpGraph& g,
                                       const std::vector<ChunkTotals>& chunks) {
+  (void)g;
+  return stage_memory_of(s, cluster, stage_totals(s, chunks));
+}
+
+std::vector<StageMemory> stage_memory_of(const Strategy& s, const ClusterSpec& cluster,
+                                         const std::vector<ChunkTotals>& st) {
   std::vector<StageMemory> out(s.pp);
   const StateBytes sb = state_bytes(s.precision);
   // ZeRO shards over the gradient replicas: dp*cp ranks (expert layers: dp*cp*tp/ep).
   const double dp = double(s.dp * s.cp), edp = double(std::max<int64_t>(1, s.dp * s.cp * s.tp / s.ep));
-  std::vector<ChunkTotals> st(s.pp);
-  std::vector<double> transient(s.pp, 0), boundary(s.pp, 0), max_block(s.pp, 0);
-  for (size_t c = 0; c < chunks.size(); ++c) {
-    size_t i = c % s.pp;
-    st[i].dense_params += chunks[c].dense_params;
-    st[i].expert_params += chunks[c].expert_params;
-    st[i].saved_bytes += chunks[c].saved_bytes;
-    transient[i] = std::max(transient[i], chunks[c].transient_bytes);
-    boundary[i] = std::max(boundary[i], chunks[c].boundary_bytes);
-    max_block[i] = std::max(max_block[i], chunks[c].max_block_params);
-  }
   for (int64_t i = 0; i < s.pp; ++i) {
     StageMemory& m = out[i];
     const double d = st[i].dense_params, e = st[i].expert_params;
     m.params_bytes = d * sb.weights / (s.zero >= 3 ? dp : 1) + e * sb.weights / (s.zero >= 3 ? edp : 1);
     // ZeRO-3 (FSDP) unshards the current and the prefetched block: two blocks of gathered weights.
-    if (s.zero >= 3) m.params_bytes += 2 * max_block[i] * gathered_param_bytes(s.precision);
+    if (s.zero >= 3) m.params_bytes += 2 * st[i].max_block_params * gathered_param_bytes(s.precision);
     m.grads_bytes = d * sb.grads / (s.zero >= 2 ? dp : 1) + e * sb.grads / (s.zero >= 2 ? edp : 1);
     // ZeRO-2/3: a block's gradient is computed in full, then reduce-scattered into the shard.
-    if (s.zero >= 2) m.grads_bytes += max_block[i] * sb.grads;
+    if (s.zero >= 2) m.grads_bytes += st[i].max_block_params * sb.grads;
     m.optimizer_bytes = d * sb.optimizer / (s.zero >= 1 ? dp : 1) + e * sb.optimizer / (s.zero >= 1 ? edp : 1);
     m.inflight_micro_batches = inflight_micro_batches(s, i);
     m.activations_bytes = m.inflight_micro_batches * st[i].saved_bytes;
-    m.working_bytes = transient[i];
+    m.working_bytes = st[i].transient_bytes;
     // Pipeline send/recv buffers (activation forward, gradient backward).
-    m.buffers_bytes = s.pp > 1 ? 4 * boundary[i] : 0;
+    m.buffers_bytes = s.pp > 1 ? 4 * st[i].boundary_bytes : 0;
     double sum = m.params_bytes + m.grads_bytes + m.optimizer_bytes + m.activations_bytes +
                  m.working_bytes + m.buffers_bytes;
     m.runtime_bytes = cluster.gpu.runtime_reserved_bytes + cluster.gpu.allocator_fragmentation * sum;
     m.total_bytes = sum + m.runtime_bytes;
   }
-  (void)g;
   return out;
 }
 

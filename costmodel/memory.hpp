@@ -25,5 +25,8 @@ double inflight_micro_batches(const Strategy& s, int64_t stage);
 
 std::vector<StageMemory> stage_memory(const Strategy& s, const ClusterSpec& cluster, const OpGraph& g,
                                       const std::vector<ChunkTotals>& chunks);
+// The same from the per-stage totals (stage_totals(), PipelineInputs::stage).
+std::vector<StageMemory> stage_memory_of(const Strategy& s, const ClusterSpec& cluster,
+                                         const std::vector<ChunkTotals>& stages);
 
 }  // namespace shardplan

@@ -31,8 +31,7 @@ void ChunkTotals::add(const BlockCost& b, int64_t count) {
   blocks += count;
 }
 
-namespace {
-std::vector<ChunkTotals> per_stage(const Strategy& s, const std::vector<ChunkTotals>& chunks) {
+std::vector<ChunkTotals> stage_totals(const Strategy& s, const std::vector<ChunkTotals>& chunks) {
   std::vector<ChunkTotals> st(s.pp);
   for (size_t c = 0; c < chunks.size(); ++c) {
     ChunkTotals& t = st[c % s.pp];
@@ -56,6 +55,8 @@ std::vector<ChunkTotals> per_stage(const Strategy& s, const std::vector<ChunkTot
   }
   return st;
 }
+
+namespace {
 
 int64_t expert_dp(const Strategy& s) { return std::max<int64_t>(1, s.dp * s.cp * s.tp / s.ep); }
 
@@ -142,7 +143,7 @@ PipelineInputs pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, co
                                const std::vector<ChunkTotals>& chunks) {
   PipelineInputs in;
   in.s = &s;
-  in.stage = per_stage(s, chunks);
+  in.stage = stage_totals(s, chunks);
   const GroupPlacement dp = dp_group(s, cluster), edp = expert_dp_group(s, cluster);
   DpCollectivesPerStage collectives(dp, edp, s.precision);
   for (const ChunkTotals& st : in.stage) {

@@ -38,6 +38,10 @@ struct PipelineResult {
   Breakdown breakdown;
 };
 
+// Chunks summed per pipeline stage (chunk c on stage c mod pp); sizes of the largest block,
+// transient set and boundary are maxima.
+std::vector<ChunkTotals> stage_totals(const Strategy& s, const std::vector<ChunkTotals>& chunks);
+
 PipelineInputs pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGraph& g,
                                const std::vector<ChunkTotals>& chunks);
 PipelineResult pipeline_time(const PipelineInputs& in);
