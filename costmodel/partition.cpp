@@ -61,15 +61,16 @@ std::vector<int64_t> greedy_from_back(const ChunkMemoryLimits& l, int64_t chunks
 }
 
 // min-max cut under looser_later limits: the smallest slowest-chunk bound T for which the greedy
-// succeeds, by bisection between the largest block and the total (60 halvings leave T within
-// 1e-18 of the total above the optimum, below any difference of two chunk sums), and its cut.
+// succeeds, by bisection between the largest block and the total, to 1e-9 of the total (a cut
+// within a billionth of the optimum: pipeline stage times are not known to that precision).
 std::vector<int64_t> bisect_greedy(const std::vector<double>& cost, int64_t chunks, const ChunkMemoryLimits& l) {
   double lo = 0, hi = 0;
   for (double x : cost) lo = std::max(lo, x), hi += x;
   std::vector<int64_t> best = greedy_from_back(l, chunks, cost, hi);
   if (best.empty()) return {};
   lo = std::max(0.0, lo * (1 - 1e-15));
-  for (int it = 0; it < 60 && hi - lo > 1e-15 * hi; ++it) {
+  const double tolerance = 1e-9 * hi;
+  for (int it = 0; it < 60 && hi - lo > tolerance; ++it) {
     const double mid = lo + (hi - lo) / 2;
     std::vector<int64_t> b = greedy_from_back(l, chunks, cost, mid);
     if (b.empty()) lo = mid;
