@@ -144,6 +144,9 @@ PipelineInputs pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, co
   PipelineInputs in;
   in.s = &s;
   in.stage = stage_totals(s, chunks);
+  in.dp_comm_s.reserve(in.stage.size());
+  in.dp_per_micro_batch_s.reserve(in.stage.size());
+  in.optimizer_s.reserve(in.stage.size());
   const GroupPlacement dp = dp_group(s, cluster), edp = expert_dp_group(s, cluster);
   DpCollectivesPerStage collectives(dp, edp, s.precision);
   for (const ChunkTotals& st : in.stage) {
