@@ -39,6 +39,27 @@ double brute_force(const std::vector<double>& cost, int64_t chunks, const ChunkM
   }
   return best;
 }
+
+// Checks a returned cut against brute force: empty exactly when nothing fits, else every chunk
+// within its limit and the slowest chunk optimal. Returns whether a cut exists.
+bool check_cut(const std::vector<double>& cost, int64_t chunks, const ChunkMemoryLimits& l,
+               const std::vector<int64_t>& b) {
+  const double best = brute_force(cost, chunks, l);
+  if (best == std::numeric_limits<double>::infinity()) {
+    CHECK(b.empty());
+    return false;
+  }
+  REQUIRE(b.size() == size_t(chunks + 1));
+  double worst = 0;
+  for (int64_t c = 0; c < chunks; ++c) {
+    double t = 0, f = 0, a = 0;
+    for (int64_t i = b[c]; i < b[c + 1]; ++i) t += cost[i], f += l.fixed[i], a += l.scaled[i];
+    worst = std::max(worst, t);
+    CHECK(f + l.scale[c] * a <= l.limit[c]);
+  }
+  CHECK(worst == best);
+  return true;
+}
 }  // namespace
 
 TEST_CASE("memory partition: per-chunk limits, optimal against brute force") {
@@ -58,44 +79,14 @@ TEST_CASE("memory partition: per-chunk limits, optimal against brute force") {
       l.limit.push_back(double(40 + rng() % 120));
     }
     CAPTURE(trial);
-    const double best = brute_force(cost, chunks, l);
-    const std::vector<int64_t> b = min_max_partition(cost, chunks, &l);
-    // The O(n) feasibility test agrees with brute force (scales fall with c, limits vary: exact
-    // only when limits do not fall, so check it on a copy with one limit).
+    if (check_cut(cost, chunks, l, min_max_partition(cost, chunks, &l))) ++feasible;
+    else ++infeasible;
+    // With one limit for every chunk (scales still falling with c, as 1F1B's) the O(n) feasibility
+    // test is exact and the bisection over the greedy cut is optimal.
     ChunkMemoryLimits one = l;
     for (auto& x : one.limit) x = l.limit[0];
-    const double best_one = brute_force(cost, chunks, one);
-    CHECK(memory_cut_possible(one, chunks) == (best_one < std::numeric_limits<double>::infinity()));
-    // ... and the bisection over the greedy cut finds the optimum there (1F1B-shaped limits).
-    const std::vector<int64_t> g = min_max_partition(cost, chunks, &one);
-    if (best_one == std::numeric_limits<double>::infinity()) {
-      CHECK(g.empty());
-    } else {
-      REQUIRE(g.size() == size_t(chunks + 1));
-      double worst_g = 0;
-      for (int64_t c = 0; c < chunks; ++c) {
-        double t = 0, f = 0, a = 0;
-        for (int64_t i = g[c]; i < g[c + 1]; ++i) t += cost[i], f += one.fixed[i], a += one.scaled[i];
-        worst_g = std::max(worst_g, t);
-        CHECK(f + one.scale[c] * a <= one.limit[c]);
-      }
-      CHECK(worst_g == best_one);
-    }
-    if (best == std::numeric_limits<double>::infinity()) {
-      CHECK(b.empty());
-      ++infeasible;
-      continue;
-    }
-    ++feasible;
-    REQUIRE(b.size() == size_t(chunks + 1));
-    double worst = 0;
-    for (int64_t c = 0; c < chunks; ++c) {
-      double t = 0, f = 0, a = 0;
-      for (int64_t i = b[c]; i < b[c + 1]; ++i) t += cost[i], f += l.fixed[i], a += l.scaled[i];
-      worst = std::max(worst, t);
-      CHECK(f + l.scale[c] * a <= l.limit[c]);
-    }
-    CHECK(worst == best);
+    const bool possible = check_cut(cost, chunks, one, min_max_partition(cost, chunks, &one));
+    CHECK(memory_cut_possible(one, chunks) == possible);
   }
   CHECK(feasible > 0);
   CHECK(infeasible > 0);
