@@ -30,8 +30,12 @@ struct Estimator::Prepared {
   std::vector<ChunkTotals> chunks;
 };
 
+Estimator::~Estimator() = default;
+Estimator::Estimator(Estimator&&) noexcept = default;
+
 Estimator::Estimator(const OpGraph& graph, const ClusterSpec& cluster, EstimatorOptions opts)
-    : graph_(graph), cluster_(cluster), opts_(opts) {
+    : graph_(graph), cluster_(cluster), opts_(opts), scratch_(std::make_unique<Prepared>()),
+      scratch_inputs_(std::make_unique<PipelineInputs>()) {
   std::map<std::string, int64_t> types;
   for (size_t b = 0; b < graph_.blocks.size(); ++b) {
     auto [it, inserted] =
@@ -316,7 +320,7 @@ Estimate Estimator::estimate(const Strategy& s) {
   Estimate e;
   e.reason = check(s, opts_.explain ? &e.detail : nullptr);
   if (e.reason != Reason::ok) return e;
-  Prepared p;
+  Prepared& p = *scratch_;  // reused: its vectors keep their storage from strategy to strategy
   prepare(s, p);
   e = assemble(s, p);
   const double capacity =
@@ -343,7 +347,8 @@ Estimate Estimator::estimate(const Strategy& s) {
 Estimate Estimator::assemble(const Strategy& s, const Prepared& p) const {
   Estimate e;
   e.chunk_bounds = p.bounds;
-  PipelineInputs in = pipeline_inputs(s, cluster_, graph_, p.chunks);
+  PipelineInputs& in = *scratch_inputs_;
+  pipeline_inputs(s, cluster_, graph_, p.chunks, in);
   PipelineResult pr = pipeline_time(in);
   e.step_time_s = pr.step_s;
   e.breakdown = pr.breakdown;

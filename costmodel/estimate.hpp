@@ -4,6 +4,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -16,7 +17,8 @@
 
 namespace shardplan {
 
-struct ChunkTotals;  // costmodel/pipeline.hpp
+struct ChunkTotals;     // costmodel/pipeline.hpp
+struct PipelineInputs;  // costmodel/pipeline.hpp
 
 enum class Reason {
   ok = 0,
@@ -78,6 +80,8 @@ struct EstimatorOptions {
 class Estimator {
  public:
   Estimator(const OpGraph& graph, const ClusterSpec& cluster, EstimatorOptions opts = {});
+  ~Estimator();
+  Estimator(Estimator&&) noexcept;
   // Checks the strategy against the model and cluster; Reason::ok when it can run.
   Reason check(const Strategy& s, std::string* detail = nullptr) const;
   Estimate estimate(const Strategy& s);
@@ -119,6 +123,10 @@ class Estimator {
   CacheEntry& entry(const ShardContext& ctx);
   std::vector<std::vector<int64_t>> type_prefix_;  // [type][i]: blocks of that type among [0, i)
   std::unordered_map<uint64_t, CacheEntry> cache_;  // ctx hash -> costs (ctx checked on hit)
+  // Per-estimate scratch, reused so that an estimate allocates only its result (one Estimator per
+  // thread, as the search uses it).
+  std::unique_ptr<Prepared> scratch_;
+  std::unique_ptr<PipelineInputs> scratch_inputs_;
 };
 
 // One-shot convenience (no reuse of the cache).

@@ -32,7 +32,13 @@ void ChunkTotals::add(const BlockCost& b, int64_t count) {
 }
 
 std::vector<ChunkTotals> stage_totals(const Strategy& s, const std::vector<ChunkTotals>& chunks) {
-  std::vector<ChunkTotals> st(s.pp);
+  std::vector<ChunkTotals> st;
+  stage_totals(s, chunks, st);
+  return st;
+}
+
+void stage_totals(const Strategy& s, const std::vector<ChunkTotals>& chunks, std::vector<ChunkTotals>& st) {
+  st.assign(s.pp, ChunkTotals{});
   for (size_t c = 0; c < chunks.size(); ++c) {
     ChunkTotals& t = st[c % s.pp];
     const ChunkTotals& x = chunks[c];
@@ -53,7 +59,6 @@ std::vector<ChunkTotals> stage_totals(const Strategy& s, const std::vector<Chunk
     t.boundary_bytes = std::max(t.boundary_bytes, x.boundary_bytes);
     t.blocks += x.blocks;
   }
-  return st;
 }
 
 namespace {
@@ -142,11 +147,18 @@ double optimizer_time_s(const GpuSpec& gpu, DType precision, double grad_params,
 PipelineInputs pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGraph& g,
                                const std::vector<ChunkTotals>& chunks) {
   PipelineInputs in;
+  pipeline_inputs(s, cluster, g, chunks, in);
+  return in;
+}
+
+void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGraph& g,
+                     const std::vector<ChunkTotals>& chunks, PipelineInputs& in) {
   in.s = &s;
-  in.stage = stage_totals(s, chunks);
-  in.dp_comm_s.reserve(in.stage.size());
-  in.dp_per_micro_batch_s.reserve(in.stage.size());
-  in.optimizer_s.reserve(in.stage.size());
+  stage_totals(s, chunks, in.stage);
+  in.dp_comm_s.clear();
+  in.dp_per_micro_batch_s.clear();
+  in.optimizer_s.clear();
+  in.p2p_s = 0;
   const GroupPlacement dp = dp_group(s, cluster), edp = expert_dp_group(s, cluster);
   DpCollectivesPerStage collectives(dp, edp, s.precision);
   for (const ChunkTotals& st : in.stage) {
@@ -187,7 +199,6 @@ PipelineInputs pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, co
     if (!s.sp && s.tp > 1) in.p2p_s += all_gather_s(place_group(cluster, s.tp, 1), bytes);
   }
   (void)g;
-  return in;
 }
 
 PipelineResult pipeline_time(const PipelineInputs& in) {

@@ -41,9 +41,13 @@ struct PipelineResult {
 // Chunks summed per pipeline stage (chunk c on stage c mod pp); sizes of the largest block,
 // transient set and boundary are maxima.
 std::vector<ChunkTotals> stage_totals(const Strategy& s, const std::vector<ChunkTotals>& chunks);
+void stage_totals(const Strategy& s, const std::vector<ChunkTotals>& chunks, std::vector<ChunkTotals>& out);
 
 PipelineInputs pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGraph& g,
                                const std::vector<ChunkTotals>& chunks);
+// The same into `in`, reusing its vectors' storage (the estimator's per-thread scratch).
+void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGraph& g,
+                     const std::vector<ChunkTotals>& chunks, PipelineInputs& in);
 PipelineResult pipeline_time(const PipelineInputs& in);
 StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const OpGraph& g,
                             const std::vector<ChunkTotals>& chunks);
