@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "core/hardware_json.hpp"
 #include "executor/calibrate.hpp"
 
 namespace shardplan::executor {
@@ -88,51 +89,12 @@ ClusterSpec cpu_cluster_profile(const Calibration& c) {
   return cl;
 }
 
-namespace {
-OJ gpu_json(const GpuSpec& g) {
-  OJ peaks;
-  for (int i = 0; i < kDTypeCount; ++i) peaks[dtype_name(static_cast<DType>(i))] = g.peak_tflops[static_cast<size_t>(i)];
-  OJ source = OJ::object();
-  for (const auto& [k, v] : g.source) source[k] = v;
-  return OJ{{"name", g.name},
-            {"description", g.description},
-            {"memory_bytes", g.memory_bytes},
-            {"memory_bandwidth_GBps", g.memory_bandwidth_GBps},
-            {"sms", g.sms},
-            {"peak_tflops", peaks},
-            {"gemm_peak_fraction", g.gemm_peak_fraction},
-            {"attention_fwd_fraction", g.attention_fwd_fraction},
-            {"attention_bwd_fraction", g.attention_bwd_fraction},
-            {"memory_bandwidth_fraction", g.memory_bandwidth_fraction},
-            {"kernel_overhead_us", g.kernel_overhead_us},
-            {"gemm_tile_m", g.gemm_tile_m},
-            {"gemm_tile_n", g.gemm_tile_n},
-            {"gemm_pipeline_k", g.gemm_pipeline_k},
-            {"runtime_reserved_bytes", g.runtime_reserved_bytes},
-            {"allocator_fragmentation", g.allocator_fragmentation},
-            {"source", source}};
-}
-}  // namespace
 
-std::string gpu_profile_json(const GpuSpec& g) { return gpu_json(g).dump(2) + "\n"; }
+std::string gpu_profile_json(const GpuSpec& g) { return gpu_to_json(g).dump(2) + "\n"; }
 
 std::string cluster_profile_json(const ClusterSpec& c) {
-  OJ net = OJ::array();
-  for (const NetworkLevel& l : c.network) {
-    OJ level{{"name", l.name}};
-    if (l.gpus > 0) level["gpus"] = l.gpus;
-    level["bandwidth_GBps"] = l.bandwidth_GBps;
-    level["latency_us"] = l.latency_us;
-    level["efficiency"] = l.efficiency;
-    level["source"] = l.source;
-    net.push_back(level);
-  }
-  OJ j{{"name", c.name},
-       {"gpu", gpu_json(c.gpu)},
-       {"gpus_per_node", c.gpus_per_node},
-       {"nodes", c.nodes},
-       {"network", net},
-       {"source", "shardplan calibrate --backend cpu: this machine as the CPU executor uses it (one rank per thread)"}};
+  OJ j = cluster_to_json(c);
+  j["source"] = "shardplan calibrate --backend cpu: this machine as the CPU executor uses it (one rank per thread)";
   return j.dump(2) + "\n";
 }
 

@@ -1,5 +1,6 @@
 // Plan -> JSON document (docs/plan-format.md): the inputs as given, then the sections derived
 // from them (partition, layout, groups, schedule, ZeRO), then the prediction.
+#include "core/hardware_json.hpp"
 #include "core/json_reader.hpp"
 #include "core/model_spec_json.hpp"
 #include "graph/graph_loader.hpp"
@@ -33,47 +34,6 @@ OJ strategy(const Strategy& s) {
             {"async_tp_backward", s.async_tp_backward}};
 }
 
-OJ cluster(const ClusterSpec& c) {
-  const GpuSpec& g = c.gpu;
-  OJ peaks;
-  for (int i = 0; i < kDTypeCount; ++i)
-    peaks[dtype_name(static_cast<DType>(i))] = g.peak_tflops[static_cast<size_t>(i)];
-  OJ source = OJ::object();
-  for (const auto& [k, v] : g.source) source[k] = v;  // std::map: sorted keys
-  OJ gpu{{"name", g.name},
-         {"description", g.description},
-         {"memory_bytes", g.memory_bytes},
-         {"memory_bandwidth_GBps", g.memory_bandwidth_GBps},
-         {"sms", g.sms},
-         {"peak_tflops", peaks},
-         {"gemm_peak_fraction", g.gemm_peak_fraction},
-         {"attention_fwd_fraction", g.attention_fwd_fraction},
-         {"attention_bwd_fraction", g.attention_bwd_fraction},
-         {"memory_bandwidth_fraction", g.memory_bandwidth_fraction},
-         {"kernel_overhead_us", g.kernel_overhead_us},
-         {"gemm_tile_m", g.gemm_tile_m},
-         {"gemm_tile_n", g.gemm_tile_n},
-         {"gemm_pipeline_k", g.gemm_pipeline_k},
-         {"comm_sms", g.comm_sms},
-         {"runtime_reserved_bytes", g.runtime_reserved_bytes},
-         {"allocator_fragmentation", g.allocator_fragmentation},
-         {"source", source}};
-  OJ net = OJ::array();
-  for (const NetworkLevel& l : c.network) {
-    OJ level{{"name", l.name}};
-    if (l.gpus > 0) level["gpus"] = l.gpus;  // absent on the last level: it spans the cluster
-    level["bandwidth_GBps"] = l.bandwidth_GBps;
-    level["latency_us"] = l.latency_us;
-    level["efficiency"] = l.efficiency;
-    level["source"] = l.source;
-    net.push_back(level);
-  }
-  return OJ{{"name", c.name},
-            {"gpu", gpu},
-            {"gpus_per_node", c.gpus_per_node},
-            {"nodes", c.nodes},
-            {"network", net}};
-}
 
 namespace {
 OJ model(const PlanModel& m) {
@@ -159,7 +119,7 @@ OJ document(const Plan& p) {
   OJ j;
   j["format"] = kPlanFormat;
   j["model"] = model(p.model);
-  j["cluster"] = cluster(p.cluster);
+  j["cluster"] = cluster_to_json(p.cluster);
   j["gpus"] = p.strategy.gpus();
   j["strategy"] = strategy(p.strategy);
   j["estimator"] = {{"allow_tp_across_nodes", p.allow_tp_across_nodes}};

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "core/hardware_json.hpp"
 #include "executor/calibrate.hpp"
 #include "executor/cuda/check.hpp"
 #include "executor/cuda/comm_nccl.hpp"
@@ -333,26 +334,10 @@ ClusterSpec cuda_cluster_profile(const CudaCalibration& m) {
 }
 
 std::string cuda_cluster_profile_json(const ClusterSpec& c, const CudaCalibration& m) {
-  using OJ = nlohmann::ordered_json;
-  OJ net = OJ::array();
-  for (const NetworkLevel& l : c.network) {
-    OJ level{{"name", l.name}};
-    if (l.gpus > 0) level["gpus"] = l.gpus;
-    level["bandwidth_GBps"] = l.bandwidth_GBps;
-    level["latency_us"] = l.latency_us;
-    level["efficiency"] = l.efficiency;
-    level["source"] = l.source;
-    net.push_back(level);
-  }
-  OJ j{{"name", c.name},
-       {"gpu", OJ::parse(gpu_profile_json(c.gpu))},
-       {"gpus_per_node", c.gpus_per_node},
-       {"nodes", c.nodes},
-       {"network", net},
-       {"source", "shardplan calibrate --backend cuda on " + m.device + " (" +
-                      std::to_string(m.devices) +
-                      " GPU(s)): the CUDA executor's measured rates on the shipped " +
-                      m.base_preset + " preset's datasheet figures"}};
+  nlohmann::ordered_json j = cluster_to_json(c);
+  j["source"] = "shardplan calibrate --backend cuda on " + m.device + " (" + std::to_string(m.devices) +
+                " GPU(s)): the CUDA executor's measured rates on the shipped " + m.base_preset +
+                " preset's datasheet figures";
   return j.dump(2) + "\n";
 }
 
