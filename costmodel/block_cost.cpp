@@ -54,6 +54,16 @@ struct Pricer {
     return t;
   }
 
+  // Transformer Engine's FP8 linear (cast_transpose): before the forward GEMM the 16-bit input
+  // is read once and written as FP8 twice, as is and transposed for the weight gradient (2 + 1 + 1
+  // = 4 B per element), and likewise the output gradient before the backward GEMMs. The FP8
+  // weights are cast on the first micro-batch of a step and reused (not charged here).
+  void fp8_casts(OpTimes& t, double input_elems, double output_elems) const {
+    if (gemm_dtype != DType::fp8) return;
+    t.fwd += memory_time_s(gpu, 4 * input_elems, 1);
+    t.bwd_in += memory_time_s(gpu, 4 * output_elems, 1);
+  }
+
   OpTimes expert_matmul(const Op& o, double& params) {
     double n = double(o.dims[0]), k = double(o.dims[1]), experts = double(o.dims[2]), topk = double(o.dims[3]);
     double local_experts = std::max(1.0, experts / double(c.ep));
@@ -62,6 +72,7 @@ struct Pricer {
     // gives every local expert T_local * top_k * ep / experts tokens.
     double tokens = T / rep_div() * topk * double(c.ep) / experts;
     OpTimes t;
+    t.m = tokens * local_experts, t.n = n, t.k = k;
     t.fwd = gemm_time_s(gpu, gemm_dtype, tokens, n, k, local_experts);
     t.bwd_in = gemm_time_s(gpu, gemm_dtype, tokens, k, n, local_experts);
     t.bwd_w = gemm_time_s(gpu, gemm_dtype, k, n, tokens, local_experts);
@@ -127,7 +138,11 @@ double tp_collective(const ShardContext& c, double bytes, bool gather) {
 }  // namespace
 
 BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, const ShardContext& c) {
-  Pricer p{g, gpu, c, c.precision, c.precision == DType::fp8 ? DType::bf16 : c.precision,
+  // FP8 training runs the transformer layers' GEMMs in FP8 and keeps the output layer in 16 bits
+  // (Megatron-Core's output layer is not a Transformer Engine module; torchtitan's float8 filters
+  // out "output").
+  const bool fp8 = c.precision == DType::fp8;
+  Pricer p{g, gpu, c, fp8 && block.type == "head" ? DType::bf16 : c.precision, fp8 ? DType::bf16 : c.precision,
            double(c.micro_batch) * double(c.seq_len) / double(c.cp), double(c.tp)};
   for (int64_t v : block.ops) p.attn_dropout = p.attn_dropout || g.op(v).dropout;
   BlockCost bc;
@@ -187,6 +202,7 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
                                                 : reduce + regather;
           }
         }
+        p.fp8_casts(t, t.m * t.k, t.m * t.n);
         op_saved = o.saved_replicated ? op_saved * p.T / p.rep_div() : op_saved * p.T / p.tp;
         largest_op_bytes = std::max(largest_op_bytes, o.bytes_per_token * act * p.T / (o.split == Split::none ? 1 : p.tp));
         break;
@@ -194,6 +210,7 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
       case OpKind::expert_matmul: {
         double params = 0;
         t = p.expert_matmul(o, params);
+        p.fp8_casts(t, t.m * t.k, t.m * t.n);
         bc.expert_params += params;
         bc.model_flops += (o.fwd_flops_per_token + o.bwd_flops_per_token) * p.T / p.rep_div();
         op_saved = op_saved * p.T / p.rep_div();

@@ -1,0 +1,72 @@
+// FP8 training: Transformer Engine's cast_transpose around every FP8 GEMM, and the output layer
+// kept in 16 bits. Hand arithmetic on the H100 SXM profile (3350 GB/s x 0.88 = 2,948 GB/s
+// achievable, 3 us per kernel).
+#include <doctest/doctest.h>
+
+#include "core/hardware.hpp"
+#include "costmodel/block_cost.hpp"
+#include "costmodel/gemm.hpp"
+#include "graph/transformer_builder.hpp"
+
+using namespace shardplan;
+
+namespace {
+ModelSpec gpt_layer() {
+  ModelSpec m;
+  m.name = "gpt-layer";
+  m.layers = 1;
+  m.hidden = 12288;
+  m.heads = 96;
+  m.kv_heads = 96;
+  m.head_dim = 128;
+  m.ffn_hidden = 4 * 12288;
+  m.vocab = 51200;
+  m.seq_len = 2048;
+  m.tied_embeddings = true;
+  return m;
+}
+
+// One op of a block, priced alone at tp = 1.
+BlockCost price_op(const OpGraph& g, size_t block, const std::string& op, DType precision) {
+  const ClusterSpec cluster = load_cluster("dgx-h100");
+  Block only = g.blocks[block];
+  only.ops.clear();
+  for (int64_t v : g.blocks[block].ops)
+    if (g.op(v).name == op) only.ops.push_back(v);
+  REQUIRE(only.ops.size() == 1);
+  ShardContext c;
+  c.seq_len = g.seq_len;
+  c.precision = precision;
+  c.tp_group = place_group(cluster, 1, 1);
+  c.cp_group = place_group(cluster, 1, 1);
+  c.ep_group = place_group(cluster, 1, 1);
+  return price_block(g, only, cluster.gpu, c);
+}
+}  // namespace
+
+TEST_CASE("fp8: every layer GEMM pays the cast_transpose of its input and of its output gradient") {
+  const OpGraph g = build_transformer_graph(gpt_layer());
+  const GpuSpec gpu = load_gpu("h100-sxm");
+  // QKV: input 2048 tokens x 12288, output 2048 x 36864.
+  // Forward cast: 4 B x 2048 x 12288 = 100,663,296 B / 2.948e12 B/s = 34.146 us + 3 us = 37.146 us.
+  // Backward cast: 4 B x 2048 x 36864 = 301,989,888 B / 2.948e12 = 102.44 us + 3 us = 105.44 us.
+  const BlockCost qkv = price_op(g, 1, "layer0.qkv", DType::fp8);
+  CHECK(qkv.fwd_s - gemm_time_s(gpu, DType::fp8, 2048, 36864, 12288) == doctest::Approx(37.146e-6).epsilon(1e-3));
+  CHECK(qkv.bwd_input_s - gemm_time_s(gpu, DType::fp8, 2048, 12288, 36864) ==
+        doctest::Approx(105.44e-6).epsilon(1e-3));
+  // The weight gradient GEMM reads the transposed FP8 copies made above: no further cast.
+  CHECK(qkv.bwd_weight_s == doctest::Approx(gemm_time_s(gpu, DType::fp8, 12288, 36864, 2048)));
+  // In bf16 there is no cast.
+  const BlockCost bf = price_op(g, 1, "layer0.qkv", DType::bf16);
+  CHECK(bf.fwd_s == doctest::Approx(gemm_time_s(gpu, DType::bf16, 2048, 36864, 12288)));
+}
+
+TEST_CASE("fp8: the output layer stays in 16 bits") {
+  const OpGraph g = build_transformer_graph(gpt_layer());
+  const GpuSpec gpu = load_gpu("h100-sxm");
+  const size_t head = g.blocks.size() - 1;
+  REQUIRE(g.blocks[head].type == "head");
+  const BlockCost lm = price_op(g, head, "lm_head", DType::fp8);
+  CHECK(lm.fwd_s == doctest::Approx(gemm_time_s(gpu, DType::bf16, 2048, 51200, 12288)));
+  CHECK(lm.bwd_weight_s == doctest::Approx(gemm_time_s(gpu, DType::bf16, 12288, 51200, 2048)));
+}
