@@ -153,6 +153,15 @@ struct Builder {
       r.bytes_per_token = kAct * (h + moe.experts);
       r.saved_bytes_per_token = 4.0 * moe.experts;  // fp32 routing probabilities
       add(r, kAct * h);
+      // Token dispatch around the experts (Megatron-Core's permute / unpermute): the gather of
+      // each token's top_k copies (read + write 2 B per element of k x h: 4 k h B) and the
+      // probability-weighted combine with its scatter-add back to h (about 6 k h B) forward; the
+      // backward mirrors them (about 14 k h B, here twice the forward's 8 k h). The weighted
+      // combine keeps the experts' outputs (k x h, 16-bit) for the probabilities' gradient.
+      Op dispatch = elementwise(p + ".moe_dispatch", h, 0, Split::experts);
+      dispatch.bytes_per_token = 8.0 * double(moe.top_k) * h;
+      dispatch.saved_bytes_per_token = kAct * double(moe.top_k) * h;
+      add(dispatch, kAct * h);
       ffn(p, moe.ffn_hidden, Split::experts, "expert_", double(moe.top_k));
       if (moe.shared_experts > 0) ffn(p, moe.ffn_hidden * moe.shared_experts, Split::columns, "shared_", 1);
     } else {
