@@ -23,6 +23,10 @@ struct GpuSpec {
   double gemm_peak_fraction = 0.8;        // large, well-shaped GEMMs (cuBLAS) vs peak
   double attention_fwd_fraction = 0.6;    // fused (flash) attention forward vs peak
   double attention_bwd_fraction = 0.5;    // fused (flash) attention backward vs peak
+  // Keys at which fused attention reaches half its long-sequence rate: the fractions above hold
+  // for long sequences and scale by s_k / (s_k + attention_ramp_keys) (per query tile, the
+  // half-masked diagonal block and the tile's prologue and epilogue). 0: flat.
+  double attention_ramp_keys = 0;
   double memory_bandwidth_fraction = 0.85;  // streaming kernels vs datasheet bandwidth
   double kernel_overhead_us = 4;          // launch + tail per kernel
   int64_t gemm_tile_m = 128;              // output tile of the GEMM kernels (wave quantization)

@@ -90,6 +90,9 @@ struct Pricer {
       // 2.5x the forward's FLOPs (it recomputes QK^T), FlashAttention-2 §3.
       double fwd_flops = 2.0 * b * heads * s_q * s_k * (dq + dv) * 0.5;
       double peak = gpu.peak_flops(math) > 0 ? gpu.peak_flops(math) : gpu.peak_flops(DType::fp32);
+      // Short sequences run below the asymptote; under CP each kernel sees one rank's chunk of keys.
+      const double keys = s_k / double(c.cp);
+      peak *= keys / (keys + gpu.attention_ramp_keys);
       t.fwd = fwd_flops / (peak * gpu.attention_fwd_fraction) + gpu.kernel_overhead_us * 1e-6;
       t.bwd_in = 2.5 * fwd_flops / (peak * gpu.attention_bwd_fraction) + gpu.kernel_overhead_us * 1e-6;
     } else {

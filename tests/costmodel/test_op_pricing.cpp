@@ -1,6 +1,6 @@
-// FP8 training: Transformer Engine's cast_transpose around every FP8 GEMM, and the output layer
-// kept in 16 bits. Hand arithmetic on the H100 SXM profile (3350 GB/s x 0.88 = 2,948 GB/s
-// achievable, 3 us per kernel).
+// Ops priced alone on the H100 SXM profile (3350 GB/s x 0.88 = 2,948 GB/s achievable, 3 us per
+// kernel): FP8 training (Transformer Engine's cast_transpose around every FP8 GEMM, the output
+// layer kept in 16 bits) and fused attention's ramp with the keys per kernel.
 #include <doctest/doctest.h>
 
 #include "core/hardware.hpp"
@@ -69,4 +69,16 @@ TEST_CASE("fp8: the output layer stays in 16 bits") {
   const BlockCost lm = price_op(g, head, "lm_head", DType::fp8);
   CHECK(lm.fwd_s == doctest::Approx(gemm_time_s(gpu, DType::bf16, 2048, 51200, 12288)));
   CHECK(lm.bwd_weight_s == doctest::Approx(gemm_time_s(gpu, DType::bf16, 12288, 51200, 2048)));
+}
+
+TEST_CASE("fused attention: the rate ramps with the keys per kernel (attention_ramp_keys)") {
+  // H100 profile: forward 0.555 and backward 0.531 of 989.5 TFLOP/s at long sequences, times
+  // s / (s + 300). GPT layer, s = 2048, 96 heads of 128, one sequence, tp = 1, causal:
+  // forward FLOPs 2 x 96 x 2048 x 2048 x 256 x 0.5 = 103,079,215,104.
+  // ramp 2048 / 2348 = 0.87223; forward rate 989.5e12 x 0.555 x 0.87223 = 479.0 TFLOP/s:
+  // 215.19 us + 3 us = 218.19 us. Backward 2.5x the FLOPs at 0.531: 562.3 us + 3 us = 565.3 us.
+  const OpGraph g = build_transformer_graph(gpt_layer());
+  const BlockCost a = price_op(g, 1, "layer0.attn_core", DType::bf16);
+  CHECK(a.fwd_s == doctest::Approx(218.19e-6).epsilon(1e-3));
+  CHECK(a.bwd_input_s == doctest::Approx(565.3e-6).epsilon(1e-3));
 }
