@@ -130,8 +130,9 @@ void run_validate(const ValidateOptions& o) {
                            100 * steps.max_abs, steps.n);
   std::cout << fmt::format("  {:<46} {:>5.1f}%  (max {:>5.1f}%, {} rows)\n", "all step times, simulator",
                            100 * sim_steps.mape(), 100 * sim_steps.max_abs, sim_steps.n);
-  std::cout << fmt::format("  {:<46} {:>5.1f}%  (max {:>5.1f}%, {} values)\n", "per-layer times (Korthikanti Table 4)",
-                           100 * layers.mape(), 100 * layers.max_abs, layers.n);
+  if (layers.n > 0)
+    std::cout << fmt::format("  {:<46} {:>5.1f}%  (max {:>5.1f}%, {} values)\n", "per-layer times (Korthikanti Table 4)",
+                             100 * layers.mape(), 100 * layers.max_abs, layers.n);
 }
 }  // namespace
 

@@ -39,7 +39,8 @@ struct StageCosts {
   std::vector<double> static_bytes;    // per stage: weights + grads + optimizer states + buffers
   std::vector<double> optimizer_s;     // per stage: optimizer step time
   std::vector<double> dp_comm_s;       // per stage: the DP gradient reduction if run alone
-  std::vector<double> param_gather_s;  // per stage per micro-batch chunk pass (ZeRO-3), if alone
+  std::vector<double> param_gather_s;  // per stage per micro-batch pass over all its chunks (ZeRO-3),
+                                       // if alone; the simulator shares it among the chunks
   // Of dp_comm_s and param_gather_s, the part that moves bytes through each GPU's NIC (the
   // bandwidth term across NVLink domains, CommTime::nic_s); the simulator runs it as a flow of
   // nic_s * nic.bandwidth_Bps bytes on the GPU's NIC link, the rest as fixed latency. Empty: none.

@@ -79,6 +79,9 @@ std::vector<ValidationRow> validation_rows_from_text(const std::string& text, co
     v.duplicate_of = r.get_string("duplicate_of", "");
     v.model = model_spec_from_json(r.get_object("model"));
     v.cluster = r.get_string("cluster");
+    // A cluster file named by a relative path is read beside the validation file.
+    if (v.cluster.find('/') != std::string::npos && fs::path(v.cluster).is_relative())
+      v.cluster = (fs::path(file).parent_path() / v.cluster).string();
     v.gpus = r.get_positive_int("gpus");
     v.strategy = strategy_from_json(r.get_object("strategy"));
     v.strategy.seq_len = v.model.seq_len;

@@ -124,7 +124,14 @@ void Builder::build_stage(int64_t s) {
   }
 
   // ZeRO-3: one all-gather before every F and B pass, prefetched one pass ahead: the gather for
-  // gathered pass q + 1 may start once pass q - 1 has ended (two parameter buffers).
+  // gathered pass q + 1 may start once pass q - 1 has ended (two parameter buffers). The stage's
+  // per-pass traffic is shared among its chunks by their parameters: a pass gathers its chunk's.
+  double gather_bytes = 0;
+  for (int64_t v = 0; v < vp; ++v) gather_bytes += c_.chunks[s][v].param_gather_bytes;
+  auto chunk_gather = [&](int64_t q_pass, double stage_s) {
+    const int64_t v = sched[q_pass].chunk;
+    return stage_s * (gather_bytes > 0 ? c_.chunks[s][v].param_gather_bytes / gather_bytes : 1.0 / vp);
+  };
   int64_t gathered = 0;
   if (gather_s > 0)
     for (const Pass& p : sched) gathered += p.kind != Pass::W;
@@ -141,7 +148,8 @@ void Builder::build_stage(int64_t s) {
   };
   if (gathered > 0) {
     next_gathered = find_gathered(0);
-    gather[0] = add_dp(s, gather_s, gather_nic_s, gather_meta(next_gathered));
+    gather[0] = add_dp(s, chunk_gather(next_gathered, gather_s), chunk_gather(next_gathered, gather_nic_s),
+                       gather_meta(next_gathered));
   }
 
   std::vector<TaskId> last(reps, -1), pieces;
@@ -188,7 +196,8 @@ void Builder::build_stage(int64_t s) {
     if (gathers) {
       if (q + 1 < gathered) {
         next_gathered = find_gathered(i + 1);
-        gather[q + 1] = add_dp(s, gather_s, gather_nic_s, gather_meta(next_gathered));
+        gather[q + 1] = add_dp(s, chunk_gather(next_gathered, gather_s), chunk_gather(next_gathered, gather_nic_s),
+                               gather_meta(next_gathered));
         // Prefetch one pass ahead with overlap; without it (overlap_grad_reduce off) the gather
         // waits for the pass before it, so communication and compute alternate.
         const int64_t lag = c_.overlap_grad_reduce ? 1 : 0;

@@ -189,6 +189,23 @@ TEST_CASE("simulate: ZeRO-3 gathers are prefetched one pass ahead") {
   CHECK(simulate(c).step_time_s == 8.0);
 }
 
+TEST_CASE("simulate: ZeRO-3 under interleaving gathers each chunk's share, not the stage's") {
+  // p = 1, vp = 2, m = 1, F = 1, B = 2 per chunk, no overlap, the stage's per-pass gather 1.0
+  // over two chunks of equal parameters: each of the 4 passes (F0 F1 B1 B0) gathers its chunk's
+  // 0.5 after the pass before it. Step = 2 x (1 + 2) + 4 x 0.5 = 8 (charging the stage's 1.0 per
+  // pass would give 10).
+  StageCosts c = uniform(Schedule::interleaved, 1, 2, 1, 1.0, 2.0);
+  for (auto& k : c.chunks[0]) k.param_gather_bytes = 4.0;
+  c.param_gather_s = {1.0};
+  c.overlap_grad_reduce = false;
+  const SimResult r = simulate(c);
+  REQUIRE(r.error.empty());
+  CHECK(r.step_time_s == 8.0);
+  // Unequal chunks share it by parameters: 3:1 gives 0.75 + 0.25 per pair of passes: 6 + 2 = 8.
+  c.chunks[0][0].param_gather_bytes = 6.0, c.chunks[0][1].param_gather_bytes = 2.0;
+  CHECK(simulate(c).step_time_s == 8.0);
+}
+
 TEST_CASE("simulate: full (dp replicas) and symmetric agree on a small case") {
   // dp = 3 replicas of 2 stages: DP reductions and ZeRO-3 gathers become collectives over the
   // replicas, and the replicas' p2p transfers share one link per stage pair and direction.
