@@ -2,6 +2,8 @@
 // every parallelism and recompute setting), through price_block on a built transformer graph.
 #include <doctest/doctest.h>
 
+#include "gpt3_spec.hpp"
+
 #include "core/hardware.hpp"
 #include "costmodel/block_cost.hpp"
 #include "graph/transformer_builder.hpp"
@@ -12,20 +14,7 @@ namespace {
 // GPT-3 175B's layer shape (Korthikanti Table 3): h = 12288, a = 96, s = 2048; 2 layers suffice
 // (block 1 is the first layer). 4h MLP, layernorm + gelu: GPT lineage with dropout.
 constexpr double kH = 12288, kA = 96, kS = 2048;
-ModelSpec gpt_layer_spec() {
-  ModelSpec m;
-  m.name = "gpt3-layer";
-  m.layers = 2;
-  m.hidden = 12288;
-  m.heads = 96;
-  m.kv_heads = 96;
-  m.head_dim = 128;
-  m.ffn_hidden = 4 * 12288;
-  m.vocab = 51200;
-  m.seq_len = 2048;
-  m.tied_embeddings = true;
-  return m;
-}
+ModelSpec gpt_layer_spec() { return testing::gpt3_spec(2, "gpt3-layer"); }
 
 const OpGraph& graph() {
   static const OpGraph g = build_transformer_graph(gpt_layer_spec());

@@ -2,6 +2,8 @@
 // Korthikanti et al. 2022 eq. 7 (model) and Narayanan et al. 2021 eq. 3 (full recompute).
 #include <doctest/doctest.h>
 
+#include "gpt3_spec.hpp"
+
 #include "core/hardware.hpp"
 #include "costmodel/estimate.hpp"
 #include "graph/model_stats.hpp"
@@ -13,20 +15,7 @@ namespace {
 // GPT-3 175B (Narayanan Table 1 / Korthikanti Table 3): L = 96, h = 12288, a = 96, s = 2048,
 // V = 51200, tied embeddings.
 constexpr double kL = 96, kH = 12288, kS = 2048, kV = 51200;
-ModelSpec gpt3() {
-  ModelSpec m;
-  m.name = "gpt3-175b";
-  m.layers = 96;
-  m.hidden = 12288;
-  m.heads = 96;
-  m.kv_heads = 96;
-  m.head_dim = 128;
-  m.ffn_hidden = 4 * 12288;
-  m.vocab = 51200;
-  m.seq_len = 2048;
-  m.tied_embeddings = true;
-  return m;
-}
+ModelSpec gpt3() { return testing::gpt3_spec(96, "gpt3-175b"); }
 
 const OpGraph& gpt3_graph() {
   static const OpGraph g = build_transformer_graph(gpt3());

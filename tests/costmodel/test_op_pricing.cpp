@@ -3,6 +3,8 @@
 // layer kept in 16 bits) and fused attention's ramp with the keys per kernel.
 #include <doctest/doctest.h>
 
+#include "gpt3_spec.hpp"
+
 #include "core/hardware.hpp"
 #include "costmodel/block_cost.hpp"
 #include "costmodel/gemm.hpp"
@@ -11,20 +13,7 @@
 using namespace shardplan;
 
 namespace {
-ModelSpec gpt_layer() {
-  ModelSpec m;
-  m.name = "gpt-layer";
-  m.layers = 1;
-  m.hidden = 12288;
-  m.heads = 96;
-  m.kv_heads = 96;
-  m.head_dim = 128;
-  m.ffn_hidden = 4 * 12288;
-  m.vocab = 51200;
-  m.seq_len = 2048;
-  m.tied_embeddings = true;
-  return m;
-}
+ModelSpec gpt_layer() { return testing::gpt3_spec(1, "gpt-layer"); }
 
 // One op of a block, priced alone at tp = 1.
 BlockCost price_op(const OpGraph& g, size_t block, const std::string& op, DType precision) {
