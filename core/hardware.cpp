@@ -16,7 +16,7 @@ std::string g_program_dir;
 
 const std::vector<std::string> kGpuKeys = {
     "name", "description", "memory_bytes", "memory_bandwidth_GBps", "sms", "peak_tflops",
-    "gemm_peak_fraction", "attention_fwd_fraction", "attention_bwd_fraction", "attention_ramp_keys",
+    "gemm_peak_fraction", "attention_fwd_fraction", "attention_bwd_fraction", "attention_ramp_keys", "sustained_compute_fraction",
     "memory_bandwidth_fraction", "kernel_overhead_us", "gemm_tile_m", "gemm_tile_n", "gemm_pipeline_k", "comm_sms",
     "runtime_reserved_bytes", "allocator_fragmentation", "source"};
 
@@ -49,6 +49,7 @@ GpuSpec gpu_from_json(const JsonObject& o) {
   g.attention_bwd_fraction = fraction(o, "attention_bwd_fraction", g.attention_bwd_fraction);
   g.attention_ramp_keys = o.get_number("attention_ramp_keys", g.attention_ramp_keys);
   if (g.attention_ramp_keys < 0) o.fail("attention_ramp_keys", "expected a non-negative number of keys");
+  g.sustained_compute_fraction = fraction(o, "sustained_compute_fraction", g.sustained_compute_fraction);
   g.memory_bandwidth_fraction = fraction(o, "memory_bandwidth_fraction", g.memory_bandwidth_fraction);
   g.kernel_overhead_us = o.get_number("kernel_overhead_us", g.kernel_overhead_us);
   if (g.kernel_overhead_us < 0) o.fail("kernel_overhead_us", "expected a non-negative number");

@@ -27,6 +27,10 @@ struct GpuSpec {
   // for long sequences and scale by s_k / (s_k + attention_ramp_keys) (per query tile, the
   // half-masked diagonal block and the tile's prologue and epilogue). 0: flat.
   double attention_ramp_keys = 0;
+  // Tensor-core rate a training run sustains against the short microbenchmarks behind the
+  // fractions above (the power cap lowers the clocks under hours of dense math): scales GEMM and
+  // fused-attention rates, not memory-bound kernels. 1: the microbenchmarks hold.
+  double sustained_compute_fraction = 1;
   double memory_bandwidth_fraction = 0.85;  // streaming kernels vs datasheet bandwidth
   double kernel_overhead_us = 4;          // launch + tail per kernel
   int64_t gemm_tile_m = 128;              // output tile of the GEMM kernels (wave quantization)

@@ -21,6 +21,7 @@ OJ gpu_to_json(const GpuSpec& g) {
             {"attention_fwd_fraction", g.attention_fwd_fraction},
             {"attention_bwd_fraction", g.attention_bwd_fraction},
             {"attention_ramp_keys", g.attention_ramp_keys},
+            {"sustained_compute_fraction", g.sustained_compute_fraction},
             {"memory_bandwidth_fraction", g.memory_bandwidth_fraction},
             {"kernel_overhead_us", g.kernel_overhead_us},
             {"gemm_tile_m", g.gemm_tile_m},

@@ -92,7 +92,7 @@ struct Pricer {
       double peak = gpu.peak_flops(math) > 0 ? gpu.peak_flops(math) : gpu.peak_flops(DType::fp32);
       // Short sequences run below the asymptote; under CP each kernel sees one rank's chunk of keys.
       const double keys = s_k / double(c.cp);
-      peak *= keys / (keys + gpu.attention_ramp_keys);
+      peak *= keys / (keys + gpu.attention_ramp_keys) * gpu.sustained_compute_fraction;
       t.fwd = fwd_flops / (peak * gpu.attention_fwd_fraction) + gpu.kernel_overhead_us * 1e-6;
       t.bwd_in = 2.5 * fwd_flops / (peak * gpu.attention_bwd_fraction) + gpu.kernel_overhead_us * 1e-6;
     } else {

@@ -37,7 +37,7 @@ double gemm_time_s(const GpuSpec& gpu, DType dtype, double m, double n, double k
   double flops = 2 * m * n * k * batch;
   // gemm_peak_fraction is measured on 8192^3 (docs/hardware.md): shapes are priced relative to it.
   double rel = gemm_shape_efficiency(gpu, m, n, k, batch) / gemm_shape_efficiency(gpu, 8192, 8192, 8192);
-  double compute = flops / (peak * gpu.gemm_peak_fraction * std::min(1.0, rel));
+  double compute = flops / (peak * gpu.gemm_peak_fraction * gpu.sustained_compute_fraction * std::min(1.0, rel));
   double bytes = dtype_bytes(dtype) * (m * k + k * n + m * n) * batch;
   double memory = bytes / (gpu.memory_bandwidth_GBps * 1e9 * gpu.memory_bandwidth_fraction);
   return std::max(compute, memory) + gpu.kernel_overhead_us * 1e-6;

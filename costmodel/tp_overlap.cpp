@@ -21,14 +21,16 @@ double beside_collective(const GpuSpec& gpu, double g, double c) {
 
 double te_ring_exchange_s(const GpuSpec& gpu, DType dt, double m, double n, double k, double tp,
                           double all_gather_s) {
-  const double chunk = gemm_time_s(gpu, dt, m / tp, n, k);
+  // The chunks run on Transformer Engine's rotating compute streams (num_max_streams 3), so
+  // consecutive chunk GEMMs fill each other's last wave: together they take the whole GEMM's time.
+  const double chunk = gemm_time_s(gpu, dt, m, n, k) / tp;
   const double step = all_gather_s / (tp - 1);
   return chunk + (tp - 1) * std::max(chunk, step);
 }
 
 double te_pipeline_rs_s(const GpuSpec& gpu, DType dt, double m, double n, double k, double reduce_scatter_s) {
   constexpr double kSplits = 4;  // TE's num_splits for the pipeline method
-  const double chunk = gemm_time_s(gpu, dt, m / kSplits, n, k) / gemm_share(gpu);
+  const double chunk = gemm_time_s(gpu, dt, m, n, k) / kSplits / gemm_share(gpu);  // rotating streams, as above
   const double rs = reduce_scatter_s / kSplits;
   return chunk + (kSplits - 1) * std::max(chunk, rs) + rs;
 }

@@ -15,12 +15,14 @@ double beside_collective(const GpuSpec& gpu, double g, double c);
 
 // Ring exchange (the all-gathers before qkv/fc1 forward and proj/fc2 input-gradient): the GEMM
 // (m x k) x (k x n) is cut into tp chunks of m/tp rows; chunk i computes while the copy engines
-// bring shard i+1 (no SMs taken). Time: one chunk, then tp-1 steps of max(chunk, one shard's
-// transfer = all_gather_s / (tp-1)).
+// bring shard i+1 (no SMs taken). The chunks run on rotating streams and fill each other's waves,
+// so a chunk costs 1/tp of the whole GEMM. Time: one chunk, then tp-1 steps of max(chunk, one
+// shard's transfer = all_gather_s / (tp-1)).
 double te_ring_exchange_s(const GpuSpec& gpu, DType dt, double m, double n, double k, double tp,
                           double all_gather_s);
 
-// Pipelined reduce-scatter (proj and fc2 forward): 4 chunks of m/4 rows on sms - comm_sms SMs
+// Pipelined reduce-scatter (proj and fc2 forward): 4 chunks of m/4 rows (each 1/4 of the whole
+// GEMM, rotating streams as above) on sms - comm_sms SMs
 // (set_sm_margin); chunk i's reduce-scatter runs beside chunk i+1, the last one alone.
 double te_pipeline_rs_s(const GpuSpec& gpu, DType dt, double m, double n, double k, double reduce_scatter_s);
 
