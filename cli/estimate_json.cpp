@@ -26,6 +26,7 @@ OJ strategy_json(const Strategy& s) {
   j["precision"] = dtype_name(s.precision);
   j["seq_len"] = s.seq_len;
   j["tp_comm_overlap"] = s.tp_comm_overlap;
+  j["ep_comm_overlap"] = s.ep_comm_overlap;
   j["flash_attention"] = s.flash_attention;
   j["overlap_grad_reduce"] = s.overlap_grad_reduce;
   j["async_tp_backward"] = s.async_tp_backward;

@@ -58,6 +58,7 @@ void add_search_flags(CLI::App* cmd, SearchFlags& f) {
   cmd->add_option("--schedule", f.schedule, "schedules (list)");
   cmd->add_option("--sp", f.sp, "sequence parallel: on, off or on,off");
   cmd->add_option("--tp-comm-overlap", f.tp_comm_overlap, "on, off or on,off");
+  cmd->add_option("--ep-comm-overlap", f.ep_comm_overlap, "expert all-to-all overlap (ep > 1): on, off or on,off");
   cmd->add_option("--objective", f.objective, "time, cost or memory")
       ->check(CLI::IsMember({"time", "cost", "memory"}));
   cmd->add_option("--memory-headroom", f.headroom, "fraction of GPU memory kept free")
@@ -100,6 +101,7 @@ SearchSpace search_space_from(const SearchFlags& f) {
   }
   sp.sp = on_off_list("sp", f.sp);
   sp.tp_comm_overlap = on_off_list("tp-comm-overlap", f.tp_comm_overlap);
+  sp.ep_comm_overlap = on_off_list("ep-comm-overlap", f.ep_comm_overlap);
   return sp;
 }
 

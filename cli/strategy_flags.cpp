@@ -32,6 +32,8 @@ void add_strategy_flags(CLI::App* cmd, StrategyFlags& f) {
   cmd->add_option("--schedule", f.schedule, "gpipe, 1f1b, interleaved or zb (default: 1f1b, interleaved when vp > 1)")
       ->check(CLI::IsMember({"gpipe", "1f1b", "interleaved", "zb"}));
   cmd->add_flag("--tp-comm-overlap", f.tp_comm_overlap, "overlap TP communication with GEMMs");
+  cmd->add_flag("--ep-comm-overlap", f.ep_comm_overlap,
+                "overlap one micro-batch's expert all-to-all with another's compute (needs --ep > 1)");
   cmd->add_flag("--no-flash-attention", f.no_flash, "unfused attention (Megatron before FlashAttention)");
   cmd->add_flag("--no-overlap-grad-reduce", f.no_overlap_grad_reduce, "DP gradient reduction after the backward");
   cmd->add_flag("--no-async-tp-backward", f.no_async_tp_backward,
@@ -72,6 +74,7 @@ Strategy resolve_strategy(const StrategyFlags& f, const Problem& p) {
   s.precision = p.precision;
   s.seq_len = p.model.graph.seq_len;
   s.tp_comm_overlap = f.tp_comm_overlap;
+  s.ep_comm_overlap = f.ep_comm_overlap;
   s.flash_attention = !f.no_flash;
   s.overlap_grad_reduce = !f.no_overlap_grad_reduce;
   s.async_tp_backward = !f.no_async_tp_backward;

@@ -45,7 +45,7 @@ bool parse_flag(const std::string& key, const std::string& v) {
 Strategy parse_strategy_string(const std::string& text, Strategy s) {
   static const std::vector<std::string> keys = {
       "dp", "tp", "pp", "cp", "ep", "vp", "sp", "zero", "recompute", "mbs", "micro_batch",
-      "schedule", "precision", "tp_comm_overlap", "flash_attention", "overlap_grad_reduce", "async_tp_backward"};
+      "schedule", "precision", "tp_comm_overlap", "ep_comm_overlap", "flash_attention", "overlap_grad_reduce", "async_tp_backward"};
   size_t pos = 0;
   bool dp_given = false;
   while (pos <= text.size()) {
@@ -69,6 +69,7 @@ Strategy parse_strategy_string(const std::string& text, Strategy s) {
     else if (key == "mbs" || key == "micro_batch") s.micro_batch = parse_count(key, val);
     else if (key == "sp") s.sp = parse_flag(key, val);
     else if (key == "tp_comm_overlap") s.tp_comm_overlap = parse_flag(key, val);
+    else if (key == "ep_comm_overlap") s.ep_comm_overlap = parse_flag(key, val);
     else if (key == "flash_attention") s.flash_attention = parse_flag(key, val);
     else if (key == "overlap_grad_reduce") s.overlap_grad_reduce = parse_flag(key, val);
     else if (key == "async_tp_backward") s.async_tp_backward = parse_flag(key, val);
@@ -109,6 +110,7 @@ std::string strategy_to_string(const Strategy& s) {
   out += ",mbs=" + std::to_string(s.micro_batch);
   out += std::string(",schedule=") + schedule_name(s.schedule);
   if (s.tp_comm_overlap) out += ",tp_comm_overlap";
+  if (s.ep_comm_overlap) out += ",ep_comm_overlap";
   if (!s.flash_attention) out += ",flash_attention=off";
   if (!s.overlap_grad_reduce) out += ",overlap_grad_reduce=off";
   if (!s.async_tp_backward) out += ",async_tp_backward=off";

@@ -28,6 +28,9 @@ struct Strategy {
   DType precision = DType::bf16;
   int64_t seq_len = 0;      // 0: the model's
   bool tp_comm_overlap = false;
+  // EP all-to-all of one micro-batch overlapped with another's compute (Megatron-Core >= 0.14
+  // --overlap-moe-expert-parallel-comm --delay-wgrad-compute; DeepSeek's DualPipe does the same).
+  bool ep_comm_overlap = false;
   // Implementation choices that change the cost (defaults: today's Megatron-Core).
   bool flash_attention = true;
   bool overlap_grad_reduce = true;

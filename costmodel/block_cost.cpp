@@ -301,7 +301,12 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
   // EP: all-to-all dispatch and combine of the routed tokens, forward and backward.
   if (block.is_moe && c.ep > 1) {
     double bytes = expert_tokens_bytes * double(g.hidden) * act_bytes(p.act_dtype);
-    bc.ep_comm_s = 4 * all_to_all_s(c.ep_group, bytes);
+    const double a2a = 4 * all_to_all_s(c.ep_group, bytes);
+    // With --ep-comm-overlap (Megatron-Core's batch-level overlap, DeepSeek's DualPipe) one
+    // micro-batch's dispatch and combine run beside another's compute of this block, forward and
+    // backward merged: exposed is what the pair adds to the compute, SM contention included.
+    const double compute = bc.fwd_s + bc.bwd_input_s + bc.bwd_weight_s;
+    bc.ep_comm_s = c.ep_comm_overlap ? beside_collective(gpu, compute, a2a) - compute : a2a;
   }
   tp_bwd += tp_bwd_async;
   bc.tp_comm_s = tp_fwd + tp_bwd;

@@ -144,6 +144,9 @@ Reason Estimator::check(const Strategy& s, std::string* detail) const {
   if (s.tp_comm_overlap && !s.sp)
     return fail(Reason::options,
                 [&] { return std::string("--tp-comm-overlap needs sequence parallelism (--sp)"); });
+  if (s.ep_comm_overlap && s.ep < 2)
+    return fail(Reason::options,
+                [&] { return std::string("--ep-comm-overlap needs expert parallelism (--ep > 1)"); });
   if (experts_ > 0 && s.tp > 1 && !s.sp)
     return fail(Reason::options, [&] {
       return std::string("MoE with tp > 1 needs sequence parallelism (--sp), as in Megatron-Core");
@@ -160,7 +163,7 @@ uint64_t ctx_hash(const ShardContext& c) {
   uint64_t h = 1469598103934665603ULL;
   for (uint64_t v : {uint64_t(c.tp), uint64_t(c.cp), uint64_t(c.ep), uint64_t(c.micro_batch),
                      uint64_t(c.seq_len), uint64_t(c.sp), uint64_t(c.flash),
-                     uint64_t(c.tp_comm_overlap), uint64_t(c.async_tp_backward), uint64_t(c.recompute), uint64_t(c.precision)})
+                     uint64_t(c.tp_comm_overlap), uint64_t(c.async_tp_backward), uint64_t(c.ep_comm_overlap), uint64_t(c.recompute), uint64_t(c.precision)})
     h = mix(h, v);
   return h;
 }
@@ -289,6 +292,8 @@ void Estimator::prepare(const Strategy& s, Prepared& p) {
   c.flash = s.flash_attention;
   c.tp_comm_overlap = s.tp_comm_overlap;
   c.async_tp_backward = s.async_tp_backward;
+  // Overlap needs a second micro-batch in flight to run beside.
+  c.ep_comm_overlap = s.ep_comm_overlap && s.micro_batches() >= 2;
   c.recompute = s.recompute;
   c.precision = s.precision;
   c.tp_group = place_group(cluster_, s.tp, 1);

@@ -40,6 +40,7 @@ Strategy strategy_from_json(const JsonObject& o) {
   s.flash_attention = o.get_bool("flash_attention", true);
   s.overlap_grad_reduce = o.get_bool("overlap_grad_reduce", true);
   s.tp_comm_overlap = o.get_bool("tp_comm_overlap", false);
+  s.ep_comm_overlap = o.get_bool("ep_comm_overlap", false);
   s.async_tp_backward = o.get_bool("async_tp_backward", true);
   return s;
 }

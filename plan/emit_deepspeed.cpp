@@ -96,6 +96,9 @@ void check(const Plan& p, emit::Gaps& g) {
          "DeepSpeed-Ulysses all-to-all, which the plan did not price); re-plan with --cp 1");
   g.need(!s.tp_comm_overlap,
          "no TP communication/GEMM overlap; re-plan with --tp-comm-overlap off");
+  g.need(!s.ep_comm_overlap,
+         "no overlap of the expert all-to-all with another micro-batch's compute; re-plan with "
+         "--ep-comm-overlap off");
   g.need(s.precision != DType::fp8,
          "no FP8 training in the DeepSpeed config (its mixed-precision blocks are fp16 and bf16); "
          "re-plan with --precision bf16");

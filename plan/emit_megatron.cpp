@@ -89,6 +89,9 @@ Args parallel_args(const Plan& p, bool moe) {
     add(a, "--num-layers-per-virtual-pipeline-stage", n(p.model.spec->layers / (s.pp * s.vp)));
   if (s.sp) add(a, "--sequence-parallel");
   if (s.tp_comm_overlap) add(a, "--tp-comm-overlap");
+  // Megatron-Core >= 0.14: batch-level overlap of the EP all-to-all with another micro-batch's
+  // compute, which needs the weight-gradient GEMMs delayed (moe/README.md).
+  if (s.ep_comm_overlap) add(a, "--overlap-moe-expert-parallel-comm"), add(a, "--delay-wgrad-compute");
   // ZeRO-1 is the distributed optimizer; ZeRO-2/3 are Megatron-FSDP's sharding strategies, with
   // the flag set of docs/source/api-guide/custom_fsdp.md (its optimizer is still the distributed
   // optimizer, optimizer/__init__.py) and the fsdp_dtensor checkpoint format arguments.py asserts.
@@ -148,6 +151,9 @@ Emitted emit_megatron(const Plan& p) {
             "no TP communication overlap without sequence parallelism (arguments.py asserts "
             "--sequence-parallel with --tp-comm-overlap, and turns it off when tp = 1); re-plan "
             "with --sp on or --tp-comm-overlap off");
+  gaps.need(!s.ep_comm_overlap || s.ep > 1,
+            "no expert all-to-all to overlap without expert parallelism; re-plan with "
+            "--ep-comm-overlap off");
   gaps.need(!(s.ep > 1 && s.tp > 1 && !s.sp),
             "no expert parallelism with tensor parallelism but without sequence parallelism "
             "(megatron/core/transformer/moe/README.md: it must be enabled); re-plan with --sp on");

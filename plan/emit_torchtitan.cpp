@@ -85,6 +85,9 @@ void check(const Plan& p, const ModelSpec* m, emit::Gaps& g) {
            "no single-stage ZB-H1 schedule (torch.distributed.pipelining's zero-bubble schedules, "
            "InterleavedZeroBubble and ZBVZeroBubble, run two or more stages per rank); re-plan "
            "with --schedule 1f1b or interleaved");
+  g.need(!s.ep_comm_overlap,
+         "no overlap of the expert all-to-all with another micro-batch's compute; re-plan with "
+         "--ep-comm-overlap off");
   g.need(s.precision != DType::fp16,
          "no fp16 mixed precision (training.mixed_precision_param is bfloat16 or float32)");
   g.need(s.seq_len % (2 * s.tp * s.cp) == 0,

@@ -29,6 +29,7 @@ OJ strategy(const Strategy& s) {
             {"precision", dtype_name(s.precision)},
             {"seq_len", s.seq_len},
             {"tp_comm_overlap", s.tp_comm_overlap},
+            {"ep_comm_overlap", s.ep_comm_overlap},
             {"flash_attention", s.flash_attention},
             {"overlap_grad_reduce", s.overlap_grad_reduce},
             {"async_tp_backward", s.async_tp_backward}};

@@ -81,14 +81,20 @@ std::vector<Strategy> enumerate_space(const OpGraph& g, const ClusterSpec& clust
                       continue;
                     for (int z : zeros) {
                       for (Recompute rc : recomputes) {
+                       for (int eo = 0; eo < (ep > 1 ? 2 : 1); ++eo) {
+                        if (!sp.ep_comm_overlap.empty() &&
+                            std::find(sp.ep_comm_overlap.begin(), sp.ep_comm_overlap.end(), eo == 1) == sp.ep_comm_overlap.end())
+                          continue;
                         Strategy s;
                         s.dp = dp, s.tp = tp, s.pp = pp, s.cp = cp, s.ep = ep, s.vp = vp;
                         s.sp = spi == 1, s.tp_comm_overlap = ov == 1, s.zero = z, s.recompute = rc;
+                        s.ep_comm_overlap = eo == 1;
                         s.micro_batch = mb, s.global_batch = o.global_batch, s.schedule = sch;
                         s.precision = o.precision, s.seq_len = g.seq_len;
                         s.flash_attention = o.flash_attention, s.overlap_grad_reduce = o.overlap_grad_reduce;
                         s.async_tp_backward = o.async_tp_backward;
                         out.push_back(s);
+                       }
                       }
                     }
                   }

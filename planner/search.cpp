@@ -14,7 +14,7 @@ namespace shardplan {
 namespace {
 auto key_of(const Strategy& s) {
   return std::make_tuple(s.tp, s.pp, s.cp, s.ep, s.vp, int(s.sp), s.zero, int(s.recompute),
-                         s.micro_batch, int(s.schedule), int(s.tp_comm_overlap), s.dp);
+                         s.micro_batch, int(s.schedule), int(s.tp_comm_overlap), int(s.ep_comm_overlap), s.dp);
 }
 
 double score_of(const Estimate& e, Objective obj, int64_t gpus) {

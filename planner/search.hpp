@@ -22,7 +22,7 @@ struct SearchSpace {
   std::vector<int> zero;
   std::vector<Recompute> recompute;
   std::vector<Schedule> schedule;
-  std::vector<bool> sp, tp_comm_overlap;
+  std::vector<bool> sp, tp_comm_overlap, ep_comm_overlap;  // ep_comm_overlap: only when ep > 1
   int64_t max_micro_batch = 64;
 };
 

@@ -133,6 +133,17 @@ TEST_CASE("emit: what a framework lacks is an error naming each gap") {
   CHECK(has(emit_error([&] { return emit_megatron(overlap); }),
             "no TP communication overlap without sequence parallelism"));
 
+  // EP all-to-all overlap: Megatron-Core >= 0.14 runs it (with the delayed weight gradients it
+  // needs); DeepSpeed and torchtitan name the gap.
+  Plan ep_overlap = mixtral_ep();
+  ep_overlap.strategy.ep_comm_overlap = true;
+  const std::string mg = emit_megatron(ep_overlap).text;
+  CHECK(has(mg, "--overlap-moe-expert-parallel-comm"));
+  CHECK(has(mg, "--delay-wgrad-compute"));
+  CHECK(has(emit_error([&] { return emit_deepspeed(ep_overlap, false); }),
+            "no overlap of the expert all-to-all"));
+  CHECK(has(emit_error([&] { return emit_torchtitan(ep_overlap); }), "no overlap of the expert all-to-all"));
+
   Plan gpipe = llama70b_uneven();
   gpipe.strategy.schedule = Schedule::gpipe;
   CHECK(has(emit_error([&] { return emit_megatron(gpipe); }), "no GPipe schedule"));
