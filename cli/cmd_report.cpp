@@ -79,7 +79,7 @@ void run_report(const ReportOptions& o, CLI::App* cmd) {
   SearchOptions so =
       search_options_from(o.search, s.gpus, s.global_batch, s.precision, s.allow_tp_across_nodes);
   if (s.chosen)
-    so.flash_attention = s.chosen->flash_attention,
+    so.flash_attention = s.chosen->flash_attention, so.attention_kernel = s.chosen->attention_kernel,
     so.overlap_grad_reduce = s.chosen->overlap_grad_reduce,
     so.async_tp_backward = s.chosen->async_tp_backward;
   so.keep_pareto_strategies = true;  // the front comes from this one search, not a second pass

@@ -28,6 +28,7 @@ OJ strategy_json(const Strategy& s) {
   j["tp_comm_overlap"] = s.tp_comm_overlap;
   j["ep_comm_overlap"] = s.ep_comm_overlap;
   j["flash_attention"] = s.flash_attention;
+  j["attention_kernel"] = attention_kernel_name(s.attention_kernel);
   j["overlap_grad_reduce"] = s.overlap_grad_reduce;
   j["async_tp_backward"] = s.async_tp_backward;
   return j;

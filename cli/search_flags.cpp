@@ -69,6 +69,9 @@ void add_search_flags(CLI::App* cmd, SearchFlags& f) {
   cmd->add_option("--time-limit", f.time_limit, "stop the search after this many seconds")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--no-flash-attention", f.no_flash, "unfused attention");
+  cmd->add_option("--attention-kernel", f.attention_kernel,
+                  "fused-attention kernel: default (the GPU preset's), fa2, cudnn or fa3")
+      ->check(CLI::IsMember({"default", "fa2", "cudnn", "fa3"}));
   cmd->add_flag("--no-overlap-grad-reduce", f.no_overlap_grad_reduce,
                 "DP reduction after the backward");
   cmd->add_flag("--no-async-tp-backward", f.no_async_tp_backward,
@@ -120,6 +123,7 @@ SearchOptions search_options_from(const SearchFlags& f, int64_t gpus, int64_t gl
                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   so.time_limit_s = f.time_limit;
   so.flash_attention = !f.no_flash;
+  parse_attention_kernel(f.attention_kernel, so.attention_kernel);
   so.overlap_grad_reduce = !f.no_overlap_grad_reduce;
   so.async_tp_backward = !f.no_async_tp_backward;
   so.allow_tp_across_nodes = allow_tp_across_nodes;

@@ -35,6 +35,9 @@ void add_strategy_flags(CLI::App* cmd, StrategyFlags& f) {
   cmd->add_flag("--ep-comm-overlap", f.ep_comm_overlap,
                 "overlap one micro-batch's expert all-to-all with another's compute (needs --ep > 1)");
   cmd->add_flag("--no-flash-attention", f.no_flash, "unfused attention (Megatron before FlashAttention)");
+  cmd->add_option("--attention-kernel", f.attention_kernel,
+                  "fused-attention kernel: default (the GPU preset's), fa2, cudnn or fa3")
+      ->check(CLI::IsMember({"default", "fa2", "cudnn", "fa3"}));
   cmd->add_flag("--no-overlap-grad-reduce", f.no_overlap_grad_reduce, "DP gradient reduction after the backward");
   cmd->add_flag("--no-async-tp-backward", f.no_async_tp_backward,
                 "TP input-gradient reduction not overlapped with the weight-gradient GEMM (Megatron before 2022)");
@@ -76,6 +79,7 @@ Strategy resolve_strategy(const StrategyFlags& f, const Problem& p) {
   s.tp_comm_overlap = f.tp_comm_overlap;
   s.ep_comm_overlap = f.ep_comm_overlap;
   s.flash_attention = !f.no_flash;
+  parse_attention_kernel(f.attention_kernel, s.attention_kernel);
   s.overlap_grad_reduce = !f.no_overlap_grad_reduce;
   s.async_tp_backward = !f.no_async_tp_backward;
   return s;

@@ -16,7 +16,7 @@ std::string g_program_dir;
 
 const std::vector<std::string> kGpuKeys = {
     "name", "description", "memory_bytes", "memory_bandwidth_GBps", "sms", "peak_tflops",
-    "gemm_peak_fraction", "attention_fwd_fraction", "attention_bwd_fraction", "attention_ramp_keys", "sustained_compute_fraction",
+    "gemm_peak_fraction", "attention_fwd_fraction", "attention_bwd_fraction", "attention_ramp_keys", "attention_kernels", "sustained_compute_fraction",
     "memory_bandwidth_fraction", "kernel_overhead_us", "gemm_tile_m", "gemm_tile_n", "gemm_pipeline_k", "comm_sms",
     "runtime_reserved_bytes", "allocator_fragmentation", "source"};
 
@@ -49,6 +49,17 @@ GpuSpec gpu_from_json(const JsonObject& o) {
   g.attention_bwd_fraction = fraction(o, "attention_bwd_fraction", g.attention_bwd_fraction);
   g.attention_ramp_keys = o.get_number("attention_ramp_keys", g.attention_ramp_keys);
   if (g.attention_ramp_keys < 0) o.fail("attention_ramp_keys", "expected a non-negative number of keys");
+  if (o.has("attention_kernels")) {
+    JsonObject ks = o.get_object("attention_kernels");
+    ks.reject_unknown({"fa2", "cudnn", "fa3"});
+    for (int i = 1; i < kAttentionKernelCount; ++i) {
+      const char* name = attention_kernel_name(static_cast<AttentionKernel>(i));
+      if (!ks.has(name)) continue;
+      JsonObject k = ks.get_object(name);
+      k.reject_unknown({"fwd", "bwd"});
+      g.attention_kernels[size_t(i)] = {fraction(k, "fwd", 0), fraction(k, "bwd", 0)};
+    }
+  }
   g.sustained_compute_fraction = fraction(o, "sustained_compute_fraction", g.sustained_compute_fraction);
   g.memory_bandwidth_fraction = fraction(o, "memory_bandwidth_fraction", g.memory_bandwidth_fraction);
   g.kernel_overhead_us = o.get_number("kernel_overhead_us", g.kernel_overhead_us);

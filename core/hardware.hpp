@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/attention_kernel.hpp"
 #include "core/dtype.hpp"
 
 namespace shardplan {
@@ -27,6 +28,9 @@ struct GpuSpec {
   // for long sequences and scale by s_k / (s_k + attention_ramp_keys) (per query tile, the
   // half-masked diagonal block and the tile's prologue and epilogue). 0: flat.
   double attention_ramp_keys = 0;
+  // Rates of named kernels {forward, backward}, for runs that use another kernel than the
+  // default (the fractions above); {0, 0}: no figures for that kernel on this GPU.
+  std::array<std::array<double, 2>, kAttentionKernelCount> attention_kernels{};
   // Tensor-core rate a training run sustains against the short microbenchmarks behind the
   // fractions above (the power cap lowers the clocks under hours of dense math): scales GEMM and
   // fused-attention rates, not memory-bound kernels. 1: the microbenchmarks hold.

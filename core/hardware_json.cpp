@@ -5,6 +5,17 @@ namespace shardplan {
 
 using OJ = nlohmann::ordered_json;
 
+namespace {
+OJ attention_kernels_json(const GpuSpec& g) {
+  OJ ks = OJ::object();
+  for (int i = 1; i < kAttentionKernelCount; ++i) {
+    const auto& k = g.attention_kernels[size_t(i)];
+    if (k[0] > 0) ks[attention_kernel_name(static_cast<AttentionKernel>(i))] = OJ{{"fwd", k[0]}, {"bwd", k[1]}};
+  }
+  return ks;
+}
+}  // namespace
+
 OJ gpu_to_json(const GpuSpec& g) {
   OJ peaks;
   for (int i = 0; i < kDTypeCount; ++i)
@@ -21,6 +32,7 @@ OJ gpu_to_json(const GpuSpec& g) {
             {"attention_fwd_fraction", g.attention_fwd_fraction},
             {"attention_bwd_fraction", g.attention_bwd_fraction},
             {"attention_ramp_keys", g.attention_ramp_keys},
+            {"attention_kernels", attention_kernels_json(g)},
             {"sustained_compute_fraction", g.sustained_compute_fraction},
             {"memory_bandwidth_fraction", g.memory_bandwidth_fraction},
             {"kernel_overhead_us", g.kernel_overhead_us},

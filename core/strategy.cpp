@@ -45,7 +45,7 @@ bool parse_flag(const std::string& key, const std::string& v) {
 Strategy parse_strategy_string(const std::string& text, Strategy s) {
   static const std::vector<std::string> keys = {
       "dp", "tp", "pp", "cp", "ep", "vp", "sp", "zero", "recompute", "mbs", "micro_batch",
-      "schedule", "precision", "tp_comm_overlap", "ep_comm_overlap", "flash_attention", "overlap_grad_reduce", "async_tp_backward"};
+      "schedule", "precision", "tp_comm_overlap", "ep_comm_overlap", "flash_attention", "attention_kernel", "overlap_grad_reduce", "async_tp_backward"};
   size_t pos = 0;
   bool dp_given = false;
   while (pos <= text.size()) {
@@ -71,6 +71,10 @@ Strategy parse_strategy_string(const std::string& text, Strategy s) {
     else if (key == "tp_comm_overlap") s.tp_comm_overlap = parse_flag(key, val);
     else if (key == "ep_comm_overlap") s.ep_comm_overlap = parse_flag(key, val);
     else if (key == "flash_attention") s.flash_attention = parse_flag(key, val);
+    else if (key == "attention_kernel") {
+      if (!parse_attention_kernel(val, s.attention_kernel))
+        throw UsageError("strategy: attention_kernel=" + val + ": expected default, fa2, cudnn or fa3");
+    }
     else if (key == "overlap_grad_reduce") s.overlap_grad_reduce = parse_flag(key, val);
     else if (key == "async_tp_backward") s.async_tp_backward = parse_flag(key, val);
     else if (key == "zero") {
@@ -112,6 +116,8 @@ std::string strategy_to_string(const Strategy& s) {
   if (s.tp_comm_overlap) out += ",tp_comm_overlap";
   if (s.ep_comm_overlap) out += ",ep_comm_overlap";
   if (!s.flash_attention) out += ",flash_attention=off";
+  if (s.attention_kernel != AttentionKernel::gpu_default)
+    out += std::string(",attention_kernel=") + attention_kernel_name(s.attention_kernel);
   if (!s.overlap_grad_reduce) out += ",overlap_grad_reduce=off";
   if (!s.async_tp_backward) out += ",async_tp_backward=off";
   return out;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/attention_kernel.hpp"
 #include "core/dtype.hpp"
 
 namespace shardplan {
@@ -33,6 +34,9 @@ struct Strategy {
   bool ep_comm_overlap = false;
   // Implementation choices that change the cost (defaults: today's Megatron-Core).
   bool flash_attention = true;
+  // The fused-attention kernel: the GPU preset's default, or fa2 / cudnn / fa3 where the preset
+  // has their rates (Megatron's --attention-backend flash or fused).
+  AttentionKernel attention_kernel = AttentionKernel::gpu_default;
   bool overlap_grad_reduce = true;
   // Megatron (since 2022) runs the input-gradient all-reduce / reduce-scatter of column-parallel
   // layers asynchronously behind the weight-gradient GEMM; Megatron of 2020-2021 did not.

@@ -93,8 +93,13 @@ struct Pricer {
       // Short sequences run below the asymptote; under CP each kernel sees one rank's chunk of keys.
       const double keys = s_k / double(c.cp);
       peak *= keys / (keys + gpu.attention_ramp_keys) * gpu.sustained_compute_fraction;
-      t.fwd = fwd_flops / (peak * gpu.attention_fwd_fraction) + gpu.kernel_overhead_us * 1e-6;
-      t.bwd_in = 2.5 * fwd_flops / (peak * gpu.attention_bwd_fraction) + gpu.kernel_overhead_us * 1e-6;
+      // The preset's default kernel, or the named one (the Estimator checks the preset has it).
+      const auto& named = gpu.attention_kernels[size_t(c.attention_kernel)];
+      const bool dflt = c.attention_kernel == AttentionKernel::gpu_default || named[0] <= 0;
+      const double fwd_frac = dflt ? gpu.attention_fwd_fraction : named[0];
+      const double bwd_frac = dflt ? gpu.attention_bwd_fraction : named[1];
+      t.fwd = fwd_flops / (peak * fwd_frac) + gpu.kernel_overhead_us * 1e-6;
+      t.bwd_in = 2.5 * fwd_flops / (peak * bwd_frac) + gpu.kernel_overhead_us * 1e-6;
     } else {
       // Unfused (Megatron 2021): batched QK^T and AV GEMMs over all s x s scores, and memory-bound
       // scale-mask-softmax and dropout on the scores in 16-bit.

@@ -16,6 +16,7 @@ struct ShardContext {
   int64_t tp = 1, cp = 1, ep = 1, micro_batch = 1, seq_len = 1;
   bool sp = false, flash = true, tp_comm_overlap = false, async_tp_backward = true;
   bool ep_comm_overlap = false;  // the EP all-to-all runs beside another micro-batch's compute
+  AttentionKernel attention_kernel = AttentionKernel::gpu_default;
   Recompute recompute = Recompute::none;
   DType precision = DType::bf16;
   GroupPlacement tp_group, cp_group, ep_group;
@@ -23,7 +24,7 @@ struct ShardContext {
     return tp == o.tp && cp == o.cp && ep == o.ep && micro_batch == o.micro_batch &&
            seq_len == o.seq_len && sp == o.sp && flash == o.flash &&
            tp_comm_overlap == o.tp_comm_overlap && async_tp_backward == o.async_tp_backward &&
-           ep_comm_overlap == o.ep_comm_overlap &&
+           ep_comm_overlap == o.ep_comm_overlap && attention_kernel == o.attention_kernel &&
            recompute == o.recompute && precision == o.precision;
   }
 };

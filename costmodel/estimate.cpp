@@ -144,6 +144,14 @@ Reason Estimator::check(const Strategy& s, std::string* detail) const {
   if (s.tp_comm_overlap && !s.sp)
     return fail(Reason::options,
                 [&] { return std::string("--tp-comm-overlap needs sequence parallelism (--sp)"); });
+  if (s.attention_kernel != AttentionKernel::gpu_default &&
+      (!s.flash_attention || cluster_.gpu.attention_kernels[size_t(s.attention_kernel)][0] <= 0))
+    return fail(Reason::options, [&] {
+      return !s.flash_attention
+                 ? std::string("--attention-kernel names a fused kernel, but attention is unfused (--no-flash-attention)")
+                 : cluster_.gpu.name + " has no figures for attention kernel " +
+                       attention_kernel_name(s.attention_kernel) + " (its preset's attention_kernels)";
+    });
   if (s.ep_comm_overlap && s.ep < 2)
     return fail(Reason::options,
                 [&] { return std::string("--ep-comm-overlap needs expert parallelism (--ep > 1)"); });
@@ -163,7 +171,7 @@ uint64_t ctx_hash(const ShardContext& c) {
   uint64_t h = 1469598103934665603ULL;
   for (uint64_t v : {uint64_t(c.tp), uint64_t(c.cp), uint64_t(c.ep), uint64_t(c.micro_batch),
                      uint64_t(c.seq_len), uint64_t(c.sp), uint64_t(c.flash),
-                     uint64_t(c.tp_comm_overlap), uint64_t(c.async_tp_backward), uint64_t(c.ep_comm_overlap), uint64_t(c.recompute), uint64_t(c.precision)})
+                     uint64_t(c.tp_comm_overlap), uint64_t(c.async_tp_backward), uint64_t(c.ep_comm_overlap), uint64_t(c.attention_kernel), uint64_t(c.recompute), uint64_t(c.precision)})
     h = mix(h, v);
   return h;
 }
@@ -290,6 +298,7 @@ void Estimator::prepare(const Strategy& s, Prepared& p) {
   c.seq_len = graph_.seq_len;
   c.sp = s.sp;
   c.flash = s.flash_attention;
+  c.attention_kernel = s.attention_kernel;
   c.tp_comm_overlap = s.tp_comm_overlap;
   c.async_tp_backward = s.async_tp_backward;
   // Overlap needs a second micro-batch in flight to run beside.

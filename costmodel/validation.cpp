@@ -38,6 +38,7 @@ Strategy strategy_from_json(const JsonObject& o) {
   if (!p) o.fail("precision", "expected fp32, bf16, fp16 or fp8");
   s.precision = *p;
   s.flash_attention = o.get_bool("flash_attention", true);
+  parse_attention_kernel(o.get_enum("attention_kernel", {"default", "fa2", "cudnn", "fa3"}, "default"), s.attention_kernel);
   s.overlap_grad_reduce = o.get_bool("overlap_grad_reduce", true);
   s.tp_comm_overlap = o.get_bool("tp_comm_overlap", false);
   s.ep_comm_overlap = o.get_bool("ep_comm_overlap", false);
@@ -136,6 +137,7 @@ ValidationResult validate_row(const ValidationRow& row) {
     c.seq_len = row.model.seq_len;
     c.sp = row.strategy.sp;
     c.flash = row.strategy.flash_attention;
+    c.attention_kernel = row.strategy.attention_kernel;
     c.recompute = row.strategy.recompute;
     c.async_tp_backward = row.strategy.async_tp_backward;
     c.precision = row.strategy.precision;

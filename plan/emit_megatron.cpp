@@ -124,6 +124,9 @@ Args training_args(const Strategy& s) {
     add(a, "--recompute-num-layers", "1");
   }
   if (!s.flash_attention) add(a, "--attention-backend", "unfused");
+  // A named kernel: flash-attn's FA2/FA3 are Megatron's "flash" backend, cuDNN its "fused" one.
+  else if (s.attention_kernel == AttentionKernel::cudnn) add(a, "--attention-backend", "fused");
+  else if (s.attention_kernel != AttentionKernel::gpu_default) add(a, "--attention-backend", "flash");
   return a;
 }
 

@@ -31,6 +31,7 @@ OJ strategy(const Strategy& s) {
             {"tp_comm_overlap", s.tp_comm_overlap},
             {"ep_comm_overlap", s.ep_comm_overlap},
             {"flash_attention", s.flash_attention},
+            {"attention_kernel", attention_kernel_name(s.attention_kernel)},
             {"overlap_grad_reduce", s.overlap_grad_reduce},
             {"async_tp_backward", s.async_tp_backward}};
 }

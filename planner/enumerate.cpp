@@ -92,6 +92,7 @@ std::vector<Strategy> enumerate_space(const OpGraph& g, const ClusterSpec& clust
                         s.micro_batch = mb, s.global_batch = o.global_batch, s.schedule = sch;
                         s.precision = o.precision, s.seq_len = g.seq_len;
                         s.flash_attention = o.flash_attention, s.overlap_grad_reduce = o.overlap_grad_reduce;
+                        s.attention_kernel = o.attention_kernel;
                         s.async_tp_backward = o.async_tp_backward;
                         out.push_back(s);
                        }

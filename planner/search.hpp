@@ -37,6 +37,7 @@ struct SearchOptions {
   int threads = 1;
   double time_limit_s = 0;       // 0: no limit
   bool flash_attention = true;
+  AttentionKernel attention_kernel = AttentionKernel::gpu_default;
   bool overlap_grad_reduce = true;
   bool async_tp_backward = true;  // Megatron >= 2022 (v3); false for the 2020-21 releases
   bool allow_tp_across_nodes = false;

@@ -6,7 +6,10 @@
 #include "gpt3_spec.hpp"
 
 #include "core/hardware.hpp"
+#include "core/error.hpp"
+#include "core/strategy.hpp"
 #include "costmodel/block_cost.hpp"
+#include "costmodel/estimate.hpp"
 #include "costmodel/gemm.hpp"
 #include "graph/transformer_builder.hpp"
 
@@ -83,4 +86,44 @@ TEST_CASE("sustained_compute_fraction slows tensor-core math, not memory-bound k
   gpu.sustained_compute_fraction = 1;
   CHECK(gemm_time_s(gpu, DType::bf16, 8192, 8192, 8192) == doctest::Approx(1.3920e-3).epsilon(1e-3));
   CHECK(memory_time_s(gpu, 1e9, 1) == mem);
+}
+
+TEST_CASE("attention kernels: a named kernel runs at its preset rates; one the preset lacks is an error") {
+  // FlashAttention-2 on the H100 preset: 0.345 forward, 0.331 backward (FA3 paper), the same ramp
+  // and sustained fraction as the default. Same layer as above: 103,079,215,104 FLOPs forward at
+  // 989.5e12 x 0.345 x 0.87223 x 0.85 = 253.1 TFLOP/s: 407.3 us + 3 us = 410.3 us; backward
+  // 2.5x at 0.331: 1061.3 us + 3 us = 1064.3 us.
+  const OpGraph g = build_transformer_graph(gpt_layer());
+  const ClusterSpec cluster = load_cluster("dgx-h100");
+  Block only = g.blocks[1];
+  only.ops.clear();
+  for (int64_t v : g.blocks[1].ops)
+    if (g.op(v).name == "layer0.attn_core") only.ops.push_back(v);
+  ShardContext c;
+  c.seq_len = g.seq_len;
+  c.attention_kernel = AttentionKernel::fa2;
+  c.tp_group = place_group(cluster, 1, 1);
+  c.cp_group = place_group(cluster, 1, 1);
+  c.ep_group = place_group(cluster, 1, 1);
+  const BlockCost a = price_block(g, only, cluster.gpu, c);
+  CHECK(a.fwd_s == doctest::Approx(410.3e-6).epsilon(1e-3));
+  CHECK(a.bwd_input_s == doctest::Approx(1064.3e-6).epsilon(1e-3));
+
+  // The A100 preset has FlashAttention-2 figures only: fa3 there is refused, as is a kernel
+  // named for unfused attention.
+  ClusterSpec a100 = load_cluster("dgx-a100");
+  a100.set_gpu_count(8);
+  const OpGraph g8 = build_transformer_graph(testing::gpt3_spec(8, "gpt3-8-layers"));
+  Estimator est(g8, a100);
+  Strategy s = parse_strategy_string("tp=8,mbs=1,attention_kernel=fa3", Strategy{});
+  s.global_batch = 8, s.seq_len = 2048;
+  CHECK(strategy_to_string(s).find(",attention_kernel=fa3") != std::string::npos);
+  Estimate e = est.estimate(s);
+  CHECK_FALSE(e.valid());
+  CHECK(e.detail.find("has no figures for attention kernel fa3") != std::string::npos);
+  s.attention_kernel = AttentionKernel::fa2;
+  CHECK(est.estimate(s).valid());
+  s.flash_attention = false;
+  CHECK_FALSE(est.estimate(s).valid());
+  CHECK_THROWS_AS(parse_strategy_string("attention_kernel=fa9", Strategy{}), UsageError);
 }

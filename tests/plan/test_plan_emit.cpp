@@ -144,6 +144,13 @@ TEST_CASE("emit: what a framework lacks is an error naming each gap") {
             "no overlap of the expert all-to-all"));
   CHECK(has(emit_error([&] { return emit_torchtitan(ep_overlap); }), "no overlap of the expert all-to-all"));
 
+  // A named attention kernel becomes Megatron's backend: flash-attn's FA2/FA3 "flash", cuDNN "fused".
+  Plan fa2 = llama70b_uneven();
+  fa2.strategy.attention_kernel = AttentionKernel::fa2;
+  CHECK(has(emit_megatron(fa2).text, "--attention-backend flash"));
+  fa2.strategy.attention_kernel = AttentionKernel::cudnn;
+  CHECK(has(emit_megatron(fa2).text, "--attention-backend fused"));
+
   Plan gpipe = llama70b_uneven();
   gpipe.strategy.schedule = Schedule::gpipe;
   CHECK(has(emit_error([&] { return emit_megatron(gpipe); }), "no GPipe schedule"));

@@ -1,0 +1,27 @@
+// Which fused-attention kernel a run uses: the GPU preset's default (what the frameworks pick on
+// it), or a named one with its own measured rates in the preset (`attention_kernels`).
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace shardplan {
+
+enum class AttentionKernel : uint8_t { gpu_default = 0, fa2 = 1, cudnn = 2, fa3 = 3 };
+constexpr int kAttentionKernelCount = 4;
+
+inline const char* attention_kernel_name(AttentionKernel k) {
+  switch (k) {
+    case AttentionKernel::fa2: return "fa2";
+    case AttentionKernel::cudnn: return "cudnn";
+    case AttentionKernel::fa3: return "fa3";
+    default: return "default";
+  }
+}
+
+inline bool parse_attention_kernel(const std::string& s, AttentionKernel& out) {
+  for (int i = 0; i < kAttentionKernelCount; ++i)
+    if (s == attention_kernel_name(static_cast<AttentionKernel>(i))) return out = static_cast<AttentionKernel>(i), true;
+  return false;
+}
+
+}  // namespace shardplan
