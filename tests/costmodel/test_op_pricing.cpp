@@ -19,7 +19,8 @@ namespace {
 ModelSpec gpt_layer() { return testing::gpt3_spec(1, "gpt-layer"); }
 
 // One op of a block, priced alone at tp = 1.
-BlockCost price_op(const OpGraph& g, size_t block, const std::string& op, DType precision) {
+BlockCost price_op(const OpGraph& g, size_t block, const std::string& op, DType precision,
+                   AttentionKernel kernel = AttentionKernel::gpu_default) {
   const ClusterSpec cluster = load_cluster("dgx-h100");
   Block only = g.blocks[block];
   only.ops.clear();
@@ -29,6 +30,7 @@ BlockCost price_op(const OpGraph& g, size_t block, const std::string& op, DType 
   ShardContext c;
   c.seq_len = g.seq_len;
   c.precision = precision;
+  c.attention_kernel = kernel;
   c.tp_group = place_group(cluster, 1, 1);
   c.cp_group = place_group(cluster, 1, 1);
   c.ep_group = place_group(cluster, 1, 1);
@@ -94,18 +96,7 @@ TEST_CASE("attention kernels: a named kernel runs at its preset rates; one the p
   // 989.5e12 x 0.345 x 0.87223 x 0.85 = 253.1 TFLOP/s: 407.3 us + 3 us = 410.3 us; backward
   // 2.5x at 0.331: 1061.3 us + 3 us = 1064.3 us.
   const OpGraph g = build_transformer_graph(gpt_layer());
-  const ClusterSpec cluster = load_cluster("dgx-h100");
-  Block only = g.blocks[1];
-  only.ops.clear();
-  for (int64_t v : g.blocks[1].ops)
-    if (g.op(v).name == "layer0.attn_core") only.ops.push_back(v);
-  ShardContext c;
-  c.seq_len = g.seq_len;
-  c.attention_kernel = AttentionKernel::fa2;
-  c.tp_group = place_group(cluster, 1, 1);
-  c.cp_group = place_group(cluster, 1, 1);
-  c.ep_group = place_group(cluster, 1, 1);
-  const BlockCost a = price_block(g, only, cluster.gpu, c);
+  const BlockCost a = price_op(g, 1, "layer0.attn_core", DType::bf16, AttentionKernel::fa2);
   CHECK(a.fwd_s == doctest::Approx(410.3e-6).epsilon(1e-3));
   CHECK(a.bwd_input_s == doctest::Approx(1064.3e-6).epsilon(1e-3));
 
