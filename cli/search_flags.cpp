@@ -71,7 +71,7 @@ void add_search_flags(CLI::App* cmd, SearchFlags& f) {
   cmd->add_flag("--no-flash-attention", f.no_flash, "unfused attention");
   cmd->add_option("--attention-kernel", f.attention_kernel,
                   "fused-attention kernel: default (the GPU preset's), fa2, cudnn or fa3")
-      ->check(CLI::IsMember({"default", "fa2", "cudnn", "fa3"}));
+      ->check(CLI::IsMember(attention_kernel_names()));
   cmd->add_flag("--no-overlap-grad-reduce", f.no_overlap_grad_reduce,
                 "DP reduction after the backward");
   cmd->add_flag("--no-async-tp-backward", f.no_async_tp_backward,

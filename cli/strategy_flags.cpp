@@ -37,7 +37,7 @@ void add_strategy_flags(CLI::App* cmd, StrategyFlags& f) {
   cmd->add_flag("--no-flash-attention", f.no_flash, "unfused attention (Megatron before FlashAttention)");
   cmd->add_option("--attention-kernel", f.attention_kernel,
                   "fused-attention kernel: default (the GPU preset's), fa2, cudnn or fa3")
-      ->check(CLI::IsMember({"default", "fa2", "cudnn", "fa3"}));
+      ->check(CLI::IsMember(attention_kernel_names()));
   cmd->add_flag("--no-overlap-grad-reduce", f.no_overlap_grad_reduce, "DP gradient reduction after the backward");
   cmd->add_flag("--no-async-tp-backward", f.no_async_tp_backward,
                 "TP input-gradient reduction not overlapped with the weight-gradient GEMM (Megatron before 2022)");

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace shardplan {
 
@@ -16,6 +17,13 @@ inline const char* attention_kernel_name(AttentionKernel k) {
     case AttentionKernel::fa3: return "fa3";
     default: return "default";
   }
+}
+
+// Every name, "default" first; from_named = 1 leaves it out (the kernels a GPU preset can list).
+inline std::vector<std::string> attention_kernel_names(int from_named = 0) {
+  std::vector<std::string> out;
+  for (int i = from_named; i < kAttentionKernelCount; ++i) out.emplace_back(attention_kernel_name(static_cast<AttentionKernel>(i)));
+  return out;
 }
 
 inline bool parse_attention_kernel(const std::string& s, AttentionKernel& out) {

@@ -51,7 +51,7 @@ GpuSpec gpu_from_json(const JsonObject& o) {
   if (g.attention_ramp_keys < 0) o.fail("attention_ramp_keys", "expected a non-negative number of keys");
   if (o.has("attention_kernels")) {
     JsonObject ks = o.get_object("attention_kernels");
-    ks.reject_unknown({"fa2", "cudnn", "fa3"});
+    ks.reject_unknown(attention_kernel_names(1));
     for (int i = 1; i < kAttentionKernelCount; ++i) {
       const char* name = attention_kernel_name(static_cast<AttentionKernel>(i));
       if (!ks.has(name)) continue;

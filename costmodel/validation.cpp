@@ -38,7 +38,7 @@ Strategy strategy_from_json(const JsonObject& o) {
   if (!p) o.fail("precision", "expected fp32, bf16, fp16 or fp8");
   s.precision = *p;
   s.flash_attention = o.get_bool("flash_attention", true);
-  parse_attention_kernel(o.get_enum("attention_kernel", {"default", "fa2", "cudnn", "fa3"}, "default"), s.attention_kernel);
+  parse_attention_kernel(o.get_enum("attention_kernel", attention_kernel_names(), "default"), s.attention_kernel);
   s.overlap_grad_reduce = o.get_bool("overlap_grad_reduce", true);
   s.tp_comm_overlap = o.get_bool("tp_comm_overlap", false);
   s.ep_comm_overlap = o.get_bool("ep_comm_overlap", false);

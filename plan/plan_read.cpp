@@ -38,7 +38,7 @@ Strategy strategy_from(const JsonObject& o) {
   s.tp_comm_overlap = o.get_bool("tp_comm_overlap");
   s.ep_comm_overlap = o.get_bool("ep_comm_overlap", false);  // absent from plans written before it
   s.flash_attention = o.get_bool("flash_attention");
-  parse_attention_kernel(o.get_enum("attention_kernel", {"default", "fa2", "cudnn", "fa3"}, "default"), s.attention_kernel);
+  parse_attention_kernel(o.get_enum("attention_kernel", attention_kernel_names(), "default"), s.attention_kernel);
   s.overlap_grad_reduce = o.get_bool("overlap_grad_reduce");
   s.async_tp_backward = o.get_bool("async_tp_backward");
   // Divisibility checked without overflow: dp * micro_batch is formed only when <= global_batch.
