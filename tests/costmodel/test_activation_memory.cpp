@@ -2,7 +2,7 @@
 // every parallelism and recompute setting), through price_block on a built transformer graph.
 #include <doctest/doctest.h>
 
-#include "gpt3_spec.hpp"
+#include "costmodel_fixtures.hpp"
 
 #include "core/hardware.hpp"
 #include "costmodel/block_cost.hpp"
@@ -168,12 +168,7 @@ TEST_CASE("cross-entropy time: Megatron's unfused fp32 passes over the vocab-par
   Block only_loss = g.blocks[g.blocks.size() - 1];
   only_loss.ops = {only_loss.ops.back()};
   REQUIRE(g.op(only_loss.ops[0]).kind == OpKind::loss);
-  ShardContext c;
-  c.seq_len = g.seq_len;
-  c.tp_group = place_group(cluster, 1, 1);
-  c.cp_group = place_group(cluster, 1, 1);
-  c.ep_group = place_group(cluster, 1, 1);
-  const BlockCost bc = price_block(g, only_loss, cluster.gpu, c);
+  const BlockCost bc = price_block(g, only_loss, cluster.gpu, testing::single_gpu_context(cluster, g));
   CHECK(bc.fwd_s == doctest::Approx(2.3785e-3).epsilon(1e-4));
   CHECK(bc.bwd_input_s == doctest::Approx(0.8754e-3).epsilon(1e-4));
 }

@@ -10,18 +10,17 @@
 #include "costmodel/tp_overlap.hpp"
 #include "graph/model_loader.hpp"
 
+#include "costmodel_fixtures.hpp"
+
 using namespace shardplan;
 
 namespace {
 BlockCost moe_block(const OpGraph& g, const ClusterSpec& cl, bool overlap) {
   size_t b = 0;
   while (!g.blocks[b].is_moe) ++b;
-  ShardContext c;
-  c.seq_len = g.seq_len;
+  ShardContext c = testing::single_gpu_context(cl, g);
   c.ep = 8;
   c.ep_comm_overlap = overlap;
-  c.tp_group = place_group(cl, 1, 1);
-  c.cp_group = place_group(cl, 1, 1);
   c.ep_group = place_group(cl, 8, 1);
   return price_block(g, g.blocks[b], cl.gpu, c);
 }

@@ -2,7 +2,7 @@
 // Korthikanti et al. 2022 eq. 7 (model) and Narayanan et al. 2021 eq. 3 (full recompute).
 #include <doctest/doctest.h>
 
-#include "gpt3_spec.hpp"
+#include "costmodel_fixtures.hpp"
 
 #include "core/hardware.hpp"
 #include "costmodel/estimate.hpp"

@@ -3,7 +3,7 @@
 // layer kept in 16 bits) and fused attention's ramp with the keys per kernel.
 #include <doctest/doctest.h>
 
-#include "gpt3_spec.hpp"
+#include "costmodel_fixtures.hpp"
 
 #include "core/hardware.hpp"
 #include "core/error.hpp"
@@ -27,13 +27,9 @@ BlockCost price_op(const OpGraph& g, size_t block, const std::string& op, DType 
   for (int64_t v : g.blocks[block].ops)
     if (g.op(v).name == op) only.ops.push_back(v);
   REQUIRE(only.ops.size() == 1);
-  ShardContext c;
-  c.seq_len = g.seq_len;
+  ShardContext c = testing::single_gpu_context(cluster, g);
   c.precision = precision;
   c.attention_kernel = kernel;
-  c.tp_group = place_group(cluster, 1, 1);
-  c.cp_group = place_group(cluster, 1, 1);
-  c.ep_group = place_group(cluster, 1, 1);
   return price_block(g, only, cluster.gpu, c);
 }
 }  // namespace
