@@ -128,18 +128,17 @@ void Builder::build_stage(int64_t s) {
   // per-pass traffic is shared among its chunks by their parameters: a pass gathers its chunk's.
   double gather_bytes = 0;
   for (int64_t v = 0; v < vp; ++v) gather_bytes += c_.chunks[s][v].param_gather_bytes;
-  auto chunk_gather = [&](int64_t q_pass, double stage_s) {
-    const int64_t v = sched[q_pass].chunk;
-    return stage_s * (gather_bytes > 0 ? c_.chunks[s][v].param_gather_bytes / gather_bytes : 1.0 / vp);
-  };
   int64_t gathered = 0;
   if (gather_s > 0)
     for (const Pass& p : sched) gathered += p.kind != Pass::W;
   std::vector<std::pair<TaskId, TaskId>> gather(gathered, {-1, -1});  // first and last task
   std::vector<TaskId> gathered_last(reps * gathered, -1);
-  auto gather_meta = [&](int64_t q_pass) {
+  // The gather before pass q_pass: its chunk's share of the stage's traffic.
+  auto add_gather = [&](int64_t q_pass) {
     const Pass& p = sched[q_pass];
-    return make_meta(TaskMeta::gather, p.kind, s, p.micro_batch, p.chunk);
+    const double share = gather_bytes > 0 ? c_.chunks[s][p.chunk].param_gather_bytes / gather_bytes : 1.0 / vp;
+    return add_dp(s, share * gather_s, share * gather_nic_s,
+                  make_meta(TaskMeta::gather, p.kind, s, p.micro_batch, p.chunk));
   };
   int64_t q = 0, next_gathered = 0;  // q: gathered passes seen; next_gathered: index into sched
   auto find_gathered = [&](int64_t from) {
@@ -148,8 +147,7 @@ void Builder::build_stage(int64_t s) {
   };
   if (gathered > 0) {
     next_gathered = find_gathered(0);
-    gather[0] = add_dp(s, chunk_gather(next_gathered, gather_s), chunk_gather(next_gathered, gather_nic_s),
-                       gather_meta(next_gathered));
+    gather[0] = add_gather(next_gathered);
   }
 
   std::vector<TaskId> last(reps, -1), pieces;
@@ -196,8 +194,7 @@ void Builder::build_stage(int64_t s) {
     if (gathers) {
       if (q + 1 < gathered) {
         next_gathered = find_gathered(i + 1);
-        gather[q + 1] = add_dp(s, chunk_gather(next_gathered, gather_s), chunk_gather(next_gathered, gather_nic_s),
-                               gather_meta(next_gathered));
+        gather[q + 1] = add_gather(next_gathered);
         // Prefetch one pass ahead with overlap; without it (overlap_grad_reduce off) the gather
         // waits for the pass before it, so communication and compute alternate.
         const int64_t lag = c_.overlap_grad_reduce ? 1 : 0;
