@@ -3,6 +3,7 @@
 // the frameworks would reject are still enumerated so the search can count why they fail,
 // except combinations that are the same strategy twice (sp without tp, vp without interleaving).
 #include <algorithm>
+#include <type_traits>
 
 #include "planner/search.hpp"
 
@@ -25,7 +26,9 @@ std::vector<T> or_default(const std::vector<T>& given, std::vector<T> all) {
   return given.empty() ? all : given;
 }
 
-bool allowed(const std::vector<int64_t>& list, int64_t v) {
+// An empty list allows every value.
+template <class T>
+bool allowed(const std::vector<T>& list, std::type_identity_t<T> v) {
   return list.empty() || std::find(list.begin(), list.end(), v) != list.end();
 }
 }  // namespace
@@ -74,28 +77,24 @@ std::vector<Strategy> enumerate_space(const OpGraph& g, const ClusterSpec& clust
               for (int64_t mb : divisors(per_replica, sp.max_micro_batch)) {
                 if (!allowed(sp.micro_batch, mb)) continue;
                 for (int spi = 0; spi < (tp > 1 ? 2 : 1); ++spi) {
-                  if (!sp.sp.empty() && std::find(sp.sp.begin(), sp.sp.end(), spi == 1) == sp.sp.end()) continue;
+                  if (!allowed(sp.sp, spi == 1)) continue;
                   for (int ov = 0; ov < (spi ? 2 : 1); ++ov) {
-                    if (!sp.tp_comm_overlap.empty() &&
-                        std::find(sp.tp_comm_overlap.begin(), sp.tp_comm_overlap.end(), ov == 1) == sp.tp_comm_overlap.end())
-                      continue;
+                    if (!allowed(sp.tp_comm_overlap, ov == 1)) continue;
                     for (int z : zeros) {
                       for (Recompute rc : recomputes) {
-                       for (int eo = 0; eo < (ep > 1 ? 2 : 1); ++eo) {
-                        if (!sp.ep_comm_overlap.empty() &&
-                            std::find(sp.ep_comm_overlap.begin(), sp.ep_comm_overlap.end(), eo == 1) == sp.ep_comm_overlap.end())
-                          continue;
-                        Strategy s;
-                        s.dp = dp, s.tp = tp, s.pp = pp, s.cp = cp, s.ep = ep, s.vp = vp;
-                        s.sp = spi == 1, s.tp_comm_overlap = ov == 1, s.zero = z, s.recompute = rc;
-                        s.ep_comm_overlap = eo == 1;
-                        s.micro_batch = mb, s.global_batch = o.global_batch, s.schedule = sch;
-                        s.precision = o.precision, s.seq_len = g.seq_len;
-                        s.flash_attention = o.flash_attention, s.overlap_grad_reduce = o.overlap_grad_reduce;
-                        s.attention_kernel = o.attention_kernel;
-                        s.async_tp_backward = o.async_tp_backward;
-                        out.push_back(s);
-                       }
+                        for (int eo = 0; eo < (ep > 1 ? 2 : 1); ++eo) {
+                          if (!allowed(sp.ep_comm_overlap, eo == 1)) continue;
+                          Strategy s;
+                          s.dp = dp, s.tp = tp, s.pp = pp, s.cp = cp, s.ep = ep, s.vp = vp;
+                          s.sp = spi == 1, s.tp_comm_overlap = ov == 1, s.zero = z, s.recompute = rc;
+                          s.ep_comm_overlap = eo == 1;
+                          s.micro_batch = mb, s.global_batch = o.global_batch, s.schedule = sch;
+                          s.precision = o.precision, s.seq_len = g.seq_len;
+                          s.flash_attention = o.flash_attention, s.overlap_grad_reduce = o.overlap_grad_reduce;
+                          s.attention_kernel = o.attention_kernel;
+                          s.async_tp_backward = o.async_tp_backward;
+                          out.push_back(s);
+                        }
                       }
                     }
                   }
