@@ -64,6 +64,18 @@ struct Pricer {
     t.bwd_in += memory_time_s(gpu, 4 * output_elems, 1);
   }
 
+  // What FP8 does to the saved input of a GEMM (for the weight gradient): Transformer Engine keeps
+  // the FP8 copy it made for the GEMM, 1 B per element, in place of the 16-bit input (the weight
+  // gradient reads the input column-wise, so on Hopper only the transposed FP8 copy is kept: TE's
+  // "Performance Considerations" on tensor usages; Megatron-Core's low-precision guide: FP8
+  // activations "are stored in 8 bits"). Where fused attention also keeps that input for its own
+  // backward (its output O, the projection's input) the 16-bit tensor stays and the FP8 copy comes
+  // on top: 3 B where 16-bit training shares one 2 B tensor.
+  double fp8_saved_factor(bool input_kept_by_attention) const {
+    if (gemm_dtype != DType::fp8) return 1;
+    return input_kept_by_attention ? 1.5 : 0.5;
+  }
+
   OpTimes expert_matmul(const Op& o, double& params) {
     double n = double(o.dims[0]), k = double(o.dims[1]), experts = double(o.dims[2]), topk = double(o.dims[3]);
     double local_experts = std::max(1.0, experts / double(c.ep));
@@ -161,6 +173,7 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
   double expert_tokens_bytes = 0;
   double largest_op_bytes = 0;
   bool has_attention = false;
+  bool input_kept_by_attention = false;  // the op before was fused attention (which keeps its output)
   for (int64_t v : block.ops) {
     const Op& o = g.op(v);
     OpTimes t;
@@ -211,7 +224,8 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
           }
         }
         p.fp8_casts(t, t.m * t.k, t.m * t.n);
-        op_saved = o.saved_replicated ? op_saved * p.T / p.rep_div() : op_saved * p.T / p.tp;
+        op_saved = (o.saved_replicated ? op_saved * p.T / p.rep_div() : op_saved * p.T / p.tp) *
+                   p.fp8_saved_factor(input_kept_by_attention);
         largest_op_bytes = std::max(largest_op_bytes, o.bytes_per_token * act * p.T / (o.split == Split::none ? 1 : p.tp));
         break;
       }
@@ -221,7 +235,7 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
         p.fp8_casts(t, t.m * t.k, t.m * t.n);
         bc.expert_params += params;
         bc.model_flops += (o.fwd_flops_per_token + o.bwd_flops_per_token) * p.T / p.rep_div();
-        op_saved = op_saved * p.T / p.rep_div();
+        op_saved = op_saved * p.T / p.rep_div() * p.fp8_saved_factor(false);
         expert_tokens_bytes = std::max(expert_tokens_bytes, double(o.dims[3]) * p.T / p.rep_div());
         break;
       }
@@ -299,6 +313,7 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
       }
     }
     saved += op_saved;
+    input_kept_by_attention = o.kind == OpKind::attention && c.flash;
     bc.fwd_s += t.fwd;
     bc.bwd_input_s += t.bwd_in;
     bc.bwd_weight_s += t.bwd_w;

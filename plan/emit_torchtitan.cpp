@@ -120,6 +120,13 @@ std::vector<std::string> notes_for(const Plan& p, const ModelSpec& m, const std:
         "rest, not Megatron's core-attention recompute that the plan priced");
   if (!s.flash_attention)
     n.push_back("torchtitan uses fused SDPA attention; the plan priced unfused attention");
+  // torchao's Float8Linear saves its 16-bit input for backward (it re-casts it there); Transformer
+  // Engine, which the plan priced, keeps the 1-byte FP8 copy.
+  if (s.precision == DType::fp8)
+    n.push_back(
+        "torchao's float8 linears save their 16-bit inputs for backward, not the FP8 copies the plan "
+        "counted (Transformer Engine's): expect more activation memory than predicted (about a "
+        "sixth more on a GPT layer without recompute)");
   // FSDP2 reshards after every backward (v0.2.2 never calls set_reshard_after_backward), so under
   // gradient accumulation "never" only keeps weights from a forward to its backward.
   if (s.zero == 2 && s.pp == 1 && s.micro_batches() > 1)

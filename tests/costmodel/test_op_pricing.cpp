@@ -114,3 +114,40 @@ TEST_CASE("attention kernels: a named kernel runs at its preset rates; one the p
   CHECK_FALSE(est.estimate(s).valid());
   CHECK_THROWS_AS(parse_strategy_string("attention_kernel=fa9", Strategy{}), UsageError);
 }
+
+TEST_CASE("fp8: GEMM inputs are saved as their FP8 copies, 29 s b h per GPT layer instead of 34") {
+  // GPT-3 layer, one sequence of s = 2048, h = 12288, tp = 1, fused attention, no recompute.
+  // 16-bit (Korthikanti Table 2 without the 5as/h term): LN inputs 2 + 2, QKV and FC1 inputs 2 + 2,
+  // dropout masks 1 + 1, Q K V 6, attention output (the projection's input) 2, GeLU input 8, FC2
+  // input 8 = 34 s b h. FP8: the QKV and FC1 inputs drop to 1 each and the FC2 input to 4; the
+  // attention output stays 2 (fused attention keeps it) plus its 1-byte FP8 copy: 34 - 1 - 1 - 4 + 1
+  // = 29 s b h = 29 x 2048 x 12288 = 729,808,896 B (34 s b h = 855,638,016 B).
+  const OpGraph g = build_transformer_graph(gpt_layer());
+  const ClusterSpec cluster = load_cluster("dgx-h100");
+  REQUIRE(g.blocks[1].type == "dense_layer");
+  ShardContext c = testing::single_gpu_context(cluster, g);
+  c.flash = true;
+  c.precision = DType::bf16;
+  CHECK(price_block(g, g.blocks[1], cluster.gpu, c).saved_bytes == doctest::Approx(855638016.0).epsilon(1e-12));
+  c.precision = DType::fp8;
+  CHECK(price_block(g, g.blocks[1], cluster.gpu, c).saved_bytes == doctest::Approx(729808896.0).epsilon(1e-12));
+  // The output layer's GEMM stays 16-bit, and so does its saved input.
+  const size_t head = g.blocks.size() - 1;
+  const double head_fp8 = price_block(g, g.blocks[head], cluster.gpu, c).saved_bytes;
+  c.precision = DType::bf16;
+  CHECK(head_fp8 == doctest::Approx(price_block(g, g.blocks[head], cluster.gpu, c).saved_bytes));
+}
+
+TEST_CASE("fp8: expert GEMMs save their FP8 inputs, half the 16-bit bytes") {
+  // GPT layer with 8 experts of 4h, top-2, ep = 1: expert FC1 saves its routed input, 2 x 2048
+  // tokens x 12288 x 2 B = 100,663,296 B in 16 bits, 50,331,648 B as FP8; expert FC2 its
+  // 2 x 2048 x 49152 input, 402,653,184 B and 201,326,592 B.
+  ModelSpec m = gpt_layer();
+  m.moe = MoeSpec{8, 2, 4 * 12288, 0, 0};
+  const OpGraph g = build_transformer_graph(m);
+  REQUIRE(g.blocks[1].type == "moe_layer");
+  CHECK(price_op(g, 1, "layer0.expert_fc1", DType::bf16).saved_bytes == doctest::Approx(100663296.0));
+  CHECK(price_op(g, 1, "layer0.expert_fc1", DType::fp8).saved_bytes == doctest::Approx(50331648.0));
+  CHECK(price_op(g, 1, "layer0.expert_fc2", DType::bf16).saved_bytes == doctest::Approx(402653184.0));
+  CHECK(price_op(g, 1, "layer0.expert_fc2", DType::fp8).saved_bytes == doctest::Approx(201326592.0));
+}

@@ -113,6 +113,11 @@ TEST_CASE("emit: torchtitan golden file") {
   CHECK(has(e.text, "pipeline_parallel_schedule = \"Interleaved1F1B\""));
   REQUIRE(e.notes.size() == 1);  // op-level selective checkpointing differs from Megatron's
   CHECK(has(e.notes[0], "selective"));
+  Plan fp8 = llama8b_fsdp();
+  fp8.strategy.precision = DType::fp8;
+  const Emitted e8 = emit_torchtitan(fp8);
+  REQUIRE(e8.notes.size() == 2);
+  CHECK(has(e8.notes[1], "torchao's float8 linears save their 16-bit inputs"));
 }
 
 TEST_CASE("emit: what a framework lacks is an error naming each gap") {
