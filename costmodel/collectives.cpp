@@ -27,7 +27,17 @@ GroupPlacement place_group(const ClusterSpec& c, int64_t n, int64_t stride) {
   g.local = std::clamp<int64_t>(dom / std::max<int64_t>(stride, 1), 1, n);
   // The group spans stride*(n-1)+1 consecutive ranks.
   g.outer = &level_for_stride(c, stride * (n - 1) + 1);
-  if (g.local == n) g.outer = g.inner;
+  if (g.local == n) {
+    g.outer = g.inner;
+    // Groups of consecutive ranks (or interleaved `stride` apart) stay inside one domain only when
+    // they tile it: with n * stride not dividing the domain some group straddles two domains
+    // (tp = 6 on 8-GPU nodes: ranks 6-11), and its ring, which sets the pace of every group's
+    // collective, crosses the network.
+    if (c.network.size() > 1 && dom % (n * std::max<int64_t>(stride, 1)) != 0) {
+      g.local = 1;
+      g.outer = &level_for_stride(c, dom + 1);
+    }
+  }
   return g;
 }
 

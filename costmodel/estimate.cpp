@@ -128,11 +128,14 @@ Reason Estimator::check(const Strategy& s, std::string* detail) const {
       return std::string("sequence " + std::to_string(graph_.seq_len) +
                          " not divisible by 2*cp (causal load balancing)");
     });
-  if (!opts_.allow_tp_across_nodes && s.tp * s.cp > cluster_.domain_size(0) && s.tp > 1 &&
-      s.tp > cluster_.domain_size(0))
+  // TP groups are consecutive ranks: inside the NVLink domain only if tp divides it (tp = 6 on
+  // 8-GPU nodes puts ranks 6-11 in one group, across two nodes).
+  if (!opts_.allow_tp_across_nodes && s.tp > 1 && cluster_.domain_size(0) % s.tp != 0)
     return fail(Reason::tp_across_nodes, [&] {
-      return std::string("tp = " + std::to_string(s.tp) + " exceeds the NVLink domain (" +
-                         std::to_string(cluster_.domain_size(0)) + " GPUs)");
+      const int64_t dom = cluster_.domain_size(0);
+      return std::string("tp = " + std::to_string(s.tp) +
+                         (s.tp > dom ? " exceeds the NVLink domain (" : " does not divide the NVLink domain (") +
+                         std::to_string(dom) + " GPUs)");
     });
   if (cluster_.gpu.peak_flops(s.precision) <= 0 && s.precision != DType::fp32)
     return fail(Reason::precision, [&] {

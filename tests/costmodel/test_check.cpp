@@ -140,6 +140,23 @@ TEST_CASE("check: tp larger than the NVLink domain") {
   CHECK(lax.check(s) == Reason::ok);
 }
 
+TEST_CASE("check: tp that does not divide the NVLink domain puts a group across two nodes") {
+  // tp = 4 divides 8 GPUs per node; tp = 6 (12 heads divide it) makes ranks 6-11 one group.
+  Strategy s = base();
+  s.dp = 4;
+  s.tp = 4;
+  CHECK(check(gpt(12), s) == Reason::ok);
+  Strategy six = base();
+  six.dp = 4;
+  six.tp = 6;
+  six.global_batch = 8;
+  ClusterSpec c = load_cluster("dgx-a100");
+  c.set_gpu_count(24);
+  const OpGraph g = build_transformer_graph(gpt(12));
+  CHECK(Estimator(g, c).check(six) == Reason::tp_across_nodes);
+  CHECK(Estimator(g, c, EstimatorOptions{true}).check(six) == Reason::ok);
+}
+
 TEST_CASE("check: context parallelism needs the sequence divisible by 2 cp") {
   // s = 132, cp = 4: 132 % 8 = 4.
   Strategy s = base();

@@ -92,6 +92,21 @@ TEST_CASE(
   CHECK(all_reduce_s(g, 1.6e9) == doctest::Approx(0.03615).epsilon(1e-12));
 }
 
+TEST_CASE("collectives: a group that does not tile the node straddles two nodes and rings over the network") {
+  // 8 GPUs per node: groups of 4 (stride 1) or of 2 ranks 4 apart tile it and stay on NVLink;
+  // groups of 6 (ranks 6-11) or of 3 ranks 2 apart ({6, 8, 10}) cross the node boundary, so their
+  // ring runs at the network's speed: n = 6, S = 1e9 on ib (25 GB/s, 5 us): ring 2*5*5e-6 +
+  // 2*5/6*1e9/2.5e10 = 5e-5 + 0.0666667 s; tree 2*3*5e-6 + 2*1e9/2.5e10 = 0.08003 s -> ring.
+  ClusterSpec c = two_nodes();
+  CHECK(place_group(c, 4, 1).outer->name == "nv");
+  CHECK(place_group(c, 2, 4).outer->name == "nv");
+  const GroupPlacement six = place_group(c, 6, 1);
+  CHECK(six.local == 1);
+  CHECK(six.outer->name == "ib");
+  CHECK(place_group(c, 3, 2).outer->name == "ib");
+  CHECK(all_reduce_s(six, 1e9) == doctest::Approx(5e-5 + 2.0 * 5 / 6 * 1e9 / 2.5e10).epsilon(1e-12));
+}
+
 TEST_CASE("collectives: the simulator's split puts only the cross-node bandwidth term on the NIC") {
   // The hierarchical all-reduce above: fixed = RS + AG in node (0.01407 each) + the across
   // latency 2*1*5e-6 = 1e-5; nic = the across bandwidth term 2*(1/2)*2e8/2.5e10 = 0.008 s.
