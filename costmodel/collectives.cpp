@@ -119,12 +119,19 @@ double all_to_all_s(const GroupPlacement& g, double bytes) {
   return t;
 }
 
-bool p2p_crosses_domain(const ClusterSpec& c, int64_t stride) {
-  return &level_for_stride(c, stride + 1) != &c.network.front();
+// The chain of `stages` ranks `stride` apart is a group like any other: if it does not stay inside
+// one domain, some hop leaves it (stride 4, 4 stages on 8-GPU nodes: rank 4 -> 8), and every
+// micro-batch passes through every hop, so the slowest hop is the pipeline's.
+const NetworkLevel& p2p_level(const ClusterSpec& c, int64_t stride, int64_t stages) {
+  return *place_group(c, std::max<int64_t>(stages, 2), stride).outer;
 }
 
-double p2p_s(const ClusterSpec& c, int64_t stride, double bytes) {
-  const NetworkLevel& l = level_for_stride(c, stride + 1);
+bool p2p_crosses_domain(const ClusterSpec& c, int64_t stride, int64_t stages) {
+  return &p2p_level(c, stride, stages) != &c.network.front();
+}
+
+double p2p_s(const ClusterSpec& c, int64_t stride, int64_t stages, double bytes) {
+  const NetworkLevel& l = p2p_level(c, stride, stages);
   return alpha(l) + bytes / bw(l);
 }
 

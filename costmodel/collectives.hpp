@@ -43,10 +43,11 @@ double all_gather_s(const GroupPlacement& g, double bytes);
 double reduce_scatter_s(const GroupPlacement& g, double bytes);
 // Each rank sends bytes*(n-1)/n to the others (EP dispatch/combine); `bytes` is per rank.
 double all_to_all_s(const GroupPlacement& g, double bytes);
-// One message between neighbouring ranks `stride` apart.
-// True when such a message leaves the innermost (NVLink) domain, i.e. goes through the NIC.
-bool p2p_crosses_domain(const ClusterSpec& cluster, int64_t stride);
-double p2p_s(const ClusterSpec& cluster, int64_t stride, double bytes);
+// One message between neighbouring stages of a pipeline of `stages` ranks `stride` apart, on the
+// level of its slowest hop (p2p_level). p2p_crosses_domain: that hop goes through the NIC.
+const NetworkLevel& p2p_level(const ClusterSpec& cluster, int64_t stride, int64_t stages);
+bool p2p_crosses_domain(const ClusterSpec& cluster, int64_t stride, int64_t stages);
+double p2p_s(const ClusterSpec& cluster, int64_t stride, int64_t stages, double bytes);
 const NetworkLevel& level_for_stride(const ClusterSpec& cluster, int64_t stride);
 
 }  // namespace shardplan

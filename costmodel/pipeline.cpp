@@ -195,7 +195,7 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
     for (const auto& st : in.stage) bytes = std::max(bytes, st.boundary_bytes);
     const int64_t stride = s.tp * s.cp * s.dp;
     double msg = s.sp ? bytes : bytes / double(s.tp);
-    in.p2p_s = p2p_s(cluster, stride, msg);
+    in.p2p_s = p2p_s(cluster, stride, s.pp, msg);
     if (!s.sp && s.tp > 1) in.p2p_s += all_gather_s(place_group(cluster, s.tp, 1), bytes);
   }
   (void)g;
@@ -314,11 +314,11 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
     sc.nic = Link{l.bandwidth_GBps * 1e9 * l.efficiency, l.latency_us * 1e-6, l.name};
   }
   if (s.pp > 1) {
-    const NetworkLevel& l = level_for_stride(cluster, s.tp * s.cp * s.dp + 1);
+    const NetworkLevel& l = p2p_level(cluster, s.tp * s.cp * s.dp, s.pp);
     sc.p2p = Link{l.bandwidth_GBps * 1e9 * l.efficiency, l.latency_us * 1e-6, l.name};
-    sc.p2p_on_nic = p2p_crosses_domain(cluster, s.tp * s.cp * s.dp);
+    sc.p2p_on_nic = p2p_crosses_domain(cluster, s.tp * s.cp * s.dp, s.pp);
   }
-  const NetworkLevel& dl = level_for_stride(cluster, s.tp * s.cp * (s.dp - 1) + 1);
+  const NetworkLevel& dl = *dp.outer;
   sc.dp_link = Link{dl.bandwidth_GBps * 1e9 * dl.efficiency, dl.latency_us * 1e-6, dl.name};
   return sc;
 }

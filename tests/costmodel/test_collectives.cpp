@@ -122,9 +122,12 @@ TEST_CASE("collectives: the simulator's split puts only the cross-node bandwidth
   // A group inside one node never touches the NIC.
   CHECK(all_reduce_time(place_group(c, 8, 1), 1.6e9).nic_s == 0.0);
   CHECK(all_gather_time(place_group(c, 8, 1), 1.6e9).nic_s == 0.0);
-  // p2p leaves the node when the neighbour is 8 ranks away, not 1.
-  CHECK(p2p_crosses_domain(c, 8));
-  CHECK_FALSE(p2p_crosses_domain(c, 1));
+  // p2p leaves the node when the neighbour is 8 ranks away, not 1; 4 stages 4 apart (ranks 0, 4,
+  // 8, 12) leave it between the second and third stage.
+  CHECK(p2p_crosses_domain(c, 8, 2));
+  CHECK_FALSE(p2p_crosses_domain(c, 1, 2));
+  CHECK_FALSE(p2p_crosses_domain(c, 4, 2));
+  CHECK(p2p_crosses_domain(c, 4, 4));
 }
 
 TEST_CASE("collectives: hierarchical all-gather gathers across nodes (S/g) then inside the node") {
@@ -151,9 +154,12 @@ TEST_CASE("collectives: a DP group of 2 with stride 8 (TP = 8 inside) runs on th
 TEST_CASE("collectives: point-to-point is alpha + S/B on the level that joins the two ranks") {
   ClusterSpec c = two_nodes();
   // Neighbours 1 apart (same node, nv): 1e-5 + 1e8/1e11 = 1e-5 + 1e-3 = 0.00101 s.
-  CHECK(p2p_s(c, 1, 1e8) == doctest::Approx(0.00101).epsilon(1e-12));
+  CHECK(p2p_s(c, 1, 2, 1e8) == doctest::Approx(0.00101).epsilon(1e-12));
   // 8 apart (rank 0 -> rank 8, the next node, ib): 5e-6 + 1e8/2.5e10 = 5e-6 + 0.004 = 0.004005 s.
-  CHECK(p2p_s(c, 8, 1e8) == doctest::Approx(0.004005).epsilon(1e-12));
+  CHECK(p2p_s(c, 8, 2, 1e8) == doctest::Approx(0.004005).epsilon(1e-12));
+  // 4 stages 2 apart (ranks 0, 2, 4, 6) stay in the node; 4 stages 4 apart cross at rank 4 -> 8.
+  CHECK(p2p_s(c, 2, 4, 1e8) == doctest::Approx(0.00101).epsilon(1e-12));
+  CHECK(p2p_s(c, 4, 4, 1e8) == doctest::Approx(0.004005).epsilon(1e-12));
 }
 
 TEST_CASE("collectives: all-to-all is (n-1)/n S/B per rank, network-bound across nodes") {
