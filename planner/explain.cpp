@@ -40,8 +40,10 @@ std::vector<std::string> explain_difference(const Candidate& a, const Candidate&
     out.push_back("  " + name + (d > 0 ? " shorter by " : " longer by ") + fmt_s(std::fabs(d)));
     if (out.size() >= 5) break;
   }
+  // Peak memory to the 0.1 GiB printed: an equal peak is said so, not "lower by 0.0 GiB".
   double dm = b.estimate.peak_memory_bytes - a.estimate.peak_memory_bytes;
-  out.push_back(std::string("  peak memory ") + (dm >= 0 ? "lower by " : "higher by ") + fmt_gb(std::fabs(dm)));
+  if (std::fabs(dm) < 0.05 * 1024.0 * 1024 * 1024) out.push_back("  the same peak memory (" + fmt_gb(a.estimate.peak_memory_bytes) + ")");
+  else out.push_back(std::string("  peak memory ") + (dm > 0 ? "lower by " : "higher by ") + fmt_gb(std::fabs(dm)));
   return out;
 }
 

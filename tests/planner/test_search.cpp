@@ -132,3 +132,22 @@ TEST_CASE("every zoo model gets a feasible plan on a matching cluster") {
     if (!r.top.empty()) CHECK(r.top.front().estimate.fits);
   }
 }
+
+TEST_CASE("explain: the terms that differ, largest first, and the peak memory") {
+  Candidate a, b;
+  a.estimate.step_time_s = 10.0, b.estimate.step_time_s = 10.5;
+  a.estimate.breakdown.compute_s = 8.0, b.estimate.breakdown.compute_s = 7.9;  // b computes less
+  a.estimate.breakdown.tp_comm_s = 0.4, b.estimate.breakdown.tp_comm_s = 1.0;
+  const double gib = 1024.0 * 1024 * 1024;
+  a.estimate.peak_memory_bytes = 60 * gib, b.estimate.peak_memory_bytes = 60.01 * gib;
+  std::vector<std::string> why = explain_difference(a, b);
+  REQUIRE(why.size() == 4);
+  CHECK(why[0] == "the best plan is 0.500 s faster per step than the runner-up:");
+  CHECK(why[1] == "  TP communication shorter by 0.600 s");
+  CHECK(why[2] == "  compute longer by 0.100 s");
+  CHECK(why[3] == "  the same peak memory (60.0 GiB)");  // 0.01 GiB apart: below what is printed
+  b.estimate.peak_memory_bytes = 62 * gib;
+  CHECK(explain_difference(a, b).back() == "  peak memory lower by 2.0 GiB");
+  b.estimate.peak_memory_bytes = 58 * gib;
+  CHECK(explain_difference(a, b).back() == "  peak memory higher by 2.0 GiB");
+}
