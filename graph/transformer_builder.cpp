@@ -66,6 +66,14 @@ struct Builder {
     o.saved_bytes_per_token = double(m.hidden);  // 1-byte mask
     return o;
   }
+  // Rotary positions (Llama lineage), Megatron-Core's fused RoPE: forward reads the rotated query
+  // and key widths and writes them back (2 x 2 B per element); backward does the same to their
+  // gradients. Nothing saved (the attention keeps the rotated Q and K; cos/sin are a table).
+  Op rope(std::string name, int64_t width) {
+    Op o = elementwise(std::move(name), width, 0, Split::heads);
+    o.tp_replicated = o.saved_replicated = false;
+    return o;
+  }
   void residual(const std::string& name) {
     add(elementwise(name, m.hidden, 0, Split::none), kAct * m.hidden);
   }
@@ -88,8 +96,11 @@ struct Builder {
       add(norm(p + ".kv_norm", at.kv_lora_rank), kAct * at.kv_lora_rank);
       add(matmul(p + ".kv_up", a * (at.qk_nope_head_dim + dv), at.kv_lora_rank, Split::columns, false),
           kAct * at.kv_lora_rank);
+      // MLA rotates the rope part of every query head and the one shared rope key.
+      add(rope(p + ".rope", (a + 1) * at.qk_rope_head_dim), kAct * a * (at.qk_nope_head_dim + dv));
     } else {
       add(matmul(p + ".qkv", (a + 2 * kv) * dq, h, Split::columns, gpt), kAct * h);
+      if (!gpt) add(rope(p + ".rope", (a + kv) * dq), kAct * (a + 2 * kv) * dq);
     }
     Op at;
     at.name = p + ".attn_core";

@@ -108,3 +108,27 @@ TEST_CASE("MoE: active parameters count top_k routed experts plus shared") {
   CHECK(st.params == doctest::Approx(total));
   CHECK(st.params - st.active_params == doctest::Approx(6 * expert));
 }
+
+TEST_CASE("rotary positions: a fused RoPE op on Q and K in Llama-lineage layers, none in GPT's") {
+  // Llama 3 8B's layer: 32 query heads and 8 KV heads of 128. RoPE rotates Q and K: (32 + 8) x 128
+  // = 5120 elements per token, read and written in 16 bits: 2 x 2 x 5120 = 20,480 B per token,
+  // split over TP by heads, nothing saved.
+  ModelSpec m = gpt(1, 4096, 32, 128256, 8192);
+  m.kv_heads = 8, m.head_dim = 128, m.ffn_hidden = 14336, m.ffn_act = "swiglu", m.norm = "rmsnorm";
+  const OpGraph g = build_transformer_graph(m);
+  int found = 0;
+  for (int64_t v : g.blocks[1].ops) {
+    const Op& o = g.op(v);
+    if (o.name != "layer0.rope") continue;
+    ++found;
+    CHECK(o.kind == OpKind::elementwise);
+    CHECK(o.split == Split::heads);
+    CHECK(o.bytes_per_token == 20480.0);
+    CHECK(o.saved_bytes_per_token == 0.0);
+    CHECK_FALSE(o.tp_replicated);
+  }
+  CHECK(found == 1);
+  // GPT lineage: learned positions, no rotary op.
+  const OpGraph gp = build_transformer_graph(gpt(1, 4096, 32));
+  for (int64_t v : gp.blocks[1].ops) CHECK(gp.op(v).name != "layer0.rope");
+}
