@@ -1,161 +1,18 @@
-// Per-op pricing. Tokens per GPU: T = micro_batch * seq_len / cp. Under TP, split ops run on 1/tp
-// of their width; replicated ops (norms, dropout, residual) run in full unless sequence-parallel.
-// TP collectives follow Megatron (Narayanan et al. 2021 §2.3; Korthikanti et al. 2022 §4.2.2).
+// One block's cost: its ops priced one by one (op_pricer.hpp) and summed, with the TP collectives
+// each GEMM exposes (Megatron's, or Transformer Engine's overlap), the EP all-to-all, CP's ring
+// exchange, the recompute mode and the activations the block keeps.
 #include "costmodel/block_cost.hpp"
 
 #include <algorithm>
 #include <cmath>
 
 #include "costmodel/gemm.hpp"
+#include "costmodel/op_pricer.hpp"
 #include "costmodel/tp_overlap.hpp"
 
 namespace shardplan {
 
-namespace {
-struct OpTimes {
-  double fwd = 0, bwd_in = 0, bwd_w = 0;
-  double m = 0, n = 0, k = 0;  // a matmul's forward GEMM on this GPU: (m x k) x (k x n)
-};
-
-// Backward of a memory-bound op moves about twice the forward's bytes (reads the saved input
-// and the output gradient, writes the input gradient).
-constexpr double kBwdBytesFactor = 2;
-
-double act_bytes(DType p) { return p == DType::fp32 ? 4 : 2; }
-
-struct Pricer {
-  const OpGraph& g;
-  const GpuSpec& gpu;
-  const ShardContext& c;
-  DType gemm_dtype, act_dtype;
-  double T;  // tokens of the micro-batch on this GPU (sequence split by CP only)
-  double tp;
-  bool attn_dropout = false;  // attention-probability dropout (GPT lineage)
-
-  double rep_div() const { return c.sp ? tp : 1; }  // replicated work is split only with SP
-
-  OpTimes matmul(const Op& o, double& params, bool& col_input_replicated) {
-    double n = double(o.dims[0]), k = double(o.dims[1]);
-    OpTimes t;
-    if (o.split == Split::none) {
-      params += o.params;
-    } else if (o.split == Split::rows) {
-      k /= tp;
-      params += o.params / tp;
-    } else {
-      n /= tp;
-      params += o.params / tp;
-    }
-    col_input_replicated = o.split != Split::rows && o.split != Split::none;
-    t.m = T, t.n = n, t.k = k;
-    t.fwd = gemm_time_s(gpu, gemm_dtype, T, n, k);
-    t.bwd_in = gemm_time_s(gpu, gemm_dtype, T, k, n);
-    t.bwd_w = gemm_time_s(gpu, gemm_dtype, k, n, T);
-    return t;
-  }
-
-  // Transformer Engine's FP8 linear (cast_transpose): before the forward GEMM the 16-bit input
-  // is read once and written as FP8 twice, as is and transposed for the weight gradient (2 + 1 + 1
-  // = 4 B per element), and likewise the output gradient before the backward GEMMs. The FP8
-  // weights are cast on the first micro-batch of a step and reused (not charged here).
-  void fp8_casts(OpTimes& t, double input_elems, double output_elems) const {
-    if (gemm_dtype != DType::fp8) return;
-    t.fwd += memory_time_s(gpu, 4 * input_elems, 1);
-    t.bwd_in += memory_time_s(gpu, 4 * output_elems, 1);
-  }
-
-  // What FP8 does to the saved input of a GEMM (for the weight gradient): Transformer Engine keeps
-  // the FP8 copy it made for the GEMM, 1 B per element, in place of the 16-bit input (the weight
-  // gradient reads the input column-wise, so on Hopper only the transposed FP8 copy is kept: TE's
-  // "Performance Considerations" on tensor usages; Megatron-Core's low-precision guide: FP8
-  // activations "are stored in 8 bits"). Where fused attention also keeps that input for its own
-  // backward (its output O, the projection's input) the 16-bit tensor stays and the FP8 copy comes
-  // on top: 3 B where 16-bit training shares one 2 B tensor.
-  double fp8_saved_factor(bool input_kept_by_attention) const {
-    if (gemm_dtype != DType::fp8) return 1;
-    return input_kept_by_attention ? 1.5 : 0.5;
-  }
-
-  OpTimes expert_matmul(const Op& o, double& params) {
-    double n = double(o.dims[0]), k = double(o.dims[1]), experts = double(o.dims[2]), topk = double(o.dims[3]);
-    double local_experts = std::max(1.0, experts / double(c.ep));
-    params += o.params / std::min<double>(experts, double(c.ep));
-    // Each GPU's tokens (sequence-split by TP when SP) are routed top_k times; balanced routing
-    // gives every local expert T_local * top_k * ep / experts tokens.
-    double tokens = T / rep_div() * topk * double(c.ep) / experts;
-    OpTimes t;
-    t.m = tokens * local_experts, t.n = n, t.k = k;
-    t.fwd = gemm_time_s(gpu, gemm_dtype, tokens, n, k, local_experts);
-    t.bwd_in = gemm_time_s(gpu, gemm_dtype, tokens, k, n, local_experts);
-    t.bwd_w = gemm_time_s(gpu, gemm_dtype, k, n, tokens, local_experts);
-    return t;
-  }
-
-  // Attention core per GPU: heads / tp, queries T (this CP rank's), keys over the full sequence.
-  OpTimes attention(const Op& o, double& extra_saved) {
-    double heads = double(o.dims[0]) / tp, dq = double(o.dims[2]), dv = double(o.dims[3]);
-    double b = double(c.micro_batch), s_q = T / b, s_k = double(c.seq_len);
-    OpTimes t;
-    DType math = c.precision == DType::fp8 ? DType::bf16 : c.precision;  // attention stays 16-bit
-    if (c.flash) {
-      // FlashAttention, causal: the kernel skips masked tiles, half the s x s work. Backward does
-      // 2.5x the forward's FLOPs (it recomputes QK^T), FlashAttention-2 §3.
-      double fwd_flops = 2.0 * b * heads * s_q * s_k * (dq + dv) * 0.5;
-      double peak = gpu.peak_flops(math) > 0 ? gpu.peak_flops(math) : gpu.peak_flops(DType::fp32);
-      // Short sequences run below the asymptote; under CP each kernel sees one rank's chunk of keys.
-      const double keys = s_k / double(c.cp);
-      peak *= keys / (keys + gpu.attention_ramp_keys) * gpu.sustained_compute_fraction;
-      // The preset's default kernel, or the named one (the Estimator checks the preset has it).
-      const auto& named = gpu.attention_kernels[size_t(c.attention_kernel)];
-      const bool dflt = c.attention_kernel == AttentionKernel::gpu_default || named[0] <= 0;
-      const double fwd_frac = dflt ? gpu.attention_fwd_fraction : named[0];
-      const double bwd_frac = dflt ? gpu.attention_bwd_fraction : named[1];
-      t.fwd = fwd_flops / (peak * fwd_frac) + gpu.kernel_overhead_us * 1e-6;
-      t.bwd_in = 2.5 * fwd_flops / (peak * bwd_frac) + gpu.kernel_overhead_us * 1e-6;
-    } else {
-      // Unfused (Megatron 2021): batched QK^T and AV GEMMs over all s x s scores, and memory-bound
-      // scale-mask-softmax and dropout on the scores in 16-bit.
-      double bh = b * heads;
-      double elems = bh * s_q * s_k;
-      t.fwd = gemm_time_s(gpu, math, s_q, s_k, dq, bh) + gemm_time_s(gpu, math, s_q, dv, s_k, bh);
-      // Bytes per score (16-bit): write 2, softmax read 2 + write 2, AV reads 2; with attention
-      // dropout also read 2 + write 2 + a 1-byte mask (GPT lineage). fp32 scores double the 2s.
-      const double w = act_bytes(act_dtype) / 2;
-      t.fwd += memory_time_s(gpu, elems * (attn_dropout ? 12 * w + 1 : 8 * w), attn_dropout ? 2 : 1);
-      t.bwd_in = gemm_time_s(gpu, math, s_q, s_k, dv, bh) + gemm_time_s(gpu, math, s_q, dq, s_k, bh) +
-                 gemm_time_s(gpu, math, s_k, dv, s_q, bh) + gemm_time_s(gpu, math, s_k, dq, s_q, bh);
-      // dropout backward read 2 + mask 1 + write 2, softmax backward read 4 + write 2, and the
-      // probabilities re-read by the dV GEMM.
-      // Backward bytes per score: dP written 2, P (or the dropout output) read for dV 2, softmax
-      // backward reads y and dy and writes dx 6, dS read by the dQ and dK GEMMs 4; with dropout its
-      // backward adds read 2 + mask 1 + write 2.
-      t.bwd_in += memory_time_s(gpu, elems * (attn_dropout ? 18 * w + 1 : 14 * w), attn_dropout ? 3 : 2);
-      // Softmax output (2), dropout mask (1) and dropout output (2) per score: the 5as/h term.
-      // The scores are in the activation dtype (4 bytes each in fp32); the mask is 1 byte.
-      const double score = act_bytes(act_dtype);
-      extra_saved = (attn_dropout ? 2 * score + 1 : score) * elems;
-    }
-    return t;
-  }
-
-  OpTimes memory_bound(const Op& o, double tokens) {
-    double bytes = o.bytes_per_token * tokens * act_bytes(act_dtype) / 2;
-    if (o.dropout) bytes += double(o.dims[0]) * tokens;  // write the 1-byte mask
-    OpTimes t;
-    t.fwd = memory_time_s(gpu, bytes);
-    t.bwd_in = memory_time_s(gpu, bytes * kBwdBytesFactor);
-    return t;
-  }
-};
-
-double tp_collective(const ShardContext& c, double bytes, bool gather) {
-  // Without SP every TP collective is an all-reduce; with SP an all-gather or reduce-scatter of
-  // the same tensor (half the all-reduce's traffic each).
-  if (c.tp <= 1) return 0;
-  if (!c.sp) return all_reduce_s(c.tp_group, bytes);
-  return gather ? all_gather_s(c.tp_group, bytes) : reduce_scatter_s(c.tp_group, bytes);
-}
-}  // namespace
+using namespace pricing;
 
 BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, const ShardContext& c) {
   // FP8 training runs the transformer layers' GEMMs in FP8 and keeps the output layer in 16 bits
