@@ -47,6 +47,19 @@ struct Strategy {
   int64_t micro_batches() const { return global_batch / (dp * micro_batch); }  // per replica
 };
 
+// What ZeRO keeps sharded from a step's first micro-batch to its last. Without pipeline
+// parallelism, its stage: ZeRO-2 shards gradients, ZeRO-3 parameters too. Under pipeline
+// parallelism only FSDP2 through torch.distributed.pipelining (torchtitan) runs ZeRO-2/3 (Megatron-
+// FSDP and DeepSpeed do not pipeline it), and a pipeline stage there holds its gradients unsharded
+// until the last micro-batch's backward, and leaves its parameters gathered after every backward
+// (set_requires_gradient_sync and set_reshard_after_backward off for the others), so the stage
+// peaks with whole parameters and gradients, as ZeRO-1's does.
+inline bool grads_sharded_in_step(const Strategy& s) { return s.zero >= 2 && s.pp == 1; }
+inline bool params_sharded_in_step(const Strategy& s) { return s.zero >= 3 && s.pp == 1; }
+// The ZeRO stage whose states a step holds at its peak: under PP, ZeRO-2/3 hold ZeRO-1's. The
+// executors run that stage (they do not re-gather ZeRO-3's parameters before each backward).
+inline int zero_within_step(const Strategy& s) { return s.pp > 1 && s.zero > 1 ? 1 : s.zero; }
+
 // "tp=8,pp=8,mbs=1,recompute=selective,sp" <-> Strategy. Unknown keys throw UsageError.
 Strategy parse_strategy_string(const std::string& s, Strategy base);
 std::string strategy_to_string(const Strategy& s);

@@ -228,7 +228,7 @@ StateCoefficients state_coefficients(const Strategy& s) {
   const StateBytes sb = state_bytes(s.precision);
   const double dp = double(s.dp * s.cp), edp = double(std::max<int64_t>(1, s.dp * s.cp * s.tp / s.ep));
   auto per = [&](double d) {
-    return sb.weights / (s.zero >= 3 ? d : 1) + sb.grads / (s.zero >= 2 ? d : 1) +
+    return sb.weights / (params_sharded_in_step(s) ? d : 1) + sb.grads / (grads_sharded_in_step(s) ? d : 1) +
            sb.optimizer / (s.zero >= 1 ? d : 1);
   };
   return {per(dp), per(edp)};
@@ -262,8 +262,8 @@ const std::vector<int64_t>& Estimator::memory_partition(const Strategy& s, Cache
   }
   // Per-stage overheads as stage_memory() counts them, bounded by the largest block of the model.
   double overhead = working + 4 * boundary;
-  if (s.zero >= 3) overhead += 2 * max_block * gathered_param_bytes(s.precision);
-  if (s.zero >= 2) overhead += max_block * sb.grads;
+  if (params_sharded_in_step(s)) overhead += 2 * max_block * gathered_param_bytes(s.precision);
+  if (grads_sharded_in_step(s)) overhead += max_block * sb.grads;
   const double usable = (capacity - cluster_.gpu.runtime_reserved_bytes) /
                             (1 + cluster_.gpu.allocator_fragmentation) - overhead;
   double min_scale = std::numeric_limits<double>::infinity();

@@ -48,15 +48,16 @@ std::vector<StageMemory> stage_memory_of(const Strategy& s, const ClusterSpec& c
   const StateBytes sb = state_bytes(s.precision);
   // ZeRO shards over the gradient replicas: dp*cp ranks (expert layers: dp*cp*tp/ep).
   const double dp = double(s.dp * s.cp), edp = double(std::max<int64_t>(1, s.dp * s.cp * s.tp / s.ep));
+  const bool zp = params_sharded_in_step(s), zg = grads_sharded_in_step(s);
   for (int64_t i = 0; i < s.pp; ++i) {
     StageMemory& m = out[i];
     const double d = st[i].dense_params, e = st[i].expert_params;
-    m.params_bytes = d * sb.weights / (s.zero >= 3 ? dp : 1) + e * sb.weights / (s.zero >= 3 ? edp : 1);
+    m.params_bytes = d * sb.weights / (zp ? dp : 1) + e * sb.weights / (zp ? edp : 1);
     // ZeRO-3 (FSDP) unshards the current and the prefetched block: two blocks of gathered weights.
-    if (s.zero >= 3) m.params_bytes += 2 * st[i].max_block_params * gathered_param_bytes(s.precision);
-    m.grads_bytes = d * sb.grads / (s.zero >= 2 ? dp : 1) + e * sb.grads / (s.zero >= 2 ? edp : 1);
+    if (zp) m.params_bytes += 2 * st[i].max_block_params * gathered_param_bytes(s.precision);
+    m.grads_bytes = d * sb.grads / (zg ? dp : 1) + e * sb.grads / (zg ? edp : 1);
     // ZeRO-2/3: a block's gradient is computed in full, then reduce-scattered into the shard.
-    if (s.zero >= 2) m.grads_bytes += st[i].max_block_params * sb.grads;
+    if (zg) m.grads_bytes += st[i].max_block_params * sb.grads;
     m.optimizer_bytes = d * sb.optimizer / (s.zero >= 1 ? dp : 1) + e * sb.optimizer / (s.zero >= 1 ? edp : 1);
     m.inflight_micro_batches = inflight_micro_batches(s, i);
     m.activations_bytes = m.inflight_micro_batches * st[i].saved_bytes;

@@ -168,7 +168,11 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
     double bwd = st.bwd_input_s + st.bwd_weight_s + st.recompute_s;
     double once = 0, per_mb = 0;
     const bool ov = s.overlap_grad_reduce;
-    switch (s.zero) {
+    // Under PP, ZeRO-2/3 keep gradients whole through the step (grads_sharded_in_step): reduced
+    // and parameters gathered once per step, as ZeRO-1; ZeRO-3 also re-gathers the parameters
+    // before every backward, having resharded them after the forward.
+    const bool whole = s.zero >= 2 && !grads_sharded_in_step(s);
+    switch (whole ? 1 : s.zero) {
       case 0: once = ov ? std::max(0.0, ar - bwd) : ar; break;
       case 1: once = ov ? std::max(0.0, rs - bwd) + std::max(0.0, ag - st.fwd_s) : rs + ag; break;
       case 2:  // gradients are sharded, so every micro-batch's gradients are reduce-scattered
@@ -180,12 +184,14 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
                     : 2 * ag_unit + rs_unit;
         break;
     }
+    if (whole && s.zero == 3) per_mb = ov ? std::max(0.0, ag_unit - bwd) : ag_unit;
     in.dp_comm_s.push_back(once);
     in.dp_per_micro_batch_s.push_back(per_mb);
     double local = st.dense_params / (s.zero >= 1 ? double(s.dp * s.cp) : 1.0) +
                    st.expert_params / (s.zero >= 1 ? double(expert_dp(s)) : 1.0);
-    double grads_held = st.dense_params / (s.zero >= 2 ? double(s.dp * s.cp) : 1.0) +
-                        st.expert_params / (s.zero >= 2 ? double(expert_dp(s)) : 1.0);
+    const bool zg = grads_sharded_in_step(s);
+    double grads_held = st.dense_params / (zg ? double(s.dp * s.cp) : 1.0) +
+                        st.expert_params / (zg ? double(expert_dp(s)) : 1.0);
     in.optimizer_s.push_back(optimizer_time_s(cluster.gpu, s.precision, grads_held, local));
   }
   if (s.pp > 1) {
@@ -288,8 +294,9 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
     const ChunkTotals& st = in.stage[i];
     const DpCollectives& c = collectives(st);
     const bool ov = s.overlap_grad_reduce;
+    const bool whole = s.zero >= 2 && !grads_sharded_in_step(s);  // as in pipeline_inputs()
     CommTime once, per_pass;
-    switch (s.zero) {
+    switch (whole ? 1 : s.zero) {
       case 0: once = c.ar; break;
       case 1: once = c.rs + (ov ? exposed(c.ag, st.fwd_s) : c.ag); break;
       // ZeRO-2/3: the whole per-micro-batch traffic; the simulator prefetches it one pass ahead,
@@ -302,12 +309,16 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
         per_pass = c.ag_unit.scaled(2) + c.rs_unit;
         break;
     }
+    // ZeRO-3 under PP: the re-gather before each backward only.
+    if (whole && s.zero == 3) per_pass = c.ag_unit, sc.gather_before_forward = false;
     sc.dp_comm_s.push_back(once.total_s());
     sc.dp_comm_nic_s.push_back(once.nic_s);
     // The simulator runs this before each F and each B pass of a micro-batch: half there, half
-    // here, so a micro-batch pays what pipeline_inputs() charges it once.
-    sc.param_gather_s.push_back(per_pass.total_s() / 2);
-    sc.param_gather_nic_s.push_back(per_pass.nic_s / 2);
+    // here, so a micro-batch pays what pipeline_inputs() charges it once (before B passes only:
+    // all of it there).
+    const double passes = sc.gather_before_forward ? 2 : 1;
+    sc.param_gather_s.push_back(per_pass.total_s() / passes);
+    sc.param_gather_nic_s.push_back(per_pass.nic_s / passes);
   }
   if (cluster.network.size() > 1) {
     const NetworkLevel& l = cluster.network[1];

@@ -41,6 +41,8 @@ struct StageCosts {
   std::vector<double> dp_comm_s;       // per stage: the DP gradient reduction if run alone
   std::vector<double> param_gather_s;  // per stage per micro-batch pass over all its chunks (ZeRO-3),
                                        // if alone; the simulator shares it among the chunks
+  bool gather_before_forward = true;   // ZeRO-3 gathers before F passes too; false: B passes only
+                                       // (under PP, where parameters stay gathered after backward)
   // Of dp_comm_s and param_gather_s, the part that moves bytes through each GPU's NIC (the
   // bandwidth term across NVLink domains, CommTime::nic_s); the simulator runs it as a flow of
   // nic_s * nic.bandwidth_Bps bytes on the GPU's NIC link, the rest as fixed latency. Empty: none.

@@ -21,7 +21,7 @@ RankTrainer<T>::RankTrainer(const TrainConfig& cfg, int rank, RankComms comms, M
   micro_batches_ = static_cast<int>(s.micro_batches());
   order_ = pipeline_order(s.schedule, static_cast<int>(s.pp), static_cast<int>(s.vp), at_.pp,
                           micro_batches_);
-  const ShardCoords sh{at_.tp, static_cast<int>(s.tp), at_.dp, static_cast<int>(s.dp), s.zero};
+  const ShardCoords sh{at_.tp, static_cast<int>(s.tp), at_.dp, static_cast<int>(s.dp), zero_within_step(s)};
   for (int c = 0; c < s.vp; ++c) {
     Chunk chunk;
     chunk.vstage = c * static_cast<int>(s.pp) + at_.pp;

@@ -150,6 +150,9 @@ Emitted emit_megatron(const Plan& p) {
         "no zero-bubble (ZB-H1) pipeline schedule (megatron/core/pipeline_parallel/schedules.py "
         "runs 1F1B and interleaved 1F1B); re-plan with --schedule 1f1b or interleaved");
   }
+  gaps.need(s.zero < 2 || s.pp == 1,
+            "no ZeRO-2/3 with pipeline parallelism (Megatron-FSDP runs with TP, EP and CP, "
+            "docs/source/api-guide/custom_fsdp.md); re-plan with --zero 0,1 or --pp 1");
   gaps.need(!s.tp_comm_overlap || (s.sp && s.tp > 1),
             "no TP communication overlap without sequence parallelism (arguments.py asserts "
             "--sequence-parallel with --tp-comm-overlap, and turns it off when tp = 1); re-plan "

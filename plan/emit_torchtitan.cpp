@@ -1,6 +1,8 @@
 // torchtitan (v0.2.2, torchtitan/config/job_config.py) job config for a plan, as TOML. Data
-// parallelism is FSDP2 (ZeRO-2 as fsdp_reshard_after_forward "never", ZeRO-3 "always") or, alone,
-// DDP; pipeline schedules are torch.distributed.pipelining's; stages split by module names.
+// parallelism is FSDP2 (ZeRO-2 as fsdp_reshard_after_forward "never", ZeRO-3 "always"; under
+// pipeline parallelism ZeRO-1 as "never" too, which holds ZeRO-1's states there, see
+// grads_sharded_in_step) or, alone, DDP; pipeline schedules are torch.distributed.pipelining's;
+// stages split by module names.
 #include <fmt/format.h>
 
 #include <array>
@@ -71,13 +73,13 @@ std::string module_parts(const Plan& p) {
 void check(const Plan& p, const ModelSpec* m, emit::Gaps& g) {
   const Strategy& s = p.strategy;
   const bool other = s.tp > 1 || s.pp > 1 || s.cp > 1 || s.ep > 1;
-  g.need(s.zero != 1,
-         "no optimizer-only sharding (ZeRO-1): FSDP2 shards gradients too; re-plan with --zero 2 "
-         "(FSDP without resharding after forward) or 3");
+  g.need(s.zero != 1 || s.pp > 1,
+         "no optimizer-only sharding (ZeRO-1) without pipeline parallelism: FSDP2 shards gradients "
+         "too; re-plan with --zero 2 (FSDP without resharding after forward) or 3");
   g.need(!(s.zero == 0 && s.dp > 1 && other),
          "no DDP together with other parallelism (llama3/infra/parallelize.py: \"DDP has not "
          "supported > 1D parallelism\"); re-plan with --zero 2,3");
-  g.need(!(s.zero < 2 && s.cp > 1),
+  g.need(!(s.zero == 0 && s.cp > 1),
          "no context parallelism without FSDP (parallel_dims.fsdp_enabled is on when cp > 1); "
          "re-plan with --zero 2,3");
   if (s.pp > 1)
@@ -170,7 +172,7 @@ Emitted emit_torchtitan(const Plan& p) {
   t += fmt::format(
       "\n[parallelism]\ndata_parallel_replicate_degree = {}\ndata_parallel_shard_degree = {}\n",
       ddp ? s.dp : 1, ddp ? 1 : s.dp);
-  if (!ddp) t += "fsdp_reshard_after_forward = " + q(s.zero == 2 ? "never" : "always") + "\n";
+  if (!ddp) t += "fsdp_reshard_after_forward = " + q(s.zero == 3 ? "always" : "never") + "\n";
   t += fmt::format("tensor_parallel_degree = {}\nenable_async_tensor_parallel = {}\n", s.tp,
                    s.tp_comm_overlap);
   t += fmt::format("pipeline_parallel_degree = {}\n", s.pp);

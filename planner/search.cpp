@@ -67,6 +67,10 @@ void keep_top(std::vector<Candidate>& top, Candidate c, size_t k) {
 }
 }  // namespace
 
+bool zero2_twin(const Strategy& s, const std::vector<int>& zeros) {
+  return s.zero == 2 && s.pp > 1 && std::find(zeros.begin(), zeros.end(), 1) != zeros.end();
+}
+
 bool candidate_less(const Candidate& a, const Candidate& b) {
   if (a.score != b.score) return a.score < b.score;
   return key_of(a.strategy) < key_of(b.strategy);
@@ -117,6 +121,7 @@ SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSp
             Strategy s = all[i];
             s.zero = zeros[zi];
             s.recompute = recomputes[ri];
+            if (zero2_twin(s, zeros)) continue;
             r.considered++;
             Estimate e = est.estimate(s);
             if (!e.valid()) {

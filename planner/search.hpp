@@ -70,6 +70,10 @@ struct SearchResult {
 // Total order used to rank: score, then the strategy's fields (deterministic tie-break).
 bool candidate_less(const Candidate& a, const Candidate& b);
 
+// Under pipeline parallelism ZeRO-2 runs as ZeRO-1 (grads_sharded_in_step): when the space has
+// both, the search keeps ZeRO-1's plan and skips ZeRO-2's twin.
+bool zero2_twin(const Strategy& s, const std::vector<int>& zeros);
+
 // Enumerates the space (all combinations, before feasibility checks).
 std::vector<Strategy> enumerate_space(const OpGraph& g, const ClusterSpec& cluster, const SearchSpace& space,
                                       const SearchOptions& opts);

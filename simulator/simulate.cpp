@@ -123,14 +123,18 @@ void Builder::build_stage(int64_t s) {
     nic_share[v] = dp_nic_s * f;
   }
 
-  // ZeRO-3: one all-gather before every F and B pass, prefetched one pass ahead: the gather for
-  // gathered pass q + 1 may start once pass q - 1 has ended (two parameter buffers). The stage's
-  // per-pass traffic is shared among its chunks by their parameters: a pass gathers its chunk's.
+  // ZeRO-3: one all-gather before every F and B pass (B only when the costs say so), prefetched
+  // one pass ahead: the gather for gathered pass q + 1 may start once pass q - 1 has ended (two
+  // parameter buffers). The stage's per-pass traffic is shared among its chunks by their
+  // parameters: a pass gathers its chunk's.
   double gather_bytes = 0;
   for (int64_t v = 0; v < vp; ++v) gather_bytes += c_.chunks[s][v].param_gather_bytes;
+  auto is_gathered = [&](const Pass& p) {
+    return p.kind == Pass::B || (p.kind == Pass::F && c_.gather_before_forward);
+  };
   int64_t gathered = 0;
   if (gather_s > 0)
-    for (const Pass& p : sched) gathered += p.kind != Pass::W;
+    for (const Pass& p : sched) gathered += is_gathered(p);
   std::vector<std::pair<TaskId, TaskId>> gather(gathered, {-1, -1});  // first and last task
   std::vector<TaskId> gathered_last(reps * gathered, -1);
   // The gather before pass q_pass: its chunk's share of the stage's traffic.
@@ -142,10 +146,13 @@ void Builder::build_stage(int64_t s) {
   };
   int64_t q = 0, next_gathered = 0;  // q: gathered passes seen; next_gathered: index into sched
   auto find_gathered = [&](int64_t from) {
-    while (from < n_passes && sched[from].kind == Pass::W) ++from;
+    while (from < n_passes && !is_gathered(sched[from])) ++from;
     return from;
   };
-  if (gathered > 0) {
+  // With overlap each gather is issued one gathered pass ahead (prefetch); without it, just
+  // before its pass, after the pass before it (communication and compute alternate).
+  const bool prefetch = c_.overlap_grad_reduce;
+  if (gathered > 0 && prefetch) {
     next_gathered = find_gathered(0);
     gather[0] = add_gather(next_gathered);
   }
@@ -157,7 +164,12 @@ void Builder::build_stage(int64_t s) {
     const ChunkCost& cc = c_.chunks[s][p.chunk];
     if (p.kind == Pass::W && !has_w[p.chunk]) continue;
     const bool split = overlap && i == last_bwd[p.chunk] && share[p.chunk] > 0;
-    const bool gathers = gathered > 0 && p.kind != Pass::W;
+    const bool gathers = gathered > 0 && is_gathered(p);
+    if (gathers && !prefetch) {
+      gather[q] = add_gather(i);
+      for (int64_t r = 0; r < reps; ++r)
+        if (last[r] >= 0) g_.engine.add_dep(last[r], gather[q].first);
+    }
     const int64_t parts = split ? o_.grad_buckets_per_chunk : 1;
     double dur = p.kind == Pass::F   ? cc.fwd_s
                  : p.kind == Pass::W ? cc.bwd_weight_s
@@ -192,15 +204,14 @@ void Builder::build_stage(int64_t s) {
       if (p.kind == Pass::B) b_first_[x] = first, b_end_[x] = last[r];
     }
     if (gathers) {
-      if (q + 1 < gathered) {
+      if (prefetch && q + 1 < gathered) {
+        // The next gathered pass's parameters may load once the gathered pass before this one
+        // has ended (two parameter buffers).
         next_gathered = find_gathered(i + 1);
         gather[q + 1] = add_gather(next_gathered);
-        // Prefetch one pass ahead with overlap; without it (overlap_grad_reduce off) the gather
-        // waits for the pass before it, so communication and compute alternate.
-        const int64_t lag = c_.overlap_grad_reduce ? 1 : 0;
-        if (q >= lag)
+        if (q >= 1)
           for (int64_t r = 0; r < reps; ++r)
-            g_.engine.add_dep(gathered_last[r * gathered + q - lag], gather[q + 1].first);
+            g_.engine.add_dep(gathered_last[r * gathered + q - 1], gather[q + 1].first);
       }
       ++q;
     }

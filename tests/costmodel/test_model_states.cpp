@@ -166,3 +166,32 @@ TEST_CASE(
   CHECK(expected == doctest::Approx(7.433e-6).epsilon(1e-3));
   CHECK(e.breakdown.dp_comm_s == doctest::Approx(expected).epsilon(1e-9));
 }
+
+TEST_CASE("model states: under pipeline parallelism ZeRO-2/3 hold ZeRO-1's states at the peak") {
+  // torchtitan's FSDP2 through torch.distributed.pipelining keeps a stage's gradients whole until
+  // the last micro-batch and its parameters gathered after each backward (grads_sharded_in_step):
+  // dp = 4 x pp = 2, 8 micro-batches. Each stage's weights, gradients and optimizer states equal
+  // ZeRO-1's (2 + 4 B whole, 12 B over 4); without the pipeline ZeRO-3 shards all three.
+  auto states = [](int zero, int64_t pp) {
+    Strategy s;
+    s.dp = 8 / pp, s.pp = pp, s.zero = zero, s.global_batch = 64, s.overlap_grad_reduce = false;
+    Estimate e = run(s);
+    REQUIRE(e.valid());
+    std::vector<double> out;
+    for (const StageMemory& m : e.stages) out.insert(out.end(), {m.params_bytes, m.grads_bytes, m.optimizer_bytes});
+    return std::make_pair(out, e);
+  };
+  const auto [z1, e1] = states(1, 2);
+  for (int zero : {2, 3}) {
+    const auto [z, e] = states(zero, 2);
+    CHECK(z == z1);
+    // ZeRO-2 moves what ZeRO-1 moves; ZeRO-3 re-gathers the weights before every backward too.
+    if (zero == 2) CHECK(e.step_time_s == doctest::Approx(e1.step_time_s).epsilon(1e-12));
+    else CHECK(e.step_time_s > e1.step_time_s);
+  }
+  // Without the pipeline ZeRO-3 shards the gradients (4 B over 8, plus one block whole: 255,104 B).
+  const auto [flat1, f1] = states(1, 1);
+  const auto [flat3, f3] = states(3, 1);
+  CHECK(flat1[1] == doctest::Approx(4 * kP));
+  CHECK(flat3[1] < flat1[1]);
+}

@@ -41,6 +41,13 @@ Plan llama8b_fsdp() {
   return fixed_plan("llama3-8b", "dgx-h100", 64, s);
 }
 
+// The same without a pipeline, as Megatron-FSDP runs ZeRO-3 (dp = 16).
+Plan llama8b_fsdp_no_pp() {
+  Strategy s = llama8b_fsdp().strategy;
+  s.pp = 1, s.vp = 1, s.schedule = Schedule::one_f_one_b;
+  return fixed_plan("llama3-8b", "dgx-h100", 64, s);
+}
+
 // Mixtral 8x7B with expert parallelism 8 across dp x tp, no pipeline.
 Plan mixtral_ep() {
   Strategy s;
@@ -66,7 +73,7 @@ TEST_CASE("emit: Megatron-LM golden files") {
   CHECK(
       matches_golden("gpt3-175b-interleaved.megatron.sh", emit_megatron(gpt3_interleaved()).text));
   CHECK(matches_golden("llama3-70b-uneven.megatron.sh", emit_megatron(llama70b_uneven()).text));
-  CHECK(matches_golden("llama3-8b-fsdp-cp.megatron.sh", emit_megatron(llama8b_fsdp()).text));
+  CHECK(matches_golden("llama3-8b-fsdp-cp.megatron.sh", emit_megatron(llama8b_fsdp_no_pp()).text));
   CHECK(matches_golden("mixtral-8x7b-ep.megatron.sh", emit_megatron(mixtral_ep()).text));
   // The uneven split is spelled out as a layout; the even interleaved one as layers per chunk.
   CHECK(has(emit_megatron(llama70b_uneven()).text,
@@ -77,7 +84,7 @@ TEST_CASE("emit: Megatron-LM golden files") {
   CHECK_FALSE(has(emit_megatron(gpt3_interleaved()).text, "--pipeline-model-parallel-layout"));
   // Megatron-FSDP (ZeRO-3): the flag set of custom_fsdp.md, and CUDA_DEVICE_MAX_CONNECTIONS unset
   // (arguments.py asserts it is not 1 under FSDP).
-  const std::string fsdp = emit_megatron(llama8b_fsdp()).text;
+  const std::string fsdp = emit_megatron(llama8b_fsdp_no_pp()).text;
   CHECK(has(fsdp, "--data-parallel-sharding-strategy optim_grads_params"));
   CHECK(has(fsdp, "--use-distributed-optimizer"));
   CHECK(has(fsdp, "unset CUDA_DEVICE_MAX_CONNECTIONS"));
@@ -113,6 +120,12 @@ TEST_CASE("emit: torchtitan golden file") {
   CHECK(has(e.text, "pipeline_parallel_schedule = \"Interleaved1F1B\""));
   REQUIRE(e.notes.size() == 1);  // op-level selective checkpointing differs from Megatron's
   CHECK(has(e.notes[0], "selective"));
+  // Under pipeline parallelism ZeRO-1 runs as FSDP2 without resharding after forward, which
+  // keeps gradients and parameters whole through the step there.
+  Plan z1 = llama8b_fsdp();
+  z1.strategy.zero = 1;
+  CHECK(has(emit_torchtitan(z1).text, "fsdp_reshard_after_forward = \"never\""));
+  CHECK(has(emit_torchtitan(llama8b_fsdp()).text, "fsdp_reshard_after_forward = \"always\""));
   Plan fp8 = llama8b_fsdp();
   fp8.strategy.precision = DType::fp8;
   const Emitted e8 = emit_torchtitan(fp8);
@@ -128,9 +141,12 @@ TEST_CASE("emit: what a framework lacks is an error naming each gap") {
   const std::string ds2 = emit_error([] { return emit_deepspeed(llama8b_fsdp(), false); });
   CHECK(has(ds2, "no ZeRO-2/3 with pipeline parallelism"));
   CHECK(has(ds2, "no ring context parallelism"));
+  CHECK(has(emit_error([] { return emit_megatron(llama8b_fsdp()); }), "no ZeRO-2/3 with pipeline parallelism"));
   const std::string tt = emit_error([] { return emit_torchtitan(gpt3_interleaved()); });
   CHECK(has(tt, "torchtitan v0.2.2 cannot run this plan"));
-  CHECK(has(tt, "no optimizer-only sharding (ZeRO-1)"));
+  CHECK_FALSE(has(tt, "ZeRO-1"));  // ZeRO-1 under PP runs as FSDP2 "never"
+  CHECK(has(emit_error([] { return emit_torchtitan(mixtral_ep()); }),
+            "no optimizer-only sharding (ZeRO-1) without pipeline parallelism"));
   CHECK(has(tt, "LayerNorm or GELU"));
 
   Plan overlap = mixtral_ep();  // TP overlap without sequence parallelism: asserted by Megatron

@@ -267,3 +267,16 @@ TEST_CASE("simulate: bad input is an error value") {
   c.chunks[0][0].send_bytes = 1.0;  // bytes to send but no bandwidth
   CHECK(!simulate(c).error.empty());
 }
+
+TEST_CASE("simulate: ZeRO-3 under PP gathers before backward passes only") {
+  // gather_before_forward off (ZeRO-3 under pipeline parallelism, parameters kept after backward):
+  // p = 1, m = 2, F = 1, B = 2, gather 0.5 before each B only, no overlap: F0 [0,1] g [1,1.5]
+  // B0 [1.5,3.5] F1 [3.5,4.5] g [4.5,5] B1 [5,7]. Step 7 = 6 + 2 x 0.5 (8 with the F gathers).
+  StageCosts c = uniform(Schedule::one_f_one_b, 1, 1, 2, 1.0, 2.0);
+  c.param_gather_s = {0.5};
+  c.overlap_grad_reduce = false;
+  c.gather_before_forward = false;
+  CHECK(simulate(c).step_time_s == 7.0);
+  c.gather_before_forward = true;
+  CHECK(simulate(c).step_time_s == 8.0);
+}

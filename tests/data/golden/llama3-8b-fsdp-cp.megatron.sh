@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Megatron-LM core_v0.15.0 for plan llama3-8b on 64 x h100-sxm (dgx-h100), written by shardplan
-# strategy: dp=8,tp=2,pp=2,cp=2,vp=2,sp,zero=3,recompute=selective,mbs=1,schedule=interleaved
-# global batch 256 x 8192 tokens, 32 micro-batches of 1 per replica
+# strategy: dp=16,tp=2,pp=1,cp=2,sp,zero=3,recompute=selective,mbs=1,schedule=1f1b
+# global batch 256 x 8192 tokens, 16 micro-batches of 1 per replica
 # predicted: 1.250 s/step, 100000 tokens/s, MFU 50.0%, peak memory 11.41 GiB/GPU
 # run on each of the 8 node(s) with NODE_RANK (0..7) and MASTER_ADDR (node 0) set;
 # add data, tokenizer (vocabulary 128256), optimizer and checkpoint arguments after the script name
@@ -26,9 +26,8 @@ MODEL_ARGS=(
 
 PARALLEL_ARGS=(
   --tensor-model-parallel-size 2
-  --pipeline-model-parallel-size 2
+  --pipeline-model-parallel-size 1
   --context-parallel-size 2
-  --num-layers-per-virtual-pipeline-stage 8
   --sequence-parallel
   --use-megatron-fsdp
   --data-parallel-sharding-strategy optim_grads_params
