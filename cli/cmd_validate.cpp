@@ -1,5 +1,5 @@
-// `shardplan validate`: predicted against published step times (and per-layer times), per row,
-// with the mean absolute percentage error per group and overall.
+// `shardplan validate`: predicted against published step times (per-layer times, and peak memory
+// where measured), per row, with the mean absolute percentage error per group and overall.
 #include <fmt/format.h>
 
 #include <cmath>
@@ -51,10 +51,11 @@ void run_validate(const ValidateOptions& o) {
     simulated.push_back(results.back().layer_row ? 0 : simulated_step_s(r));
   }
   std::map<std::string, GroupStats> groups;
-  GroupStats steps, layers, sim_steps;
+  GroupStats steps, layers, sim_steps, memory;
   for (size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
     if (!r.row->duplicate_of.empty()) continue;
+    if (r.row->peak_reserved_bytes) memory.add(r.memory_error);
     if (!r.layer_row && r.row->step_time_s && simulated[i] > 0) sim_steps.add((simulated[i] - r.measured) / r.measured);
     if (r.layer_row) {
       groups[r.row->group].add(r.error);
@@ -89,6 +90,11 @@ void run_validate(const ValidateOptions& o) {
         row["simulated_step_time_s"] = simulated[i];
         row["simulated_error"] = r.measured > 0 ? (simulated[i] - r.measured) / r.measured : 0;
         row["predicted_peak_memory_bytes"] = r.predicted_peak_memory_bytes;
+        if (r.row->peak_reserved_bytes) {
+          row["measured_peak_reserved_bytes"] = r.measured_reserved_bytes;
+          row["predicted_peak_reserved_bytes"] = r.predicted_reserved_bytes;
+          row["memory_error"] = r.memory_error;
+        }
       }
       if (!r.row->duplicate_of.empty()) row["duplicate_of"] = r.row->duplicate_of;
       j["rows"].push_back(row);
@@ -97,6 +103,7 @@ void run_validate(const ValidateOptions& o) {
     j["step_time"] = {{"mape", steps.mape()}, {"max_abs_error", steps.max_abs}, {"n", steps.n}};
     j["simulated_step_time"] = {{"mape", sim_steps.mape()}, {"max_abs_error", sim_steps.max_abs}, {"n", sim_steps.n}};
     j["layer_time"] = {{"mape", layers.mape()}, {"max_abs_error", layers.max_abs}, {"n", layers.n}};
+    j["peak_memory"] = {{"mape", memory.mape()}, {"max_abs_error", memory.max_abs}, {"n", memory.n}};
     std::cout << j.dump(1) << "\n";
     return;
   }
@@ -122,6 +129,12 @@ void run_validate(const ValidateOptions& o) {
                                r.row->gpus, par, r.measured, r.predicted, 100 * r.error, simulated[i],
                                100 * (simulated[i] - r.measured) / r.measured);
     }
+    if (r.row->peak_reserved_bytes) {
+      const double gib = 1073741824.0;
+      std::cout << fmt::format("{:<34} {:>5} {:<14} {:>7.1f}GiB {:>7.1f}GiB {:>+7.1f}%  peak memory (allocator)\n", "",
+                               "", "", r.measured_reserved_bytes / gib, r.predicted_reserved_bytes / gib,
+                               100 * r.memory_error);
+    }
   }
   std::cout << "\nmean absolute error per group\n";
   for (const auto& [name, g] : groups)
@@ -133,6 +146,9 @@ void run_validate(const ValidateOptions& o) {
   if (layers.n > 0)
     std::cout << fmt::format("  {:<46} {:>5.1f}%  (max {:>5.1f}%, {} values)\n", "per-layer times (Korthikanti Table 4)",
                              100 * layers.mape(), 100 * layers.max_abs, layers.n);
+  if (memory.n > 0)
+    std::cout << fmt::format("  {:<46} {:>5.1f}%  (max {:>5.1f}%, {} rows)\n", "peak memory (allocator), where measured",
+                             100 * memory.mape(), 100 * memory.max_abs, memory.n);
 }
 }  // namespace
 

@@ -91,6 +91,7 @@ std::vector<ValidationRow> validation_rows_from_text(const std::string& text, co
     if (m.has("step_time_s")) v.step_time_s = m.get_positive_number("step_time_s");
     if (m.has("layer_forward_ms")) v.layer_forward_ms = m.get_positive_number("layer_forward_ms");
     if (m.has("layer_backward_ms")) v.layer_backward_ms = m.get_positive_number("layer_backward_ms");
+    if (m.has("peak_reserved_gib")) v.peak_reserved_bytes = m.get_positive_number("peak_reserved_gib") * 1073741824.0;
     v.step_time_how = r.get_string("step_time_how", "");
     if (r.has("assumed")) v.unstated = unstated_keys(r.raw("assumed"));
     out.push_back(std::move(v));
@@ -161,6 +162,11 @@ ValidationResult validate_row(const ValidationRow& row) {
   if (row.step_time_s) {
     r.measured = *row.step_time_s;
     r.error = (r.predicted - r.measured) / r.measured;
+  }
+  if (row.peak_reserved_bytes) {
+    r.measured_reserved_bytes = *row.peak_reserved_bytes;
+    r.predicted_reserved_bytes = e.peak_memory_bytes - cluster.gpu.runtime_reserved_bytes;
+    r.memory_error = (r.predicted_reserved_bytes - r.measured_reserved_bytes) / r.measured_reserved_bytes;
   }
   return r;
 }

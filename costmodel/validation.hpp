@@ -21,6 +21,9 @@ struct ValidationRow {
   std::optional<double> step_time_s;        // measured or derived from the published rate
   std::optional<double> layer_forward_ms;   // Korthikanti Table 4 rows (one layer)
   std::optional<double> layer_backward_ms;
+  // The framework allocator's peak reserved memory, max over ranks (torch.cuda
+  // max_memory_reserved): what the GPU holds less the CUDA context and NCCL's own buffers.
+  std::optional<double> peak_reserved_bytes;
   std::string step_time_how;
   // Strategy fields the source does not state (assumed entries "key=value, ...: not stated ..."):
   // the row's value is a guess, so a planner test may treat them as free.
@@ -34,6 +37,9 @@ struct ValidationResult {
   double error = 0;                        // signed relative error of the prediction
   double error_bwd = 0;
   double predicted_peak_memory_bytes = 0;
+  // Rows with a measured peak_reserved_bytes: the predicted peak less the GPU profile's
+  // runtime_reserved_bytes (context and communicator buffers, outside the allocator).
+  double measured_reserved_bytes = 0, predicted_reserved_bytes = 0, memory_error = 0;
   bool layer_row = false;
 };
 

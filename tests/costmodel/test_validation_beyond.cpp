@@ -1,11 +1,13 @@
 // The rows beyond the calibration set (validation/beyond: NeMo, Megatron-Bridge, Llama 3,
 // torchtitan and DeepSeek-V3 runs on H100/H800) load, name their cluster file relative to
 // themselves, and every one is a valid strategy the estimator prices. Their accuracy is reported by
-// `shardplan validate --dir validation/beyond`, not asserted here.
+// `shardplan validate --dir validation/beyond`, not asserted here; the measured peak memory of
+// the torchtitan rows is read and compared as the allocator's share.
 #include <doctest/doctest.h>
 
 #include <set>
 
+#include "core/error.hpp"
 #include "costmodel/estimate.hpp"
 #include "costmodel/validation.hpp"
 
@@ -27,4 +29,47 @@ TEST_CASE("validation/beyond: every row loads and is priced") {
     groups.insert(row.group);
   }
   CHECK(groups.size() >= 6);
+}
+
+TEST_CASE("validation: a measured peak memory is compared as the allocator's share") {
+  // torchtitan prints the peak reserved memory of PyTorch's caching allocator: the prediction is
+  // compared less the GPU profile's runtime_reserved_bytes (CUDA context, NCCL buffers).
+  const std::vector<ValidationRow> rows =
+      load_validation_rows(std::string(SHARDPLAN_SOURCE_DIR) + "/validation/beyond");
+  int with_memory = 0;
+  for (const ValidationRow& row : rows) {
+    if (!row.peak_reserved_bytes) continue;
+    CAPTURE(row.id);
+    ++with_memory;
+    const ValidationResult r = validate_row(row);
+    const double runtime = validation_setup(row).cluster.gpu.runtime_reserved_bytes;
+    CHECK(r.measured_reserved_bytes == *row.peak_reserved_bytes);
+    CHECK(r.predicted_reserved_bytes == doctest::Approx(r.predicted_peak_memory_bytes - runtime));
+    CHECK(r.memory_error == doctest::Approx((r.predicted_reserved_bytes - r.measured_reserved_bytes) /
+                                            r.measured_reserved_bytes));
+  }
+  CHECK(with_memory == 7);  // the torchtitan rows
+}
+
+TEST_CASE("validation: peak_reserved_gib is read in GiB and must be a positive number") {
+  const std::string row = R"({"rows": [{"id": "r", "group": "g", "source": "s",
+    "model": {"name": "m", "layers": 2, "hidden": 64, "heads": 4, "ffn_hidden": 256, "vocab": 128,
+              "seq_len": 32},
+    "cluster": "dgx-h100", "gpus": 8, "strategy": {"dp": 8, "global_batch": 8},
+    "measured": {"step_time_s": 1.0, "peak_reserved_gib": MEM}}]})";
+  auto with = [&](const std::string& mem) {
+    std::string t = row;
+    t.replace(t.find("MEM"), 3, mem);
+    return validation_rows_from_text(t, "rows.json");
+  };
+  CHECK(*with("2.5")[0].peak_reserved_bytes == 2.5 * 1073741824.0);
+  for (const char* bad : {"-1", "0", "\"77\""}) {
+    CAPTURE(bad);
+    try {
+      with(bad);
+      FAIL("accepted");
+    } catch (const InputError& e) {
+      CHECK(std::string(e.what()).find("/rows/0/measured/peak_reserved_gib") != std::string::npos);
+    }
+  }
 }
