@@ -33,8 +33,16 @@ std::vector<std::string> explain_difference(const Candidate& a, const Candidate&
     return std::fabs(p.first) > std::fabs(q.first) || (std::fabs(p.first) == std::fabs(q.first) && p.second < q.second);
   });
   std::vector<std::string> out;
-  double total = b.estimate.step_time_s - a.estimate.step_time_s;
-  out.push_back("the best plan is " + fmt_s(total) + " faster per step than the runner-up:");
+  // Re-ranked by the simulator, the order is the simulated one; the terms below stay the estimate's.
+  const bool simulated = a.simulated_step_s > 0 && b.simulated_step_s > 0;
+  const double total = b.estimate.step_time_s - a.estimate.step_time_s;
+  if (!simulated) {
+    out.push_back("the best plan is " + fmt_s(total) + " faster per step than the runner-up:");
+  } else {
+    out.push_back("the best plan is " + fmt_s(b.simulated_step_s - a.simulated_step_s) +
+                  " faster per step than the runner-up in the simulator (" + fmt_s(std::fabs(total)) +
+                  (total >= 0 ? " faster" : " slower") + " by the estimate, whose terms differ by):");
+  }
   for (const auto& [d, name] : terms) {
     if (std::fabs(d) < 1e-3 * std::max(1e-9, a.estimate.step_time_s)) continue;
     out.push_back("  " + name + (d > 0 ? " shorter by " : " longer by ") + fmt_s(std::fabs(d)));

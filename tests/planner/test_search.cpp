@@ -150,4 +150,10 @@ TEST_CASE("explain: the terms that differ, largest first, and the peak memory") 
   CHECK(explain_difference(a, b).back() == "  peak memory lower by 2.0 GiB");
   b.estimate.peak_memory_bytes = 58 * gib;
   CHECK(explain_difference(a, b).back() == "  peak memory higher by 2.0 GiB");
+  // Re-ranked by the simulator: the simulated gap leads, the estimate's is said beside it.
+  a.simulated_step_s = 10.2, b.simulated_step_s = 10.0 + 0.4;
+  a.estimate.step_time_s = 10.6;
+  CHECK(explain_difference(a, b)[0] ==
+        "the best plan is 0.200 s faster per step than the runner-up in the simulator (0.100 s slower "
+        "by the estimate, whose terms differ by):");
 }
