@@ -72,8 +72,18 @@ std::vector<std::string> suggest_when_nothing_fits(const SearchResult& r, const 
   double states = m.params_bytes + m.grads_bytes + m.optimizer_bytes;
   if (states > capacity) {
     int64_t more = static_cast<int64_t>(std::ceil(double(o.gpus) * states / (capacity * 0.8)));
-    out.push_back("model states alone exceed a GPU: use ZeRO-3 (--zero 3) or at least ~" + std::to_string(more) +
-                  " GPUs");
+    // Already fully sharded (ZeRO-3 without a pipeline): only more GPUs help. Under a pipeline
+    // ZeRO-3 holds ZeRO-1's states (grads_sharded_in_step), so it needs --pp 1 to shard them.
+    const Strategy& cs = r.closest_oom.strategy;
+    const std::string gpus = " or at least ~" + std::to_string(more) + " GPUs";
+    if (params_sharded_in_step(cs))
+      out.push_back("model states alone exceed a GPU even fully sharded (ZeRO-3): at least ~" + std::to_string(more) +
+                    " GPUs");
+    else if (cs.zero == 3)
+      out.push_back("model states alone exceed a GPU: ZeRO-3 shards them only without a pipeline (--zero 3 --pp 1)," +
+                    gpus);
+    else
+      out.push_back("model states alone exceed a GPU: use ZeRO-3 (--zero 3)," + gpus);
   } else {
     out.push_back("activations dominate: full recompute (--recompute full), a smaller micro-batch, or more pipeline stages");
     out.push_back("or a smaller global batch (now " + std::to_string(o.global_batch) + ")");

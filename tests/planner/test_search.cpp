@@ -105,6 +105,34 @@ TEST_CASE("rejections are counted by reason, and nothing-fits gives advice") {
   CHECK(names_gpus);
 }
 
+TEST_CASE("nothing-fits advice: ZeRO-3 is suggested only when the closest miss is not fully sharded") {
+  // A hand-made closest miss on 8 A100 80 GB: 100 GiB of model states on its one stage.
+  ClusterSpec c = load_cluster("dgx-a100");
+  c.set_gpu_count(8);
+  SearchOptions o;
+  o.gpus = 8;
+  o.global_batch = 8;
+  SearchResult r;
+  r.considered = 1;
+  r.has_closest_oom = true;
+  Estimate& e = r.closest_oom.estimate;
+  e.stages.resize(1);
+  e.stages[0].optimizer_bytes = 100.0 * 1024 * 1024 * 1024;
+  e.peak_memory_bytes = e.stages[0].optimizer_bytes;
+  auto says = [&](const std::string& what) {
+    for (const auto& line : suggest_when_nothing_fits(r, c, o))
+      if (line.find(what) != std::string::npos) return true;
+    return false;
+  };
+  r.closest_oom.strategy.dp = 8, r.closest_oom.strategy.zero = 1;
+  CHECK(says("use ZeRO-3 (--zero 3)"));
+  r.closest_oom.strategy.zero = 3;  // already fully sharded: only more GPUs help
+  CHECK_FALSE(says("use ZeRO-3"));
+  CHECK(says("even fully sharded (ZeRO-3)"));
+  r.closest_oom.strategy.pp = 2;  // ZeRO-3 under PP holds ZeRO-1's states: not fully sharded
+  CHECK(says("ZeRO-3 shards them only without a pipeline (--zero 3 --pp 1)"));
+}
+
 TEST_CASE("every zoo model gets a feasible plan on a matching cluster") {
   struct Case {
     const char* model;
