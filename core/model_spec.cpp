@@ -90,7 +90,7 @@ void validate_model_spec(const ModelSpec& s, const std::string& file, const std:
 
 ModelSpec model_spec_from_json(const JsonObject& o) {
   o.reject_unknown({"name", "layers", "hidden", "heads", "kv_heads", "head_dim", "ffn_hidden",
-                    "ffn_act", "vocab", "seq_len", "norm", "tied_embeddings", "moe", "attention"});
+                    "ffn_act", "vocab", "seq_len", "norm", "tied_embeddings", "qk_norm", "moe", "attention"});
   ModelSpec s;
   s.name = o.get_string("name", "model");
   s.layers = o.get_positive_int("layers");
@@ -107,6 +107,7 @@ ModelSpec model_spec_from_json(const JsonObject& o) {
   s.seq_len = o.get_positive_int("seq_len");
   s.norm = o.get_enum("norm", {"layernorm", "rmsnorm"}, "layernorm");
   s.tied_embeddings = o.get_bool("tied_embeddings", false);
+  s.qk_norm = o.get_bool("qk_norm", false);
   if (o.has("moe")) s.moe = moe_from_json(o.get_object("moe"));
   if (o.has("attention")) s.attention = attention_from_json(o.get_object("attention"));
   if (o.has("head_dim")) {
@@ -136,6 +137,7 @@ Json model_spec_to_json(const ModelSpec& s) {
   j["seq_len"] = s.seq_len;
   j["norm"] = s.norm;
   j["tied_embeddings"] = s.tied_embeddings;
+  if (s.qk_norm) j["qk_norm"] = true;
   if (s.moe) {
     j["moe"] = {{"experts", s.moe->experts},
                 {"top_k", s.moe->top_k},

@@ -40,6 +40,7 @@ struct ModelSpec {
   int64_t seq_len = 0;
   std::string norm = "layernorm";  // "layernorm" or "rmsnorm"
   bool tied_embeddings = false;
+  bool qk_norm = false;  // per-head RMSNorm of queries and keys before attention (Qwen3)
   std::optional<MoeSpec> moe;
   AttentionSpec attention;
   bool operator==(const ModelSpec&) const = default;

@@ -79,6 +79,8 @@ ModelSpec model_spec_from_hf(const JsonObject& c, int64_t seq) {
     s.tied_embeddings = c.get_bool("tie_word_embeddings", false);
   } else {
     s = llama_like(c, seq);
+    // Qwen3 (dense and MoE) normalises each query and key head (q_norm, k_norm) before RoPE.
+    s.qk_norm = type == "qwen3" || type == "qwen3_moe";
     if (type == "mixtral") {
       MoeSpec m;
       m.experts = c.get_positive_int("num_local_experts");

@@ -74,6 +74,15 @@ struct Builder {
     o.tp_replicated = o.saved_replicated = false;
     return o;
   }
+  // Qwen3's per-head RMSNorm of queries and keys: a norm over the query and key widths, split by
+  // heads, keeping its input for backward. Its weights (head_dim each for q and k) stay out of the
+  // parameter convention (docs/model-spec.md), as they are under 0.01% of a model.
+  Op qk_norm(std::string name, int64_t width) {
+    Op o = elementwise(std::move(name), width, double(width), Split::heads);
+    o.kind = OpKind::norm;
+    o.tp_replicated = o.saved_replicated = false;
+    return o;
+  }
   void residual(const std::string& name) {
     add(elementwise(name, m.hidden, 0, Split::none), kAct * m.hidden);
   }
@@ -100,6 +109,7 @@ struct Builder {
       add(rope(p + ".rope", (a + 1) * at.qk_rope_head_dim), kAct * a * (at.qk_nope_head_dim + dv));
     } else {
       add(matmul(p + ".qkv", (a + 2 * kv) * dq, h, Split::columns, gpt), kAct * h);
+      if (m.qk_norm) add(qk_norm(p + ".qk_norm", (a + kv) * dq), kAct * (a + 2 * kv) * dq);
       if (!gpt) add(rope(p + ".rope", (a + kv) * dq), kAct * (a + 2 * kv) * dq);
     }
     Op at;

@@ -105,6 +105,7 @@ void check(const Plan& p, emit::Gaps& g) {
   if (const ModelSpec* m = p.model.spec ? &*p.model.spec : nullptr) {
     g.need(m->attention.kind != "mla",
            "no multi-latent attention in Megatron-DeepSpeed's GPT model");
+    g.need(!m->qk_norm, "no query/key normalisation (qk_norm) in Megatron-DeepSpeed's GPT model");
     if (m->moe) {
       g.need(m->moe->dense_layers == 0,
              "no leading dense layers in MoE models (--expert-interval puts experts on every N-th "

@@ -55,6 +55,7 @@ Args model_args(const ModelSpec& m) {
   }
   if (m.ffn_act == "swiglu") add(a, "--swiglu");
   if (m.norm == "rmsnorm") add(a, "--normalization", "RMSNorm");
+  if (m.qk_norm) add(a, "--qk-layernorm");  // normalises each query and key head (Qwen3)
   if (!emit::gpt_style(m))
     add(a, "--position-embedding-type", "rope"), add(a, "--disable-bias-linear");
   if (!m.tied_embeddings) add(a, "--untie-embeddings-and-output-weights");

@@ -26,6 +26,7 @@ TEST_CASE("defaults follow the contract") {
   CHECK(m.ffn_act == "gelu");
   CHECK(m.norm == "layernorm");
   CHECK_FALSE(m.tied_embeddings);
+  CHECK_FALSE(m.qk_norm);
   CHECK_FALSE(m.moe.has_value());
   CHECK(m.attention.kind == "mha");
 }
@@ -33,7 +34,7 @@ TEST_CASE("defaults follow the contract") {
 TEST_CASE("every field round-trips") {
   const char* text = R"({ "name": "every-field-example", "layers": 96, "hidden": 12288, "heads": 96,
     "kv_heads": 96, "head_dim": 128, "ffn_hidden": 49152, "ffn_act": "gelu",
-    "vocab": 51200, "seq_len": 2048, "norm": "layernorm", "tied_embeddings": false,
+    "vocab": 51200, "seq_len": 2048, "norm": "layernorm", "tied_embeddings": false, "qk_norm": true,
     "moe": { "experts": 256, "top_k": 8, "ffn_hidden": 2048, "shared_experts": 1, "dense_layers": 3 },
     "attention": { "kind": "mla", "q_lora_rank": 1536, "kv_lora_rank": 512,
                    "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128 } })";
@@ -41,6 +42,7 @@ TEST_CASE("every field round-trips") {
   CHECK(m.moe->experts == 256);
   CHECK(m.attention.kv_lora_rank == 512);
   CHECK(m.q_head_dim() == 192);
+  CHECK(m.qk_norm);
   ModelSpec again = model_spec_from_json_text(model_spec_to_json_text(m), "again.json");
   CHECK(again == m);
 }
@@ -69,4 +71,6 @@ TEST_CASE("bad specs name the file, the JSON path and what was expected") {
                      "moe": {"experts": 4, "top_k": 8, "ffn_hidden": 32}})")
             .find("at /moe/top_k") != std::string::npos);
   CHECK(error_of(R"([1, 2])").find("expected an object") != std::string::npos);
+  CHECK(error_of(R"({"layers": 2, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16, "qk_norm": 1})")
+            .find("at /qk_norm: expected a boolean") != std::string::npos);
 }

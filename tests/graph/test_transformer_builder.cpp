@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "core/model_spec.hpp"
+#include "graph/model_loader.hpp"
 #include "graph/model_stats.hpp"
 #include "graph/transformer_builder.hpp"
 
@@ -131,4 +132,38 @@ TEST_CASE("rotary positions: a fused RoPE op on Q and K in Llama-lineage layers,
   // GPT lineage: learned positions, no rotary op.
   const OpGraph gp = build_transformer_graph(gpt(1, 4096, 32));
   for (int64_t v : gp.blocks[1].ops) CHECK(gp.op(v).name != "layer0.rope");
+}
+
+TEST_CASE("qk_norm: a per-head norm of Q and K that keeps its input, no parameters counted") {
+  // Qwen3-30B-A3B's attention: 32 query and 4 KV heads of 128: the norm covers (32 + 4) x 128 =
+  // 4608 elements per token, reads and writes them (2 x 2 x 4608 = 18,432 B per token) and keeps
+  // its 16-bit input (9,216 B per token), split over TP by heads.
+  ModelSpec m = gpt(1, 2048, 32, 151936, 4096);
+  m.kv_heads = 4, m.head_dim = 128, m.ffn_hidden = 6144, m.ffn_act = "swiglu", m.norm = "rmsnorm";
+  const double without = model_stats(build_transformer_graph(m)).params;
+  m.qk_norm = true;
+  const OpGraph g = build_transformer_graph(m);
+  int found = 0;
+  for (int64_t v : g.blocks[1].ops) {
+    const Op& o = g.op(v);
+    if (o.name != "layer0.qk_norm") continue;
+    ++found;
+    CHECK(o.kind == OpKind::norm);
+    CHECK(o.split == Split::heads);
+    CHECK(o.bytes_per_token == 18432.0);
+    CHECK(o.saved_bytes_per_token == 9216.0);
+    CHECK(o.params == 0.0);
+  }
+  CHECK(found == 1);
+  CHECK(model_stats(g).params == without);
+}
+
+TEST_CASE("qk_norm: Qwen3's Hugging Face configs set it, Llama's does not") {
+  for (const auto& [file, expected] : std::vector<std::pair<std::string, bool>>{
+           {"qwen3", true}, {"qwen3_moe", true}, {"llama", false}, {"mixtral", false}}) {
+    CAPTURE(file);
+    const LoadedModel m = load_model(std::string(SHARDPLAN_SOURCE_DIR) + "/tests/data/hf/" + file + ".json");
+    REQUIRE(m.spec);
+    CHECK(m.spec->qk_norm == expected);
+  }
 }

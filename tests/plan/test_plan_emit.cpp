@@ -89,6 +89,13 @@ TEST_CASE("emit: Megatron-LM golden files") {
   CHECK(has(fsdp, "--use-distributed-optimizer"));
   CHECK(has(fsdp, "unset CUDA_DEVICE_MAX_CONNECTIONS"));
   CHECK_FALSE(has(fsdp, "CUDA_DEVICE_MAX_CONNECTIONS=1"));
+  // Qwen3's per-head q/k norms: --qk-layernorm (with the model's RMSNorm); Llama has none.
+  Strategy q;
+  q.tp = 1, q.ep = 8, q.zero = 1, q.micro_batch = 1, q.global_batch = 64;
+  const Plan qwen = fixed_plan("qwen3-30b-a3b", "dgx-h100", 8, q);
+  CHECK(has(emit_megatron(qwen).text, "--qk-layernorm"));
+  CHECK_FALSE(has(emit_megatron(llama8b_fsdp_no_pp()).text, "--qk-layernorm"));
+  CHECK(has(emit_error([&] { return emit_deepspeed(qwen, false); }), "no query/key normalisation (qk_norm)"));
   // The plan prices EP as all-to-all, which is not Megatron's default dispatcher.
   CHECK(has(emit_megatron(mixtral_ep()).text, "--moe-token-dispatcher-type alltoall"));
 }
