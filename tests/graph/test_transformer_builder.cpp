@@ -24,6 +24,14 @@ ModelSpec gpt(int64_t L, int64_t h, int64_t a, int64_t V = 51200, int64_t s = 20
   m.tied_embeddings = true;  // Megatron GPT shares the word embedding with the output layer
   return m;
 }
+
+// The ops of `block` named `name`.
+std::vector<const Op*> ops_named(const OpGraph& g, size_t block, const std::string& name) {
+  std::vector<const Op*> out;
+  for (int64_t v : g.blocks[block].ops)
+    if (g.op(v).name == name) out.push_back(&g.op(v));
+  return out;
+}
 }  // namespace
 
 TEST_CASE("training FLOPs per token match Korthikanti eq. 7") {
@@ -117,21 +125,16 @@ TEST_CASE("rotary positions: a fused RoPE op on Q and K in Llama-lineage layers,
   ModelSpec m = gpt(1, 4096, 32, 128256, 8192);
   m.kv_heads = 8, m.head_dim = 128, m.ffn_hidden = 14336, m.ffn_act = "swiglu", m.norm = "rmsnorm";
   const OpGraph g = build_transformer_graph(m);
-  int found = 0;
-  for (int64_t v : g.blocks[1].ops) {
-    const Op& o = g.op(v);
-    if (o.name != "layer0.rope") continue;
-    ++found;
-    CHECK(o.kind == OpKind::elementwise);
-    CHECK(o.split == Split::heads);
-    CHECK(o.bytes_per_token == 20480.0);
-    CHECK(o.saved_bytes_per_token == 0.0);
-    CHECK_FALSE(o.tp_replicated);
-  }
-  CHECK(found == 1);
+  const auto rope = ops_named(g, 1, "layer0.rope");
+  REQUIRE(rope.size() == 1);
+  const Op& o = *rope[0];
+  CHECK(o.kind == OpKind::elementwise);
+  CHECK(o.split == Split::heads);
+  CHECK(o.bytes_per_token == 20480.0);
+  CHECK(o.saved_bytes_per_token == 0.0);
+  CHECK_FALSE(o.tp_replicated);
   // GPT lineage: learned positions, no rotary op.
-  const OpGraph gp = build_transformer_graph(gpt(1, 4096, 32));
-  for (int64_t v : gp.blocks[1].ops) CHECK(gp.op(v).name != "layer0.rope");
+  CHECK(ops_named(build_transformer_graph(gpt(1, 4096, 32)), 1, "layer0.rope").empty());
 }
 
 TEST_CASE("qk_norm: a per-head norm of Q and K that keeps its input, no parameters counted") {
@@ -143,18 +146,14 @@ TEST_CASE("qk_norm: a per-head norm of Q and K that keeps its input, no paramete
   const double without = model_stats(build_transformer_graph(m)).params;
   m.qk_norm = true;
   const OpGraph g = build_transformer_graph(m);
-  int found = 0;
-  for (int64_t v : g.blocks[1].ops) {
-    const Op& o = g.op(v);
-    if (o.name != "layer0.qk_norm") continue;
-    ++found;
-    CHECK(o.kind == OpKind::norm);
-    CHECK(o.split == Split::heads);
-    CHECK(o.bytes_per_token == 18432.0);
-    CHECK(o.saved_bytes_per_token == 9216.0);
-    CHECK(o.params == 0.0);
-  }
-  CHECK(found == 1);
+  const auto norm = ops_named(g, 1, "layer0.qk_norm");
+  REQUIRE(norm.size() == 1);
+  const Op& o = *norm[0];
+  CHECK(o.kind == OpKind::norm);
+  CHECK(o.split == Split::heads);
+  CHECK(o.bytes_per_token == 18432.0);
+  CHECK(o.saved_bytes_per_token == 9216.0);
+  CHECK(o.params == 0.0);
   CHECK(model_stats(g).params == without);
 }
 
