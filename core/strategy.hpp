@@ -54,11 +54,12 @@ struct Strategy {
 // until the last micro-batch's backward, and leaves its parameters gathered after every backward
 // (set_requires_gradient_sync and set_reshard_after_backward off for the others), so the stage
 // peaks with whole parameters and gradients, as ZeRO-1's does.
-inline bool grads_sharded_in_step(const Strategy& s) { return s.zero >= 2 && s.pp == 1; }
-inline bool params_sharded_in_step(const Strategy& s) { return s.zero >= 3 && s.pp == 1; }
-// The ZeRO stage whose states a step holds at its peak: under PP, ZeRO-2/3 hold ZeRO-1's. The
-// executors run that stage (they do not re-gather ZeRO-3's parameters before each backward).
+// zero_within_step: the ZeRO stage whose states a step holds at its peak (under PP, ZeRO-2/3
+// hold ZeRO-1's). The executors run that stage (they do not re-gather ZeRO-3's parameters before
+// each backward).
 inline int zero_within_step(const Strategy& s) { return s.pp > 1 && s.zero > 1 ? 1 : s.zero; }
+inline bool grads_sharded_in_step(const Strategy& s) { return zero_within_step(s) >= 2; }
+inline bool params_sharded_in_step(const Strategy& s) { return zero_within_step(s) >= 3; }
 
 // "tp=8,pp=8,mbs=1,recompute=selective,sp" <-> Strategy. Unknown keys throw UsageError.
 Strategy parse_strategy_string(const std::string& s, Strategy base);

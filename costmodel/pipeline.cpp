@@ -65,6 +65,11 @@ namespace {
 
 int64_t expert_dp(const Strategy& s) { return std::max<int64_t>(1, s.dp * s.cp * s.tp / s.ep); }
 
+// Under PP, ZeRO-2/3 keep gradients whole through the step (zero_within_step is 1): reduced and
+// parameters gathered once per step, as ZeRO-1. ZeRO-3 there also re-gathers the parameters
+// before every backward, having resharded them after the forward.
+bool regathers_before_backward(const Strategy& s) { return s.zero == 3 && !params_sharded_in_step(s); }
+
 // CP ranks hold the same weights: gradients are reduced and ZeRO shards over dp*cp ranks, which
 // sit tp apart in the layout (Megatron's data-parallel group with context parallelism).
 GroupPlacement dp_group(const Strategy& s, const ClusterSpec& cluster) {
@@ -168,11 +173,7 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
     double bwd = st.bwd_input_s + st.bwd_weight_s + st.recompute_s;
     double once = 0, per_mb = 0;
     const bool ov = s.overlap_grad_reduce;
-    // Under PP, ZeRO-2/3 keep gradients whole through the step (grads_sharded_in_step): reduced
-    // and parameters gathered once per step, as ZeRO-1; ZeRO-3 also re-gathers the parameters
-    // before every backward, having resharded them after the forward.
-    const bool whole = s.zero >= 2 && !grads_sharded_in_step(s);
-    switch (whole ? 1 : s.zero) {
+    switch (zero_within_step(s)) {
       case 0: once = ov ? std::max(0.0, ar - bwd) : ar; break;
       case 1: once = ov ? std::max(0.0, rs - bwd) + std::max(0.0, ag - st.fwd_s) : rs + ag; break;
       case 2:  // gradients are sharded, so every micro-batch's gradients are reduce-scattered
@@ -184,7 +185,7 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
                     : 2 * ag_unit + rs_unit;
         break;
     }
-    if (whole && s.zero == 3) per_mb = ov ? std::max(0.0, ag_unit - bwd) : ag_unit;
+    if (regathers_before_backward(s)) per_mb = ov ? std::max(0.0, ag_unit - bwd) : ag_unit;
     in.dp_comm_s.push_back(once);
     in.dp_per_micro_batch_s.push_back(per_mb);
     double local = st.dense_params / (s.zero >= 1 ? double(s.dp * s.cp) : 1.0) +
@@ -294,9 +295,8 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
     const ChunkTotals& st = in.stage[i];
     const DpCollectives& c = collectives(st);
     const bool ov = s.overlap_grad_reduce;
-    const bool whole = s.zero >= 2 && !grads_sharded_in_step(s);  // as in pipeline_inputs()
     CommTime once, per_pass;
-    switch (whole ? 1 : s.zero) {
+    switch (zero_within_step(s)) {
       case 0: once = c.ar; break;
       case 1: once = c.rs + (ov ? exposed(c.ag, st.fwd_s) : c.ag); break;
       // ZeRO-2/3: the whole per-micro-batch traffic; the simulator prefetches it one pass ahead,
@@ -309,8 +309,7 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
         per_pass = c.ag_unit.scaled(2) + c.rs_unit;
         break;
     }
-    // ZeRO-3 under PP: the re-gather before each backward only.
-    if (whole && s.zero == 3) per_pass = c.ag_unit, sc.gather_before_forward = false;
+    if (regathers_before_backward(s)) per_pass = c.ag_unit, sc.gather_before_forward = false;
     sc.dp_comm_s.push_back(once.total_s());
     sc.dp_comm_nic_s.push_back(once.nic_s);
     // The simulator runs this before each F and each B pass of a micro-batch: half there, half
