@@ -42,7 +42,6 @@ std::vector<Strategy> enumerate_space(const OpGraph& g, const ClusterSpec& clust
     if (g.op(static_cast<int64_t>(v)).kind == OpKind::expert_matmul) experts = std::max(experts, g.op(static_cast<int64_t>(v)).dims[2]);
   const int64_t layers = std::max<int64_t>(1, static_cast<int64_t>(g.blocks.size()) - 2);
   const auto zeros = or_default<int>(sp.zero, {0, 1, 2, 3});
-  const bool zero1_too = std::find(zeros.begin(), zeros.end(), 1) != zeros.end();
   const auto recomputes = or_default<Recompute>(sp.recompute, {Recompute::none, Recompute::selective, Recompute::full});
   const auto schedules = or_default<Schedule>(
       sp.schedule, {Schedule::gpipe, Schedule::one_f_one_b, Schedule::interleaved, Schedule::zero_bubble});
@@ -82,7 +81,6 @@ std::vector<Strategy> enumerate_space(const OpGraph& g, const ClusterSpec& clust
                   for (int ov = 0; ov < (spi ? 2 : 1); ++ov) {
                     if (!allowed(sp.tp_comm_overlap, ov == 1)) continue;
                     for (int z : zeros) {
-                      if (z == 2 && pp > 1 && zero1_too) continue;  // zero2_twin (search.hpp)
                       for (Recompute rc : recomputes) {
                         for (int eo = 0; eo < (ep > 1 ? 2 : 1); ++eo) {
                           if (!allowed(sp.ep_comm_overlap, eo == 1)) continue;
@@ -95,6 +93,7 @@ std::vector<Strategy> enumerate_space(const OpGraph& g, const ClusterSpec& clust
                           s.flash_attention = o.flash_attention, s.overlap_grad_reduce = o.overlap_grad_reduce;
                           s.attention_kernel = o.attention_kernel;
                           s.async_tp_backward = o.async_tp_backward;
+                          if (zero2_twin(s, zeros)) continue;
                           out.push_back(s);
                         }
                       }
