@@ -93,7 +93,7 @@ SearchSpace search_space_from(const SearchFlags& f) {
   for (const auto& r : split_list(f.recompute)) {
     Recompute x;
     if (!parse_recompute(r, x))
-      throw UsageError("--recompute " + r + ": expected none, selective or full");
+      throw UsageError("--recompute " + r + ": expected " + kRecomputeChoices);
     sp.recompute.push_back(x);
   }
   for (const auto& r : split_list(f.schedule)) {

@@ -26,8 +26,9 @@ void add_strategy_flags(CLI::App* cmd, StrategyFlags& f) {
   cmd->add_option("--vp", f.vp, "virtual pipeline chunks per stage (interleaved)")->check(pos);
   cmd->add_flag("--sp", f.sp, "sequence parallelism");
   cmd->add_option("--zero", f.zero, "ZeRO stage 0-3")->check(CLI::Range(0, 3));
-  cmd->add_option("--recompute", f.recompute, "none, selective or full")
-      ->check(CLI::IsMember({"none", "selective", "full"}));
+  cmd->add_option("--recompute", f.recompute,
+                  "none, selective (core attention), full, or op (torchtitan's op-level selective checkpointing)")
+      ->check(CLI::IsMember(recompute_names()));
   cmd->add_option("--micro-batch", f.micro_batch, "sequences per micro-batch")->check(pos);
   cmd->add_option("--schedule", f.schedule, "gpipe, 1f1b, interleaved or zb (default: 1f1b, interleaved when vp > 1)")
       ->check(CLI::IsMember({"gpipe", "1f1b", "interleaved", "zb"}));

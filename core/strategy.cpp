@@ -9,15 +9,21 @@
 namespace shardplan {
 
 const char* recompute_name(Recompute r) {
-  static const char* n[] = {"none", "selective", "full"};
+  static const char* n[] = {"none", "selective", "full", "op"};
   return n[static_cast<int>(r)];
+}
+const char* const kRecomputeChoices = "none, selective, full or op";
+std::vector<std::string> recompute_names() {
+  std::vector<std::string> out;
+  for (int i = 0; i < kRecomputeCount; ++i) out.emplace_back(recompute_name(static_cast<Recompute>(i)));
+  return out;
 }
 const char* schedule_name(Schedule s) {
   static const char* n[] = {"gpipe", "1f1b", "interleaved", "zb"};
   return n[static_cast<int>(s)];
 }
 bool parse_recompute(const std::string& s, Recompute& out) {
-  for (int i = 0; i < 3; ++i)
+  for (int i = 0; i < kRecomputeCount; ++i)
     if (s == recompute_name(static_cast<Recompute>(i))) return out = static_cast<Recompute>(i), true;
   return false;
 }
@@ -83,7 +89,7 @@ Strategy parse_strategy_string(const std::string& text, Strategy s) {
       s.zero = val[0] - '0';
     } else if (key == "recompute") {
       if (!parse_recompute(val, s.recompute))
-        throw UsageError("strategy: recompute=" + val + ": expected none, selective or full");
+        throw UsageError("strategy: recompute=" + val + ": expected " + kRecomputeChoices);
     } else if (key == "schedule") {
       if (!parse_schedule(val, s.schedule))
         throw UsageError("strategy: schedule=" + val + ": expected gpipe, 1f1b, interleaved or zb");

@@ -3,18 +3,25 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/attention_kernel.hpp"
 #include "core/dtype.hpp"
 
 namespace shardplan {
 
-enum class Recompute { none = 0, selective = 1, full = 2 };
+// none; selective: Megatron's core-attention recompute (Korthikanti et al. §5); full: the whole
+// layer re-run from its input; op: torchtitan's op-level selective checkpointing (saves every
+// other matmul output and the attention output of each layer, recomputes the rest).
+enum class Recompute { none = 0, selective = 1, full = 2, op = 3 };
+constexpr int kRecomputeCount = 4;
 enum class Schedule { gpipe = 0, one_f_one_b = 1, interleaved = 2, zero_bubble = 3 };
 
 const char* recompute_name(Recompute r);
 const char* schedule_name(Schedule s);
 bool parse_recompute(const std::string& s, Recompute& out);
+std::vector<std::string> recompute_names();
+extern const char* const kRecomputeChoices;  // "none, selective, full or op", for messages
 bool parse_schedule(const std::string& s, Schedule& out);
 
 struct Strategy {

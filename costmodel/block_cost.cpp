@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "costmodel/gemm.hpp"
+#include "costmodel/op_sac.hpp"
 #include "costmodel/op_pricer.hpp"
 #include "costmodel/tp_overlap.hpp"
 
@@ -31,6 +32,8 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
   double largest_op_bytes = 0;
   bool has_attention = false;
   bool input_kept_by_attention = false;  // the op before was fused attention (which keeps its output)
+  const double act_b = act_bytes(p.act_dtype);
+  OpSacTally sac;  // what recompute=op keeps and re-runs (used when the block is a layer)
   for (int64_t v : block.ops) {
     const Op& o = g.op(v);
     OpTimes t;
@@ -40,6 +43,7 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
       case OpKind::matmul: {
         bool replicated_input = false;
         double params = 0;
+        const double tp_fwd_before = tp_fwd;
         t = p.matmul(o, params, replicated_input);
         bc.dense_params += params;
         double split = o.split == Split::none ? 1 : p.tp;
@@ -53,7 +57,7 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
         // An asynchronous collective beside a GEMM costs what it adds to the GEMM's time, SM
         // contention included (beside_collective). With --tp-comm-overlap (SP) Transformer Engine
         // pipelines every TP collective with its GEMM (te_* above).
-        double width = double(o.split == Split::rows ? o.dims[0] : o.dims[1]) * p.T * act_bytes(p.act_dtype);
+        double width = double(o.split == Split::rows ? o.dims[0] : o.dims[1]) * p.T * act_b;
         const bool te = c.tp_comm_overlap && c.sp && c.tp > 1;
         if (o.split == Split::rows) {
           const double rs = tp_collective(c, width, false), ag = c.sp ? tp_collective(c, width, true) : 0;
@@ -81,6 +85,16 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
           }
         }
         p.fp8_casts(t, t.m * t.k, t.m * t.n);
+        {
+          // recompute=op: a row-parallel GEMM's output is a full-size partial sum on each rank; its
+          // reduce-scatter (sequence parallel) keeps the sharded sum and is never re-run.
+          const bool rows = o.split == Split::rows;
+          const double per_column = rows || o.split == Split::none ? p.T * act_b : p.T / p.tp * act_b;
+          sac.linear(o.linear_outputs, o.dims[0], per_column, t.fwd,
+                     o.fwd_flops_per_token * p.T / (o.split == Split::none ? 1 : p.tp),
+                     rows ? 0 : tp_fwd - tp_fwd_before);
+          if (rows && c.tp > 1 && c.sp) sac.saved(double(o.dims[0]) * p.T / p.tp * act_b);
+        }
         op_saved = (o.saved_replicated ? op_saved * p.T / p.rep_div() : op_saved * p.T / p.tp) *
                    p.fp8_saved_factor(input_kept_by_attention);
         largest_op_bytes = std::max(largest_op_bytes, o.bytes_per_token * act * p.T / (o.split == Split::none ? 1 : p.tp));
@@ -93,6 +107,7 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
         bc.expert_params += params;
         bc.model_flops += (o.fwd_flops_per_token + o.bwd_flops_per_token) * p.T / p.rep_div();
         op_saved = op_saved * p.T / p.rep_div() * p.fp8_saved_factor(false);
+        sac.recomputed(t.fwd, o.fwd_flops_per_token * p.T / p.rep_div());  // grouped GEMM: not saved
         expert_tokens_bytes = std::max(expert_tokens_bytes, double(o.dims[3]) * p.T / p.rep_div());
         break;
       }
@@ -105,6 +120,7 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
         bc.dense_params += o.params;
         bc.model_flops += (o.fwd_flops_per_token + o.bwd_flops_per_token) * tok;
         op_saved = op_saved * tok;
+        sac.linear({}, o.dims[0], tok * act_b, t.fwd, o.fwd_flops_per_token * tok, 0);  // the gate
         break;
       }
       case OpKind::attention: {
@@ -116,10 +132,12 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
         saved_attention_core += extra;
         op_saved = op_saved * p.T / p.tp;
         attn_core_fwd += t.fwd;
+        // recompute=op keeps the fused kernel's output and its fp32 log-sum-exp per head.
+        sac.saved(double(o.dims[0]) / p.tp * p.T * (double(o.dims[3]) * act_b + 4));
         if (c.cp > 1) {
           // Ring attention: cp-1 exchanges of this rank's K and V (and their gradients backward),
           // overlapped with the attention of the chunk already present.
-          double kv = double(o.dims[1]) / p.tp * double(o.dims[2] + o.dims[3]) * p.T * act_bytes(p.act_dtype);
+          double kv = double(o.dims[1]) / p.tp * double(o.dims[2] + o.dims[3]) * p.T * act_b;
           double step_fwd = all_gather_s(c.cp_group, kv * double(c.cp)) / double(c.cp - 1);
           double step_bwd = 2 * step_fwd;
           double chunks = double(c.cp);
@@ -134,7 +152,7 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
         t = p.memory_bound(o, p.T);
         // Vocab-parallel embedding: partial lookups are all-reduced (reduce-scattered with SP, whose
         // backward all-gathers the output gradient back, as a row-parallel layer's does).
-        const double width = double(o.dims[1]) * p.T * act_bytes(p.act_dtype);
+        const double width = double(o.dims[1]) * p.T * act_b;
         tp_fwd += tp_collective(c, width, false);
         if (c.sp) tp_bwd += tp_collective(c, width, true);
         op_saved = 0;
@@ -166,6 +184,7 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
         if (o.kind == OpKind::norm) bc.dense_params += o.params;
         op_saved = o.dropout ? double(o.dims[0]) * tokens_here * o.token_factor : op_saved * tokens_here;
         if (o.split == Split::experts) op_saved = o.saved_bytes_per_token * act * p.T / p.rep_div();
+        sac.recomputed(t.fwd);
         break;
       }
     }
@@ -177,8 +196,9 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
   }
   // EP: all-to-all dispatch and combine of the routed tokens, forward and backward.
   if (block.is_moe && c.ep > 1) {
-    double bytes = expert_tokens_bytes * double(g.hidden) * act_bytes(p.act_dtype);
+    double bytes = expert_tokens_bytes * double(g.hidden) * act_b;
     const double a2a = 4 * all_to_all_s(c.ep_group, bytes);
+    sac.saved(2 * bytes);  // recompute=op keeps the dispatch and combine all-to-all outputs
     // With --ep-comm-overlap (Megatron-Core's batch-level overlap, DeepSeek's DualPipe) one
     // micro-batch's dispatch and combine run beside another's compute of this block, forward and
     // backward merged: exposed is what the pair adds to the compute, SM contention included.
@@ -192,7 +212,8 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
   bc.hardware_flops = bc.model_flops;
   double fwd_flops = bc.model_flops / 3;
   // Recompute: full re-runs the block's forward (with its communication); selective re-runs the
-  // attention core (Korthikanti §5). Saved activations shrink accordingly.
+  // attention core (Korthikanti §5); op keeps the block input and what OpSacTally saved and re-runs
+  // the rest. Saved activations shrink accordingly.
   double attention_flops_fwd = 0;
   for (int64_t v : block.ops)
     if (g.op(v).kind == OpKind::attention)
@@ -201,7 +222,12 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
     bc.recompute_s = bc.fwd_s;  // includes its TP communication; tp_comm_s counts fwd + bwd only
     bc.hardware_flops += fwd_flops;
     bc.transient_bytes = saved + saved_attention_core;
-    saved = double(g.hidden) * p.T * act_bytes(p.act_dtype) / p.rep_div();  // the block input
+    saved = double(g.hidden) * p.T * act_b / p.rep_div();  // the block input
+  } else if (c.recompute == Recompute::op && has_attention) {
+    bc.recompute_s = sac.recompute_s;
+    bc.hardware_flops += sac.recompute_flops;
+    bc.transient_bytes = saved + saved_attention_core;  // the layer's activations, rebuilt
+    saved = double(g.hidden) * p.T * act_b / p.rep_div() + sac.saved_bytes;
   } else if (c.recompute == Recompute::selective && has_attention) {
     bc.recompute_s = attn_core_fwd;
     bc.hardware_flops += attention_flops_fwd;

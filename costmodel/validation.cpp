@@ -29,7 +29,7 @@ Strategy strategy_from_json(const JsonObject& o) {
   s.zero = static_cast<int>(o.get_int("zero", 0));
   if (s.zero < 0 || s.zero > 3) o.fail("zero", "expected 0, 1, 2 or 3");
   if (!parse_recompute(o.get_string("recompute", "none"), s.recompute))
-    o.fail("recompute", "expected none, selective or full");
+    o.fail("recompute", std::string("expected ") + kRecomputeChoices);
   s.micro_batch = o.get_positive_int("micro_batch", 1);
   s.global_batch = o.get_positive_int("global_batch");
   if (!parse_schedule(o.get_string("schedule", "1f1b"), s.schedule))

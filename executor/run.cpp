@@ -29,6 +29,9 @@ std::string unsupported_reason(const RunOptions& o) {
   if (m.vocab > (int64_t{1} << 31) - 1) return "vocab must fit in int32 token ids";
   if (s.dp < 1 || s.tp < 1 || s.pp < 1 || s.vp < 1 || s.micro_batch < 1 || s.global_batch < 1)
     return "dp, tp, pp, vp, micro_batch and global_batch must be at least 1";
+  if (s.recompute == Recompute::op)
+    return "recompute=op is torchtitan's op-level checkpointing policy; the executor runs none, "
+           "selective and full";
   if (s.zero < 0 || s.zero > 3) return "zero must be 0, 1, 2 or 3 (found " + str(s.zero) + ")";
   if (s.dp * s.tp * s.pp > 4096) return "more than 4096 ranks (threads) requested";
   if (o.steps < 0) return "steps must not be negative";

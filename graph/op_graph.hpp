@@ -48,6 +48,10 @@ struct Op {
   bool dropout = false;          // elementwise dropout (keeps a 1-byte mask)
   bool tp_replicated = false;    // computed in full on every TP rank unless sequence-parallel
   bool saved_replicated = false; // its saved tensor is full on every TP rank unless SP
+  // matmul: the output widths of the separate linear layers this fused GEMM stands for in
+  // torchtitan-style models, each its own matmul call there (qkv: q, k, v; a gated fc1: w1, w3).
+  // Empty: one linear of width dims[0]. Op-level selective checkpointing counts those calls.
+  std::vector<int64_t> linear_outputs;
 };
 
 struct TensorEdge {

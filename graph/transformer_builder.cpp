@@ -108,7 +108,9 @@ struct Builder {
       // MLA rotates the rope part of every query head and the one shared rope key.
       add(rope(p + ".rope", (a + 1) * at.qk_rope_head_dim), kAct * a * (at.qk_nope_head_dim + dv));
     } else {
-      add(matmul(p + ".qkv", (a + 2 * kv) * dq, h, Split::columns, gpt), kAct * h);
+      Op qkv = matmul(p + ".qkv", (a + 2 * kv) * dq, h, Split::columns, gpt);
+      qkv.linear_outputs = {a * dq, kv * dq, kv * dq};  // wq, wk, wv
+      add(qkv, kAct * h);
       if (m.qk_norm) add(qk_norm(p + ".qk_norm", (a + kv) * dq), kAct * (a + 2 * kv) * dq);
       if (!gpt) add(rope(p + ".rope", (a + kv) * dq), kAct * (a + 2 * kv) * dq);
     }
@@ -133,6 +135,7 @@ struct Builder {
     const int64_t h = m.hidden;
     const bool glu = m.ffn_act == "swiglu";
     Op fc1 = matmul(p + "." + tag + "fc1", glu ? 2 * f : f, h, split, gpt);
+    if (glu) fc1.linear_outputs = {f, f};  // w1 (gate), w3 (up)
     Op act = elementwise(p + "." + tag + "act", f, glu ? 2.0 * f : double(f), Split::columns);
     act.bytes_per_token = kAct * (glu ? 3 : 2) * f;
     Op fc2 = matmul(p + "." + tag + "fc2", h, f, split == Split::columns ? Split::rows : split, gpt);

@@ -94,6 +94,9 @@ void check(const Plan& p, emit::Gaps& g) {
   g.need(s.cp == 1,
          "no ring context parallelism (its sequence parallelism, --ds-sequence-parallel-size, is "
          "DeepSpeed-Ulysses all-to-all, which the plan did not price); re-plan with --cp 1");
+  g.need(s.recompute != Recompute::op,
+         "no op-level selective checkpointing (Megatron-DeepSpeed recomputes core attention or "
+         "whole layers); re-plan with --recompute none,selective,full");
   g.need(!s.tp_comm_overlap,
          "no TP communication/GEMM overlap; re-plan with --tp-comm-overlap off");
   g.need(!s.ep_comm_overlap,

@@ -161,6 +161,10 @@ Emitted emit_megatron(const Plan& p) {
   gaps.need(!s.ep_comm_overlap || s.ep > 1,
             "no expert all-to-all to overlap without expert parallelism; re-plan with "
             "--ep-comm-overlap off");
+  gaps.need(s.recompute != Recompute::op,
+            "no op-level selective checkpointing (--recompute-granularity selective recomputes the "
+            "modules of --recompute-modules, core attention by default); re-plan with --recompute "
+            "none,selective,full");
   gaps.need(!(s.ep > 1 && s.tp > 1 && !s.sp),
             "no expert parallelism with tensor parallelism but without sequence parallelism "
             "(megatron/core/transformer/moe/README.md: it must be enabled); re-plan with --sp on");

@@ -119,7 +119,8 @@ std::vector<std::string> notes_for(const Plan& p, const ModelSpec& m, const std:
   if (s.recompute == Recompute::selective)
     n.push_back(
         "torchtitan's op-level selective checkpointing saves matmul outputs and recomputes the "
-        "rest, not Megatron's core-attention recompute that the plan priced");
+        "rest, not Megatron's core-attention recompute that the plan priced (re-plan with "
+        "--recompute op to price torchtitan's)");
   if (!s.flash_attention)
     n.push_back("torchtitan uses fused SDPA attention; the plan priced unfused attention");
   // torchao's Float8Linear saves its 16-bit input for backward (it re-casts it there); Transformer
@@ -188,8 +189,9 @@ Emitted emit_torchtitan(const Plan& p) {
       "context_parallel_degree = {}\nexpert_parallel_degree = {}\nexpert_tensor_parallel_degree = "
       "1\n",
       s.cp, s.ep);
-  t += "\n[activation_checkpoint]\nmode = " + q(recompute_name(s.recompute)) + "\n";
-  if (s.recompute == Recompute::selective) t += "selective_ac_option = \"op\"\n";
+  const bool op_level = s.recompute == Recompute::selective || s.recompute == Recompute::op;
+  t += "\n[activation_checkpoint]\nmode = " + q(op_level ? "selective" : recompute_name(s.recompute)) + "\n";
+  if (op_level) t += "selective_ac_option = \"op\"\n";
   // Async TP works only under torch.compile; float8 needs it to fuse its casts (docs/float8.md).
   t += fmt::format("\n[compile]\nenable = {}\n", s.tp_comm_overlap || s.precision == DType::fp8);
   e.text = std::move(t);

@@ -29,7 +29,7 @@ Strategy strategy_from(const JsonObject& o) {
   if (zero < 0 || zero > 3)
     o.fail("zero", "expected a ZeRO stage 0..3, found " + std::to_string(zero));
   s.zero = static_cast<int>(zero);
-  parse_recompute(o.get_enum("recompute", {"none", "selective", "full"}, ""), s.recompute);
+  parse_recompute(o.get_enum("recompute", recompute_names(), ""), s.recompute);
   s.micro_batch = o.get_positive_int("micro_batch");
   s.global_batch = o.get_positive_int("global_batch");
   parse_schedule(o.get_enum("schedule", {"gpipe", "1f1b", "interleaved", "zb"}, ""), s.schedule);

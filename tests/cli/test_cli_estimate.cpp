@@ -116,6 +116,15 @@ TEST_CASE("cli estimate: impossible strategies exit 2 with a one-line reason") {
     CHECK(one_error_line(r.err));
     CHECK(contains(r.err, "batch"));
   }
+  SUBCASE("unknown recompute mode: the four names are listed") {
+    CliResult r = run_cli(gpt22b("--gpus 8 --tp 8 --global-batch 8 --recompute ops"), dir);
+    CHECK(r.status == 2);
+    CHECK(contains(r.err, "--recompute"));
+    CHECK(contains(r.err, "op"));
+    CliResult ok = run_cli(gpt22b("--gpus 8 --tp 8 --sp --global-batch 8 --recompute op --json"), dir);
+    CHECK(ok.status == 0);
+    CHECK(contains(ok.out, "\"recompute\": \"op\""));
+  }
   SUBCASE("tp does not divide the GPU count") {
     CliResult r = run_cli(gpt22b("--gpus 8 --tp 3 --global-batch 8"), dir);
     CHECK(r.status == 2);

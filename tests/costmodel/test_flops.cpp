@@ -55,7 +55,7 @@ TEST_CASE("flops: model FLOPs per iteration match Korthikanti eq. 7") {
   // same terms, so the match is exact (0.1% asked).
   const double B = 1536;
   const double eq7 = 72 * B * kL * kS * kH * kH * (1 + kS / (6 * kH) + kV / (12 * kH * kL));
-  for (Recompute r : {Recompute::none, Recompute::selective, Recompute::full}) {
+  for (Recompute r : {Recompute::none, Recompute::selective, Recompute::full, Recompute::op}) {
     CAPTURE(recompute_name(r));
     Estimate e = run(strategy(r));
     REQUIRE(e.valid());
@@ -99,6 +99,18 @@ TEST_CASE("flops: selective recompute re-runs the forward of QK^T and AV once") 
   const double expected =
       72 * B * kL * kS * kH * kH * (1 + 2 * kS / (9 * kH) + kV / (12 * kH * kL));
   Estimate e = run(strategy(Recompute::selective));
+  REQUIRE(e.valid());
+  CHECK(total_flops(e, e.hardware_tflops_per_gpu) == doctest::Approx(expected).epsilon(1e-9));
+}
+
+TEST_CASE("flops: op-level selective recompute re-runs k, the attention output and fc2 once") {
+  // torchtitan's op SAC re-runs every second matmul of a layer: of q, k, v (one fused GEMM here),
+  // attention output, fc1 and fc2 those are k (2h^2 per token), the attention output (2h^2) and
+  // fc2 (8h^2): 12 B L s h^2 more than the model FLOPs; the attention core is kept.
+  const double B = 1536;
+  const double expected =
+      72 * B * kL * kS * kH * kH * (1 + kS / (6 * kH) + kV / (12 * kH * kL)) + 12 * B * kL * kS * kH * kH;
+  Estimate e = run(strategy(Recompute::op));
   REQUIRE(e.valid());
   CHECK(total_flops(e, e.hardware_tflops_per_gpu) == doctest::Approx(expected).epsilon(1e-9));
 }

@@ -79,6 +79,7 @@ TEST_CASE("plans the CPU executor cannot run are refused with the reason") {
       {"pp=2,vp=2", "vp=2 needs the interleaved schedule"},
       {"pp=4,vp=2,schedule=interleaved,mbs=4", "layers (4) must be at least pp*vp (8)"},
       {"pp=2,vp=2,schedule=interleaved,mbs=8", "divisible by pp"},
+      {"recompute=op", "recompute=op is torchtitan's op-level checkpointing policy"},
   };
   for (const Case& c : cases) {
     INFO(c.plan);

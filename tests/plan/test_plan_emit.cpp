@@ -133,6 +133,12 @@ TEST_CASE("emit: torchtitan golden file") {
   z1.strategy.zero = 1;
   CHECK(has(emit_torchtitan(z1).text, "fsdp_reshard_after_forward = \"never\""));
   CHECK(has(emit_torchtitan(llama8b_fsdp()).text, "fsdp_reshard_after_forward = \"always\""));
+  // recompute=op is the policy torchtitan runs: the same section, and no note about it.
+  Plan op = llama8b_fsdp();
+  op.strategy.recompute = Recompute::op;
+  const Emitted eo = emit_torchtitan(op);
+  CHECK(has(eo.text, "[activation_checkpoint]\nmode = \"selective\"\nselective_ac_option = \"op\"\n"));
+  CHECK(eo.notes.empty());
   Plan fp8 = llama8b_fsdp();
   fp8.strategy.precision = DType::fp8;
   const Emitted e8 = emit_torchtitan(fp8);
@@ -182,6 +188,10 @@ TEST_CASE("emit: what a framework lacks is an error naming each gap") {
   Plan gpipe = llama70b_uneven();
   gpipe.strategy.schedule = Schedule::gpipe;
   CHECK(has(emit_error([&] { return emit_megatron(gpipe); }), "no GPipe schedule"));
+  Plan op = gpt3_interleaved();
+  op.strategy.recompute = Recompute::op;
+  CHECK(has(emit_error([&] { return emit_megatron(op); }), "no op-level selective checkpointing"));
+  CHECK(has(emit_error([&] { return emit_deepspeed(op, false); }), "no op-level selective checkpointing"));
   Plan zb = llama70b_uneven();
   zb.strategy.schedule = Schedule::zero_bubble;
   CHECK(has(emit_error([&] { return emit_megatron(zb); }), "no zero-bubble (ZB-H1)"));
