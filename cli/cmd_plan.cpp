@@ -17,6 +17,7 @@
 #include "cli/strategy_flags.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "plan/framework_rules.hpp"
 #include "plan/plan.hpp"
 #include "planner/explain.hpp"
 #include "planner/search.hpp"
@@ -27,9 +28,24 @@ namespace {
 struct PlanOptions {
   ProblemFlags problem;
   SearchFlags search;
-  std::string out;
+  std::string out, framework;
   bool json = false;
 };
+
+// --framework: search only what that framework runs (the emitters' rules), with the recompute
+// modes it implements unless --recompute names them.
+void restrict_to_framework(const std::string& name, const LoadedModel& model, SearchSpace& space,
+                           SearchOptions& so) {
+  Framework f{};
+  parse_framework(name, f);
+  if (!model.spec)
+    throw UsageError("--framework " + name +
+                     ": an explicit op graph maps onto no framework's model; plan a transformer "
+                     "spec or a Hugging Face config");
+  if (space.recompute.empty()) space.recompute = framework_recompute_modes(f);
+  const ModelSpec* spec = &*model.spec;
+  so.admit = [f, spec](const Strategy& s) { return framework_runs(f, s, spec); };
+}
 
 std::string table_row(size_t rank, const Candidate& c, const ClusterSpec& cl) {
   const Estimate& e = c.estimate;
@@ -53,7 +69,9 @@ void run_plan(const PlanOptions& o) {
       std::cerr << "\r[" << std::string(w, '#') << std::string(40 - w, ' ') << "] " << int(f * 100) << "%" << std::flush;
     };
   }
-  SearchResult r = search(p.model.graph, p.cluster, search_space_from(o.search), so);
+  SearchSpace space = search_space_from(o.search);
+  if (!o.framework.empty()) restrict_to_framework(o.framework, p.model, space, so);
+  SearchResult r = search(p.model.graph, p.cluster, space, so);
   if (tty) std::cerr << "\r" << std::string(50, ' ') << "\r";
   rerank_with_simulator(r.top, p.model.graph, p.cluster, so.objective);
   nlohmann::ordered_json j;
@@ -66,6 +84,7 @@ void run_plan(const PlanOptions& o) {
   sj["considered"] = r.considered;
   sj["feasible"] = r.feasible;
   for (size_t i = 1; i < r.rejected.size(); ++i) sj["rejected"][reason_name(static_cast<Reason>(i))] = r.rejected[i];
+  if (!o.framework.empty()) sj["framework"] = o.framework;
   sj["timed_out"] = r.timed_out;
   sj["wall_s"] = r.wall_s;
   sj["threads"] = so.threads;
@@ -81,8 +100,9 @@ void run_plan(const PlanOptions& o) {
     std::cout << j.dump(1) << "\n";
     return;
   }
-  std::cout << fmt::format("{} on {} x {} ({}), global batch {} x {} tokens, objective {}\n\n", p.model.graph.name,
-                           p.gpus, p.cluster.gpu.name, p.cluster.name, p.global_batch, p.model.graph.seq_len, o.search.objective);
+  std::cout << fmt::format("{} on {} x {} ({}), global batch {} x {} tokens, objective {}{}\n\n", p.model.graph.name,
+                           p.gpus, p.cluster.gpu.name, p.cluster.name, p.global_batch, p.model.graph.seq_len, o.search.objective,
+                           o.framework.empty() ? "" : ", plans " + o.framework + " runs");
   if (r.top.empty()) {
     for (const auto& line : suggest_when_nothing_fits(r, p.cluster, so)) std::cout << line << "\n";
   } else {
@@ -109,6 +129,10 @@ void register_plan(CLI::App& app) {
   o->search.top = 5;
   add_search_flags(cmd, o->search);
   cmd->add_option("--out", o->out, "write the best plan as a plan file (docs/plan-format.md)");
+  cmd->add_option("--framework", o->framework,
+                  "search only what megatron, deepspeed or torchtitan runs (the `emit --format` rules), "
+                  "with its recompute modes (torchtitan: none, op, full)")
+      ->check(CLI::IsMember({"megatron", "deepspeed", "torchtitan"}));
   cmd->add_flag("--json", o->json, "print JSON");
   cmd->callback([o] { run_plan(*o); });
 }

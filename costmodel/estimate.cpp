@@ -20,7 +20,7 @@ namespace shardplan {
 const char* reason_name(Reason r) {
   static const char* n[] = {"ok",       "gpu_count",    "heads_tp", "batch",           "layers_pp",
                             "schedule", "experts_ep",   "seq_cp",   "tp_across_nodes", "precision",
-                            "options",  "out_of_memory"};
+                            "options",  "out_of_memory", "framework"};
   return n[static_cast<int>(r)];
 }
 

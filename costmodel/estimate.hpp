@@ -33,6 +33,7 @@ enum class Reason {
   precision,         // the GPU has no such math (fp8 on A100, bf16 on V100)
   options,           // an option that needs another (sp needs tp > 1, tp-comm-overlap needs sp)
   out_of_memory,     // fits == false (still estimated)
+  framework,         // (planner) not run by the framework of `plan --framework`; never estimated
   kCount
 };
 const char* reason_name(Reason r);

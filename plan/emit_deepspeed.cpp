@@ -6,6 +6,7 @@
 
 #include "plan/emit.hpp"
 #include "plan/emit_common.hpp"
+#include "plan/framework_rules.hpp"
 #include "plan/json_text.hpp"
 
 namespace shardplan {
@@ -76,55 +77,13 @@ std::vector<std::string> megatron_ds_args(const Plan& p, const ModelSpec& m) {
   return a;
 }
 
-void check(const Plan& p, emit::Gaps& g) {
-  const Strategy& s = p.strategy;
-  if (s.pp > 1) {
-    g.need(s.schedule != Schedule::interleaved || s.vp == 1,
-           "no interleaved pipeline schedule (the pipeline engine runs TrainSchedule, 1F1B; "
-           "Megatron-DeepSpeed adds ZB-H1); re-plan with --schedule 1f1b or zb");
-    g.need(s.schedule != Schedule::gpipe,
-           "no GPipe schedule (the pipeline engine runs 1F1B); re-plan with --schedule 1f1b");
-    g.need(!(s.schedule == Schedule::zero_bubble && s.sp),
-           "no ZB-H1 with sequence parallelism (Megatron-DeepSpeed asserts --sequence-parallel off "
-           "with --enable-zbh1-pipeline); re-plan with --sp off");
-    g.need(s.zero < 2,
-           "no ZeRO-2/3 with pipeline parallelism (runtime/pipe/engine.py: \"ZeRO-2 and ZeRO-3 are "
-           "incompatible with pipeline parallelism\"); re-plan with --zero 0,1");
-  }
-  g.need(s.cp == 1,
-         "no ring context parallelism (its sequence parallelism, --ds-sequence-parallel-size, is "
-         "DeepSpeed-Ulysses all-to-all, which the plan did not price); re-plan with --cp 1");
-  g.need(s.recompute != Recompute::op,
-         "no op-level selective checkpointing (Megatron-DeepSpeed recomputes core attention or "
-         "whole layers); re-plan with --recompute none,selective,full");
-  g.need(!s.tp_comm_overlap,
-         "no TP communication/GEMM overlap; re-plan with --tp-comm-overlap off");
-  g.need(!s.ep_comm_overlap,
-         "no overlap of the expert all-to-all with another micro-batch's compute; re-plan with "
-         "--ep-comm-overlap off");
-  g.need(s.precision != DType::fp8,
-         "no FP8 training in the DeepSpeed config (its mixed-precision blocks are fp16 and bf16); "
-         "re-plan with --precision bf16");
-  if (const ModelSpec* m = p.model.spec ? &*p.model.spec : nullptr) {
-    g.need(m->attention.kind != "mla",
-           "no multi-latent attention in Megatron-DeepSpeed's GPT model");
-    g.need(!m->qk_norm, "no query/key normalisation (qk_norm) in Megatron-DeepSpeed's GPT model");
-    if (m->moe) {
-      g.need(m->moe->dense_layers == 0,
-             "no leading dense layers in MoE models (--expert-interval puts experts on every N-th "
-             "layer)");
-      g.need(m->moe->shared_experts == 0,
-             "no shared experts (Megatron-DeepSpeed MoE layers are routed only)");
-    }
-  }
-}
 }  // namespace
 
 Emitted emit_deepspeed(const Plan& p, bool config_only) {
   const Strategy& s = p.strategy;
   emit::Gaps gaps(kDeepSpeedVersion);
   const ModelSpec* m = emit::require_spec(p, gaps);
-  check(p, gaps);
+  for (const std::string& lack : framework_gaps(Framework::deepspeed, s, m)) gaps.need(false, lack);
   gaps.throw_if_any();
   Emitted e;
   if (s.pp > 1 && !emit::even_layer_split(p))

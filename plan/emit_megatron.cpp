@@ -5,6 +5,7 @@
 
 #include "plan/emit.hpp"
 #include "plan/emit_common.hpp"
+#include "plan/framework_rules.hpp"
 
 namespace shardplan {
 
@@ -142,32 +143,7 @@ Emitted emit_megatron(const Plan& p) {
   const Strategy& s = p.strategy;
   emit::Gaps gaps(kMegatronVersion);
   const ModelSpec* m = emit::require_spec(p, gaps);
-  if (s.pp > 1) {
-    gaps.need(s.schedule != Schedule::gpipe,
-              "no GPipe schedule for pipeline parallelism (pipelined runs are 1F1B, or interleaved "
-              "1F1B with virtual stages); re-plan with --schedule 1f1b");
-    gaps.need(
-        s.schedule != Schedule::zero_bubble,
-        "no zero-bubble (ZB-H1) pipeline schedule (megatron/core/pipeline_parallel/schedules.py "
-        "runs 1F1B and interleaved 1F1B); re-plan with --schedule 1f1b or interleaved");
-  }
-  gaps.need(s.zero < 2 || s.pp == 1,
-            "no ZeRO-2/3 with pipeline parallelism (Megatron-FSDP runs with TP, EP and CP, "
-            "docs/source/api-guide/custom_fsdp.md); re-plan with --zero 0,1 or --pp 1");
-  gaps.need(!s.tp_comm_overlap || (s.sp && s.tp > 1),
-            "no TP communication overlap without sequence parallelism (arguments.py asserts "
-            "--sequence-parallel with --tp-comm-overlap, and turns it off when tp = 1); re-plan "
-            "with --sp on or --tp-comm-overlap off");
-  gaps.need(!s.ep_comm_overlap || s.ep > 1,
-            "no expert all-to-all to overlap without expert parallelism; re-plan with "
-            "--ep-comm-overlap off");
-  gaps.need(s.recompute != Recompute::op,
-            "no op-level selective checkpointing (--recompute-granularity selective recomputes the "
-            "modules of --recompute-modules, core attention by default); re-plan with --recompute "
-            "none,selective,full");
-  gaps.need(!(s.ep > 1 && s.tp > 1 && !s.sp),
-            "no expert parallelism with tensor parallelism but without sequence parallelism "
-            "(megatron/core/transformer/moe/README.md: it must be enabled); re-plan with --sp on");
+  for (const std::string& lack : framework_gaps(Framework::megatron, s, m)) gaps.need(false, lack);
   gaps.throw_if_any();
   Emitted e;
   std::vector<std::string> head = emit::summary_lines(p, kMegatronVersion);

@@ -9,6 +9,7 @@
 
 #include "plan/emit.hpp"
 #include "plan/emit_common.hpp"
+#include "plan/framework_rules.hpp"
 
 namespace shardplan {
 
@@ -70,37 +71,6 @@ std::string module_parts(const Plan& p) {
   return out + "]";
 }
 
-void check(const Plan& p, const ModelSpec* m, emit::Gaps& g) {
-  const Strategy& s = p.strategy;
-  const bool other = s.tp > 1 || s.pp > 1 || s.cp > 1 || s.ep > 1;
-  g.need(s.zero != 1 || s.pp > 1,
-         "no optimizer-only sharding (ZeRO-1) without pipeline parallelism: FSDP2 shards gradients "
-         "too; re-plan with --zero 2 (FSDP without resharding after forward) or 3");
-  g.need(!(s.zero == 0 && s.dp > 1 && other),
-         "no DDP together with other parallelism (llama3/infra/parallelize.py: \"DDP has not "
-         "supported > 1D parallelism\"); re-plan with --zero 2,3");
-  g.need(!(s.zero == 0 && s.cp > 1),
-         "no context parallelism without FSDP (parallel_dims.fsdp_enabled is on when cp > 1); "
-         "re-plan with --zero 2,3");
-  if (s.pp > 1)
-    g.need(s.schedule != Schedule::zero_bubble,
-           "no single-stage ZB-H1 schedule (torch.distributed.pipelining's zero-bubble schedules, "
-           "InterleavedZeroBubble and ZBVZeroBubble, run two or more stages per rank); re-plan "
-           "with --schedule 1f1b or interleaved");
-  g.need(!s.ep_comm_overlap,
-         "no overlap of the expert all-to-all with another micro-batch's compute; re-plan with "
-         "--ep-comm-overlap off");
-  g.need(s.precision != DType::fp16,
-         "no fp16 mixed precision (training.mixed_precision_param is bfloat16 or float32)");
-  g.need(s.seq_len % (2 * s.tp * s.cp) == 0,
-         fmt::format("no sequence length that is not a multiple of 2*tp*cp = {} "
-                     "(parallel_dims.seq_len_divisor)",
-                     2 * s.tp * s.cp));
-  if (m)
-    g.need(!emit::gpt_style(*m) && m->norm == "rmsnorm" && m->ffn_act == "swiglu",
-           "no model with LayerNorm or GELU (its llama3, llama4, deepseek_v3 and qwen3 models use "
-           "RMSNorm and SwiGLU)");
-}
 
 std::vector<std::string> notes_for(const Plan& p, const ModelSpec& m, const std::string& family,
                                    const std::string& flavor) {
@@ -147,7 +117,7 @@ Emitted emit_torchtitan(const Plan& p) {
   const Strategy& s = p.strategy;
   emit::Gaps gaps(kTorchtitanVersion);
   const ModelSpec* m = emit::require_spec(p, gaps);
-  check(p, m, gaps);
+  for (const std::string& lack : framework_gaps(Framework::torchtitan, s, m)) gaps.need(false, lack);
   gaps.throw_if_any();
   const std::string family = family_of(*m), flavor = flavor_of(*m, family);
   Emitted e;

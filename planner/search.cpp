@@ -123,6 +123,10 @@ SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSp
             s.recompute = recomputes[ri];
             if (zero2_twin(s, zeros)) continue;
             r.considered++;
+            if (o.admit && !o.admit(s)) {
+              r.rejected[static_cast<size_t>(Reason::framework)]++;
+              continue;
+            }
             Estimate e = est.estimate(s);
             if (!e.valid()) {
               r.rejected[static_cast<size_t>(e.reason)]++;

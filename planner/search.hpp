@@ -44,6 +44,9 @@ struct SearchOptions {
   // Also return the Pareto front's strategies (SearchResult::pareto_front), for the report.
   bool keep_pareto_strategies = false;
   std::function<void(double)> progress;  // fraction done, called from the calling thread
+  // When set, only strategies it admits are estimated; the rest count as Reason::framework
+  // (`plan --framework`: what the target framework runs). Called from the worker threads.
+  std::function<bool(const Strategy&)> admit;
 };
 
 struct Candidate {

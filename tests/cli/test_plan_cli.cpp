@@ -142,3 +142,44 @@ TEST_CASE("cli report: a self-contained HTML file from a search or a plan") {
   CHECK(r.status == 2);
   CHECK(has(r.err, "--plan"));
 }
+
+TEST_CASE("cli plan --framework: only what the framework runs, and its emitter takes the best") {
+  ScratchDir dir("cli_plan_framework");
+  const std::string model = source_path("models/llama3-8b.json");
+  for (const char* fw : {"megatron", "deepspeed", "torchtitan"}) {
+    CAPTURE(fw);
+    const std::string out = dir.file(std::string(fw) + ".plan.json");
+    CliResult r = run_cli("plan --model '" + model +
+                              "' --cluster dgx-h100 --gpus 16 --global-batch 64 --top 10 --threads 2 "
+                              "--json --framework " + fw + " --out '" + out + "'",
+                          dir);
+    REQUIRE(r.status == 0);
+    const auto j = nlohmann::json::parse(r.out);
+    CHECK(j["search"]["framework"] == fw);
+    CHECK(j["search"]["rejected"]["framework"].get<int64_t>() > 0);
+    REQUIRE(!j["plans"].empty());
+    for (const auto& p : j["plans"]) {
+      const std::string rc = p["strategy"]["recompute"];
+      // torchtitan's selective mode is op-level checkpointing; the others have no op-level mode.
+      CHECK(rc != (std::string(fw) == "torchtitan" ? "selective" : "op"));
+      if (std::string(fw) != "torchtitan" && p["strategy"]["pp"].get<int>() > 1)
+        CHECK(p["strategy"]["zero"].get<int>() < 2);  // neither runs ZeRO-2/3 with pipelining
+    }
+    // The best plan drops into the framework: its emitter accepts it.
+    CliResult e = run_cli("emit --format " + std::string(fw) + " '" + out + "' -o '" +
+                              dir.file(std::string(fw) + ".out") + "'",
+                          dir);
+    CHECK_MESSAGE(e.status == 0, e.err);
+  }
+  // An explicit op graph maps onto no framework's model: exit 2, one line.
+  CliResult g = run_cli("plan --model '" + source_path("models/examples/vision-decoder.graph.json") +
+                            "' --cluster dgx-h100 --gpus 8 --global-batch 8 --framework megatron",
+                        dir);
+  CHECK(g.status == 2);
+  CHECK(one_error_line(g.err));
+  CHECK(has(g.err, "explicit op graph"));
+  CliResult bad = run_cli("plan --model '" + model +
+                              "' --cluster dgx-h100 --gpus 8 --global-batch 8 --framework jax",
+                          dir);
+  CHECK(bad.status == 2);
+}

@@ -1,0 +1,194 @@
+// What each framework can run, one rule each (docs/plan-format.md gives the sources). Written once
+// as a template over what to do with an unmet rule: collect its sentence (the emitters' error) or
+// just note the refusal (the planner's filter, millions of strategies, no strings built).
+#include "plan/framework_rules.hpp"
+
+#include <fmt/format.h>
+
+#include "plan/emit.hpp"
+#include "plan/emit_common.hpp"
+
+namespace shardplan {
+
+namespace {
+using emit::gpt_style;
+
+template <class Need>
+void megatron(const Strategy& s, const ModelSpec* m, Need&& need) {
+  (void)m;
+  if (s.pp > 1) {
+    need(s.schedule != Schedule::gpipe,
+         "no GPipe schedule for pipeline parallelism (pipelined runs are 1F1B, or interleaved "
+         "1F1B with virtual stages); re-plan with --schedule 1f1b");
+    need(s.schedule != Schedule::zero_bubble,
+         "no zero-bubble (ZB-H1) pipeline schedule (megatron/core/pipeline_parallel/schedules.py "
+         "runs 1F1B and interleaved 1F1B); re-plan with --schedule 1f1b or interleaved");
+  }
+  need(s.zero < 2 || s.pp == 1,
+       "no ZeRO-2/3 with pipeline parallelism (Megatron-FSDP runs with TP, EP and CP, "
+       "docs/source/api-guide/custom_fsdp.md); re-plan with --zero 0,1 or --pp 1");
+  need(!s.tp_comm_overlap || (s.sp && s.tp > 1),
+       "no TP communication overlap without sequence parallelism (arguments.py asserts "
+       "--sequence-parallel with --tp-comm-overlap, and turns it off when tp = 1); re-plan "
+       "with --sp on or --tp-comm-overlap off");
+  need(!s.ep_comm_overlap || s.ep > 1,
+       "no expert all-to-all to overlap without expert parallelism; re-plan with "
+       "--ep-comm-overlap off");
+  need(s.recompute != Recompute::op,
+       "no op-level selective checkpointing (--recompute-granularity selective recomputes the "
+       "modules of --recompute-modules, core attention by default); re-plan with --recompute "
+       "none,selective,full");
+  need(!(s.ep > 1 && s.tp > 1 && !s.sp),
+       "no expert parallelism with tensor parallelism but without sequence parallelism "
+       "(megatron/core/transformer/moe/README.md: it must be enabled); re-plan with --sp on");
+}
+
+template <class Need>
+void deepspeed(const Strategy& s, const ModelSpec* m, Need&& need) {
+  if (s.pp > 1) {
+    need(s.schedule != Schedule::interleaved || s.vp == 1,
+         "no interleaved pipeline schedule (the pipeline engine runs TrainSchedule, 1F1B; "
+         "Megatron-DeepSpeed adds ZB-H1); re-plan with --schedule 1f1b or zb");
+    need(s.schedule != Schedule::gpipe,
+         "no GPipe schedule (the pipeline engine runs 1F1B); re-plan with --schedule 1f1b");
+    need(!(s.schedule == Schedule::zero_bubble && s.sp),
+         "no ZB-H1 with sequence parallelism (Megatron-DeepSpeed asserts --sequence-parallel off "
+         "with --enable-zbh1-pipeline); re-plan with --sp off");
+    need(s.zero < 2,
+         "no ZeRO-2/3 with pipeline parallelism (runtime/pipe/engine.py: \"ZeRO-2 and ZeRO-3 are "
+         "incompatible with pipeline parallelism\"); re-plan with --zero 0,1");
+  }
+  need(s.cp == 1,
+       "no ring context parallelism (its sequence parallelism, --ds-sequence-parallel-size, is "
+       "DeepSpeed-Ulysses all-to-all, which the plan did not price); re-plan with --cp 1");
+  need(s.recompute != Recompute::op,
+       "no op-level selective checkpointing (Megatron-DeepSpeed recomputes core attention or "
+       "whole layers); re-plan with --recompute none,selective,full");
+  need(!s.tp_comm_overlap, "no TP communication/GEMM overlap; re-plan with --tp-comm-overlap off");
+  need(!s.ep_comm_overlap,
+       "no overlap of the expert all-to-all with another micro-batch's compute; re-plan with "
+       "--ep-comm-overlap off");
+  need(s.precision != DType::fp8,
+       "no FP8 training in the DeepSpeed config (its mixed-precision blocks are fp16 and bf16); "
+       "re-plan with --precision bf16");
+  if (m) {
+    need(m->attention.kind != "mla", "no multi-latent attention in Megatron-DeepSpeed's GPT model");
+    need(!m->qk_norm, "no query/key normalisation (qk_norm) in Megatron-DeepSpeed's GPT model");
+    if (m->moe) {
+      need(m->moe->dense_layers == 0,
+           "no leading dense layers in MoE models (--expert-interval puts experts on every N-th "
+           "layer)");
+      need(m->moe->shared_experts == 0,
+           "no shared experts (Megatron-DeepSpeed MoE layers are routed only)");
+    }
+  }
+}
+
+template <class Need>
+void torchtitan(const Strategy& s, const ModelSpec* m, Need&& need) {
+  const bool other = s.tp > 1 || s.pp > 1 || s.cp > 1 || s.ep > 1;
+  need(s.zero != 1 || s.pp > 1,
+       "no optimizer-only sharding (ZeRO-1) without pipeline parallelism: FSDP2 shards gradients "
+       "too; re-plan with --zero 2 (FSDP without resharding after forward) or 3");
+  need(!(s.zero == 0 && s.dp > 1 && other),
+       "no DDP together with other parallelism (llama3/infra/parallelize.py: \"DDP has not "
+       "supported > 1D parallelism\"); re-plan with --zero 2,3");
+  need(!(s.zero == 0 && s.cp > 1),
+       "no context parallelism without FSDP (parallel_dims.fsdp_enabled is on when cp > 1); "
+       "re-plan with --zero 2,3");
+  if (s.pp > 1)
+    need(s.schedule != Schedule::zero_bubble,
+         "no single-stage ZB-H1 schedule (torch.distributed.pipelining's zero-bubble schedules, "
+         "InterleavedZeroBubble and ZBVZeroBubble, run two or more stages per rank); re-plan "
+         "with --schedule 1f1b or interleaved");
+  need(!s.ep_comm_overlap,
+       "no overlap of the expert all-to-all with another micro-batch's compute; re-plan with "
+       "--ep-comm-overlap off");
+  need(s.precision != DType::fp16,
+       "no fp16 mixed precision (training.mixed_precision_param is bfloat16 or float32)");
+  need(s.seq_len % (2 * s.tp * s.cp) == 0, [&] {
+    return fmt::format(
+        "no sequence length that is not a multiple of 2*tp*cp = {} "
+        "(parallel_dims.seq_len_divisor)",
+        2 * s.tp * s.cp);
+  });
+  if (m)
+    need(!gpt_style(*m) && m->norm == "rmsnorm" && m->ffn_act == "swiglu",
+         "no model with LayerNorm or GELU (its llama3, llama4, deepseek_v3 and qwen3 models use "
+         "RMSNorm and SwiGLU)");
+}
+
+template <class Need>
+void rules(Framework f, const Strategy& s, const ModelSpec* m, Need&& need) {
+  switch (f) {
+    case Framework::megatron:
+      megatron(s, m, need);
+      break;
+    case Framework::deepspeed:
+      deepspeed(s, m, need);
+      break;
+    case Framework::torchtitan:
+      torchtitan(s, m, need);
+      break;
+  }
+}
+
+// The unmet rule's sentence: a literal, or a callable that formats one.
+std::string sentence(const char* lack) {
+  return lack;
+}
+template <class F>
+std::string sentence(const F& lack) {
+  return lack();
+}
+}  // namespace
+
+bool parse_framework(const std::string& name, Framework& out) {
+  for (Framework f : {Framework::megatron, Framework::deepspeed, Framework::torchtitan})
+    if (name == framework_name(f)) return out = f, true;
+  return false;
+}
+
+const char* framework_name(Framework f) {
+  switch (f) {
+    case Framework::megatron:
+      return "megatron";
+    case Framework::deepspeed:
+      return "deepspeed";
+    default:
+      return "torchtitan";
+  }
+}
+
+const char* framework_release(Framework f) {
+  switch (f) {
+    case Framework::megatron:
+      return kMegatronVersion;
+    case Framework::deepspeed:
+      return kDeepSpeedVersion;
+    default:
+      return kTorchtitanVersion;
+  }
+}
+
+std::vector<std::string> framework_gaps(Framework f, const Strategy& s, const ModelSpec* m) {
+  std::vector<std::string> out;
+  rules(f, s, m, [&](bool ok, const auto& lack) {
+    if (!ok) out.push_back(sentence(lack));
+  });
+  return out;
+}
+
+bool framework_runs(Framework f, const Strategy& s, const ModelSpec* m) {
+  bool runs = true;
+  rules(f, s, m, [&](bool ok, const auto&) { runs = runs && ok; });
+  return runs;
+}
+
+std::vector<Recompute> framework_recompute_modes(Framework f) {
+  // torchtitan's selective mode is op-level checkpointing, priced as recompute=op.
+  if (f == Framework::torchtitan) return {Recompute::none, Recompute::op, Recompute::full};
+  return {Recompute::none, Recompute::selective, Recompute::full};
+}
+
+}  // namespace shardplan

@@ -1,0 +1,28 @@
+// The frameworks shardplan emits for, and what each can run: the rules behind the emitters'
+// "cannot run this plan" errors and behind `plan --framework`, which searches only what the
+// framework runs.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/model_spec.hpp"
+#include "core/strategy.hpp"
+
+namespace shardplan {
+
+enum class Framework { megatron, deepspeed, torchtitan };
+
+bool parse_framework(const std::string& name,
+                     Framework& out);  // "megatron", "deepspeed", "torchtitan"
+const char* framework_name(Framework f);
+const char* framework_release(Framework f);  // the release the emitter targets (plan/emit.hpp)
+
+// Every capability the framework lacks for this strategy and model (`spec` null: an explicit op
+// graph, whose model rules are skipped), each as "no ... ; re-plan with ..."; empty when it runs.
+std::vector<std::string> framework_gaps(Framework f, const Strategy& s, const ModelSpec* spec);
+// The same rules, as one answer and without building any message.
+bool framework_runs(Framework f, const Strategy& s, const ModelSpec* spec);
+// The recompute modes the framework implements, as shardplan prices them.
+std::vector<Recompute> framework_recompute_modes(Framework f);
+
+}  // namespace shardplan

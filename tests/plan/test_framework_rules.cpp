@@ -1,0 +1,65 @@
+// The framework rules: one set behind the emitters' errors and the planner's --framework filter,
+// so the fast answer (framework_runs) and the sentences (framework_gaps) must agree everywhere.
+#include <doctest/doctest.h>
+
+#include "core/hardware.hpp"
+#include "graph/model_loader.hpp"
+#include "plan/framework_rules.hpp"
+#include "planner/search.hpp"
+
+using namespace shardplan;
+
+TEST_CASE("framework rules: framework_runs agrees with framework_gaps over a whole search space") {
+  const LoadedModel m = load_model(std::string(SHARDPLAN_SOURCE_DIR) + "/models/mixtral-8x7b.json");
+  ClusterSpec cluster = load_cluster("dgx-h100");
+  cluster.set_gpu_count(64);
+  SearchOptions o;
+  o.gpus = 64;
+  o.global_batch = 256;
+  SearchSpace space;
+  space.recompute = {Recompute::none, Recompute::selective, Recompute::full, Recompute::op};
+  std::vector<Strategy> all = enumerate_space(m.graph, cluster, space, o);
+  REQUIRE(all.size() > 1000);
+  for (Framework f : {Framework::megatron, Framework::deepspeed, Framework::torchtitan}) {
+    CAPTURE(framework_name(f));
+    int64_t runs = 0, refused = 0, mismatched = 0;
+    for (Strategy s : all) {
+      for (Recompute r : space.recompute) {
+        s.recompute = r;
+        const bool ok = framework_runs(f, s, &*m.spec);
+        mismatched += ok != framework_gaps(f, s, &*m.spec).empty();
+        (ok ? runs : refused)++;
+      }
+    }
+    CHECK(mismatched == 0);
+    CHECK(runs > 0);
+    CHECK(refused > 0);
+  }
+}
+
+TEST_CASE("framework rules: the recompute modes each framework implements, and the names") {
+  CHECK(framework_recompute_modes(Framework::torchtitan) ==
+        std::vector<Recompute>{Recompute::none, Recompute::op, Recompute::full});
+  CHECK(framework_recompute_modes(Framework::megatron) ==
+        std::vector<Recompute>{Recompute::none, Recompute::selective, Recompute::full});
+  Framework f{};
+  CHECK(parse_framework("torchtitan", f));
+  CHECK(f == Framework::torchtitan);
+  CHECK_FALSE(parse_framework("jax", f));
+  // A strategy each refuses, with the sentence naming the gap and how to re-plan.
+  Strategy s;
+  s.pp = 2;
+  s.zero = 3;
+  s.recompute = Recompute::op;
+  s.seq_len = 4096;
+  const auto meg = framework_gaps(Framework::megatron, s, nullptr);
+  REQUIRE(meg.size() == 2);
+  CHECK(meg[0].find("no ZeRO-2/3 with pipeline parallelism") == 0);
+  CHECK(meg[1].find("no op-level selective checkpointing") == 0);
+  CHECK(framework_gaps(Framework::torchtitan, s, nullptr).empty());
+  s.tp = 3;
+  s.seq_len = 4097;  // not a multiple of 2*tp*cp = 6: the formatted sentence
+  const auto tt = framework_gaps(Framework::torchtitan, s, nullptr);
+  REQUIRE(tt.size() == 1);
+  CHECK(tt[0].find("multiple of 2*tp*cp = 6") != std::string::npos);
+}
