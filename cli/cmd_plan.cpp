@@ -42,9 +42,12 @@ void restrict_to_framework(const std::string& name, const LoadedModel& model, Se
     throw UsageError("--framework " + name +
                      ": an explicit op graph maps onto no framework's model; plan a transformer "
                      "spec or a Hugging Face config");
+  if (f == Framework::torchtitan && (!so.flash_attention || !so.overlap_grad_reduce))
+    throw UsageError("--framework torchtitan: torchtitan runs fused SDPA attention and overlaps the "
+                     "gradient reduction; drop --no-flash-attention and --no-overlap-grad-reduce");
   if (space.recompute.empty()) space.recompute = framework_recompute_modes(f);
   const ModelSpec* spec = &*model.spec;
-  so.admit = [f, spec](const Strategy& s) { return framework_runs(f, s, spec); };
+  so.admit = [f, spec](Strategy& s) { return framework_plans(f, s, spec); };
 }
 
 std::string table_row(size_t rank, const Candidate& c, const ClusterSpec& cl) {

@@ -185,6 +185,22 @@ bool framework_runs(Framework f, const Strategy& s, const ModelSpec* m) {
   return runs;
 }
 
+bool framework_plans(Framework f, Strategy& s, const ModelSpec* m) {
+  // What the framework does whatever the plan says, where the strategy can express it.
+  if (f == Framework::deepspeed && s.pp > 1)
+    s.overlap_grad_reduce = false;  // the pipeline engine reduces after the last backward
+  if (f == Framework::torchtitan) s.flash_attention = true, s.overlap_grad_reduce = true;
+  if (!framework_runs(f, s, m)) return false;
+  // Points the framework runs but not as priced, whose twin in the space is priced as it runs
+  // (the emitter would only note the difference): torchtitan shards norms over the sequence
+  // whenever tp > 1 (the sp twin), checkpoints op by op (recompute=op), and under gradient
+  // accumulation re-gathers FSDP2 weights for every micro-batch (ZeRO-3 prices that).
+  if (f == Framework::torchtitan)
+    return !(s.tp > 1 && !s.sp) && s.recompute != Recompute::selective &&
+           !(s.zero == 2 && s.pp == 1 && s.micro_batches() > 1);
+  return true;
+}
+
 std::vector<Recompute> framework_recompute_modes(Framework f) {
   // torchtitan's selective mode is op-level checkpointing, priced as recompute=op.
   if (f == Framework::torchtitan) return {Recompute::none, Recompute::op, Recompute::full};

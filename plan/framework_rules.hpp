@@ -22,6 +22,11 @@ const char* framework_release(Framework f);  // the release the emitter targets 
 std::vector<std::string> framework_gaps(Framework f, const Strategy& s, const ModelSpec* spec);
 // The same rules, as one answer and without building any message.
 bool framework_runs(Framework f, const Strategy& s, const ModelSpec* spec);
+// The planner's filter: sets what the framework does regardless of the plan (DeepSpeed reduces
+// gradients after the last backward under pipelining; torchtitan runs fused SDPA and overlaps the
+// reduction), then admits `s` if the framework runs it as shardplan prices it (a point it runs
+// differently, such as torchtitan with tp > 1 but without sp, is left to its priced twin).
+bool framework_plans(Framework f, Strategy& s, const ModelSpec* spec);
 // The recompute modes the framework implements, as shardplan prices them.
 std::vector<Recompute> framework_recompute_modes(Framework f);
 

@@ -44,9 +44,10 @@ struct SearchOptions {
   // Also return the Pareto front's strategies (SearchResult::pareto_front), for the report.
   bool keep_pareto_strategies = false;
   std::function<void(double)> progress;  // fraction done, called from the calling thread
-  // When set, only strategies it admits are estimated; the rest count as Reason::framework
-  // (`plan --framework`: what the target framework runs). Called from the worker threads.
-  std::function<bool(const Strategy&)> admit;
+  // When set, only strategies it admits are estimated, as it may have adjusted them; the rest
+  // count as Reason::framework (`plan --framework`: what the target framework runs, as it runs
+  // it). Called from the worker threads.
+  std::function<bool(Strategy&)> admit;
 };
 
 struct Candidate {

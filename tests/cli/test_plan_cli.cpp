@@ -165,11 +165,13 @@ TEST_CASE("cli plan --framework: only what the framework runs, and its emitter t
       if (std::string(fw) != "torchtitan" && p["strategy"]["pp"].get<int>() > 1)
         CHECK(p["strategy"]["zero"].get<int>() < 2);  // neither runs ZeRO-2/3 with pipelining
     }
-    // The best plan drops into the framework: its emitter accepts it.
+    // The best plan drops into the framework: its emitter accepts it, with no note that the
+    // framework runs it otherwise than priced.
     CliResult e = run_cli("emit --format " + std::string(fw) + " '" + out + "' -o '" +
                               dir.file(std::string(fw) + ".out") + "'",
                           dir);
     CHECK_MESSAGE(e.status == 0, e.err);
+    CHECK_MESSAGE(!has(e.err, "note:"), e.err);
   }
   // An explicit op graph maps onto no framework's model: exit 2, one line.
   CliResult g = run_cli("plan --model '" + source_path("models/examples/vision-decoder.graph.json") +
@@ -182,4 +184,10 @@ TEST_CASE("cli plan --framework: only what the framework runs, and its emitter t
                               "' --cluster dgx-h100 --gpus 8 --global-batch 8 --framework jax",
                           dir);
   CHECK(bad.status == 2);
+  CliResult unfused = run_cli("plan --model '" + model +
+                                  "' --cluster dgx-h100 --gpus 8 --global-batch 8 --framework "
+                                  "torchtitan --no-flash-attention",
+                              dir);
+  CHECK(unfused.status == 2);
+  CHECK(has(unfused.err, "fused SDPA"));
 }

@@ -63,3 +63,29 @@ TEST_CASE("framework rules: the recompute modes each framework implements, and t
   REQUIRE(tt.size() == 1);
   CHECK(tt[0].find("multiple of 2*tp*cp = 6") != std::string::npos);
 }
+
+TEST_CASE("framework rules: the planner's filter prices what the framework does") {
+  Strategy s;
+  s.dp = 4, s.pp = 2, s.global_batch = 64, s.seq_len = 4096, s.zero = 1;
+  s.overlap_grad_reduce = true;
+  // DeepSpeed's pipeline engine reduces gradients after the last backward.
+  Strategy ds = s;
+  CHECK(framework_plans(Framework::deepspeed, ds, nullptr));
+  CHECK_FALSE(ds.overlap_grad_reduce);
+  Strategy meg = s;
+  CHECK(framework_plans(Framework::megatron, meg, nullptr));
+  CHECK(meg.overlap_grad_reduce);
+  // torchtitan: tp > 1 only with sp, selective only as op, ZeRO-2 with accumulation as ZeRO-3.
+  Strategy tt = s;
+  tt.pp = 1, tt.zero = 3, tt.tp = 2, tt.flash_attention = false;
+  CHECK_FALSE(framework_plans(Framework::torchtitan, tt, nullptr));  // tp = 2 without sp
+  tt.sp = true;
+  CHECK(framework_plans(Framework::torchtitan, tt, nullptr));
+  CHECK(tt.flash_attention);
+  tt.recompute = Recompute::selective;
+  CHECK_FALSE(framework_plans(Framework::torchtitan, tt, nullptr));
+  tt.recompute = Recompute::op, tt.zero = 2;  // 64 / (4 * 1) = 16 micro-batches: re-gathers
+  CHECK_FALSE(framework_plans(Framework::torchtitan, tt, nullptr));
+  tt.micro_batch = 16;
+  CHECK(framework_plans(Framework::torchtitan, tt, nullptr));
+}
