@@ -241,4 +241,26 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, 
   return bc;
 }
 
+ShardContext shard_context(const Strategy& s, const ClusterSpec& cluster, int64_t seq_len) {
+  ShardContext c;
+  c.tp = s.tp;
+  c.cp = s.cp;
+  c.ep = s.ep;
+  c.micro_batch = s.micro_batch;
+  c.seq_len = seq_len;
+  c.sp = s.sp;
+  c.flash = s.flash_attention;
+  c.attention_kernel = s.attention_kernel;
+  c.tp_comm_overlap = s.tp_comm_overlap;
+  c.async_tp_backward = s.async_tp_backward;
+  // Overlap needs a second micro-batch in flight to run beside.
+  c.ep_comm_overlap = s.ep_comm_overlap && s.micro_batches() >= 2;
+  c.recompute = s.recompute;
+  c.precision = s.precision;
+  c.tp_group = place_group(cluster, s.tp, 1);
+  c.cp_group = place_group(cluster, s.cp, s.tp);
+  c.ep_group = place_group(cluster, s.ep, 1);
+  return c;
+}
+
 }  // namespace shardplan

@@ -48,4 +48,8 @@ struct BlockCost {
 
 BlockCost price_block(const OpGraph& graph, const Block& block, const GpuSpec& gpu, const ShardContext& ctx);
 
+// The context of a strategy's blocks at sequence length `seq_len`, its TP, CP and EP groups placed
+// on `cluster` (TP innermost, CP next); the one place a Strategy becomes a ShardContext.
+ShardContext shard_context(const Strategy& s, const ClusterSpec& cluster, int64_t seq_len);
+
 }  // namespace shardplan

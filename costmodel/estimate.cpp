@@ -294,23 +294,7 @@ const std::vector<int64_t>& Estimator::memory_partition(const Strategy& s, Cache
 
 void Estimator::prepare(const Strategy& s, Prepared& p) {
   ShardContext& c = p.ctx;
-  c.tp = s.tp;
-  c.cp = s.cp;
-  c.ep = s.ep;
-  c.micro_batch = s.micro_batch;
-  c.seq_len = graph_.seq_len;
-  c.sp = s.sp;
-  c.flash = s.flash_attention;
-  c.attention_kernel = s.attention_kernel;
-  c.tp_comm_overlap = s.tp_comm_overlap;
-  c.async_tp_backward = s.async_tp_backward;
-  // Overlap needs a second micro-batch in flight to run beside.
-  c.ep_comm_overlap = s.ep_comm_overlap && s.micro_batches() >= 2;
-  c.recompute = s.recompute;
-  c.precision = s.precision;
-  c.tp_group = place_group(cluster_, s.tp, 1);
-  c.cp_group = place_group(cluster_, s.cp, s.tp);
-  c.ep_group = place_group(cluster_, s.ep, 1);
+  c = shard_context(s, cluster_, graph_.seq_len);
   CacheEntry& e = entry(c);
   p.bounds = partition(s, e);
   sum_chunks(s, e, p);

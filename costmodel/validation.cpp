@@ -132,19 +132,7 @@ ValidationResult validate_row(const ValidationRow& row) {
   if (row.layer_forward_ms && row.layer_backward_ms) {
     // One transformer layer (block 1) on one GPU of the TP group.
     r.layer_row = true;
-    ShardContext c;
-    c.tp = row.strategy.tp;
-    c.micro_batch = row.strategy.micro_batch;
-    c.seq_len = row.model.seq_len;
-    c.sp = row.strategy.sp;
-    c.flash = row.strategy.flash_attention;
-    c.attention_kernel = row.strategy.attention_kernel;
-    c.recompute = row.strategy.recompute;
-    c.async_tp_backward = row.strategy.async_tp_backward;
-    c.precision = row.strategy.precision;
-    c.tp_group = place_group(cluster, c.tp, 1);
-    c.cp_group = place_group(cluster, 1, c.tp);
-    c.ep_group = place_group(cluster, 1, 1);
+    const ShardContext c = shard_context(row.strategy, cluster, row.model.seq_len);
     BlockCost bc = price_block(g, g.blocks[1], cluster.gpu, c);
     r.measured = *row.layer_forward_ms;
     r.predicted = bc.fwd_s * 1e3;
