@@ -2,14 +2,52 @@
 #include "core/json_reader.hpp"
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace shardplan {
 
+namespace {
+// One object or array open while parsing: the keys an object has had, or an array's next index,
+// and the key or index of the value being read inside it (for the path of a nested object).
+struct OpenValue {
+  bool object = false;
+  std::set<std::string> keys;
+  size_t next_index = 0;
+  std::string at;
+};
+
+std::string path_to(const std::vector<OpenValue>& open) {
+  std::string path;
+  for (size_t i = 0; i + 1 < open.size(); ++i) path += "/" + open[i].at;
+  return path.empty() ? "/" : path;
+}
+}  // namespace
+
 Json parse_json_text(const std::string& text, const std::string& file_label) {
+  // nlohmann keeps the last of two equal keys; a callback that sees every key rejects the second.
+  std::vector<OpenValue> open;
+  auto check = [&](int /*depth*/, Json::parse_event_t event, Json& parsed) {
+    using E = Json::parse_event_t;
+    const bool element = event == E::object_start || event == E::array_start || event == E::value;
+    if (element && !open.empty() && !open.back().object)
+      open.back().at = std::to_string(open.back().next_index++);
+    if (event == E::object_start || event == E::array_start)
+      open.push_back({event == E::object_start, {}, 0, ""});
+    if (event == E::object_end || event == E::array_end) open.pop_back();
+    if (event == E::key) {
+      const std::string key = parsed.get<std::string>();
+      if (!open.back().keys.insert(key).second)
+        throw InputError(file_label, path_to(open),
+                         "duplicate key \"" + key + "\": expected each key once in an object");
+      open.back().at = key;
+    }
+    return true;
+  };
   try {
-    return Json::parse(text);
+    return Json::parse(text, check);
   } catch (const Json::parse_error& e) {
     throw InputError(file_label, "", "malformed JSON at byte " + std::to_string(e.byte) +
                                          ": expected a valid JSON document");
@@ -18,12 +56,19 @@ Json parse_json_text(const std::string& text, const std::string& file_label) {
   }
 }
 
-Json parse_json_file(const std::string& file) {
+std::string read_input_file(const std::string& file) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec))
+    throw InputError(file, "", "is a directory: expected a JSON file");
   std::ifstream in(file, std::ios::binary);
   if (!in) throw InputError(file, "", "cannot open the file for reading");
   std::ostringstream ss;
   ss << in.rdbuf();
-  return parse_json_text(ss.str(), file);
+  return ss.str();
+}
+
+Json parse_json_file(const std::string& file) {
+  return parse_json_text(read_input_file(file), file);
 }
 
 std::string describe_json(const Json& j) {

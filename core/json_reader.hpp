@@ -13,9 +13,12 @@ namespace shardplan {
 
 using Json = nlohmann::json;
 
-// Parses a file (or text) into JSON; malformed JSON becomes an InputError with the byte offset.
+// Parses a file (or text) into JSON; malformed JSON becomes an InputError with the byte offset, a
+// key repeated in one object an InputError at that object's path (nlohmann would keep the last).
 Json parse_json_file(const std::string& file);
 Json parse_json_text(const std::string& text, const std::string& file_label);
+// The whole file; a directory or a file that cannot be opened is an InputError naming it.
+std::string read_input_file(const std::string& file);
 
 // A view of one JSON object at a path. Tracks the keys read so unknown keys can be reported.
 class JsonObject {

@@ -51,25 +51,38 @@ AttentionSpec attention_from_json(const JsonObject& o) {
 }
 }  // namespace
 
-void validate_model_spec(const ModelSpec& s, const std::string& file, const std::string& path) {
+void validate_model_spec(const ModelSpec& s, const std::string& file, const std::string& path,
+                         const FieldSources& sources) {
+  // The error points at the key the file has; a derived value at the key it was formed from.
+  auto name = [&](const std::string& key) {
+    auto it = sources.find(key);
+    if (it != sources.end() && it->second.derived.empty()) return it->second.key;
+    return key.substr(key.rfind('/') + 1);
+  };
   auto fail = [&](const std::string& key, const std::string& msg) {
-    throw InputError(file, path + "/" + key, msg);
+    auto it = sources.find(key);
+    if (it == sources.end()) throw InputError(file, path + "/" + key, msg);
+    const FieldSource& src = it->second;
+    throw InputError(file, path + "/" + src.key,
+                     src.derived.empty() ? msg : name(key) + " = " + src.derived + ": " + msg);
   };
   if (s.attention.kind != "mla" && s.head_dim == 0 && s.hidden % s.heads != 0)
-    fail("hidden", "expected hidden (" + std::to_string(s.hidden) + ") divisible by heads (" +
-                       std::to_string(s.heads) + ")");
+    fail("hidden", "expected " + name("hidden") + " (" + std::to_string(s.hidden) +
+                       ") divisible by " + name("heads") + " (" + std::to_string(s.heads) + ")");
   if (s.heads % s.kv_heads != 0)
-    fail("kv_heads", "expected kv_heads (" + std::to_string(s.kv_heads) + ") to divide heads (" +
-                         std::to_string(s.heads) + ")");
+    fail("kv_heads", "expected " + name("kv_heads") + " (" + std::to_string(s.kv_heads) +
+                         ") to divide " + name("heads") + " (" + std::to_string(s.heads) + ")");
   // The spec loader checks these as it reads; the HF importer maps them from other fields.
   if (s.moe && (s.moe->shared_experts < 0 || s.moe->dense_layers < 0))
     fail(s.moe->shared_experts < 0 ? "moe/shared_experts" : "moe/dense_layers", "expected a non-negative integer");
   if (s.attention.q_lora_rank < 0) fail("attention/q_lora_rank", "expected a non-negative integer");
   if (s.moe && s.moe->top_k > s.moe->experts)
-    fail("moe/top_k", "expected top_k <= experts (" + std::to_string(s.moe->experts) + "), found " +
+    fail("moe/top_k", "expected " + name("moe/top_k") + " <= " + name("moe/experts") + " (" +
+                          std::to_string(s.moe->experts) + "), found " +
                           std::to_string(s.moe->top_k));
   if (s.moe && s.moe->dense_layers > s.layers)
-    fail("moe/dense_layers", "expected dense_layers <= layers (" + std::to_string(s.layers) + ")");
+    fail("moe/dense_layers", "expected " + name("moe/dense_layers") + " <= " + name("layers") +
+                                 " (" + std::to_string(s.layers) + ")");
   // Guard the arithmetic: sizes beyond these are not models, and products would overflow.
   if (s.layers > kMaxModelLayers)
     fail("layers", "expected at most " + std::to_string(kMaxModelLayers) + " layers, found " + std::to_string(s.layers));
@@ -119,7 +132,13 @@ ModelSpec model_spec_from_json(const JsonObject& o) {
     s.head_dim = s.hidden / s.heads;
   }
   if (s.attention.kind == "mla") s.head_dim = s.q_head_dim();
-  validate_model_spec(s, o.file(), o.path());
+  FieldSources derived;
+  if (!o.has("ffn_hidden"))
+    derived["ffn_hidden"] = {"hidden", "4 * hidden, as ffn_hidden is absent"};
+  if (s.attention.kind == "mla")
+    derived["head_dim"] = {"attention/qk_nope_head_dim",
+                           "qk_nope_head_dim + qk_rope_head_dim for MLA"};
+  validate_model_spec(s, o.file(), o.path(), derived);
   return s;
 }
 

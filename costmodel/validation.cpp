@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
+#include <map>
 #include <sstream>
 
 #include "core/json_reader.hpp"
@@ -18,6 +18,10 @@ namespace shardplan {
 
 namespace {
 Strategy strategy_from_json(const JsonObject& o) {
+  o.reject_unknown({"tp", "pp", "dp", "cp", "ep", "vp", "sp", "zero", "recompute", "micro_batch",
+                    "global_batch", "schedule", "precision", "flash_attention", "attention_kernel",
+                    "overlap_grad_reduce", "tp_comm_overlap", "ep_comm_overlap",
+                    "async_tp_backward"});
   Strategy s;
   s.tp = o.get_positive_int("tp", 1);
   s.pp = o.get_positive_int("pp", 1);
@@ -64,17 +68,51 @@ std::vector<std::string> unstated_keys(const Json& assumed) {
   }
   return keys;
 }
+
+// A row measures a whole step (step_time_s, and the allocator's peak where published) or one
+// layer (forward and backward); a row with neither would drop out of every comparison unseen.
+void read_measured(const JsonObject& m, ValidationRow& v) {
+  m.reject_unknown({"step_time_s", "layer_forward_ms", "layer_backward_ms", "peak_reserved_gib"});
+  if (m.has("layer_forward_ms") || m.has("layer_backward_ms")) {
+    for (const char* step_key : {"step_time_s", "peak_reserved_gib"})
+      if (m.has(step_key))
+        m.fail(step_key,
+               "expected either a layer row (layer_forward_ms and layer_backward_ms) or a step row "
+               "(step_time_s), not both");
+    for (const char* layer_key : {"layer_forward_ms", "layer_backward_ms"})
+      if (!m.has(layer_key))
+        m.fail(layer_key,
+               "missing required field: a layer row expects both layer_forward_ms and "
+               "layer_backward_ms");
+    v.layer_forward_ms = m.get_positive_number("layer_forward_ms");
+    v.layer_backward_ms = m.get_positive_number("layer_backward_ms");
+    return;
+  }
+  if (!m.has("step_time_s"))
+    m.fail("",
+           "expected step_time_s (a whole step) or layer_forward_ms and layer_backward_ms "
+           "(one layer), found neither");
+  v.step_time_s = m.get_positive_number("step_time_s");
+  if (m.has("peak_reserved_gib"))
+    v.peak_reserved_bytes = m.get_positive_number("peak_reserved_gib") * 1073741824.0;
+}
 }  // namespace
 
 std::vector<ValidationRow> validation_rows_from_text(const std::string& text, const std::string& file) {
   Json j = parse_json_text(text, file);
   JsonObject top(j, file, "");
+  top.reject_unknown({"group", "source", "rows"});
   const Json& rows = top.raw("rows");
   if (!rows.is_array()) top.fail("rows", "expected an array of rows");
   std::vector<ValidationRow> out;
   for (size_t i = 0; i < rows.size(); ++i) {
     JsonObject r(rows[i], file, "/rows/" + std::to_string(i));
+    r.reject_unknown({"id", "group", "source", "published", "notes", "duplicate_of", "model",
+                      "cluster", "gpus", "strategy", "assumed", "measured", "step_time_how",
+                      "memory_how"});
     ValidationRow v;
+    v.file = file;
+    v.json_path = r.path();
     v.id = r.get_string("id");
     v.group = r.get_string("group");
     v.source = r.get_string("source");
@@ -87,11 +125,7 @@ std::vector<ValidationRow> validation_rows_from_text(const std::string& text, co
     v.gpus = r.get_positive_int("gpus");
     v.strategy = strategy_from_json(r.get_object("strategy"));
     v.strategy.seq_len = v.model.seq_len;
-    JsonObject m = r.get_object("measured");
-    if (m.has("step_time_s")) v.step_time_s = m.get_positive_number("step_time_s");
-    if (m.has("layer_forward_ms")) v.layer_forward_ms = m.get_positive_number("layer_forward_ms");
-    if (m.has("layer_backward_ms")) v.layer_backward_ms = m.get_positive_number("layer_backward_ms");
-    if (m.has("peak_reserved_gib")) v.peak_reserved_bytes = m.get_positive_number("peak_reserved_gib") * 1073741824.0;
+    read_measured(r.get_object("measured"), v);
     v.step_time_how = r.get_string("step_time_how", "");
     if (r.has("assumed")) v.unstated = unstated_keys(r.raw("assumed"));
     out.push_back(std::move(v));
@@ -108,11 +142,21 @@ std::vector<ValidationRow> load_validation_rows(const std::string& dir) {
   std::sort(files.begin(), files.end());
   std::vector<ValidationRow> rows;
   for (const auto& f : files) {
-    std::ifstream in(f);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    auto part = validation_rows_from_text(ss.str(), f);
+    auto part = validation_rows_from_text(read_input_file(f), f);
     rows.insert(rows.end(), part.begin(), part.end());
+  }
+  if (rows.empty())
+    throw InputError(dir, "",
+                     "expected validation files (*.json with a \"rows\" array), found no rows");
+  // Rows are compared and summed by id: one measured twice would count twice.
+  std::map<std::string, const ValidationRow*> seen;
+  for (const auto& r : rows) {
+    auto [first, fresh] = seen.emplace(r.id, &r);
+    if (!fresh)
+      throw InputError(r.file, r.json_path + "/id",
+                       "expected a row id not used by another row, found \"" + r.id +
+                           "\" (also at " + first->second->file + ": " + first->second->json_path +
+                           ")");
   }
   return rows;
 }
@@ -144,7 +188,9 @@ ValidationResult validate_row(const ValidationRow& row) {
   }
   Estimator est(g, cluster);
   Estimate e = est.estimate(row.strategy);
-  if (!e.valid()) throw InputError(row.id, "/strategy", std::string("invalid strategy: ") + e.detail);
+  if (!e.valid())
+    throw InputError(row.file, row.json_path + "/strategy",
+                     "row \"" + row.id + "\": invalid strategy: " + e.detail);
   r.predicted = e.step_time_s;
   r.predicted_peak_memory_bytes = e.peak_memory_bytes;
   if (row.step_time_s) {

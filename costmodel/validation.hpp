@@ -14,6 +14,7 @@ namespace shardplan {
 
 struct ValidationRow {
   std::string id, group, source, duplicate_of;
+  std::string file, json_path;  // where the row was read ("/rows/3"), for errors found later
   ModelSpec model;
   std::string cluster;
   int64_t gpus = 0;

@@ -48,6 +48,41 @@ ModelSpec llama_like(const JsonObject& c, int64_t seq) {
   s.tied_embeddings = c.get_bool("tie_word_embeddings", false);
   return s;
 }
+
+// The config keys a spec field was read from, so a cross-field error names the key the user wrote
+// (docs/model-spec.md tabulates the mapping).
+FieldSources hf_sources(const JsonObject& c, const std::string& type, int64_t seq) {
+  FieldSources f;
+  const bool gpt2 = type == "gpt2";
+  f["layers"] = {gpt2 ? "n_layer" : "num_hidden_layers", ""};
+  f["hidden"] = {gpt2 ? "n_embd" : "hidden_size", ""};
+  f["heads"] = {gpt2 ? "n_head" : "num_attention_heads", ""};
+  f["kv_heads"] = {c.has("num_key_value_heads") ? "num_key_value_heads" : f["heads"].key, ""};
+  f["vocab"] = {"vocab_size", ""};
+  f["seq_len"] = {gpt2 ? "n_positions" : "max_position_embeddings",
+                  seq > 0 ? "the sequence-length override" : ""};
+  const std::string ffn = gpt2 ? "n_inner" : "intermediate_size";
+  f["ffn_hidden"] =
+      c.has(ffn)
+          ? FieldSource{ffn, ""}
+          : FieldSource{f["hidden"].key, "4 * " + f["hidden"].key + ", as " + ffn + " is absent"};
+  if (!c.has("head_dim"))
+    f["head_dim"] = {f["hidden"].key, f["hidden"].key + " / " + f["heads"].key};
+  f["moe/experts"] = {type == "mixtral"     ? "num_local_experts"
+                      : type == "qwen3_moe" ? "num_experts"
+                                            : "n_routed_experts",
+                      ""};
+  f["moe/top_k"] = {"num_experts_per_tok", ""};
+  f["moe/ffn_hidden"] = {type == "mixtral" ? "intermediate_size" : "moe_intermediate_size", ""};
+  f["moe/shared_experts"] = {"n_shared_experts", ""};
+  f["moe/dense_layers"] = {"first_k_dense_replace", ""};
+  for (const char* k :
+       {"q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"})
+    f[std::string("attention/") + k] = {k, ""};
+  if (type == "deepseek_v3")
+    f["head_dim"] = {"qk_nope_head_dim", "qk_nope_head_dim + qk_rope_head_dim for MLA"};
+  return f;
+}
 }  // namespace
 
 ModelSpec model_spec_from_hf(const JsonObject& c, int64_t seq) {
@@ -117,7 +152,7 @@ ModelSpec model_spec_from_hf(const JsonObject& c, int64_t seq) {
       s.head_dim = s.q_head_dim();
     }
   }
-  validate_model_spec(s, c.file(), c.path());
+  validate_model_spec(s, c.file(), c.path(), hf_sources(c, type, seq));
   return s;
 }
 

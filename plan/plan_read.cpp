@@ -1,9 +1,6 @@
 // Reading a plan file: the input sections are parsed field by field (typed errors with JSON
 // paths); the derived sections must then equal what the inputs imply, so a plan that reads back
 // is consistent and writes back to the same bytes.
-#include <fstream>
-#include <sstream>
-
 #include "core/json_reader.hpp"
 #include "core/model_spec_json.hpp"
 #include "plan/json_text.hpp"
@@ -197,11 +194,7 @@ Plan plan_from_text(const std::string& text, const std::string& file) {
 }
 
 Plan read_plan_file(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw InputError(file, "", "cannot open the plan file for reading");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return plan_from_text(ss.str(), file);
+  return plan_from_text(read_input_file(file), file);
 }
 
 }  // namespace shardplan

@@ -128,4 +128,9 @@ TEST_CASE("plan file: errors name the path and what was expected") {
             .rfind("/prediction/mfu: expected a number", 0) == 0);
   CHECK(read_error("{").find("malformed JSON") != std::string::npos);
   CHECK_THROWS_AS(read_plan_file("/nonexistent/plan.json"), InputError);
+  // A key twice was read as its last value; a directory as "malformed JSON at byte 1".
+  CHECK(read_error(replace(good, "\"format\"", "\"gpus\": 8, \"format\""))
+            .rfind("/: duplicate key \"gpus\"", 0) == 0);
+  CHECK_THROWS_WITH_AS(read_plan_file(SHARDPLAN_SOURCE_DIR), doctest::Contains("is a directory"),
+                       InputError);
 }

@@ -1,0 +1,77 @@
+// Model inputs (spec, HF config.json, op graph) with errors the loader must place: at the key the
+// user wrote (an HF config's own names, the field a derived value came from), a duplicate key, a
+// directory given as the model file.
+#include <doctest/doctest.h>
+
+#include "core/error.hpp"
+#include "core/model_spec.hpp"
+#include "graph/model_loader.hpp"
+
+using namespace shardplan;
+
+namespace {
+std::string error_of(const std::string& text) {
+  try {
+    load_model_text(text, "c.json");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// A minimal config of `type` with `extra` fields appended.
+std::string hf(const std::string& type, const std::string& extra,
+               const std::string& vocab = "100") {
+  return R"({"model_type":")" + type +
+         R"(","num_hidden_layers":2,"hidden_size":64,"num_attention_heads":4,
+    "intermediate_size":128,"vocab_size":)" +
+         vocab + R"(,"max_position_embeddings":16)" + extra + "}";
+}
+}  // namespace
+
+TEST_CASE("model errors: an HF config's error names its own key, not the spec's") {
+  CHECK(error_of(hf("llama", R"(,"num_key_value_heads":3)")) ==
+        "c.json: at /num_key_value_heads: expected num_key_value_heads (3) to divide "
+        "num_attention_heads (4)");
+  CHECK(error_of(hf("mixtral", R"(,"num_local_experts":4,"num_experts_per_tok":5)")) ==
+        "c.json: at /num_experts_per_tok: expected num_experts_per_tok <= num_local_experts (4), "
+        "found 5");
+  CHECK(error_of(hf("llama", "", "2147483648")) ==
+        "c.json: at /vocab_size: expected at most 1073741824, found 2147483648");
+  // GPT-2's n_inner defaults to 4 * n_embd: too wide a default is n_embd's fault, and says so.
+  CHECK(error_of(R"({"model_type":"gpt2","n_layer":1,"n_embd":1073741824,"n_head":1,"vocab_size":10,
+      "n_positions":8})") ==
+        "c.json: at /n_embd: ffn_hidden = 4 * n_embd, as n_inner is absent: expected at most "
+        "1073741824, found 4294967296");
+}
+
+TEST_CASE("model errors: a derived spec field is reported at the field it came from") {
+  CHECK_THROWS_WITH_AS(
+      model_spec_from_json_text(
+          R"({"layers":1,"hidden":1073741824,"heads":1,"vocab":1,"seq_len":1})", "m.json"),
+      "m.json: at /hidden: ffn_hidden = 4 * hidden, as ffn_hidden is absent: expected at most "
+      "1073741824, "
+      "found 4294967296",
+      InputError);
+  // Given, ffn_hidden is its own field.
+  CHECK_THROWS_WITH_AS(
+      model_spec_from_json_text(
+          R"({"layers":1,"hidden":64,"heads":1,"ffn_hidden":2147483648,"vocab":1,"seq_len":1})",
+          "m.json"),
+      doctest::Contains("m.json: at /ffn_hidden: expected at most"), InputError);
+}
+
+TEST_CASE("model errors: duplicate keys in an HF config or an op graph") {
+  CHECK(error_of(hf("llama", R"(,"hidden_size":128)")) ==
+        "c.json: at /: duplicate key \"hidden_size\": expected each key once in an object");
+  CHECK(error_of(R"({"name":"g","seq_len":16,"hidden":8,"ops":[
+      {"name":"a","kind":"norm","dims":[8],"block":"x"},
+      {"name":"b","kind":"norm","dims":[8],"inputs":["a"],"block":"x","kind":"gemm"}]})")
+            .find("c.json: at /ops/1: duplicate key \"kind\"") == 0);
+}
+
+TEST_CASE("model errors: a directory given as the model file") {
+  const std::string dir = std::string(SHARDPLAN_SOURCE_DIR) + "/models";
+  CHECK_THROWS_WITH_AS(load_model(dir),
+                       (dir + ": at /: is a directory: expected a JSON file").c_str(), InputError);
+}
