@@ -27,11 +27,8 @@ Strategy strategy_from_string(const std::string& text, const Problem& p) {
   base.seq_len = p.model.graph.seq_len;
   base.dp = 0;  // marks "not given"
   Strategy s = parse_strategy_string(text, base);
-  const int64_t model_par = s.tp * s.pp * s.cp;
-  if (p.gpus % model_par != 0)
-    throw UsageError("strategy \"" + text + "\": tp*pp*cp = " + std::to_string(model_par) + " does not divide " +
-                     std::to_string(p.gpus) + " GPUs");
-  if (s.dp == 0) s.dp = p.gpus / model_par;
+  const int64_t dp = data_parallel_size(p.gpus, s.tp, s.pp, s.cp, "strategy \"" + text + "\": ");
+  if (s.dp == 0) s.dp = dp;
   if (s.vp > 1 && text.find("schedule=") == std::string::npos) s.schedule = Schedule::interleaved;
   return s;
 }

@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -19,6 +22,7 @@
 #include "core/error.hpp"
 #include "plan/framework_rules.hpp"
 #include "plan/plan.hpp"
+#include "planner/advise.hpp"
 #include "planner/explain.hpp"
 #include "planner/search.hpp"
 
@@ -59,47 +63,114 @@ std::string table_row(size_t rank, const Candidate& c, const ClusterSpec& cl) {
                      100 * e.exposed_comm_fraction);
 }
 
+// A progress bar on a terminal for whatever takes over a second: the search, then the
+// simulation of the top K.
+class ProgressBar {
+ public:
+  explicit ProgressBar(bool on) : on_(on), start_(std::chrono::steady_clock::now()) {}
+  std::function<void(double)> phase(std::string label) {
+    if (!on_) return {};
+    return [this, label = std::move(label)](double f) {
+      if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count() < 1) return;
+      const int pct = static_cast<int>(f * 100);
+      if (pct == last_pct_ && label == last_label_) return;
+      last_pct_ = pct, last_label_ = label, shown_ = true;
+      const int w = static_cast<int>(f * 40);
+      std::cerr << "\r[" << std::string(w, '#') << std::string(40 - w, ' ') << "] " << pct << "% " << label
+                << std::flush;
+    };
+  }
+  ~ProgressBar() {
+    if (shown_) std::cerr << "\r" << std::string(70, ' ') << "\r" << std::flush;
+  }
+
+ private:
+  bool on_, shown_ = false;
+  std::chrono::steady_clock::time_point start_;
+  int last_pct_ = -1;
+  std::string last_label_;
+};
+
+nlohmann::ordered_json candidate_json(const Candidate& c, const OpGraph& g) {
+  nlohmann::ordered_json j = estimate_json(c.estimate, c.strategy, g);
+  j["simulated_step_time_s"] = c.simulated_step_s;
+  return j;
+}
+
 void run_plan(const PlanOptions& o) {
   Problem p = resolve_problem(o.problem);
   SearchOptions so = search_options_from(o.search, p.gpus, p.global_batch, p.precision,
                                          o.problem.allow_tp_across_nodes);
-  const bool tty = !o.json && isatty(STDERR_FILENO);
-  auto start = std::chrono::steady_clock::now();
-  if (tty) {
-    so.progress = [start](double f) {
-      if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 1) return;
-      int w = static_cast<int>(f * 40);
-      std::cerr << "\r[" << std::string(w, '#') << std::string(40 - w, ' ') << "] " << int(f * 100) << "%" << std::flush;
-    };
-  }
   SearchSpace space = search_space_from(o.search);
   if (!o.framework.empty()) restrict_to_framework(o.framework, p.model, space, so);
-  SearchResult r = search(p.model.graph, p.cluster, space, so);
-  if (tty) std::cerr << "\r" << std::string(50, ' ') << "\r";
-  rerank_with_simulator(r.top, p.model.graph, p.cluster, so.objective);
+  const auto start = std::chrono::steady_clock::now();
+  SearchResult r;
+  {
+    ProgressBar bar(!o.json && isatty(STDERR_FILENO));
+    so.progress = bar.phase("searching");
+    r = search(p.model.graph, p.cluster, space, so);
+    so.progress = nullptr;
+    if (r.considered == 0) {
+      std::string why;
+      for (const auto& n : r.not_searched) why += (why.empty() ? "" : "; ") + n;
+      throw UsageError("nothing to search: " +
+                       (why.empty() ? std::string("the space is empty for this model, GPU count and batch") : why));
+    }
+    rerank_with_simulator(r.top, p.model.graph, p.cluster, so.objective,
+                          bar.phase("simulating the top " + std::to_string(r.top.size())));
+  }
+  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::optional<NothingFits> advice;
+  if (r.top.empty())
+    advice = advise_when_nothing_fits(p.model.graph, load_cluster(o.problem.cluster), space, so, r);
   nlohmann::ordered_json j;
   j["plans"] = nlohmann::ordered_json::array();
-  for (const auto& c : r.top) {
-    j["plans"].push_back(estimate_json(c.estimate, c.strategy, p.model.graph));
-    j["plans"].back()["simulated_step_time_s"] = c.simulated_step_s;
-  }
+  for (const auto& c : r.top) j["plans"].push_back(candidate_json(c, p.model.graph));
   auto& sj = j["search"];
   sj["considered"] = r.considered;
   sj["feasible"] = r.feasible;
   for (size_t i = 1; i < r.rejected.size(); ++i) sj["rejected"][reason_name(static_cast<Reason>(i))] = r.rejected[i];
+  sj["not_searched"] = r.not_searched;
   if (!o.framework.empty()) sj["framework"] = o.framework;
   sj["timed_out"] = r.timed_out;
-  sj["wall_s"] = r.wall_s;
+  sj["search_wall_s"] = r.wall_s;
+  sj["wall_s"] = wall_s;
   sj["threads"] = so.threads;
+  if (advice) {
+    auto& nj = j["nothing_fits"];
+    nj["diagnosis"] = advice->diagnosis;
+    nj["cut_short"] = advice->cut_short;
+    if (r.has_closest_oom) nj["closest"] = candidate_json(r.closest_oom, p.model.graph);
+    nj["suggestions"] = nlohmann::ordered_json::array();
+    for (const auto& sg : advice->suggestions)
+      nj["suggestions"].push_back({{"change", sg.change}, {"gpus", sg.gpus}, {"plan", candidate_json(sg.best, p.model.graph)}});
+  }
+  auto print_advice = [&](std::ostream& os) {
+    for (const auto& line : advice->diagnosis) os << line << "\n";
+    if (advice->cut_short) os << "(the advice stopped trying after 8 s)\n";
+    if (advice->suggestions.empty()) {
+      if (r.has_closest_oom)
+        os << "nothing tried fits: not every value of the restricted dimensions, not up to " << 64 * p.gpus
+           << " GPUs, not a global batch down to " << std::max<int64_t>(1, p.global_batch / 16) << "\n";
+      return;
+    }
+    os << "what fits instead (each found by searching the changed problem):\n";
+    for (const auto& sg : advice->suggestions)
+      os << fmt::format("  {}: {} at {} per step, {} per GPU\n", sg.change, strategy_to_string(sg.best.strategy),
+                        human_seconds(sg.best.estimate.step_time_s), human_bytes(sg.best.estimate.peak_memory_bytes));
+  };
   if (!o.out.empty()) {
-    if (r.top.empty()) throw UsageError("no feasible plan to write to " + o.out);
+    if (r.top.empty()) {
+      print_advice(std::cerr);
+      throw UsageError("no feasible plan to write to " + o.out);
+    }
     const Candidate& best = r.top.front();
     Plan plan = make_plan(p.model, p.cluster, best.strategy, so.allow_tp_across_nodes, best.estimate.chunk_bounds,
                           estimate_json(best.estimate, best.strategy, p.model.graph));
     write_file_atomically(o.out, plan_to_text(plan));
   }
   if (o.json) {
-    // wall_s differs run to run; everything else is deterministic.
+    // The wall times differ run to run; everything else is deterministic.
     std::cout << j.dump(1) << "\n";
     return;
   }
@@ -107,21 +178,22 @@ void run_plan(const PlanOptions& o) {
                            p.gpus, p.cluster.gpu.name, p.cluster.name, p.global_batch, p.model.graph.seq_len, o.search.objective,
                            o.framework.empty() ? "" : ", plans " + o.framework + " runs");
   if (r.top.empty()) {
-    for (const auto& line : suggest_when_nothing_fits(r, p.cluster, so)) std::cout << line << "\n";
+    print_advice(std::cout);
   } else {
     std::cout << fmt::format("{:>3}  {:<58} {:>10} {:>10} {:>10} {:>6} {:>19} {:>6} {:>6}\n", "#", "strategy",
                              "step (est)", "step (sim)", "tokens/s", "MFU", "memory/GPU", "bubble", "comm");
     for (size_t i = 0; i < r.top.size(); ++i) std::cout << table_row(i + 1, r.top[i], p.cluster);
     if (r.top.size() > 1) {
       std::cout << "\n";
-      for (const auto& line : explain_difference(r.top[0], r.top[1])) std::cout << line << "\n";
+      for (const auto& line : explain_difference(r.top[0], r.top[1], so.objective)) std::cout << line << "\n";
     }
   }
-  std::cout << fmt::format("\nconsidered {} strategies in {:.2f} s on {} threads{}: {} feasible", r.considered, r.wall_s,
+  std::cout << fmt::format("\nconsidered {} strategies in {:.2f} s on {} threads{}: {} feasible", r.considered, wall_s,
                            so.threads, r.timed_out ? " (time limit hit: best so far)" : "", r.feasible);
   for (size_t i = 1; i < r.rejected.size(); ++i)
     if (r.rejected[i] > 0) std::cout << fmt::format(", {} {}", r.rejected[i], reason_name(static_cast<Reason>(i)));
   std::cout << "\n";
+  for (const auto& n : r.not_searched) std::cout << "not searched: " << n << "\n";
 }
 }  // namespace
 

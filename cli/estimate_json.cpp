@@ -3,11 +3,18 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "cli/format.hpp"
 
 namespace shardplan::cli {
 
 using OJ = nlohmann::ordered_json;
+
+namespace {
+// Byte counts are whole bytes in the JSON (the model computes them in doubles).
+int64_t whole(double bytes) { return std::llround(bytes); }
+}  // namespace
 
 OJ strategy_json(const Strategy& s) {
   OJ j;
@@ -44,9 +51,9 @@ OJ estimate_json(const Estimate& e, const Strategy& s, const OpGraph& g) {
   j["mfu"] = e.mfu;
   j["hfu"] = e.hfu;
   j["fits"] = e.fits;
-  j["peak_memory_bytes"] = e.peak_memory_bytes;
+  j["peak_memory_bytes"] = whole(e.peak_memory_bytes);
   j["peak_stage"] = e.peak_stage;
-  if (!e.fits) j["overflow"] = {{"stage", e.peak_stage}, {"bytes", e.overflow_bytes}, {"detail", e.detail}};
+  if (!e.fits) j["overflow"] = {{"stage", e.peak_stage}, {"bytes", whole(e.overflow_bytes)}, {"detail", e.detail}};
   OJ stages = OJ::array();
   for (size_t i = 0; i < e.stages.size(); ++i) {
     const StageMemory& m = e.stages[i];
@@ -58,14 +65,14 @@ OJ estimate_json(const Estimate& e, const Strategy& s, const OpGraph& g) {
     }
     stages.push_back({{"stage", i},
                       {"chunks", blocks},
-                      {"params_bytes", m.params_bytes},
-                      {"grads_bytes", m.grads_bytes},
-                      {"optimizer_bytes", m.optimizer_bytes},
-                      {"activations_bytes", m.activations_bytes},
-                      {"working_bytes", m.working_bytes},
-                      {"buffers_bytes", m.buffers_bytes},
-                      {"runtime_bytes", m.runtime_bytes},
-                      {"total_bytes", m.total_bytes},
+                      {"params_bytes", whole(m.params_bytes)},
+                      {"grads_bytes", whole(m.grads_bytes)},
+                      {"optimizer_bytes", whole(m.optimizer_bytes)},
+                      {"activations_bytes", whole(m.activations_bytes)},
+                      {"working_bytes", whole(m.working_bytes)},
+                      {"buffers_bytes", whole(m.buffers_bytes)},
+                      {"runtime_bytes", whole(m.runtime_bytes)},
+                      {"total_bytes", whole(m.total_bytes)},
                       {"inflight_micro_batches", m.inflight_micro_batches}});
   }
   j["memory"] = {{"per_stage", stages}};
@@ -82,7 +89,13 @@ std::string estimate_text(const Estimate& e, const Strategy& s, const ClusterSpe
   std::string out;
   out += fmt::format("{} on {} x {} ({}), global batch {} x {} tokens\n", g.name, c.total_gpus(), c.gpu.name,
                      c.name, s.global_batch, g.seq_len);
-  out += fmt::format("strategy  {}\n\n", strategy_to_string(s));
+  out += fmt::format("strategy  {}\n", strategy_to_string(s));
+  // ZeRO-2/3 under a pipeline (core/strategy.hpp, zero_within_step): said, not silently priced.
+  if (zero_within_step(s) != s.zero)
+    out += fmt::format("note      with pp > 1, ZeRO-{} holds ZeRO-1's states at the peak (gradients whole until the "
+                       "last micro-batch{})\n",
+                       s.zero, s.zero == 3 ? "; parameters re-gathered before each backward" : "");
+  out += "\n";
   out += fmt::format("step time        {}\n", human_seconds(e.step_time_s));
   out += fmt::format("tokens/s         {:.0f}\n", e.tokens_per_s);
   out += fmt::format("TFLOP/s per GPU  {:.1f} model, {:.1f} hardware\n", e.model_tflops_per_gpu, e.hardware_tflops_per_gpu);

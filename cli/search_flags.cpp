@@ -2,6 +2,7 @@
 #include "cli/search_flags.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 #include <thread>
 
@@ -10,26 +11,31 @@
 namespace shardplan::cli {
 
 namespace {
-std::vector<std::string> split_list(const std::string& s) {
+// "a,b,c" into its items; an empty item ("4,,8", a trailing comma) is an error.
+std::vector<std::string> split_list(const std::string& flag, const std::string& s) {
   std::vector<std::string> out;
-  std::stringstream ss(s);
+  if (s.empty()) return out;
+  std::stringstream ss(s + ",");
   std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
+  while (std::getline(ss, item, ',')) {
+    if (item.empty()) throw UsageError("--" + flag + " " + s + ": empty item in the comma-separated list");
+    out.push_back(item);
+  }
   return out;
 }
 
-std::vector<int64_t> int_list(const std::string& flag, const std::string& s) {
+// Integers of at least `least` (1 for sizes, 0 for ZeRO stages).
+std::vector<int64_t> int_list(const std::string& flag, const std::string& s, int64_t least = 1) {
   std::vector<int64_t> out;
-  for (const auto& x : split_list(s)) {
+  for (const auto& x : split_list(flag, s)) {
     try {
       size_t pos = 0;
       long long v = std::stoll(x, &pos);
-      if (pos != x.size() || v < 0) throw std::invalid_argument(x);
+      if (pos != x.size() || v < least) throw std::invalid_argument(x);
       out.push_back(v);
     } catch (const std::exception&) {
-      throw UsageError("--" + flag + " " + s +
-                       ": expected a comma-separated list of non-negative integers");
+      throw UsageError("--" + flag + " " + s + ": expected a comma-separated list of " +
+                       (least > 0 ? "positive integers" : "non-negative integers"));
     }
   }
   return out;
@@ -37,7 +43,7 @@ std::vector<int64_t> int_list(const std::string& flag, const std::string& s) {
 
 std::vector<bool> on_off_list(const std::string& flag, const std::string& s) {
   std::vector<bool> out;
-  for (const auto& r : split_list(s)) {
+  for (const auto& r : split_list(flag, s)) {
     if (r != "on" && r != "off")
       throw UsageError("--" + flag + " " + r + ": expected on, off or on,off");
     out.push_back(r == "on");
@@ -66,8 +72,18 @@ void add_search_flags(CLI::App* cmd, SearchFlags& f) {
   cmd->add_option("--top", f.top, "plans to rank")->check(CLI::Range(int64_t{1}, int64_t{1000}));
   cmd->add_option("--threads", f.threads, "worker threads (default: all cores)")
       ->check(CLI::Range(1, 1024));
-  cmd->add_option("--time-limit", f.time_limit, "stop the search after this many seconds")
-      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--time-limit", f.time_limit, "stop the search after this many seconds (0: no limit)")
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            double x = 0;
+            try {
+              x = std::stod(v);
+            } catch (const std::exception&) {
+              return "expected a number of seconds";
+            }
+            return std::isfinite(x) && x >= 0 ? "" : "expected a non-negative number of seconds";
+          },
+          "SECONDS"));
   cmd->add_flag("--no-flash-attention", f.no_flash, "unfused attention");
   cmd->add_option("--attention-kernel", f.attention_kernel,
                   "fused-attention kernel: default (the GPU preset's), fa2, cudnn or fa3")
@@ -86,17 +102,19 @@ SearchSpace search_space_from(const SearchFlags& f) {
   sp.ep = int_list("ep", f.ep);
   sp.vp = int_list("vp", f.vp);
   sp.micro_batch = int_list("micro-batch", f.micro_batch);
-  for (int64_t z : int_list("zero", f.zero)) {
+  // Sizes named on the command line are searched whatever the default cap.
+  for (int64_t m : sp.micro_batch) sp.max_micro_batch = std::max(sp.max_micro_batch, m);
+  for (int64_t z : int_list("zero", f.zero, 0)) {
     if (z > 3) throw UsageError("--zero: expected values in 0..3");
     sp.zero.push_back(static_cast<int>(z));
   }
-  for (const auto& r : split_list(f.recompute)) {
+  for (const auto& r : split_list("recompute", f.recompute)) {
     Recompute x;
     if (!parse_recompute(r, x))
       throw UsageError("--recompute " + r + ": expected " + kRecomputeChoices);
     sp.recompute.push_back(x);
   }
-  for (const auto& r : split_list(f.schedule)) {
+  for (const auto& r : split_list("schedule", f.schedule)) {
     Schedule x;
     if (!parse_schedule(r, x))
       throw UsageError("--schedule " + r + ": expected gpipe, 1f1b, interleaved or zb");
@@ -117,6 +135,8 @@ SearchOptions search_options_from(const SearchFlags& f, int64_t gpus, int64_t gl
   so.objective = f.objective == "memory" ? Objective::memory
                  : f.objective == "cost" ? Objective::cost
                                          : Objective::time;
+  // CLI11's range check lets NaN through (every comparison with it is false).
+  if (!std::isfinite(f.headroom)) throw UsageError("--memory-headroom: expected a fraction in [0, 0.9]");
   so.memory_headroom = f.headroom;
   so.top_k = f.top;
   so.threads = f.threads > 0 ? f.threads

@@ -62,10 +62,7 @@ Strategy resolve_strategy(const StrategyFlags& f, const Problem& p) {
   s.cp = f.cp;
   s.ep = f.ep;
   s.vp = f.vp;
-  const int64_t model_par = f.tp * f.pp * f.cp;
-  if (p.gpus % model_par != 0)
-    throw UsageError("tp*pp*cp = " + std::to_string(model_par) + " does not divide --gpus " + std::to_string(p.gpus));
-  s.dp = p.gpus / model_par;
+  s.dp = data_parallel_size(p.gpus, f.tp, f.pp, f.cp, "");
   if (f.dp != 0 && f.dp != s.dp)
     throw UsageError("--dp " + std::to_string(f.dp) + " does not match GPUs / (tp*pp*cp) = " + std::to_string(s.dp));
   s.sp = f.sp;

@@ -1,6 +1,7 @@
 // Names of recompute modes and schedules; the strategy-string parser used by compare and fuzzers.
 #include "core/strategy.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <vector>
 
@@ -48,25 +49,38 @@ bool parse_flag(const std::string& key, const std::string& v) {
 }
 }  // namespace
 
+int64_t data_parallel_size(int64_t gpus, int64_t tp, int64_t pp, int64_t cp, const std::string& what) {
+  auto fail = [&](const std::string& why) { throw UsageError(what + why); };
+  for (auto [name, v] : {std::pair{"tp", tp}, std::pair{"pp", pp}, std::pair{"cp", cp}})
+    if (v < 1 || v > gpus)
+      fail(std::string(name) + " = " + std::to_string(v) + " must be between 1 and the " + std::to_string(gpus) + " GPUs");
+  if (tp * pp > gpus || tp * pp * cp > gpus || gpus % (tp * pp * cp) != 0)  // tp*pp <= gpus^2: no overflow
+    fail("tp*pp*cp = " + std::to_string(tp) + "*" + std::to_string(pp) + "*" + std::to_string(cp) +
+         " does not divide " + std::to_string(gpus) + " GPUs");
+  return gpus / (tp * pp * cp);
+}
+
 Strategy parse_strategy_string(const std::string& text, Strategy s) {
   static const std::vector<std::string> keys = {
       "dp", "tp", "pp", "cp", "ep", "vp", "sp", "zero", "recompute", "mbs", "micro_batch",
       "schedule", "precision", "tp_comm_overlap", "ep_comm_overlap", "flash_attention", "attention_kernel", "overlap_grad_reduce", "async_tp_backward"};
+  if (text.empty()) throw UsageError("strategy: empty (expected key=value items such as \"tp=8,pp=4\")");
   size_t pos = 0;
-  bool dp_given = false;
+  std::vector<std::string> seen;
   while (pos <= text.size()) {
     size_t comma = text.find(',', pos);
     if (comma == std::string::npos) comma = text.size();
     std::string item = text.substr(pos, comma - pos);
     pos = comma + 1;
-    if (item.empty()) {
-      if (comma == text.size()) break;
-      continue;
-    }
+    if (item.empty()) throw UsageError("strategy \"" + text + "\": empty item between commas");
     size_t eq = item.find('=');
     std::string key = item.substr(0, eq);
     std::string val = eq == std::string::npos ? "" : item.substr(eq + 1);
-    if (key == "dp") s.dp = parse_count(key, val), dp_given = true;
+    const std::string canonical = key == "micro_batch" ? "mbs" : key;
+    if (std::find(seen.begin(), seen.end(), canonical) != seen.end())
+      throw UsageError("strategy \"" + text + "\": " + key + " given twice");
+    seen.push_back(canonical);
+    if (key == "dp") s.dp = parse_count(key, val);
     else if (key == "tp") s.tp = parse_count(key, val);
     else if (key == "pp") s.pp = parse_count(key, val);
     else if (key == "cp") s.cp = parse_count(key, val);
@@ -104,7 +118,6 @@ Strategy parse_strategy_string(const std::string& text, Strategy s) {
                        (near.empty() ? "" : " (did you mean \"" + near + "\"?)"));
     }
   }
-  (void)dp_given;
   return s;
 }
 

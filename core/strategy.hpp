@@ -1,5 +1,5 @@
 // Strategy: how one training step is split across GPUs (the `estimate` flags as a value).
-// dp*tp*pp*cp = GPUs; ep is carved out of dp*tp for expert layers (Megatron-Core).
+// dp*tp*pp*cp = GPUs; ep is carved out of dp*cp*tp for expert layers (Megatron-Core).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -68,7 +68,13 @@ inline int zero_within_step(const Strategy& s) { return s.pp > 1 && s.zero > 1 ?
 inline bool grads_sharded_in_step(const Strategy& s) { return zero_within_step(s) >= 2; }
 inline bool params_sharded_in_step(const Strategy& s) { return zero_within_step(s) >= 3; }
 
-// "tp=8,pp=8,mbs=1,recompute=selective,sp" <-> Strategy. Unknown keys throw UsageError.
+// The data-parallel size gpus / (tp*pp*cp); UsageError (prefixed by `what`) when the product does
+// not divide the GPU count. Each factor is checked against the GPU count first, so a huge factor
+// cannot overflow the product.
+int64_t data_parallel_size(int64_t gpus, int64_t tp, int64_t pp, int64_t cp, const std::string& what);
+
+// "tp=8,pp=8,mbs=1,recompute=selective,sp" <-> Strategy. Unknown keys, empty items and keys given
+// twice throw UsageError.
 Strategy parse_strategy_string(const std::string& s, Strategy base);
 std::string strategy_to_string(const Strategy& s);
 

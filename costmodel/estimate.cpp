@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <cstdio>
 #include <map>
 #include <numeric>
 
@@ -30,6 +31,23 @@ struct Estimator::Prepared {
   std::vector<ChunkTotals> chunks;
 };
 
+namespace {
+// The width a dense matmul's TP split divides: a column-parallel layer's output, a row-parallel
+// layer's input; 0 for unsplit layers, the vocabulary-parallel head and expert GEMMs.
+std::string gib(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / double(int64_t{1} << 30));
+  return buf;
+}
+
+int64_t tp_split_width(const Op& o) {
+  if (o.kind != OpKind::matmul) return 0;
+  if (o.split == Split::columns) return o.dims[0];
+  if (o.split == Split::rows) return o.dims[1];
+  return 0;
+}
+}  // namespace
+
 Estimator::~Estimator() = default;
 Estimator::Estimator(Estimator&&) noexcept = default;
 
@@ -50,6 +68,7 @@ Estimator::Estimator(const OpGraph& graph, const ClusterSpec& cluster, Estimator
       kv_heads_ = kv_heads_ == 0 ? o.dims[1] : std::gcd(kv_heads_, o.dims[1]);
     }
     if (o.kind == OpKind::expert_matmul) experts_ = std::max(experts_, o.dims[2]);
+    if (const int64_t w = tp_split_width(o)) tp_width_ = std::gcd(tp_width_, w);
   }
   type_prefix_.assign(type_rep_.size(), std::vector<int64_t>(graph_.blocks.size() + 1, 0));
   for (size_t t = 0; t < type_rep_.size(); ++t)
@@ -80,6 +99,18 @@ Reason Estimator::check(const Strategy& s, std::string* detail) const {
       return std::string("heads (" + std::to_string(heads_) + ") and kv_heads (" +
                          std::to_string(kv_heads_) +
                          ") must be divisible by tp = " + std::to_string(s.tp));
+    });
+  // Megatron's ColumnParallelLinear and RowParallelLinear require the split width (ffn_hidden,
+  // heads x head_dim) to divide by tp; the vocabulary is padded instead, so the head is not here.
+  if (tp_width_ > 0 && tp_width_ % s.tp != 0)
+    return fail(Reason::heads_tp, [&] {
+      for (size_t v = 0; v < graph_.op_count(); ++v) {
+        const Op& o = graph_.op(static_cast<int64_t>(v));
+        if (const int64_t w = tp_split_width(o); w % s.tp != 0)
+          return "the width " + std::to_string(w) + " that tp splits in " + o.name +
+                 " is not divisible by tp = " + std::to_string(s.tp);
+      }
+      return std::string("a TP-split width is not divisible by tp");
     });
   if (s.global_batch % (s.dp * s.micro_batch) != 0)
     return fail(Reason::batch, [&] {
@@ -117,10 +148,11 @@ Reason Estimator::check(const Strategy& s, std::string* detail) const {
         return std::string("experts (" + std::to_string(experts_) +
                            ") not divisible by ep = " + std::to_string(s.ep));
       });
-    if ((s.dp * s.tp) % s.ep != 0)
+    // Megatron-Core carves the expert groups out of the dp*cp*tp ranks of a stage.
+    if ((s.dp * s.cp * s.tp) % s.ep != 0)
       return fail(Reason::experts_ep, [&] {
         return std::string("ep = " + std::to_string(s.ep) +
-                           " must divide dp*tp = " + std::to_string(s.dp * s.tp));
+                           " must divide dp*cp*tp = " + std::to_string(s.dp * s.cp * s.tp));
       });
   }
   if (s.cp > 1 && graph_.seq_len % (2 * s.cp) != 0)
@@ -387,9 +419,8 @@ Estimate Estimator::assemble(const Strategy& s, const Prepared& p) const {
     e.reason = Reason::out_of_memory;
     e.overflow_bytes = e.peak_memory_bytes - cluster_.gpu.memory_bytes;
     if (opts_.explain)
-      e.detail = "stage " + std::to_string(e.peak_stage) + " needs " +
-                 std::to_string(e.peak_memory_bytes / 1e9) + " GB, " +
-                 std::to_string(e.overflow_bytes / 1e9) + " GB over the GPU's memory";
+      e.detail = "stage " + std::to_string(e.peak_stage) + " needs " + gib(e.peak_memory_bytes) + ", " +
+                 gib(e.overflow_bytes) + " over the GPU's " + gib(cluster_.gpu.memory_bytes);
   }
   return e;
 }

@@ -23,11 +23,11 @@ struct PipelineInputs;  // costmodel/pipeline.hpp
 enum class Reason {
   ok = 0,
   gpu_count,         // dp*tp*pp*cp != GPUs
-  heads_tp,          // heads or kv_heads not divisible by tp
+  heads_tp,          // heads, kv_heads or a TP-split matrix width (ffn_hidden) not divisible by tp
   batch,             // global batch not divisible by dp * micro_batch
   layers_pp,         // fewer blocks than pipeline chunks, or uneven split not possible
   schedule,          // schedule/vp combination invalid (interleaved needs vp>1, m % pp)
-  experts_ep,        // experts not divisible by ep, or ep does not divide dp*tp
+  experts_ep,        // experts not divisible by ep, or ep does not divide dp*cp*tp
   seq_cp,            // sequence not divisible by cp (2*cp for causal balance)
   tp_across_nodes,   // tp larger than the NVLink domain
   precision,         // the GPU has no such math (fp8 on A100, bf16 on V100)
@@ -121,6 +121,7 @@ class Estimator {
   std::vector<int64_t> type_of_block_;   // block -> dense type index
   std::vector<size_t> type_rep_;         // type -> representative block
   int64_t heads_ = 0, kv_heads_ = 0, experts_ = 0;
+  int64_t tp_width_ = 0;  // gcd of the widths TP splits (columns' outputs, rows' inputs)
   CacheEntry& entry(const ShardContext& ctx);
   std::vector<std::vector<int64_t>> type_prefix_;  // [type][i]: blocks of that type among [0, i)
   std::unordered_map<uint64_t, CacheEntry> cache_;  // ctx hash -> costs (ctx checked on hit)

@@ -1,5 +1,5 @@
 // Enumeration of the strategy space: every factorisation of the GPU count into dp*tp*pp*cp,
-// ep carved out of dp*tp for MoE, vp for interleaving, and the per-strategy switches. Values
+// ep carved out of dp*cp*tp for MoE, vp for interleaving, and the per-strategy switches. Values
 // the frameworks would reject are still enumerated so the search can count why they fail,
 // except combinations that are the same strategy twice (sp without tp, vp without interleaving).
 #include <algorithm>
@@ -60,7 +60,7 @@ std::vector<Strategy> enumerate_space(const OpGraph& g, const ClusterSpec& clust
           continue;
         }
         const int64_t per_replica = o.global_batch / dp;
-        std::vector<int64_t> eps = experts > 0 ? divisors(dp * tp, experts) : std::vector<int64_t>{1};
+        std::vector<int64_t> eps = experts > 0 ? divisors(dp * cp * tp, experts) : std::vector<int64_t>{1};
         for (int64_t ep : eps) {
           if (!allowed(sp.ep, ep) || (experts > 0 && experts % ep != 0)) continue;
           for (Schedule sch : schedules) {

@@ -1,4 +1,4 @@
-// Term-by-term comparison of two estimates, and suggestions derived from the closest miss.
+// Term-by-term comparison of two estimates: why the best plan wins over the runner-up.
 #include "planner/explain.hpp"
 
 #include <algorithm>
@@ -8,9 +8,13 @@
 namespace shardplan {
 
 namespace {
+// Seconds to three decimals in the unit that shows them (a 2 ms step's terms are not "0.000 s").
 std::string fmt_s(double s) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.3f s", s);
+  const double a = std::fabs(s);
+  if (a >= 0.00995 || a == 0) std::snprintf(buf, sizeof buf, "%.3f s", s);  // what prints as 0.010 s or more
+  else if (a >= 1e-4) std::snprintf(buf, sizeof buf, "%.3f ms", s * 1e3);
+  else std::snprintf(buf, sizeof buf, "%.1f us", s * 1e6);
   return buf;
 }
 std::string fmt_gb(double b) {
@@ -20,7 +24,35 @@ std::string fmt_gb(double b) {
 }
 }  // namespace
 
-std::vector<std::string> explain_difference(const Candidate& a, const Candidate& b) {
+namespace {
+// Under the memory objective: the stage-memory terms of the two peaks that differ, largest first.
+std::vector<std::string> explain_memory(const Candidate& a, const Candidate& b) {
+  const Estimate& x = a.estimate;
+  const Estimate& y = b.estimate;
+  const StageMemory& p = x.stages.empty() ? StageMemory{} : x.stages[static_cast<size_t>(x.peak_stage)];
+  const StageMemory& q = y.stages.empty() ? StageMemory{} : y.stages[static_cast<size_t>(y.peak_stage)];
+  std::vector<std::pair<double, std::string>> terms = {
+      {q.params_bytes - p.params_bytes, "weights"},          {q.grads_bytes - p.grads_bytes, "gradients"},
+      {q.optimizer_bytes - p.optimizer_bytes, "optimizer states"},
+      {q.activations_bytes - p.activations_bytes, "activations"}, {q.working_bytes - p.working_bytes, "working memory"},
+      {q.buffers_bytes - p.buffers_bytes, "buffers"},        {q.runtime_bytes - p.runtime_bytes, "runtime allowance"}};
+  std::stable_sort(terms.begin(), terms.end(),
+                   [](const auto& u, const auto& v) { return std::fabs(u.first) > std::fabs(v.first); });
+  const double dt = y.step_time_s - x.step_time_s;
+  std::vector<std::string> out = {"the best plan needs " + fmt_gb(y.peak_memory_bytes - x.peak_memory_bytes) +
+                                  " less per GPU than the runner-up at its peak stage (and is " + fmt_s(std::fabs(dt)) +
+                                  (dt >= 0 ? " faster" : " slower") + " per step):"};
+  for (const auto& [d, name] : terms) {
+    if (std::fabs(d) < 0.05 * 1024.0 * 1024 * 1024) continue;
+    out.push_back("  " + name + (d > 0 ? " smaller by " : " larger by ") + fmt_gb(std::fabs(d)));
+    if (out.size() >= 5) break;
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<std::string> explain_difference(const Candidate& a, const Candidate& b, Objective objective) {
+  if (objective == Objective::memory) return explain_memory(a, b);
   const Breakdown& x = a.estimate.breakdown;
   const Breakdown& y = b.estimate.breakdown;
   std::vector<std::pair<double, std::string>> terms = {
@@ -52,44 +84,6 @@ std::vector<std::string> explain_difference(const Candidate& a, const Candidate&
   double dm = b.estimate.peak_memory_bytes - a.estimate.peak_memory_bytes;
   if (std::fabs(dm) < 0.05 * 1024.0 * 1024 * 1024) out.push_back("  the same peak memory (" + fmt_gb(a.estimate.peak_memory_bytes) + ")");
   else out.push_back(std::string("  peak memory ") + (dm > 0 ? "lower by " : "higher by ") + fmt_gb(std::fabs(dm)));
-  return out;
-}
-
-std::vector<std::string> suggest_when_nothing_fits(const SearchResult& r, const ClusterSpec& cluster,
-                                                   const SearchOptions& o) {
-  std::vector<std::string> out;
-  out.push_back("no strategy fits in memory (" + std::to_string(r.considered) + " considered)");
-  if (!r.has_closest_oom) {
-    out.push_back("no strategy is even valid for this model, GPU count and batch; check the counts per reason");
-    return out;
-  }
-  const Estimate& e = r.closest_oom.estimate;
-  const double capacity = cluster.gpu.memory_bytes * (1 - o.memory_headroom);
-  double ratio = e.peak_memory_bytes / capacity;
-  out.push_back("the closest strategy needs " + fmt_gb(e.peak_memory_bytes) + " per GPU against " + fmt_gb(capacity) +
-                " usable (" + std::to_string(int(std::ceil((ratio - 1) * 100))) + "% over)");
-  const StageMemory& m = e.stages[static_cast<size_t>(e.peak_stage)];
-  double states = m.params_bytes + m.grads_bytes + m.optimizer_bytes;
-  if (states > capacity) {
-    int64_t more = static_cast<int64_t>(std::ceil(double(o.gpus) * states / (capacity * 0.8)));
-    // Already fully sharded (ZeRO-3 without a pipeline): only more GPUs help. Under a pipeline
-    // ZeRO-3 holds ZeRO-1's states (grads_sharded_in_step), so it needs --pp 1 to shard them.
-    const Strategy& cs = r.closest_oom.strategy;
-    const std::string gpus = " or at least ~" + std::to_string(more) + " GPUs";
-    if (params_sharded_in_step(cs))
-      out.push_back("model states alone exceed a GPU even fully sharded (ZeRO-3): at least ~" + std::to_string(more) +
-                    " GPUs");
-    else if (cs.zero == 3)
-      out.push_back("model states alone exceed a GPU: ZeRO-3 shards them only without a pipeline (--zero 3 --pp 1)," +
-                    gpus);
-    else
-      out.push_back("model states alone exceed a GPU: use ZeRO-3 (--zero 3)," + gpus);
-  } else {
-    out.push_back("activations dominate: full recompute (--recompute full), a smaller micro-batch, or more pipeline stages");
-    out.push_back("or a smaller global batch (now " + std::to_string(o.global_batch) + ")");
-  }
-  int64_t gpus_needed = static_cast<int64_t>(std::ceil(double(o.gpus) * ratio));
-  out.push_back("or about " + std::to_string(gpus_needed) + "+ GPUs with the same strategy shape");
   return out;
 }
 

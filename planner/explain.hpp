@@ -1,5 +1,5 @@
-// Why the best plan beats the runner-up (the breakdown terms that differ), and when nothing
-// fits, the smallest change that would.
+// Why the best plan beats the runner-up: the step-time terms that differ (time and cost
+// objectives), or the memory terms of the peak stage (memory objective).
 #pragma once
 #include <string>
 #include <vector>
@@ -8,8 +8,7 @@
 
 namespace shardplan {
 
-std::vector<std::string> explain_difference(const Candidate& best, const Candidate& other);
-std::vector<std::string> suggest_when_nothing_fits(const SearchResult& r, const ClusterSpec& cluster,
-                                                   const SearchOptions& o);
+std::vector<std::string> explain_difference(const Candidate& best, const Candidate& other,
+                                            Objective objective = Objective::time);
 
 }  // namespace shardplan

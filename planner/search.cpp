@@ -90,6 +90,7 @@ SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSp
   outer.zero = {zeros.front()};
   outer.recompute = {recomputes.front()};
   std::vector<Strategy> all = enumerate_space(g, cluster, outer, o);
+  std::vector<std::string> not_searched = unused_values(g, outer, o, all);
   const int threads = std::max(1, o.threads);
   std::vector<WorkerResult> results(threads);
   std::atomic<size_t> next{0};
@@ -152,20 +153,18 @@ SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSp
         }
       }
       if (over_time()) stop = true;
+      // The calling thread searches too and reports progress between its blocks.
+      if (id == 0 && o.progress)
+        o.progress(std::min(1.0, double(next.load()) / double(std::max<size_t>(1, all.size()))));
     }
   };
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back(worker, t);
-  if (o.progress && threads > 1) {
-    while (next.load() < all.size() && !stop.load()) {
-      o.progress(std::min(1.0, double(next.load()) / double(std::max<size_t>(1, all.size()))));
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
   worker(0);
   for (auto& t : pool) t.join();
 
   SearchResult out;
+  out.not_searched = std::move(not_searched);
   out.timed_out = stop.load();
   std::vector<std::pair<double, double>> points;
   for (auto& r : results) {

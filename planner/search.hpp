@@ -66,6 +66,8 @@ struct SearchResult {
   Candidate closest_oom;                   // smallest overflow among valid strategies
   bool has_closest_oom = false;
   std::vector<std::pair<double, double>> pareto;  // (peak memory bytes, step time) front, feasible
+  // Values the space names that no strategy uses, with why ("tp=5: does not divide the 64 GPUs").
+  std::vector<std::string> not_searched;
   // With keep_pareto_strategies: the same front as candidates (score = step time), memory
   // ascending; equal points resolved by the strategy's fields, so any thread count agrees.
   std::vector<Candidate> pareto_front;
@@ -81,6 +83,10 @@ bool zero2_twin(const Strategy& s, const std::vector<int>& zeros);
 // Enumerates the space (all combinations, before feasibility checks).
 std::vector<Strategy> enumerate_space(const OpGraph& g, const ClusterSpec& cluster, const SearchSpace& space,
                                       const SearchOptions& opts);
+
+// The values `space` names that none of `all` (its enumeration) uses, each with the reason.
+std::vector<std::string> unused_values(const OpGraph& g, const SearchSpace& space, const SearchOptions& opts,
+                                       const std::vector<Strategy>& all);
 
 SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSpace& space, const SearchOptions& opts);
 

@@ -47,7 +47,7 @@ int train(const TrainArgs& a) {
   if (a.layers > 0) r.model.layers = a.layers;
   Strategy base;
   base.global_batch = a.global_batch;
-  r.strategy = parse_strategy_string(a.plan, base);
+  r.strategy = a.plan.empty() ? base : parse_strategy_string(a.plan, base);  // no --plan: one rank
   r.strategy.seq_len = r.model.seq_len;
   r.steps = a.steps;
   r.seed = a.seed;

@@ -149,6 +149,9 @@ TEST_CASE("cli estimate: bad model files exit 2 naming the file and the JSON pat
       {"kv_heads not dividing heads", "kv.json",
        R"({"name":"x","layers":2,"hidden":64,"heads":4,"kv_heads":3,"vocab":128,"seq_len":32})",
        "at /kv_heads"},
+      {"duplicate key", "duplicate.json",
+       R"({"name":"x","layers":4,"hidden":64,"heads":4,"vocab":128,"seq_len":32,"layers":8})",
+       "at /: duplicate key \"layers\""},
       {"unknown HF model_type", "hf.json", R"({"model_type":"bert","hidden_size":64})",
        "at /model_type"},
       {"cyclic op graph", "cycle.json",
@@ -179,6 +182,16 @@ TEST_CASE("cli estimate: bad model files exit 2 naming the file and the JSON pat
   }
 }
 
+TEST_CASE("cli estimate: a directory as the model file says it is a directory") {
+  ScratchDir dir("cli_model_dir");
+  const std::string models = source_path("models");
+  CliResult r = run_cli(
+      "estimate --model '" + models + "' --cluster dgx-a100 --gpus 8 --global-batch 8", dir);
+  CHECK(r.status == 2);
+  CHECK(one_error_line(r.err));
+  CHECK(contains(r.err, models + ": at /: is a directory: expected a JSON file"));
+}
+
 TEST_CASE("cli estimate: unknown names exit 2 with did you mean") {
   ScratchDir dir("cli_names");
   SUBCASE("cluster") {
@@ -207,5 +220,16 @@ TEST_CASE("cli estimate: unknown names exit 2 with did you mean") {
     CHECK(r.status == 2);
     CHECK(one_error_line(r.err));
     CHECK(contains(r.err, "did you mean \"gpt3-175b\"?"));
+  }
+}
+
+TEST_CASE("cli estimate: sizes whose product overflows 64 bits exit 2, not a crash") {
+  ScratchDir dir("cli_estimate_overflow");
+  for (const char* cmd : {"estimate", "simulate"}) {
+    CliResult r = run_cli(std::string(cmd) + " --model llama3-8b --cluster dgx-h100 --gpus 8 --global-batch 16 "
+                                             "--tp 1073741824 --pp 1073741824 --cp 16",
+                          dir);
+    CHECK(r.status == 2);
+    CHECK(r.err.find("tp = 1073741824 must be between 1 and the 8 GPUs") != std::string::npos);
   }
 }

@@ -69,7 +69,7 @@ TEST_CASE("extremes: one GPU") {
   CliResult r = run_cli("plan --model gpt3-175b --cluster dgx-a100 --gpus 1 --global-batch 8 --time-limit 5", dir);
   CHECK(r.status == 0);
   CHECK(contains(r.out, "no strategy fits in memory"));
-  CHECK(contains(r.out, "GPUs"));  // says how many GPUs it would take
+  CHECK(contains(r.out, "--gpus "));  // says how many GPUs it would take
 }
 
 TEST_CASE("extremes: a prime number of GPUs (7919)") {
@@ -99,7 +99,7 @@ TEST_CASE("extremes: 100,000 GPUs") {
   // A batch that no split of 100,000 GPUs can divide: no plan, the reasons counted, exit 0.
   CliResult r = run_cli("plan --model gpt3-175b --cluster dgx-a100 --gpus 100000 --global-batch 1536 --time-limit 5", dir);
   CHECK(r.status == 0);
-  CHECK(contains(r.out, "no strategy"));
+  CHECK(contains(r.out, "no valid strategy"));
 }
 
 TEST_CASE("extremes: a 10-trillion-parameter model") {

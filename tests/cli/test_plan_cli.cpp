@@ -191,3 +191,66 @@ TEST_CASE("cli plan --framework: only what the framework runs, and its emitter t
   CHECK(unfused.status == 2);
   CHECK(has(unfused.err, "fused SDPA"));
 }
+
+TEST_CASE("cli plan: search flags that cannot search exit 2 with one line saying why") {
+  ScratchDir dir("cli_plan_bad_search");
+  const std::string base = "plan --model gpt3-175b --cluster dgx-a100 --gpus 64 --global-batch 64 ";
+  struct Case {
+    std::string flags, says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"--tp 5", "nothing to search: tp=5: does not divide the 64 GPUs"},
+           {"--tp 0", "--tp 0: expected a comma-separated list of positive integers"},
+           {"--micro-batch 0", "--micro-batch 0: expected a comma-separated list of positive integers"},
+           {"--tp 4,,8", "--tp 4,,8: empty item in the comma-separated list"},
+           {"--zero 1,", "--zero 1,: empty item in the comma-separated list"},
+           {"--memory-headroom nan", "--memory-headroom: expected a fraction in [0, 0.9]"},
+           {"--ep 2", "nothing to search: ep=2: the model has no experts"},
+       }) {
+    CAPTURE(c.flags);
+    CliResult r = run_cli(base + c.flags, dir);
+    CHECK(r.status == 2);
+    CHECK(one_error_line(r.err));
+    CHECK(has(r.err, c.says));
+  }
+  // A time limit below zero is refused without printing DBL_MAX.
+  CliResult r = run_cli(base + "--time-limit -1", dir);
+  CHECK(r.status == 2);
+  CHECK(r.err.size() < 200);
+}
+
+TEST_CASE("cli plan: a listed value that cannot run is named, the rest is searched") {
+  ScratchDir dir("cli_plan_not_searched");
+  CliResult r = run_cli("plan --model gpt3-175b --cluster dgx-a100 --gpus 64 --global-batch 64 --tp 4,5,8 --pp 8 "
+                        "--recompute full --top 2 --json",
+                        dir);
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["plans"].size() == 2);
+  CHECK(j["search"]["not_searched"] == nlohmann::json::array({"tp=5: does not divide the 64 GPUs"}));
+  CHECK(j["search"]["wall_s"].get<double>() >= j["search"]["search_wall_s"].get<double>());
+}
+
+TEST_CASE("cli plan: when nothing fits, the advice is a plan found for the changed problem") {
+  ScratchDir dir("cli_plan_nothing_fits");
+  CliResult r = run_cli("plan --model gpt3-175b --cluster dgx-a100 --gpus 8 --global-batch 8 --json", dir);
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["plans"].empty());
+  const auto& nf = j["nothing_fits"];
+  CHECK(nf["closest"]["fits"] == false);
+  REQUIRE(nf["suggestions"].size() >= 1);
+  const auto& more = nf["suggestions"][0];
+  CHECK(more["change"].get<std::string>().rfind("--gpus ", 0) == 0);
+  CHECK(more["plan"]["fits"] == true);
+  // The suggested GPU count, planned as such, finds that plan.
+  const std::string gpus = std::to_string(more["gpus"].get<int64_t>());
+  CliResult again = run_cli("plan --model gpt3-175b --cluster dgx-a100 --gpus " + gpus + " --global-batch 8 --top 1 --json", dir);
+  REQUIRE(again.status == 0);
+  CHECK(nlohmann::json::parse(again.out)["plans"].size() == 1);
+  // --out with nothing to write: the advice on stderr, then the error, exit 2.
+  r = run_cli("plan --model gpt3-175b --cluster dgx-a100 --gpus 8 --global-batch 8 --out '" + dir.file("p.json") + "'", dir);
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "what fits instead"));
+  CHECK(has(r.err, "error: no feasible plan to write"));
+}

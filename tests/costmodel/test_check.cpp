@@ -218,3 +218,36 @@ TEST_CASE("check: the block-cost cache never changes an answer (STYLE.md 8, dete
     CHECK(x->chunk_bounds == a1.chunk_bounds);
   }
 }
+
+TEST_CASE("check: a TP-split width (ffn_hidden) that tp does not divide") {
+  // Megatron's column/row-parallel layers assert ffn_hidden % tp == 0: 3076 = 4 x 769.
+  ModelSpec m = gpt(16);
+  m.ffn_hidden = 3076;
+  Strategy s = base();
+  s.dp = 4, s.tp = 4;
+  CHECK(check(m, s) == Reason::ok);
+  s.dp = 2, s.tp = 8;
+  std::string why;
+  CHECK(check(m, s, &why) == Reason::heads_tp);
+  CHECK(why.find("3076") != std::string::npos);
+  CHECK(why.find("fc1") != std::string::npos);  // names the first layer it cannot split
+  // The vocabulary is padded, not split exactly: a vocabulary of 1001 is no obstacle.
+  ModelSpec v = gpt(16);
+  v.vocab = 1001;
+  CHECK(check(v, s) == Reason::ok);
+}
+
+TEST_CASE("check: expert groups are carved out of dp*cp*tp (Megatron-Core), not dp*tp") {
+  ModelSpec m = gpt(16, 256);
+  m.moe = MoeSpec{8, 2, 768, 0, 0};
+  Strategy s = base();  // 16 GPUs as dp 1, tp 4, cp 4
+  s.dp = 1, s.tp = 4, s.cp = 4, s.sp = true, s.ep = 8;
+  s.global_batch = 4;
+  // dp*tp = 4 is not a multiple of ep = 8, dp*cp*tp = 16 is.
+  std::string why;
+  CHECK(check(m, s, &why) == Reason::ok);
+  s.ep = 16;  // 8 experts cannot spread over 16 ranks
+  CHECK(check(m, s, &why) == Reason::experts_ep);
+  s.ep = 8, s.cp = 2, s.dp = 2;  // dp*cp*tp = 16 again
+  CHECK(check(m, s) == Reason::ok);
+}

@@ -35,7 +35,7 @@ inline RunOptions options(const ModelSpec& m, const std::string& plan, int steps
   Strategy base;
   base.global_batch = 8;
   base.micro_batch = 1;
-  o.strategy = parse_strategy_string(plan, base);
+  o.strategy = plan.empty() ? base : parse_strategy_string(plan, base);  // "": the base strategy
   o.steps = steps;
   o.seed = 7;
   return o;

@@ -4,6 +4,7 @@
 
 #include "core/hardware.hpp"
 #include "graph/model_loader.hpp"
+#include "planner/advise.hpp"
 #include "planner/explain.hpp"
 #include "planner/search.hpp"
 
@@ -11,6 +12,21 @@ using namespace shardplan;
 
 namespace {
 std::string zoo(const std::string& name) { return std::string(SHARDPLAN_SOURCE_DIR) + "/models/" + name + ".json"; }
+
+// A zoo model on `gpus` GPUs of a preset cluster; `base` is the cluster as loaded (for the advice).
+struct Problem {
+  LoadedModel m;
+  ClusterSpec base, c;
+  SearchOptions o;
+};
+Problem problem(const std::string& model, const std::string& cluster, int64_t gpus, int64_t global_batch) {
+  Problem p{load_model(zoo(model)), load_cluster(cluster), {}, {}};
+  p.c = p.base;
+  p.c.set_gpu_count(gpus);
+  p.o.gpus = gpus;
+  p.o.global_batch = global_batch;
+  return p;
+}
 }  // namespace
 
 TEST_CASE("enumeration of a small fixed space, counted by hand") {
@@ -86,79 +102,81 @@ TEST_CASE("the search keeps the Pareto front's strategies on request, the same f
   }
 }
 
-TEST_CASE("rejections are counted by reason, and nothing-fits gives advice") {
-  LoadedModel m = load_model(zoo("gpt3-175b"));
-  ClusterSpec c = load_cluster("dgx-a100");
-  c.set_gpu_count(8);
-  SearchOptions o;
-  o.gpus = 8;
-  o.global_batch = 8;
+TEST_CASE("rejections are counted by reason, and nothing-fits advice is a search that found a plan") {
+  auto [m, base, c, o] = problem("gpt3-175b", "dgx-a100", 8, 8);
   SearchResult r = search(m.graph, c, SearchSpace{}, o);
-  // 175B parameters x 18 bytes = 3.1 TB of model states cannot fit on 8 x 80 GB without ZeRO-3
-  // over more GPUs: nothing fits, and the advice names more GPUs.
+  // 175B parameters x 18 bytes = 3.1 TB of model states cannot fit on 8 x 80 GB: nothing fits.
   CHECK(r.top.empty());
   CHECK(r.rejected[static_cast<size_t>(Reason::out_of_memory)] > 0);
-  auto advice = suggest_when_nothing_fits(r, c, o);
-  REQUIRE(advice.size() >= 2);
-  bool names_gpus = false;
-  for (const auto& line : advice) names_gpus = names_gpus || line.find("GPUs") != std::string::npos;
-  CHECK(names_gpus);
-}
-
-TEST_CASE("nothing-fits advice: ZeRO-3 is suggested only when the closest miss is not fully sharded") {
-  // A hand-made closest miss on 8 A100 80 GB: 100 GiB of model states on its one stage.
-  ClusterSpec c = load_cluster("dgx-a100");
-  c.set_gpu_count(8);
-  SearchOptions o;
-  o.gpus = 8;
-  o.global_batch = 8;
-  SearchResult r;
-  r.considered = 1;
-  r.has_closest_oom = true;
-  Estimate& e = r.closest_oom.estimate;
-  e.stages.resize(1);
-  e.stages[0].optimizer_bytes = 100.0 * 1024 * 1024 * 1024;
-  e.peak_memory_bytes = e.stages[0].optimizer_bytes;
-  auto says = [&](const std::string& what) {
-    for (const auto& line : suggest_when_nothing_fits(r, c, o))
-      if (line.find(what) != std::string::npos) return true;
-    return false;
-  };
-  r.closest_oom.strategy.dp = 8, r.closest_oom.strategy.zero = 1;
-  CHECK(says("use ZeRO-3 (--zero 3)"));
-  r.closest_oom.strategy.zero = 3;  // already fully sharded: only more GPUs help
-  CHECK_FALSE(says("use ZeRO-3"));
-  CHECK(says("even fully sharded (ZeRO-3)"));
-  r.closest_oom.strategy.pp = 2;  // ZeRO-3 under PP holds ZeRO-1's states: not fully sharded
-  CHECK(says("ZeRO-3 shards them only without a pipeline (--zero 3 --pp 1)"));
-}
-
-TEST_CASE("every zoo model gets a feasible plan on a matching cluster") {
-  struct Case {
-    const char* model;
-    const char* cluster;
-    int64_t gpus, batch, seq;
-  };
-  const Case cases[] = {{"tiny-dense", "dgx-a100", 8, 16, 0},     {"tiny-moe", "dgx-a100", 8, 16, 0},
-                        {"llama3-8b", "dgx-h100", 64, 256, 0},     {"llama2-70b", "dgx-h100", 256, 512, 4096},
-                        {"mixtral-8x7b", "dgx-h100", 64, 256, 4096}, {"gpt3-175b", "dgx-a100", 1024, 1536, 0},
-                        {"deepseek-v3", "dgx-h100", 1024, 2048, 4096}, {"qwen3-30b-a3b", "dgx-h100", 64, 256, 0}};
-  for (const auto& k : cases) {
-    CAPTURE(k.model);
-    LoadedModel m = load_model(zoo(k.model), k.seq);
-    ClusterSpec c = load_cluster(k.cluster);
-    c.set_gpu_count(k.gpus);
-    SearchSpace sp;
-    sp.micro_batch = {1, 2};
-    sp.zero = {1, 3};
-    SearchOptions o;
-    o.gpus = k.gpus;
-    o.global_batch = k.batch;
-    o.threads = 2;
-    SearchResult r = search(m.graph, c, sp, o);
-    CHECK(!r.top.empty());
-    if (!r.top.empty()) CHECK(r.top.front().estimate.fits);
+  NothingFits advice = advise_when_nothing_fits(m.graph, base, SearchSpace{}, o, r);
+  REQUIRE(advice.diagnosis.size() == 2);
+  CHECK(advice.diagnosis[0].find("no strategy fits in memory") == 0);
+  REQUIRE(advice.suggestions.size() >= 1);
+  const Suggestion& more = advice.suggestions[0];
+  CHECK(more.change.find("--gpus ") == 0);
+  CHECK(more.best.estimate.fits);
+  // The fewest whole nodes: the count found fits, one node fewer does not.
+  for (int64_t n : {more.gpus, more.gpus - 8}) {
+    ClusterSpec cn = base;
+    cn.set_gpu_count(n);
+    SearchOptions on = o;
+    on.gpus = n;
+    CHECK_MESSAGE(search(m.graph, cn, SearchSpace{}, on).top.empty() == (n != more.gpus), n);
   }
+}
+
+TEST_CASE("nothing-fits advice: a restricted dimension opened, when that alone fits") {
+  // Llama 3 70B on 64 H100s with ZeRO-0 and tp 8 without a pipeline: 70e9 x 18 B / 8 = 158 GB of
+  // model states per GPU. ZeRO-3 over the 8 data-parallel ranks fits.
+  auto [m, base, c, o] = problem("llama3-70b", "dgx-h100", 64, 64);
+  SearchSpace sp;
+  sp.zero = {0};
+  sp.pp = {1};
+  sp.tp = {8};
+  SearchResult r = search(m.graph, c, sp, o);
+  REQUIRE(r.top.empty());
+  NothingFits advice = advise_when_nothing_fits(m.graph, base, sp, o, r);
+  REQUIRE(!advice.suggestions.empty());
+  CHECK(advice.suggestions[0].change == "without --zero (all its values)");
+  CHECK(advice.suggestions[0].best.strategy.zero > 0);
+  CHECK(advice.suggestions[0].best.estimate.fits);
+}
+
+TEST_CASE("nothing-fits advice: no valid strategy is said so, and more GPUs are not tried") {
+  auto [m, base, c, o] = problem("gpt3-175b", "dgx-a100", 8, 8);
+  SearchSpace sp;
+  sp.tp = {5};  // divides neither the 8 GPUs nor the 96 heads
+  SearchResult r = search(m.graph, c, sp, o);
+  CHECK(r.considered == 0);
+  REQUIRE(r.not_searched.size() == 1);
+  CHECK(r.not_searched[0] == "tp=5: does not divide the 8 GPUs");
+  NothingFits advice = advise_when_nothing_fits(m.graph, base, sp, o, r);
+  CHECK(advice.diagnosis[0].find("no valid strategy") == 0);
+  CHECK(advice.suggestions.empty());
+}
+
+TEST_CASE("search: the values a space names that no strategy uses, each with why") {
+  auto [m, base, c, o] = problem("gpt3-175b", "dgx-a100", 64, 64);  // 96 layers, 96 heads, dense
+  SearchSpace sp;
+  sp.tp = {8, 3};
+  sp.pp = {8, 128};
+  sp.ep = {1, 2};
+  sp.micro_batch = {1, 7};
+  sp.recompute = {Recompute::full};
+  SearchResult r = search(m.graph, c, sp, o);
+  CHECK(r.considered > 0);
+  const std::vector<std::string> want = {"tp=3: does not divide the 64 GPUs", "pp=128: does not divide the 64 GPUs",
+                                         "ep=2: the model has no experts",
+                                         "micro-batch 7: divides no per-replica batch (global batch 64 / dp)"};
+  CHECK(r.not_searched == want);
+  // Fewer layers than stages, on enough GPUs: said as such.
+  Problem big = problem("gpt3-175b", "dgx-a100", 1024, 1024);
+  SearchSpace deep;
+  deep.pp = {128};
+  deep.recompute = {Recompute::full};
+  deep.zero = {1};
+  CHECK(search(big.m.graph, big.c, deep, big.o).not_searched ==
+        std::vector<std::string>{"pp=128: more stages than the 96 layers"});
 }
 
 TEST_CASE("explain: the terms that differ, largest first, and the peak memory") {
@@ -184,4 +202,23 @@ TEST_CASE("explain: the terms that differ, largest first, and the peak memory") 
   CHECK(explain_difference(a, b)[0] ==
         "the best plan is 0.200 s faster per step than the runner-up in the simulator (0.100 s slower "
         "by the estimate, whose terms differ by):");
+}
+
+TEST_CASE("explain: millisecond steps in ms, and the memory objective by its memory terms") {
+  Candidate a, b;
+  a.estimate.step_time_s = 0.0020, b.estimate.step_time_s = 0.0025;
+  a.estimate.breakdown.tp_comm_s = 0.0001, b.estimate.breakdown.tp_comm_s = 0.0006;
+  CHECK(explain_difference(a, b)[0] == "the best plan is 0.500 ms faster per step than the runner-up:");
+  CHECK(explain_difference(a, b)[1] == "  TP communication shorter by 0.500 ms");
+  const double gib = 1024.0 * 1024 * 1024;
+  a.estimate.stages.resize(1), b.estimate.stages.resize(1);
+  a.estimate.stages[0].optimizer_bytes = 10 * gib, b.estimate.stages[0].optimizer_bytes = 40 * gib;
+  a.estimate.stages[0].activations_bytes = 20 * gib, b.estimate.stages[0].activations_bytes = 15 * gib;
+  a.estimate.peak_memory_bytes = 30 * gib, b.estimate.peak_memory_bytes = 55 * gib;
+  std::vector<std::string> why = explain_difference(a, b, Objective::memory);
+  REQUIRE(why.size() == 3);
+  CHECK(why[0] == "the best plan needs 25.0 GiB less per GPU than the runner-up at its peak stage (and is 0.500 ms "
+                  "faster per step):");
+  CHECK(why[1] == "  optimizer states smaller by 30.0 GiB");
+  CHECK(why[2] == "  activations larger by 5.0 GiB");
 }
