@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/validators.hpp"
 #include "cli/format.hpp"
 #include "core/atomic_file.hpp"
 #include "costmodel/collectives.hpp"
@@ -100,7 +101,7 @@ void register_calibrate(CLI::App& app) {
   cmd->add_option("--gpu-out", o->gpu_out, "also write the GPU object alone (hardware/gpus format)");
   cmd->add_option("--threads", o->threads, "threads measured at once (default: all cores)")->check(CLI::Range(1, 4096));
   cmd->add_option("--seconds-per-point", o->seconds_per_point, "minimum timed seconds per measurement")
-      ->check(CLI::Range(0.001, 60.0))->capture_default_str();
+      ->check(finite_in(0.001, 60.0, "seconds"))->capture_default_str();
   cmd->add_flag("--json", o->json, "print the measurements as JSON");
   cmd->callback([o] { run_calibrate(*o); });
 }

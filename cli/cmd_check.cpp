@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/validators.hpp"
 #include "cli/estimate_json.hpp"
 #include "core/error.hpp"
 #include "costmodel/estimate.hpp"
@@ -76,7 +77,7 @@ void register_check(CLI::App& app) {
       "check", "Validate a plan file and re-estimate it against its stored prediction");
   cmd->add_option("plan", o->file, "plan file written by `plan --out`")->required();
   cmd->add_option("--tolerance", o->tolerance, "relative difference allowed per number")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(finite_in(0.0, 1.0, "a relative tolerance"));
   cmd->add_flag("--json", o->json, "print JSON");
   cmd->footer("Exit status: 0 valid and matching, 1 valid but the prediction changed, 2 invalid.");
   cmd->callback([o] { run_check(*o); });

@@ -2,6 +2,7 @@
 // configuration (plan/emit.hpp), on stdout or into a file. A plan the framework cannot express
 // exits 2 naming what the framework lacks; where the framework differs, notes go to stderr.
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <memory>
 
 #include "cli/commands.hpp"
@@ -15,7 +16,7 @@ namespace shardplan::cli {
 namespace {
 struct EmitOptions {
   std::string file, format, out;
-  bool config_only = false;
+  bool config_only = false, json = false;
 };
 
 void run_emit(const EmitOptions& o) {
@@ -25,10 +26,16 @@ void run_emit(const EmitOptions& o) {
   Emitted e = o.format == "megatron"    ? emit_megatron(p)
               : o.format == "deepspeed" ? emit_deepspeed(p, o.config_only)
                                         : emit_torchtitan(p);
-  if (o.out.empty())
-    std::cout << e.text;
-  else
-    write_file_atomically(o.out, e.text);
+  if (!o.out.empty()) write_file_atomically(o.out, e.text);
+  if (o.json) {
+    // The configuration (unless written to --out) and the notes, for tools that drive emit.
+    nlohmann::ordered_json j = {{"format", o.format}, {"notes", e.notes}};
+    if (o.out.empty()) j["text"] = e.text;
+    else j["out"] = o.out;
+    std::cout << j.dump(1) << "\n";
+    return;
+  }
+  if (o.out.empty()) std::cout << e.text;
   for (const auto& n : e.notes) std::cerr << "note: " << n << "\n";
 }
 }  // namespace
@@ -45,6 +52,7 @@ void register_emit(CLI::App& app) {
       ->check(CLI::IsMember({"megatron", "deepspeed", "torchtitan"}));
   cmd->add_flag("--config-only", o->config_only, "deepspeed: print only the DeepSpeed config JSON");
   cmd->add_option("-o,--out", o->out, "write to this file instead of stdout");
+  cmd->add_flag("--json", o->json, "print {format, notes, text (or out)} as JSON");
   cmd->callback([o] { run_emit(*o); });
 }
 

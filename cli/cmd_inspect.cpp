@@ -97,7 +97,7 @@ void register_inspect(CLI::App& app) {
   auto o = std::make_shared<InspectOptions>();
   auto* cmd = app.add_subcommand("inspect", "Show a model's parameters, FLOPs and memory per block");
   cmd->add_option("model", o->model, "zoo name, transformer spec, HF config.json or op graph")->required();
-  cmd->add_option("--seq-len", o->seq_len, "override the sequence length")->check(CLI::PositiveNumber);
+  cmd->add_option("--seq-len", o->seq_len, "override the sequence length")->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   cmd->add_flag("--json", o->json, "print JSON");
   cmd->callback([o] { run_inspect(*o); });
 }

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <memory>
 
 #include "cli/commands.hpp"
@@ -12,11 +13,18 @@ namespace shardplan::cli {
 
 void register_list(CLI::App& app) {
   auto what = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand("list", "List the shipped models, GPUs or clusters");
   cmd->add_option("what", *what, "models, gpus or clusters")
       ->required()
       ->check(CLI::IsMember({"models", "gpus", "clusters"}));
-  cmd->callback([what] {
+  cmd->add_flag("--json", *json, "print the names as a JSON array");
+  cmd->callback([what, json] {
+    if (*json) {
+      const auto names = *what == "models" ? list_models() : list_presets(*what);
+      std::cout << nlohmann::json(names).dump(1) << "\n";
+      return;
+    }
     if (*what == "models") {
       for (const auto& n : list_models()) std::cout << n << "\n";
     } else if (*what == "gpus") {

@@ -52,6 +52,10 @@ void restrict_to_framework(const std::string& name, const LoadedModel& model, Se
   if (space.recompute.empty()) space.recompute = framework_recompute_modes(f);
   const ModelSpec* spec = &*model.spec;
   so.admit = [f, spec](Strategy& s) { return framework_plans(f, s, spec); };
+  const int64_t blocks = static_cast<int64_t>(model.graph.blocks.size());
+  so.accept = [f, blocks](const Strategy&, const Estimate& e) {
+    return framework_partition_runs(f, e.chunk_bounds, blocks);
+  };
 }
 
 std::string table_row(size_t rank, const Candidate& c, const ClusterSpec& cl) {

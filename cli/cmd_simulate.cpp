@@ -1,5 +1,7 @@
 // `shardplan simulate`: the discrete-event prediction of one strategy (same flags and JSON
 // contract as estimate, with the simulated step time and memory), optionally a Chrome trace.
+#include <fmt/format.h>
+
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -42,7 +44,8 @@ Estimate with_simulation(Estimate e, const SimResult& r, const ClusterSpec& c) {
     if (m.total_bytes > e.peak_memory_bytes) e.peak_memory_bytes = m.total_bytes, e.peak_stage = static_cast<int64_t>(i);
   }
   e.fits = e.peak_memory_bytes <= c.gpu.memory_bytes;
-  e.bubble_fraction = r.bubble_fraction;
+  // bubble_fraction, exposed_comm_fraction and the breakdown stay the estimate's (one accounting);
+  // the simulator's own idle time is simulation.idle_fraction.
   return e;
 }
 
@@ -65,13 +68,15 @@ void run_simulate(const SimulateOptions& o) {
     j["simulation"] = {{"analytic_step_time_s", e.step_time_s},
                        {"critical_stage", r.critical_stage},
                        {"exposed_dp_comm_s", r.exposed_dp_comm_s},
+                       {"idle_fraction", r.idle_fraction},
                        {"simulated_gpus", r.gpus},
                        {"events", r.events}};
     std::cout << j.dump(1) << "\n";
   } else {
-    std::cout << estimate_text(se, s, p.cluster, p.model.graph);
+    std::cout << estimate_text(se, s, p.cluster, p.model.graph, e.step_time_s);
     std::cout << "\nsimulated " << r.gpus << " GPU(s), " << r.events << " events; analytic estimate "
-              << e.step_time_s << " s\n";
+              << e.step_time_s << " s; the critical stage's compute is idle " << fmt::format("{:.1f}", 100 * r.idle_fraction)
+              << "% of the step (pipeline bubble and waits on communication)\n";
     if (!o.trace.empty()) std::cout << "trace written to " << o.trace << " (open in Perfetto or chrome://tracing)\n";
   }
 }

@@ -85,7 +85,8 @@ OJ estimate_json(const Estimate& e, const Strategy& s, const OpGraph& g) {
   return j;
 }
 
-std::string estimate_text(const Estimate& e, const Strategy& s, const ClusterSpec& c, const OpGraph& g) {
+std::string estimate_text(const Estimate& e, const Strategy& s, const ClusterSpec& c, const OpGraph& g,
+                          double analytic_step_s) {
   std::string out;
   out += fmt::format("{} on {} x {} ({}), global batch {} x {} tokens\n", g.name, c.total_gpus(), c.gpu.name,
                      c.name, s.global_batch, g.seq_len);
@@ -103,9 +104,13 @@ std::string estimate_text(const Estimate& e, const Strategy& s, const ClusterSpe
   out += fmt::format("peak memory      {} of {} (stage {}){}\n\n", human_bytes(e.peak_memory_bytes),
                      human_bytes(c.gpu.memory_bytes), e.peak_stage, e.fits ? "" : "  DOES NOT FIT: " + e.detail);
   const Breakdown& b = e.breakdown;
-  out += "time breakdown (critical stage)\n";
+  // The breakdown is the analytic estimate's; under `simulate` its terms add up to the estimate's
+  // step, which the simulator then overlaps and reorders into its own.
+  const double total = analytic_step_s > 0 ? analytic_step_s : e.step_time_s;
+  out += analytic_step_s > 0 ? fmt::format("time breakdown (critical stage, analytic: adds up to {})\n", human_seconds(total))
+                             : std::string("time breakdown (critical stage)\n");
   auto row = [&](const char* name, double v) {
-    out += fmt::format("  {:<20} {:>12}  {:5.1f}%\n", name, human_seconds(v), 100 * v / e.step_time_s);
+    out += fmt::format("  {:<20} {:>12}  {:5.1f}%\n", name, human_seconds(v), 100 * v / total);
   };
   row("compute", b.compute_s);
   row("recompute", b.recompute_s);

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/validators.hpp"
 #include "core/error.hpp"
 
 namespace shardplan::cli {
@@ -68,22 +69,12 @@ void add_search_flags(CLI::App* cmd, SearchFlags& f) {
   cmd->add_option("--objective", f.objective, "time, cost or memory")
       ->check(CLI::IsMember({"time", "cost", "memory"}));
   cmd->add_option("--memory-headroom", f.headroom, "fraction of GPU memory kept free")
-      ->check(CLI::Range(0.0, 0.9));
+      ->check(finite_in(0.0, 0.9, "a fraction"));
   cmd->add_option("--top", f.top, "plans to rank")->check(CLI::Range(int64_t{1}, int64_t{1000}));
   cmd->add_option("--threads", f.threads, "worker threads (default: all cores)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--time-limit", f.time_limit, "stop the search after this many seconds (0: no limit)")
-      ->check(CLI::Validator(
-          [](std::string& v) -> std::string {
-            double x = 0;
-            try {
-              x = std::stod(v);
-            } catch (const std::exception&) {
-              return "expected a number of seconds";
-            }
-            return std::isfinite(x) && x >= 0 ? "" : "expected a non-negative number of seconds";
-          },
-          "SECONDS"));
+      ->check(finite_in(0.0, 1e9, "seconds"));
   cmd->add_flag("--no-flash-attention", f.no_flash, "unfused attention");
   cmd->add_option("--attention-kernel", f.attention_kernel,
                   "fused-attention kernel: default (the GPU preset's), fa2, cudnn or fa3")
@@ -135,8 +126,6 @@ SearchOptions search_options_from(const SearchFlags& f, int64_t gpus, int64_t gl
   so.objective = f.objective == "memory" ? Objective::memory
                  : f.objective == "cost" ? Objective::cost
                                          : Objective::time;
-  // CLI11's range check lets NaN through (every comparison with it is false).
-  if (!std::isfinite(f.headroom)) throw UsageError("--memory-headroom: expected a fraction in [0, 0.9]");
   so.memory_headroom = f.headroom;
   so.top_k = f.top;
   so.threads = f.threads > 0 ? f.threads

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <mutex>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 
 #include "executor/checkpoint.hpp"
@@ -129,20 +130,32 @@ RunReport train(const RunOptions& o, ParamStore<T>* final_params, const AdamWCon
     }
   };
   std::vector<std::thread> threads;
-  for (int r = 0; r < world_size; ++r)
-    threads.emplace_back([&, r] {
-      try {
-        body(r);
-      } catch (const CommAborted&) {
-        // another rank failed first; its error is the one reported
-      } catch (const std::exception& e) {
-        {
-          std::lock_guard<std::mutex> lock(mu);
-          if (first_error_rank < 0) first_error_rank = r, first_error = e.what();
+  auto fail = [&](int r, const std::string& what) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (first_error_rank < 0) first_error_rank = r, first_error = what;
+    }
+    world.abort("rank " + std::to_string(r) + " failed: " + what);
+  };
+  for (int r = 0; r < world_size; ++r) {
+    try {
+      threads.emplace_back([&, r] {
+        try {
+          body(r);
+        } catch (const CommAborted&) {
+          // another rank failed first; its error is the one reported
+        } catch (const std::exception& e) {
+          fail(r, e.what());
         }
-        world.abort(std::string("rank ") + std::to_string(r) + " failed: " + e.what());
-      }
-    });
+      });
+    } catch (const std::system_error& e) {
+      // The system refused another thread (limits, memory): the ranks started are aborted and
+      // joined, and the run fails with the reason instead of terminating the process.
+      fail(r, "cannot start the thread of rank " + std::to_string(r) + " of " + std::to_string(world_size) + ": " +
+                  e.what());
+      break;
+    }
+  }
   for (auto& t : threads) t.join();
   if (first_error_rank >= 0)
     throw std::runtime_error(world_size == 1 ? first_error

@@ -113,7 +113,15 @@ Emitted emit_deepspeed(const Plan& p, bool config_only) {
                  "), optimizer and checkpoint arguments after the script name");
   for (const auto& note : e.notes) head.push_back("note: " + note);
   std::string t = "#!/usr/bin/env bash\n" + emit::comment_block(head, "# ") + "set -euo pipefail\n";
-  if (s.tp > 1) t += "export CUDA_DEVICE_MAX_CONNECTIONS=1\n";
+  if (s.tp > 1) {
+    t += "export CUDA_DEVICE_MAX_CONNECTIONS=1\n";
+    // The multi-node launcher (pdsh) forwards only NCCL_*, PYTHON*, ... and the lines of
+    // .deepspeed_env (launcher/runner.py), and Megatron needs this one on every rank for TP.
+    if (p.cluster.nodes > 1)
+      t += "# the launcher passes the variables of .deepspeed_env to the other nodes\n"
+           "grep -qx 'CUDA_DEVICE_MAX_CONNECTIONS=1' .deepspeed_env 2>/dev/null ||\n"
+           "  echo 'CUDA_DEVICE_MAX_CONNECTIONS=1' >> .deepspeed_env\n";
+  }
   t += "\ncat > ds_config.json <<'EOF'\n" + config + "EOF\n\nMEGATRON_DS_ARGS=(\n";
   for (const auto& a : megatron_ds_args(p, *m)) t += "  " + a + "\n";
   t += ")\n\n";

@@ -185,6 +185,18 @@ bool framework_runs(Framework f, const Strategy& s, const ModelSpec* m) {
   return runs;
 }
 
+bool framework_partition_runs(Framework f, const std::vector<int64_t>& bounds, int64_t blocks) {
+  if (f != Framework::deepspeed || bounds.size() < 3) return true;
+  const size_t chunks = bounds.size() - 1;
+  int64_t first = -1;
+  for (size_t c = 0; c < chunks; ++c) {
+    const int64_t layers = bounds[c + 1] - bounds[c] - (c == 0 ? 1 : 0) - (bounds[c + 1] == blocks ? 1 : 0);
+    if (first < 0) first = layers;
+    if (layers != first) return false;
+  }
+  return true;
+}
+
 bool framework_plans(Framework f, Strategy& s, const ModelSpec* m) {
   // What the framework does whatever the plan says, where the strategy can express it.
   if (f == Framework::deepspeed && s.pp > 1)

@@ -27,6 +27,11 @@ bool framework_runs(Framework f, const Strategy& s, const ModelSpec* spec);
 // reduction), then admits `s` if the framework runs it as shardplan prices it (a point it runs
 // differently, such as torchtitan with tp > 1 but without sp, is left to its priced twin).
 bool framework_plans(Framework f, Strategy& s, const ModelSpec* spec);
+// Whether the framework runs a pipeline cut at these block boundaries (chunk c holds blocks
+// [bounds[c], bounds[c+1]) of `blocks`, the first being the embedding and the last the head):
+// DeepSpeed's pipeline splits the layers evenly by count (partition_method 'type:transformer'),
+// Megatron takes any layout (--pipeline-model-parallel-layout), torchtitan any split points.
+bool framework_partition_runs(Framework f, const std::vector<int64_t>& bounds, int64_t blocks);
 // The recompute modes the framework implements, as shardplan prices them.
 std::vector<Recompute> framework_recompute_modes(Framework f);
 

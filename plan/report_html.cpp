@@ -43,9 +43,9 @@ std::string summary(const ReportData& d) {
   o += card(fmt::format("{:.2f} GiB", e.peak_memory_bytes / kGiB),
             fmt::format("peak memory per GPU (stage {}) of {:.1f} GiB", e.peak_stage,
                         d.cluster.gpu.memory_bytes / kGiB));
-  o += card(fmt::format("{:.1f}%",
-                        100 * (d.sim.step_time_s > 0 ? d.sim.bubble_fraction : e.bubble_fraction)),
-            "pipeline bubble");
+  o += card(fmt::format("{:.1f}%", 100 * e.bubble_fraction), "pipeline bubble (analytic)");
+  if (d.sim.step_time_s > 0)
+    o += card(fmt::format("{:.1f}%", 100 * d.sim.idle_fraction), "compute idle, bubble and comm waits (simulated)");
   std::string rej;
   for (const auto& [reason, n] : d.rejected) rej += fmt::format(", {} {}", n, reason);
   return o + "</div><p class=\"note\">" +

@@ -133,6 +133,10 @@ SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSp
               r.rejected[static_cast<size_t>(e.reason)]++;
               continue;
             }
+            if (o.accept && !o.accept(s, e)) {
+              r.rejected[static_cast<size_t>(Reason::framework)]++;
+              continue;
+            }
             if (e.peak_memory_bytes > capacity) {
               r.rejected[static_cast<size_t>(Reason::out_of_memory)]++;
               Candidate c{s, e, e.peak_memory_bytes - capacity};

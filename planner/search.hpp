@@ -48,6 +48,9 @@ struct SearchOptions {
   // count as Reason::framework (`plan --framework`: what the target framework runs, as it runs
   // it). Called from the worker threads.
   std::function<bool(Strategy&)> admit;
+  // When set, an estimated strategy it refuses counts as Reason::framework too (a framework that
+  // cannot run the pipeline cut the estimator chose). Called from the worker threads.
+  std::function<bool(const Strategy&, const Estimate&)> accept;
 };
 
 struct Candidate {

@@ -116,7 +116,7 @@ void collect_results(const StageCosts& c, const SimOptions& o, const SimGraph& g
   out.step_time_s = out.end_s[out.critical_stage];
   out.exposed_dp_comm_s = out.exposed_dp_comm_per_stage_s[out.critical_stage];
   if (out.step_time_s > 0)
-    out.bubble_fraction = (out.step_time_s - out.busy_s[out.critical_stage]) / out.step_time_s;
+    out.idle_fraction = (out.step_time_s - out.busy_s[out.critical_stage]) / out.step_time_s;
   if (!o.record_trace) return;
   const SimEngine& e = g.engine;
   out.trace.reserve(e.task_count());

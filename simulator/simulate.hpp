@@ -65,7 +65,9 @@ struct SimResult {
   // end of its B, or of its W when the chunk has one (ZB-H1: W reads the layer inputs F saved).
   std::vector<double> peak_memory_bytes;  // static + activations, at its highest
   std::vector<double> peak_time_s;        // first instant the peak is reached
-  double bubble_fraction = 0;             // (step - busy) / step of the critical stage
+  // (step - busy) / step of the critical stage: its compute idle, in the pipeline bubble or
+  // waiting on communication (the simulator does not tell the two apart).
+  double idle_fraction = 0;
   double exposed_dp_comm_s = 0;  // of the critical stage: reduction time compute did not hide
   int64_t gpus = 0;              // simulated ranks: pp, or dp * pp when full
   int64_t tasks = 0, events = 0;

@@ -3,6 +3,7 @@
 // `report` write what they promise, and refuse what they cannot do with status 2.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -173,6 +174,15 @@ TEST_CASE("cli plan --framework: only what the framework runs, and its emitter t
     CHECK_MESSAGE(e.status == 0, e.err);
     CHECK_MESSAGE(!has(e.err, "note:"), e.err);
   }
+  // DeepSpeed splits layers evenly: on 32 GPUs with pp 4 the estimator would re-cut Llama 3 8B's
+  // 32 layers 8,9,9,6 for memory; --framework deepspeed keeps only even cuts.
+  const std::string ds = dir.file("ds-pp4.plan.json");
+  CliResult r = run_cli("plan --model '" + model + "' --cluster dgx-h100 --gpus 32 --global-batch 128 --pp 4 "
+                        "--framework deepspeed --out '" + ds + "'", dir);
+  REQUIRE(r.status == 0);
+  CliResult e = run_cli("emit --format deepspeed '" + ds + "' -o '" + dir.file("ds-pp4.out") + "'", dir);
+  CHECK_MESSAGE(e.status == 0, e.err);
+  CHECK_MESSAGE(!has(e.err, "note:"), e.err);
   // An explicit op graph maps onto no framework's model: exit 2, one line.
   CliResult g = run_cli("plan --model '" + source_path("models/examples/vision-decoder.graph.json") +
                             "' --cluster dgx-h100 --gpus 8 --global-batch 8 --framework megatron",
@@ -253,4 +263,40 @@ TEST_CASE("cli plan: when nothing fits, the advice is a plan found for the chang
   CHECK(r.status == 2);
   CHECK(has(r.err, "what fits instead"));
   CHECK(has(r.err, "error: no feasible plan to write"));
+}
+
+TEST_CASE("cli: list and emit take --json; real-valued flags refuse NaN and out-of-range values") {
+  ScratchDir dir("cli_json_and_nan");
+  CliResult r = run_cli("list models --json", dir);
+  REQUIRE(r.status == 0);
+  auto names = nlohmann::json::parse(r.out);
+  CHECK(std::find(names.begin(), names.end(), "llama3-8b") != names.end());
+  const std::string plan = write_plan(dir);
+  r = run_cli("emit --format megatron --json '" + plan + "'", dir);
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["format"] == "megatron");
+  CHECK(has(j["text"].get<std::string>(), "pretrain_gpt.py"));
+  CHECK(j["notes"].is_array());
+  for (const std::string& bad : std::vector<std::string>{"check '" + plan + "' --tolerance nan", "calibrate --backend cpu --seconds-per-point nan",
+                                 "inspect llama3-8b --seq-len 2000000000",
+                                 "plan --model llama3-8b --cluster dgx-h100 --gpus 8 --global-batch 8 --time-limit -1"}) {
+    CAPTURE(bad);
+    r = run_cli(bad, dir);
+    CHECK(r.status == 2);
+    CHECK(one_error_line(r.err));
+  }
+}
+
+TEST_CASE("cli simulate: the analytic breakdown is shown against the analytic step; idle time is the simulator's") {
+  ScratchDir dir("cli_simulate_breakdown");
+  // No pipeline: no bubble, whatever the simulated critical stage waits on (ZeRO-3 gathers here).
+  CliResult r = run_cli("simulate --model llama3-8b --cluster dgx-h100 --gpus 64 --global-batch 64 --cp 8 --zero 3 --json", dir);
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["bubble_fraction"] == 0.0);
+  CHECK(j["simulation"]["idle_fraction"].get<double>() > 0);
+  double sum = 0;
+  for (const auto& [k, v] : j["breakdown"].items()) sum += v.get<double>();
+  CHECK(sum == doctest::Approx(j["simulation"]["analytic_step_time_s"].get<double>()).epsilon(1e-9));
 }

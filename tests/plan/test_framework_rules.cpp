@@ -89,3 +89,13 @@ TEST_CASE("framework rules: the planner's filter prices what the framework does"
   tt.micro_batch = 16;
   CHECK(framework_plans(Framework::torchtitan, tt, nullptr));
 }
+
+TEST_CASE("framework_partition_runs: DeepSpeed takes even layer cuts only, the others any") {
+  // 34 blocks: the embedding, 32 layers, the head; 4 chunks.
+  const std::vector<int64_t> even = {0, 9, 17, 25, 34}, uneven = {0, 9, 18, 27, 34};
+  CHECK(framework_partition_runs(Framework::deepspeed, even, 34));
+  CHECK_FALSE(framework_partition_runs(Framework::deepspeed, uneven, 34));  // 8, 9, 9, 6 layers
+  CHECK(framework_partition_runs(Framework::megatron, uneven, 34));
+  CHECK(framework_partition_runs(Framework::torchtitan, uneven, 34));
+  CHECK(framework_partition_runs(Framework::deepspeed, {0, 34}, 34));  // no pipeline
+}

@@ -34,7 +34,7 @@ TEST_CASE("simulate: GPipe and 1F1B bubble is (p-1)/(m+p-1) of the step") {
     REQUIRE(r.error.empty());
     CHECK(r.step_time_s == 33.0);
     CHECK(r.busy_s[0] == 24.0);
-    CHECK(r.bubble_fraction == 3.0 / 11.0);
+    CHECK(r.idle_fraction == 3.0 / 11.0);
     CHECK(r.critical_stage == 0);
     CHECK(r.bubble_s[0] == 9.0);
     // The last stage waits 3 units for its first F, then runs densely to 3 + 24 = 27: no idle

@@ -9,6 +9,9 @@
 # note: DeepSpeed's pipeline engine reduces gradients after the last backward (ReduceGrads in runtime/pipe/engine.py), not overlapped with it as the plan assumed; re-plan with --no-overlap-grad-reduce to price that
 set -euo pipefail
 export CUDA_DEVICE_MAX_CONNECTIONS=1
+# the launcher passes the variables of .deepspeed_env to the other nodes
+grep -qx 'CUDA_DEVICE_MAX_CONNECTIONS=1' .deepspeed_env 2>/dev/null ||
+  echo 'CUDA_DEVICE_MAX_CONNECTIONS=1' >> .deepspeed_env
 
 cat > ds_config.json <<'EOF'
 {

@@ -8,6 +8,9 @@
 # note: DeepSpeed forms expert-parallel groups from data-parallel ranks first (deepspeed/utils/groups.py, TP-strided); the plan's groups are Megatron-Core's
 set -euo pipefail
 export CUDA_DEVICE_MAX_CONNECTIONS=1
+# the launcher passes the variables of .deepspeed_env to the other nodes
+grep -qx 'CUDA_DEVICE_MAX_CONNECTIONS=1' .deepspeed_env 2>/dev/null ||
+  echo 'CUDA_DEVICE_MAX_CONNECTIONS=1' >> .deepspeed_env
 
 cat > ds_config.json <<'EOF'
 {
