@@ -95,9 +95,13 @@ void run_report(const ReportOptions& o, CLI::App* cmd) {
           std::string("expected a strategy the cost model accepts, found one it rejects (") +
               reason_name(d.chosen.estimate.reason) + "): " + d.chosen.estimate.detail);
   } else {
-    if (r.top.empty())
-      throw UsageError(
-          "no feasible plan to report: every strategy was rejected (see `shardplan plan`)");
+    if (r.top.empty()) {
+      std::string why;
+      for (const auto& n : r.not_searched) why += "; not searched: " + n;
+      throw UsageError(std::string("no feasible plan to report: ") +
+                       (r.considered == 0 ? "nothing to search" : "no strategy fits") + why +
+                       " (`shardplan plan` says what would fit)");
+    }
     d.chosen = r.top.front();
   }
   d.title =
@@ -112,6 +116,7 @@ void run_report(const ReportOptions& o, CLI::App* cmd) {
   d.colour_by = o.colour_by.empty() ? most_varied_field(d.front) : o.colour_by;
   d.considered = r.considered;
   d.feasible = r.feasible;
+  d.timed_out = r.timed_out;
   for (size_t i = 1; i < r.rejected.size(); ++i)
     if (r.rejected[i] > 0)
       d.rejected.emplace_back(reason_name(static_cast<Reason>(i)), r.rejected[i]);

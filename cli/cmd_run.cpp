@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <iostream>
 #include <memory>
+#include <utility>
 
 #include "cli/commands.hpp"
 #include "cli/format.hpp"
@@ -72,6 +73,21 @@ executor::RunOptions resolve(const RunCliOptions& o) {
     p.global_batch = o.global_batch;
     p.precision = DType::fp32;
     p.model.graph.seq_len = r.model.seq_len;
+    // Flags that shape only GPU timing or GPU kernels: the CPU executor runs one attention and
+    // overlaps nothing, so it refuses them rather than ignore them (a plan file may carry them:
+    // its prediction priced them, and the numerics are the same).
+    const StrategyFlags& f = o.strategy;
+    std::string timing_only;
+    for (auto [given, flag] : {std::pair{f.no_flash, "--no-flash-attention"},
+                               std::pair{f.attention_kernel != "default", "--attention-kernel"},
+                               std::pair{f.tp_comm_overlap, "--tp-comm-overlap"},
+                               std::pair{f.ep_comm_overlap, "--ep-comm-overlap"},
+                               std::pair{f.no_overlap_grad_reduce, "--no-overlap-grad-reduce"},
+                               std::pair{f.no_async_tp_backward, "--no-async-tp-backward"}})
+      if (given) timing_only += std::string(timing_only.empty() ? "" : ", ") + flag;
+    if (!timing_only.empty())
+      throw UsageError(timing_only + ": the CPU executor computes attention one way and overlaps no communication, "
+                       "so these change only the prediction (estimate, simulate); drop them to run");
     r.strategy = resolve_strategy(o.strategy, p);
   }
   r.strategy.seq_len = r.model.seq_len;

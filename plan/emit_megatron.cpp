@@ -154,6 +154,11 @@ Emitted emit_megatron(const Plan& p) {
       fmt::format("add data, tokenizer (vocabulary {}), optimizer and checkpoint arguments after "
                   "the script name",
                   m->vocab));
+  if (s.tp > 1 && !s.async_tp_backward)
+    e.notes.push_back(std::string(kMegatronVersion) +
+                      " always overlaps the TP input-gradient reduction with the weight-gradient GEMM; the plan "
+                      "priced it exposed (async_tp_backward=off, the 2020-21 releases), so it runs faster than predicted");
+  for (const auto& note : e.notes) head.push_back("note: " + note);
   std::string t = "#!/usr/bin/env bash\n";
   t += emit::comment_block(head, "# ");
   t += "set -euo pipefail\n";

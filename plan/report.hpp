@@ -22,6 +22,7 @@ struct ReportData {
   std::vector<Candidate> front;   // Pareto front, memory ascending (SearchResult::pareto_front)
   std::string colour_by;          // the strategy field that colours the front
   int64_t considered = 0, feasible = 0;
+  bool timed_out = false;  // the search stopped at --time-limit: its best so far
   std::vector<std::pair<std::string, int64_t>> rejected;  // reason, count
   Candidate chosen;  // the plan shown in detail (estimate with per-stage memory)
   std::vector<std::string> chunk_names;  // per chunk c: "embedding..layer11"

@@ -49,7 +49,8 @@ std::string summary(const ReportData& d) {
   std::string rej;
   for (const auto& [reason, n] : d.rejected) rej += fmt::format(", {} {}", n, reason);
   return o + "</div><p class=\"note\">" +
-         esc(fmt::format("searched {} strategies: {} feasible{}", d.considered, d.feasible, rej)) +
+         esc(fmt::format("searched {} strategies{}: {} feasible{}", d.considered,
+                         d.timed_out ? " (time limit hit: the best so far)" : "", d.feasible, rej)) +
          "</p>";
 }
 

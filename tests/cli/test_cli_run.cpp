@@ -92,7 +92,10 @@ TEST_CASE("cli run: unsupported plans and bad files exit 2 with one line") {
         base + "--gpus 1 --data " + quoted(dir.write("bad.bin", "x")), base + "--gpus 3",
         "run " + quoted(dir.write("plan.json", "{\"format\": 1}")),
         "run --model " + quoted(dir.write("broken.json", "{")) + " --gpus 1 --global-batch 1",
-        base + "--gpus 1 --hidden 30"}) {
+        base + "--gpus 1 --hidden 30",
+        // Flags that change only the prediction are refused, not ignored.
+        base + "--gpus 2 --tp 2 --sp --tp-comm-overlap", base + "--gpus 1 --no-flash-attention",
+        base + "--gpus 2 --no-overlap-grad-reduce"}) {
     CAPTURE(args);
     CliResult r = run_cli(args, dir);
     CHECK(r.status == 2);

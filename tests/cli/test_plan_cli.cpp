@@ -300,3 +300,13 @@ TEST_CASE("cli simulate: the analytic breakdown is shown against the analytic st
   for (const auto& [k, v] : j["breakdown"].items()) sum += v.get<double>();
   CHECK(sum == doctest::Approx(j["simulation"]["analytic_step_time_s"].get<double>()).epsilon(1e-9));
 }
+
+TEST_CASE("cli report: a value that cannot run is named, as plan names it") {
+  ScratchDir dir("cli_report_not_searched");
+  CliResult r = run_cli("report --model gpt3-175b --cluster dgx-a100 --gpus 64 --global-batch 64 --tp 5 -o '" +
+                            dir.file("r.html") + "'",
+                        dir);
+  CHECK(r.status == 2);
+  CHECK(one_error_line(r.err));
+  CHECK(has(r.err, "not searched: tp=5: does not divide the 64 GPUs"));
+}

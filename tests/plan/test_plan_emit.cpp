@@ -207,3 +207,14 @@ TEST_CASE("emit: what a framework lacks is an error naming each gap") {
                  +[](const Plan& p) { return emit_torchtitan(p); }})
     CHECK(has(emit_error([&] { return f(graph); }), "no model for an explicit op graph"));
 }
+
+TEST_CASE("emit: Megatron notes a plan priced with the TP backward reduction exposed") {
+  Plan p = llama8b_fsdp_no_pp();
+  p.strategy.zero = 1;
+  CHECK(emit_megatron(p).notes.empty());
+  p.strategy.async_tp_backward = false;  // priced as the 2020-21 releases ran it
+  const Emitted e = emit_megatron(p);
+  REQUIRE(e.notes.size() == 1);
+  CHECK(has(e.notes[0], "always overlaps the TP input-gradient reduction"));
+  CHECK(has(e.text, "# note: "));
+}
