@@ -23,17 +23,42 @@ struct CheckOptions {
   bool json = false;
 };
 
-void run_check(const CheckOptions& o) {
-  const Plan p = read_plan_file(o.file);
-  const OpGraph g = plan_graph(p, o.file);
-  Estimator est(g, p.cluster, EstimatorOptions{p.allow_tp_across_nodes});
+// The plan, its graph and the re-estimate; an InputError for an invalid plan.
+struct Checked {
+  Plan p;
+  OpGraph g;
+  Estimate e;
+};
+Checked read_and_estimate(const std::string& file) {
+  Checked c{read_plan_file(file), {}, {}};
+  c.g = plan_graph(c.p, file);
+  Estimator est(c.g, c.p.cluster, EstimatorOptions{c.p.allow_tp_across_nodes});
   // The plan as written: its own pipeline cut (the planner may have cut for memory).
-  const Estimate e = est.estimate(p.strategy, p.chunk_bounds);
-  if (!e.valid())
+  c.e = est.estimate(c.p.strategy, c.p.chunk_bounds);
+  if (!c.e.valid())
     throw InputError(
-        o.file, "/strategy",
+        file, "/strategy",
         std::string("expected a strategy the cost model accepts, found one it rejects (") +
-            reason_name(e.reason) + "): " + e.detail);
+            reason_name(c.e.reason) + "): " + c.e.detail);
+  return c;
+}
+
+void run_check(const CheckOptions& o) {
+  Checked c;
+  try {
+    c = read_and_estimate(o.file);
+  } catch (const InputError& err) {
+    // --json answers on stdout too (valid: false, the error), then fails as every command does.
+    if (o.json)
+      std::cout << nlohmann::ordered_json{{"file", o.file}, {"format", kPlanFormat}, {"valid", false},
+                                          {"error", err.what()}}
+                       .dump(1)
+                << "\n";
+    throw;
+  }
+  const Plan& p = c.p;
+  const OpGraph& g = c.g;
+  const Estimate& e = c.e;
   nlohmann::ordered_json fresh = estimate_json(e, p.strategy, g);
   fresh.erase("strategy");
   std::vector<JsonDifference> diffs;

@@ -310,3 +310,14 @@ TEST_CASE("cli report: a value that cannot run is named, as plan names it") {
   CHECK(one_error_line(r.err));
   CHECK(has(r.err, "not searched: tp=5: does not divide the 64 GPUs"));
 }
+
+TEST_CASE("cli check --json: an invalid plan answers valid: false with the error, and exits 2") {
+  ScratchDir dir("cli_check_json_invalid");
+  const std::string bad = dir.write("bad.plan.json", "{\"format\": 1}");
+  CliResult r = run_cli("check --json '" + bad + "'", dir);
+  CHECK(r.status == 2);
+  CHECK(one_error_line(r.err));
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["valid"] == false);
+  CHECK(has(j["error"].get<std::string>(), "at /format: expected a string"));
+}
