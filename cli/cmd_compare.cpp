@@ -57,7 +57,9 @@ void run_compare(const CompareOptions& o) {
   };
   std::cout << fmt::format("{} on {} x {} ({}), global batch {}\n\n", p.model.graph.name, p.gpus, p.cluster.gpu.name,
                            p.cluster.name, p.global_batch);
-  for (size_t i = 0; i < ss.size(); ++i) std::cout << fmt::format("[{}] {}\n", i + 1, strategy_to_string(ss[i]));
+  // The strategy string leaves precision out (a problem flag elsewhere); a strategy here may set it.
+  for (size_t i = 0; i < ss.size(); ++i)
+    std::cout << fmt::format("[{}] {},precision={}\n", i + 1, strategy_to_string(ss[i]), dtype_name(ss[i].precision));
   std::cout << fmt::format("\n{:<22}", "");
   for (size_t i = 0; i < ss.size(); ++i) std::cout << fmt::format(" {:>22}", fmt::format("[{}]", i + 1));
   std::cout << "\n";

@@ -97,6 +97,32 @@ TEST_CASE("cli check: a changed prediction exits 1, a broken plan 2") {
   CHECK(one_error_line(r.err));
 }
 
+TEST_CASE("cli check and emit: a prediction with an unknown key or a negative time exits 2") {
+  ScratchDir dir("cli_plan_prediction");
+  const std::string text = slurp(write_plan(dir));
+  // Was: check listed /prediction/bogus as a difference (exit 1).
+  const std::string bogus = dir.write(
+      "bogus.json", replace(text, "\"step_time_s\": ", "\"bogus\": 1,\n  \"step_time_s\": "));
+  CliResult r = run_cli("check '" + bogus + "'", dir);
+  CHECK(r.status == 2);
+  CHECK(one_error_line(r.err));
+  CHECK(has(r.err, bogus + ": at /prediction/bogus: unknown field \"bogus\""));
+  // Was: emit wrote "# predicted: -1.000 s/step".
+  const std::string negative =
+      dir.write("negative.json", replace(text, "\"step_time_s\": ", "\"step_time_s\": -1"));
+  r = run_cli("emit --format megatron '" + negative + "'", dir);
+  CHECK(r.status == 2);
+  CHECK(r.out.empty());
+  CHECK(one_error_line(r.err));
+  CHECK(has(r.err, negative + ": at /prediction/step_time_s: expected a positive number"));
+  const std::string unnamed =
+      dir.write("unnamed.json", replace(text, "\"name\": \"llama3-8b\"", "\"name\": \"\""));
+  r = run_cli("emit --format megatron '" + unnamed + "'", dir);
+  CHECK(r.status == 2);
+  CHECK(one_error_line(r.err));
+  CHECK(has(r.err, unnamed + ": at /model/name: expected a non-empty model name"));
+}
+
 TEST_CASE("cli emit: the three formats, to stdout or a file") {
   ScratchDir dir("cli_plan_emit");
   const std::string plan = write_plan(dir);
@@ -320,4 +346,19 @@ TEST_CASE("cli check --json: an invalid plan answers valid: false with the error
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["valid"] == false);
   CHECK(has(j["error"].get<std::string>(), "at /format: expected a string"));
+}
+
+TEST_CASE("cli compare: each column names its precision; a malformed strategy string exits 2") {
+  ScratchDir dir("cli_compare");
+  const std::string base = "compare --model llama3-8b --cluster dgx-h100 --gpus 8 --global-batch 16 ";
+  CliResult r = run_cli(base + "--strategy tp=8,sp --strategy tp=8,sp,precision=fp8", dir);
+  REQUIRE(r.status == 0);
+  CHECK(has(r.out, "[1] dp=1,tp=8,pp=1,sp,zero=0,recompute=none,mbs=1,schedule=1f1b,precision=bf16"));
+  CHECK(has(r.out, "precision=fp8"));
+  for (const char* bad : {"tp=8,,sp", "tp=8,tp=4", "tp=8,"}) {
+    CAPTURE(bad);
+    r = run_cli(base + "--strategy '" + bad + "'", dir);
+    CHECK(r.status == 2);
+    CHECK(one_error_line(r.err));
+  }
 }
