@@ -51,11 +51,14 @@ Strategy strategy_from_json(const JsonObject& o) {
 }
 
 // "zero=0, cp=1: not stated; ..." -> {"zero", "cp"}; entries with any other reason are skipped.
-std::vector<std::string> unstated_keys(const Json& assumed) {
+std::vector<std::string> unstated_keys(const JsonObject& r) {
   std::vector<std::string> keys;
-  if (!assumed.is_array()) return keys;
-  for (const Json& a : assumed) {
-    if (!a.is_string()) continue;
+  const Json& assumed = r.raw("assumed");
+  if (!assumed.is_array()) r.fail("assumed", "expected an array of strings, found " + describe_json(assumed));
+  for (size_t i = 0; i < assumed.size(); ++i) {
+    const Json& a = assumed[i];
+    if (!a.is_string())
+      r.fail("assumed/" + std::to_string(i), "expected a string, found " + describe_json(a));
     const std::string text = a.get<std::string>();
     const size_t colon = text.find(": not stated");
     if (colon == std::string::npos) continue;
@@ -96,6 +99,16 @@ void read_measured(const JsonObject& m, ValidationRow& v) {
   if (m.has("peak_reserved_gib"))
     v.peak_reserved_bytes = m.get_positive_number("peak_reserved_gib") * 1073741824.0;
 }
+
+// "measured", or "derived: <formula and inputs>" (docs/validation.md).
+std::string step_time_how(const JsonObject& r) {
+  if (!r.has("step_time_how")) return "";
+  const std::string how = r.get_string("step_time_how");
+  const std::string derived = "derived: ";
+  if (how == "measured" || (how.rfind(derived, 0) == 0 && how.size() > derived.size())) return how;
+  r.fail("step_time_how", "expected \"measured\" or \"derived: <formula and inputs>\", found " +
+                              describe_json(r.raw("step_time_how")));
+}
 }  // namespace
 
 std::vector<ValidationRow> validation_rows_from_text(const std::string& text, const std::string& file) {
@@ -114,9 +127,12 @@ std::vector<ValidationRow> validation_rows_from_text(const std::string& text, co
     v.file = file;
     v.json_path = r.path();
     v.id = r.get_string("id");
+    if (v.id.empty()) r.fail("id", "expected a non-empty row id, found \"\"");
     v.group = r.get_string("group");
     v.source = r.get_string("source");
     v.duplicate_of = r.get_string("duplicate_of", "");
+    if (r.has("duplicate_of") && v.duplicate_of.empty())
+      r.fail("duplicate_of", "expected the id of the row this one duplicates, found \"\"");
     v.model = model_spec_from_json(r.get_object("model"));
     v.cluster = r.get_string("cluster");
     // A cluster file named by a relative path is read beside the validation file.
@@ -126,8 +142,16 @@ std::vector<ValidationRow> validation_rows_from_text(const std::string& text, co
     v.strategy = strategy_from_json(r.get_object("strategy"));
     v.strategy.seq_len = v.model.seq_len;
     read_measured(r.get_object("measured"), v);
-    v.step_time_how = r.get_string("step_time_how", "");
-    if (r.has("assumed")) v.unstated = unstated_keys(r.raw("assumed"));
+    v.step_time_how = step_time_how(r);
+    if (r.has("assumed")) v.unstated = unstated_keys(r);
+    // Read by people only, but typed all the same: "published" holds the source's own numbers.
+    r.get_string("notes", "");
+    r.get_string("memory_how", "");
+    if (r.has("published")) {
+      const JsonObject pub = r.get_object("published");
+      for (auto it = pub.json().begin(); it != pub.json().end(); ++it)
+        if (!it->is_number()) pub.fail(it.key(), "expected a number, found " + describe_json(*it));
+    }
     out.push_back(std::move(v));
   }
   return out;
@@ -158,11 +182,27 @@ std::vector<ValidationRow> load_validation_rows(const std::string& dir) {
                            "\" (also at " + first->second->file + ": " + first->second->json_path +
                            ")");
   }
+  // A duplicate leaves the statistics to its original, which must be there.
+  for (const auto& r : rows)
+    if (!r.duplicate_of.empty() && (r.duplicate_of == r.id || !seen.count(r.duplicate_of)))
+      throw InputError(r.file, r.json_path + "/duplicate_of",
+                       "expected the id of another row in " + dir + ", found \"" + r.duplicate_of +
+                           "\"");
   return rows;
 }
 
 ValidationSetup validation_setup(const ValidationRow& row) {
-  ValidationSetup s{load_cluster(row.cluster), build_transformer_graph(row.model)};
+  ClusterSpec cluster;
+  try {
+    cluster = load_cluster(row.cluster);
+  } catch (const InputError& e) {
+    // A preset name that is not one: the error is the row's. One inside a cluster file names that file.
+    const bool preset = row.cluster.find('/') == std::string::npos &&
+                        row.cluster.find(".json") == std::string::npos;
+    if (!preset || e.file() != row.cluster || !e.json_path().empty()) throw;
+    throw InputError(row.file, row.json_path + "/cluster", e.message());
+  }
+  ValidationSetup s{std::move(cluster), build_transformer_graph(row.model)};
   s.cluster.set_gpu_count(row.gpus);
   return s;
 }

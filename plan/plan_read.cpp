@@ -61,6 +61,7 @@ PlanModel model_from(const JsonObject& o) {
   o.reject_unknown({"name", "input", "spec", "graph"});
   PlanModel m;
   m.name = o.get_string("name");
+  if (m.name.empty()) o.fail("name", "expected a non-empty model name, found \"\"");
   m.input = o.get_enum("input", {"spec", "hf", "graph"}, "");
   if (m.input == "graph") {
     m.graph = o.get_object("graph").json();
@@ -110,18 +111,70 @@ void read_partition(const JsonObject& o, Plan& p) {
   }
 }
 
+// Seconds, rates, fractions and bytes: a negative one is no prediction.
+void non_negative(const JsonObject& o, const std::string& key) {
+  if (o.get_number(key) < 0)
+    o.fail(key, "expected a non-negative number, found " + o.raw(key).dump());
+}
+
+// The estimate contract (docs/estimate-format.md) less its strategy: `plan --out` writes all of it;
+// step time, tokens/s, MFU, peak memory and the per-stage memory are required.
 void check_prediction(const JsonObject& o, int64_t pp) {
-  for (const char* k : {"step_time_s", "tokens_per_s", "mfu", "peak_memory_bytes"}) o.get_number(k);
+  o.reject_unknown({"step_time_s", "tokens_per_s", "model_tflops_per_gpu", "hardware_tflops_per_gpu",
+                    "mfu", "hfu", "fits", "peak_memory_bytes", "peak_stage", "overflow", "memory",
+                    "breakdown", "bubble_fraction", "exposed_comm_fraction"});
+  for (const char* k : {"step_time_s", "tokens_per_s"}) o.get_positive_number(k);
+  for (const char* k : {"mfu", "peak_memory_bytes"}) non_negative(o, k);
+  for (const char* k : {"model_tflops_per_gpu", "hardware_tflops_per_gpu", "hfu", "bubble_fraction",
+                        "exposed_comm_fraction"})
+    if (o.has(k)) non_negative(o, k);
+  o.get_bool("fits", true);
+  if (o.has("peak_stage") && (o.get_int("peak_stage") < 0 || o.get_int("peak_stage") >= pp))
+    o.fail("peak_stage", "expected a stage in 0.." + std::to_string(pp - 1) + ", found " +
+                             o.raw("peak_stage").dump());
+  if (o.has("overflow")) {
+    JsonObject of = o.get_object("overflow");
+    of.reject_unknown({"stage", "bytes", "detail"});
+    if (of.get_int("stage") < 0) of.fail("stage", "expected a non-negative stage");
+    non_negative(of, "bytes");
+    of.get_string("detail");
+  }
+  if (o.has("breakdown")) {
+    JsonObject b = o.get_object("breakdown");
+    const std::vector<std::string> terms = {"compute_s", "recompute_s", "tp_comm_s",
+                                            "cp_comm_s", "ep_comm_s",   "pp_comm_s",
+                                            "pp_bubble_s", "dp_comm_s", "optimizer_s"};
+    b.reject_unknown(terms);
+    for (const auto& k : terms)
+      if (b.has(k)) non_negative(b, k);
+  }
   JsonObject mem = o.get_object("memory");
+  mem.reject_unknown({"per_stage"});
   const Json& st = mem.raw("per_stage");
   if (!st.is_array() || static_cast<int64_t>(st.size()) != pp)
     mem.fail("per_stage",
              "expected an array with one entry per pipeline stage (" + std::to_string(pp) + ")");
   for (size_t i = 0; i < st.size(); ++i) {
     JsonObject so(st[i], o.file(), mem.path_of("per_stage") + "/" + std::to_string(i));
+    so.reject_unknown({"stage", "chunks", "params_bytes", "grads_bytes", "optimizer_bytes",
+                       "activations_bytes", "working_bytes", "buffers_bytes", "runtime_bytes",
+                       "total_bytes", "inflight_micro_batches"});
     for (const char* k : {"params_bytes", "grads_bytes", "optimizer_bytes", "activations_bytes",
                           "buffers_bytes", "runtime_bytes", "total_bytes"})
-      so.get_number(k);
+      non_negative(so, k);
+    for (const char* k : {"stage", "working_bytes", "inflight_micro_batches"})
+      if (so.has(k)) non_negative(so, k);
+    if (!so.has("chunks")) continue;
+    const Json& chunks = so.raw("chunks");
+    if (!chunks.is_array()) so.fail("chunks", "expected an array of chunks, found " + describe_json(chunks));
+    for (size_t c = 0; c < chunks.size(); ++c) {
+      JsonObject co(chunks[c], o.file(), so.path_of("chunks") + "/" + std::to_string(c));
+      co.reject_unknown({"chunk", "first_block", "last_block", "blocks"});
+      if (co.get_int("chunk") < 0) co.fail("chunk", "expected a non-negative chunk index");
+      co.get_string("first_block");
+      co.get_string("last_block");
+      co.get_positive_int("blocks");
+    }
   }
 }
 

@@ -78,3 +78,39 @@ TEST_CASE("cli validate: bad rows exit 2 naming the file, the path and what was 
               dir.file("invalid/a.json") + ": at /rows/0/strategy: row \"r1\": invalid strategy",
               "");
 }
+
+TEST_CASE("cli validate: the descriptive fields are typed, ids and references checked") {
+  ScratchDir dir("cli_validate_fields");
+  REQUIRE(validate(dir, "ok",
+                   {{"a.json", rows(row("r1", R"(, "assumed": ["zero=0: not stated"], "notes": "n",
+                     "published": {"mfu": 0.5}, "step_time_how": "measured")") +
+                                    "," + row("r2", R"(, "duplicate_of": "r1",
+                     "step_time_how": "derived: step = B*s / t")"))}})
+              .status == 0);
+  // Each of these was accepted silently.
+  check_error(validate(dir, "assumed", {{"a.json", rows(row("r1", R"(, "assumed": 5)"))}}),
+              dir.file("assumed/a.json") + ": at /rows/0/assumed: expected an array of strings",
+              "found an integer (5)");
+  check_error(validate(dir, "assumed_item", {{"a.json", rows(row("r1", R"(, "assumed": ["a", 5])"))}}),
+              "at /rows/0/assumed/1: expected a string", "found an integer (5)");
+  check_error(validate(dir, "notes", {{"a.json", rows(row("r1", R"(, "notes": 5)"))}}),
+              dir.file("notes/a.json") + ": at /rows/0/notes: expected a string", "found an integer");
+  check_error(validate(dir, "published", {{"a.json", rows(row("r1", R"(, "published": "x")"))}}),
+              dir.file("published/a.json") + ": at /rows/0/published: expected an object",
+              "found a string");
+  check_error(validate(dir, "how", {{"a.json", rows(row("r1", R"(, "step_time_how": "garbage")"))}}),
+              dir.file("how/a.json") + ": at /rows/0/step_time_how: expected \"measured\" or",
+              "found a string (\"garbage\")");
+  check_error(validate(dir, "empty_id", {{"a.json", rows(row(""))}}),
+              dir.file("empty_id/a.json") + ": at /rows/0/id: expected a non-empty row id", "");
+  check_error(validate(dir, "dangling",
+                       {{"a.json", rows(row("r1") + "," + row("r2", R"(, "duplicate_of": "r9")"))}}),
+              dir.file("dangling/a.json") + ": at /rows/1/duplicate_of: expected the id of another row",
+              "found \"r9\"");
+  // Was "error: nope: at /: unknown cluster ...", naming neither the file nor the row.
+  std::string nope = rows(row("r1"));
+  nope.replace(nope.find("dgx-h100"), 8, "nope");
+  check_error(validate(dir, "cluster", {{"a.json", nope}}),
+              dir.file("cluster/a.json") + ": at /rows/0/cluster: unknown cluster \"nope\"",
+              "expected one of");
+}

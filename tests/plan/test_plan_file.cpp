@@ -126,6 +126,8 @@ TEST_CASE("plan file: errors name the path and what was expected") {
             .rfind("/schedule/stages/0: expected", 0) == 0);
   CHECK(read_error(replace(good, "\"mfu\": 0.5", "\"mfu\": \"high\""))
             .rfind("/prediction/mfu: expected a number", 0) == 0);
+  CHECK(read_error(replace(good, "\"name\": \"tiny-dense\",\n  \"input\"", "\"name\": \"\",\n  \"input\""))
+            .rfind("/model/name: expected a non-empty model name", 0) == 0);
   CHECK(read_error("{").find("malformed JSON") != std::string::npos);
   CHECK_THROWS_AS(read_plan_file("/nonexistent/plan.json"), InputError);
   // A key twice was read as its last value; a directory as "malformed JSON at byte 1".
@@ -133,4 +135,26 @@ TEST_CASE("plan file: errors name the path and what was expected") {
             .rfind("/: duplicate key \"gpus\"", 0) == 0);
   CHECK_THROWS_WITH_AS(read_plan_file(SHARDPLAN_SOURCE_DIR), doctest::Contains("is a directory"),
                        InputError);
+}
+
+TEST_CASE("plan file: the prediction holds the estimate contract's keys, with physical numbers") {
+  const std::string good = plan_to_text(fixed_plan("tiny-dense", "dgx-h100", 16, pipelined()));
+  // An unknown key was read back and left for `check` to list as a changed prediction (exit 1).
+  CHECK(read_error(replace(good, "\"step_time_s\": 1.25", "\"bogus\": 1, \"step_time_s\": 1.25"))
+            .rfind("/prediction/bogus: unknown field \"bogus\"", 0) == 0);
+  CHECK(read_error(replace(good, "\"params_bytes\": 1000000000.0", "\"params_byte\": 1000000000.0"))
+            .rfind("/prediction/memory/per_stage/0/params_byte: unknown field", 0) == 0);
+  // A negative step time was accepted, and `emit` printed "predicted: -1.000 s/step".
+  CHECK(read_error(replace(good, "\"step_time_s\": 1.25", "\"step_time_s\": -1"))
+            .rfind("/prediction/step_time_s: expected a positive number, found -1", 0) == 0);
+  CHECK(read_error(replace(good, "\"tokens_per_s\": 100000.0", "\"tokens_per_s\": 0"))
+            .rfind("/prediction/tokens_per_s: expected a positive number", 0) == 0);
+  CHECK(read_error(replace(good, "\"peak_memory_bytes\": 12250000000.0", "\"peak_memory_bytes\": -5"))
+            .rfind("/prediction/peak_memory_bytes: expected a non-negative number, found -5", 0) == 0);
+  CHECK(read_error(replace(good, "\"mfu\": 0.5", "\"mfu\": -0.5"))
+            .rfind("/prediction/mfu: expected a non-negative number", 0) == 0);
+  CHECK(read_error(replace(good, "\"total_bytes\": 12250000000.0", "\"total_bytes\": -1.0"))
+            .rfind("/prediction/memory/per_stage/0/total_bytes: expected a non-negative number", 0) == 0);
+  CHECK(read_error(replace(good, "\"peak_stage\": 0", "\"peak_stage\": 2"))
+            .rfind("/prediction/peak_stage: expected a stage in 0..1, found 2", 0) == 0);
 }
