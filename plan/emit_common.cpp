@@ -19,8 +19,9 @@ void Gaps::throw_if_any() const {
 
 const ModelSpec* require_spec(const Plan& p, Gaps& gaps) {
   gaps.need(p.model.spec.has_value(),
-            "no model for an explicit op graph (its GPT model is a decoder stack described by "
-            "flags; plan a transformer spec or a Hugging Face config instead)");
+            "no model for an explicit op graph (the framework builds a decoder stack from its own "
+            "description: Megatron's and DeepSpeed's flags, torchtitan's model args; plan a transformer "
+            "spec or a Hugging Face config instead)");
   return p.model.spec ? &*p.model.spec : nullptr;
 }
 
