@@ -20,7 +20,7 @@ namespace shardplan::cli {
 
 namespace {
 struct RunCliOptions {
-  std::string plan_file, backend = "cpu", model, data, checkpoint;
+  std::string plan_file, backend = "cpu", model, data, checkpoint, precision;
   int64_t gpus = 0, global_batch = 0, seq_len = 0;
   int64_t layers = 0, hidden = 0, heads = 0, kv_heads = 0, ffn_hidden = 0, vocab = 0;
   StrategyFlags strategy;
@@ -51,6 +51,9 @@ ModelSpec scaled(ModelSpec m, const RunCliOptions& o) {
 }
 
 executor::RunOptions resolve(const RunCliOptions& o) {
+  if (!o.precision.empty())
+    throw UsageError("--precision " + o.precision +
+                     ": the CPU executor computes in float32 whatever the plan was made for; drop the flag");
   executor::RunOptions r;
   if (!o.plan_file.empty()) {
     for (const char* flag : {"--model", "--gpus", "--global-batch", "--tp", "--pp", "--dp", "--cp", "--ep",
@@ -180,6 +183,7 @@ void register_run(CLI::App& app) {
   cmd->add_option("--backend", o->backend, "executor backend")->check(CLI::IsMember({"cpu"}))->capture_default_str();
   cmd->add_option("--steps", o->steps, "optimizer steps (a resumed run continues up to this)")
       ->check(CLI::Range(0, 1 << 30))->capture_default_str();
+  cmd->add_option("--precision", o->precision, "refused: the CPU executor computes in float32 whatever the plan's precision");
   cmd->add_option("--data", o->data, "token file (llm.c .bin or raw uint16); default synthetic tokens");
   cmd->add_option("--seed", o->seed, "seed of the weights and synthetic data")->capture_default_str();
   cmd->add_option("--checkpoint", o->checkpoint, "directory for a checkpoint written after the last step");

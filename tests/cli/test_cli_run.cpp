@@ -95,7 +95,7 @@ TEST_CASE("cli run: unsupported plans and bad files exit 2 with one line") {
         base + "--gpus 1 --hidden 30",
         // Flags that change only the prediction are refused, not ignored.
         base + "--gpus 2 --tp 2 --sp --tp-comm-overlap", base + "--gpus 1 --no-flash-attention",
-        base + "--gpus 2 --no-overlap-grad-reduce"}) {
+        base + "--gpus 2 --no-overlap-grad-reduce", base + "--gpus 1 --precision bf16"}) {
     CAPTURE(args);
     CliResult r = run_cli(args, dir);
     CHECK(r.status == 2);
