@@ -19,35 +19,61 @@ struct OpenValue {
   std::string at;
 };
 
-std::string path_to(const std::vector<OpenValue>& open) {
-  std::string path;
-  for (size_t i = 0; i + 1 < open.size(); ++i) path += "/" + open[i].at;
-  return path.empty() ? "/" : path;
-}
+// A SAX pass that rejects the second of two equal keys in one object (nlohmann's DOM parser keeps
+// the last). Linear in the text; the DOM parser's callback form is far slower on large files.
+class DuplicateKeys : public nlohmann::json_sax<Json> {
+ public:
+  explicit DuplicateKeys(const std::string& file) : file_(file) {}
+  bool null() override { return element(); }
+  bool boolean(bool) override { return element(); }
+  bool number_integer(number_integer_t) override { return element(); }
+  bool number_unsigned(number_unsigned_t) override { return element(); }
+  bool number_float(number_float_t, const string_t&) override { return element(); }
+  bool string(string_t&) override { return element(); }
+  bool binary(binary_t&) override { return element(); }
+  bool start_object(std::size_t) override { return open(true); }
+  bool start_array(std::size_t) override { return open(false); }
+  bool end_object() override { return close(); }
+  bool end_array() override { return close(); }
+  bool key(string_t& k) override {
+    if (!open_.back().keys.insert(k).second)
+      throw InputError(file_, path(), "duplicate key \"" + k + "\": expected each key once in an object");
+    open_.back().at = k;
+    return true;
+  }
+  // Malformed text: stop here; the DOM parse that follows reports it with its byte offset.
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  bool element() {
+    if (!open_.empty() && !open_.back().object) open_.back().at = std::to_string(open_.back().next_index++);
+    return true;
+  }
+  bool open(bool object) {
+    element();
+    open_.push_back({object, {}, 0, ""});
+    return true;
+  }
+  bool close() {
+    open_.pop_back();
+    return true;
+  }
+  // The path of the object being read (its own key or index is not yet part of it).
+  std::string path() const {
+    std::string p;
+    for (size_t i = 0; i + 1 < open_.size(); ++i) p += "/" + open_[i].at;
+    return p.empty() ? "/" : p;
+  }
+  const std::string& file_;
+  std::vector<OpenValue> open_;
+};
 }  // namespace
 
 Json parse_json_text(const std::string& text, const std::string& file_label) {
-  // nlohmann keeps the last of two equal keys; a callback that sees every key rejects the second.
-  std::vector<OpenValue> open;
-  auto check = [&](int /*depth*/, Json::parse_event_t event, Json& parsed) {
-    using E = Json::parse_event_t;
-    const bool element = event == E::object_start || event == E::array_start || event == E::value;
-    if (element && !open.empty() && !open.back().object)
-      open.back().at = std::to_string(open.back().next_index++);
-    if (event == E::object_start || event == E::array_start)
-      open.push_back({event == E::object_start, {}, 0, ""});
-    if (event == E::object_end || event == E::array_end) open.pop_back();
-    if (event == E::key) {
-      const std::string key = parsed.get<std::string>();
-      if (!open.back().keys.insert(key).second)
-        throw InputError(file_label, path_to(open),
-                         "duplicate key \"" + key + "\": expected each key once in an object");
-      open.back().at = key;
-    }
-    return true;
-  };
   try {
-    return Json::parse(text, check);
+    DuplicateKeys check(file_label);
+    Json::sax_parse(text, &check);
+    return Json::parse(text);
   } catch (const Json::parse_error& e) {
     throw InputError(file_label, "", "malformed JSON at byte " + std::to_string(e.byte) +
                                          ": expected a valid JSON document");
