@@ -83,20 +83,27 @@ CommTime all_reduce_time(const GroupPlacement& g, double bytes) {
     return faster(ring_all_reduce(g.n, bytes, *g.inner, false),
                   tree_all_reduce(g.n, bytes, *g.inner, false));
   int64_t k = g.local, nodes = g.n / g.local;
-  // Hierarchical: reduce-scatter in the domain, all-reduce S/k across domains (through the NIC),
-  // all-gather back.
-  CommTime across = faster(ring_all_reduce(nodes, bytes / k, *g.outer, true),
-                           tree_all_reduce(nodes, bytes / k, *g.outer, true));
-  return ring_all_gather(k, bytes, *g.inner, false).scaled(2) + across;
+  // Bandwidth as a hierarchy: reduce-scatter in the domain, all-reduce S/k across domains
+  // (through the NIC), all-gather back. Latency as NCCL has it (src/graph/tuning.cc): its ring is
+  // flat, 2(n-1) steps of which 2(nodes-1) cross the network, so a ring pays
+  // 2*(nodes-1)*(k-1) more in-domain hops than the hierarchy; its tree goes up and down the
+  // domain's chain once (2(k-1) hops) and the tree across domains (2*log2(nodes)).
+  const CommTime in_domain = ring_all_gather(k, bytes, *g.inner, false).scaled(2);
+  const CommTime ring = in_domain + ring_all_reduce(nodes, bytes / k, *g.outer, true) +
+                        CommTime{2.0 * double(nodes - 1) * double(k - 1) * alpha(*g.inner), 0};
+  return faster(ring, in_domain + tree_all_reduce(nodes, bytes / k, *g.outer, true));
 }
 
 CommTime all_gather_time(const GroupPlacement& g, double bytes) {
   if (g.n <= 1 || bytes <= 0) return {};
   if (g.local == g.n) return ring_all_gather(g.n, bytes, *g.inner, false);
   int64_t k = g.local, nodes = g.n / g.local;
-  // Across domains first (each rank moves its 1/k slice of every other domain's data), then inside.
-  return ring_all_gather(nodes, bytes / k, *g.outer, true) +
-         ring_all_gather(k, bytes, *g.inner, false);
+  // Bandwidth: across domains (each rank moves its 1/k slice of every other domain's data), then
+  // inside. Latency: NCCL's all-gather and reduce-scatter are flat rings of n-1 steps, nodes-1 of
+  // them across the network and n-nodes inside a domain (src/graph/tuning.cc), (nodes-1)*(k-1)
+  // in-domain hops more than the two rings of the hierarchy.
+  return ring_all_gather(nodes, bytes / k, *g.outer, true) + ring_all_gather(k, bytes, *g.inner, false) +
+         CommTime{double(nodes - 1) * double(k - 1) * alpha(*g.inner), 0};
 }
 
 double all_reduce_s(const GroupPlacement& g, double bytes) {

@@ -86,10 +86,29 @@ TEST_CASE(
   //   AR across (n=2, ib, 2e8): ring 2*1*5e-6 + 2*(1/2)*2e8/2.5e10 = 1e-5 + 0.008 = 0.00801 s;
   //     tree 2*1*5e-6 + 2*2e8/2.5e10 = 0.01601 s -> ring, 0.00801 s
   //   AG in node: 0.01407 s
-  //   total 0.01407 + 0.00801 + 0.01407 = 0.03615 s
-  const double rs = 7e-5 + 0.014, across = 1e-5 + 0.008, ag = rs;
-  CHECK(all_reduce_s(g, 1.6e9) == doctest::Approx(rs + across + ag).epsilon(1e-12));
-  CHECK(all_reduce_s(g, 1.6e9) == doctest::Approx(0.03615).epsilon(1e-12));
+  //   NCCL's ring is flat: 2*(16-1) = 30 steps, 2 of them across nodes, so 28 in-node hops
+  //   against the hierarchy's 2*7 = 14: 14 more at 1e-5 = 1.4e-4 s (tuning.cc latency model)
+  //   ring total 0.01407 + 0.00801 + 0.01407 + 0.00014 = 0.03629 s
+  //   tree total 0.01407 + 0.01601 + 0.01407 = 0.04415 s -> ring
+  const double rs = 7e-5 + 0.014, across = 1e-5 + 0.008, ag = rs, flat = 14 * 1e-5;
+  CHECK(all_reduce_s(g, 1.6e9) == doctest::Approx(rs + across + ag + flat).epsilon(1e-12));
+  CHECK(all_reduce_s(g, 1.6e9) == doctest::Approx(0.03629).epsilon(1e-12));
+}
+
+TEST_CASE("collectives: across many nodes a flat ring's latency grows with every rank, the tree's does not") {
+  // 1536 ranks on 192 nodes of 8 (the Narayanan Table 2 ZeRO-3 run's size), S = 1 MB:
+  //   ring all-gather: 1535 steps, 191 across (5e-6) and 1344 inside (1e-5):
+  //     latency 191*5e-6 + 1344*1e-5 = 0.000955 + 0.01344 = 0.014395 s
+  //     bandwidth across 191/192 * (1e6/8) / 2.5e10 = 4.9740e-6, inside 7/8 * 1e6/1e11 = 8.75e-6
+  //   all-reduce: ring 2*0.014395 + 2*(4.9740e-6 + 8.75e-6) = 0.028817 s;
+  //     tree 2*7*1e-5 + 2*ceil(log2 192)*5e-6 + 2*8.75e-6 + 2*(1e6/8)/2.5e10
+  //        = 1.4e-4 + 8e-5 + 1.75e-5 + 1e-5 = 2.475e-4 s -> tree
+  ClusterSpec c = two_nodes();
+  c.nodes = 192;
+  GroupPlacement g = place_group(c, 1536, 1);
+  REQUIRE(g.local == 8);
+  CHECK(all_gather_s(g, 1e6) == doctest::Approx(0.014395 + 191.0 / 192 * 1.25e5 / 2.5e10 + 8.75e-6).epsilon(1e-12));
+  CHECK(all_reduce_s(g, 1e6) == doctest::Approx(2.475e-4).epsilon(1e-12));
 }
 
 TEST_CASE("collectives: a group that does not tile the node straddles two nodes and rings over the network") {
@@ -109,15 +128,17 @@ TEST_CASE("collectives: a group that does not tile the node straddles two nodes 
 
 TEST_CASE("collectives: the simulator's split puts only the cross-node bandwidth term on the NIC") {
   // The hierarchical all-reduce above: fixed = RS + AG in node (0.01407 each) + the across
-  // latency 2*1*5e-6 = 1e-5; nic = the across bandwidth term 2*(1/2)*2e8/2.5e10 = 0.008 s.
+  // latency 2*1*5e-6 = 1e-5 + the flat ring's 14 extra in-node hops 1.4e-4; nic = the across
+  // bandwidth term 2*(1/2)*2e8/2.5e10 = 0.008 s.
   ClusterSpec c = two_nodes();
   CommTime ar = all_reduce_time(place_group(c, 16, 1), 1.6e9);
-  CHECK(ar.fixed_s == doctest::Approx(2 * 0.01407 + 1e-5).epsilon(1e-12));
+  CHECK(ar.fixed_s == doctest::Approx(2 * 0.01407 + 1e-5 + 1.4e-4).epsilon(1e-12));
   CHECK(ar.nic_s == doctest::Approx(0.008).epsilon(1e-12));
   CHECK(ar.total_s() == doctest::Approx(all_reduce_s(place_group(c, 16, 1), 1.6e9)).epsilon(1e-15));
-  // All-gather: across latency 5e-6 + in-node 0.01407 fixed; across bandwidth 0.004 s on the NIC.
+  // All-gather: across latency 5e-6 + in-node 0.01407 + 7 extra in-node hops of the flat ring
+  // (7e-5) fixed; across bandwidth 0.004 s on the NIC.
   CommTime ag = all_gather_time(place_group(c, 16, 1), 1.6e9);
-  CHECK(ag.fixed_s == doctest::Approx(5e-6 + 0.01407).epsilon(1e-12));
+  CHECK(ag.fixed_s == doctest::Approx(5e-6 + 0.01407 + 7e-5).epsilon(1e-12));
   CHECK(ag.nic_s == doctest::Approx(0.004).epsilon(1e-12));
   // A group inside one node never touches the NIC.
   CHECK(all_reduce_time(place_group(c, 8, 1), 1.6e9).nic_s == 0.0);
@@ -133,11 +154,13 @@ TEST_CASE("collectives: the simulator's split puts only the cross-node bandwidth
 TEST_CASE("collectives: hierarchical all-gather gathers across nodes (S/g) then inside the node") {
   // n = 16 over 2 nodes of 8, S = 1.6e9:
   //   across (n=2, ib, S/8 = 2e8): 1*5e-6 + 1/2 * 2e8/2.5e10 = 5e-6 + 0.004 = 0.004005 s
-  //   inside (n=8, nv, S): 7e-5 + 7/8 * 0.016 = 0.01407 s;  total 0.018075 s.
+  //   inside (n=8, nv, S): 7e-5 + 7/8 * 0.016 = 0.01407 s
+  //   NCCL's flat ring: 15 steps, 1 across and 14 inside, against the hierarchy's 1 + 7:
+  //   7 more in-node hops, 7e-5 s;  total 0.018145 s.
   ClusterSpec c = two_nodes();
   GroupPlacement g = place_group(c, 16, 1);
-  CHECK(all_gather_s(g, 1.6e9) == doctest::Approx(0.018075).epsilon(1e-12));
-  CHECK(reduce_scatter_s(g, 1.6e9) == doctest::Approx(0.018075).epsilon(1e-12));
+  CHECK(all_gather_s(g, 1.6e9) == doctest::Approx(0.018145).epsilon(1e-12));
+  CHECK(reduce_scatter_s(g, 1.6e9) == doctest::Approx(0.018145).epsilon(1e-12));
 }
 
 TEST_CASE("collectives: a DP group of 2 with stride 8 (TP = 8 inside) runs on the network only") {
