@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
 # The CUDA backend's device check, for a machine with one (or more) NVIDIA GPU(s): builds for
-# sm_90, runs the GPU tests, calibrates (hardware profile), trains a GPT of about 1.7B parameters
-# for a few steps on GPU 0 under two plans (fused attention, the executor's own kernel; unfused,
-# cuBLAS GEMMs and a softmax kernel), and asks `shardplan simulate` with the calibrated profile
-# what it predicts for each. Prints a table last: measured step time, MFU, peak memory against
-# the prediction, with the targets (MFU >= 45 %, predictions within 10 %).
+# sm_80 and sm_90 (A100, H100/H200), runs the GPU tests, calibrates (hardware profile), trains a
+# GPT of about 1.7B parameters for a few steps on GPU 0 under two plans (fused attention, the
+# executor's own kernel; unfused, cuBLAS GEMMs and a softmax kernel), and asks `shardplan
+# simulate` with the calibrated profile what it predicts for each. Prints a table last: measured
+# step time, MFU, peak memory against the prediction, with the targets (MFU >= 45 %, predictions
+# within 10 %).
 #
 # At most 8 minutes (each stage gets what is left of the budget); every stage that cannot run
 # says why in the table instead of being skipped silently. Exit status 0 when every stage ran
-# and every target was met, 1 otherwise.
+# and every target was met, 1 otherwise. Not `set -e`: a failed stage is recorded (status, exit
+# code, the last lines of its stderr) and the later stages and the table still run, but the
+# script's exit status is 1 whenever any stage failed.
 #
 #   scripts/gpu-check.sh            # results and logs in $OUT (or a new temporary directory)
 #   GPU_CHECK_SKIP_BUILD=1 GPU_CHECK_BUILD=build-gpu scripts/gpu-check.sh   # prebuilt binaries
 #   GPU_CHECK_MODEL=gpt-1.7b GPU_CHECK_GB=16 GPU_CHECK_STEPS=4 \
 #     GPU_CHECK_PLANS="mbs=8;mbs=8,flash_attention=off,recompute=selective" scripts/gpu-check.sh
 set -uo pipefail
-cd "${GPU_CHECK_ROOT:-$(dirname "$0")/..}"
+cd "${GPU_CHECK_ROOT:-$(dirname "$0")/..}" || { echo "gpu-check: cannot cd to the repository" >&2; exit 1; }
 
 OUT=${OUT:-$(mktemp -d /tmp/gpu-check.XXXXXX)}
-mkdir -p "$OUT"
+mkdir -p "$OUT" || { echo "gpu-check: cannot create $OUT" >&2; exit 1; }
 BUILD=${GPU_CHECK_BUILD:-build-gpu}
 MODEL=${GPU_CHECK_MODEL:-gpt-1.7b}
 GB=${GPU_CHECK_GB:-16}
@@ -27,9 +30,16 @@ GB=${GPU_CHECK_GB:-16}
 # The unfused plan recomputes the probabilities (selective): the memory model's unfused attention
 # keeps Megatron's scores, softmax and dropout mask (5·heads·seq² bytes per sequence and layer),
 # the executor only the bf16 softmax, so only without them do the two count the same tensors.
-IFS=';' read -r -a PLANS <<<"${GPU_CHECK_PLANS:-mbs=8;mbs=8,flash_attention=off,recompute=selective}"
+# mbs=8 keeps about 72 GiB (simulate's prediction for gpt-1.7b): an H200 holds it, an 80 GB
+# H100 only barely (the pool's fragmentation comes on top), so GPUs under 100 GB run mbs=4.
+MBS=8
+GPU_MEM_MIB=$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits 2>/dev/null | head -n 1 | tr -dc '0-9')
+if [ -n "$GPU_MEM_MIB" ] && [ "$GPU_MEM_MIB" -lt 100000 ]; then MBS=4; fi
+IFS=';' read -r -a PLANS <<<"${GPU_CHECK_PLANS:-mbs=$MBS;mbs=$MBS,flash_attention=off,recompute=selective}"
 STEPS=${GPU_CHECK_STEPS:-4}
-BUDGET_S=${GPU_CHECK_BUDGET_S:-470}
+# 8 minutes less the slack a stage killed at its deadline may take (timeout --kill-after=10) and
+# the table.
+BUDGET_S=${GPU_CHECK_BUDGET_S:-455}
 START=$(date +%s)
 
 declare -A STATUS NOTE
@@ -74,15 +84,20 @@ run_stage() {
 if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then export PATH=/usr/local/cuda/bin:$PATH; fi
 if command -v nvcc >/dev/null 2>&1; then
   STATUS[toolkit]="ok"
-  NOTE[toolkit]="$(nvcc --version | tail -n 2 | head -n 1); $( (nvidia-smi -L 2>/dev/null || echo 'nvidia-smi missing') | head -n 2 | tr '\n' ' ')"
+  # The driver must be at least as new as the toolkit (else every GPU case reports "no usable
+  # GPU: CUDA driver version is insufficient"), so show both.
+  NOTE[toolkit]="$(nvcc --version | tail -n 2 | head -n 1); $( (nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo 'nvidia-smi missing') | head -n 2 | tr '\n' ' ')"
 else
   STATUS[toolkit]="FAIL"
   NOTE[toolkit]="no nvcc: the CUDA toolkit is missing, so the CUDA backend cannot be built"
 fi
 
-# ---- build (sm_90 only; the targets this check needs) ----
-# GPU_CHECK_SKIP_BUILD=1 uses binaries already in $BUILD (built elsewhere for sm_90 and carried
-# over, where this machine lacks the build dependencies or the time).
+# ---- build (sm_80 and sm_90; the targets this check needs) ----
+# GPU_CHECK_SKIP_BUILD=1 uses binaries already in $BUILD (built elsewhere for sm_80/sm_90 and
+# carried over, where this machine lacks the build dependencies or the time).
+# Ninja where it is installed (and $BUILD is not already configured with another generator).
+GENERATOR=""
+if [ ! -f "$BUILD/CMakeCache.txt" ] && command -v ninja >/dev/null 2>&1; then GENERATOR="-G Ninja"; fi
 if [ "${GPU_CHECK_SKIP_BUILD:-0}" = 1 ]; then
   if [ -x "$BUILD/shardplan" ] && [ -x "$BUILD/shardplan-cuda" ] && [ -x "$BUILD/tests/executor_cuda_tests" ]; then
     STATUS[build]="ok"; NOTE[build]="skipped: prebuilt binaries in $BUILD"
@@ -91,7 +106,7 @@ if [ "${GPU_CHECK_SKIP_BUILD:-0}" = 1 ]; then
   fi
 elif [ "${STATUS[toolkit]}" = ok ]; then
   if run_stage build 300 "$OUT/build.log" bash -c "
-      cmake -S . -B '$BUILD' -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHARDPLAN_CUDA_ARCHITECTURES=90 &&
+      cmake -S . -B '$BUILD' $GENERATOR -DCMAKE_BUILD_TYPE=Release '-DSHARDPLAN_CUDA_ARCHITECTURES=80;90' &&
       cmake --build '$BUILD' -j \$(nproc) --target shardplan shardplan-cuda executor_cuda_tests"; then
     grep -h "shardplan: CUDA executor" "$OUT/build.log" >"$OUT/cuda-config.txt" 2>/dev/null
     NOTE[build]="${NOTE[build]}; $(head -n 1 "$OUT/cuda-config.txt")"
@@ -130,7 +145,8 @@ CLUSTER="$OUT/profile.json"
 CLUSTER_NOTE=""
 if [ "${STATUS[calibrate]}" != ok ]; then
   CLUSTER=dgx-h200
-  CLUSTER_NOTE="uncalibrated (calibrate failed): preset dgx-h200; "
+  nvidia-smi -L 2>/dev/null | head -n 1 | grep -q H100 && CLUSTER=dgx-h100
+  CLUSTER_NOTE="uncalibrated (calibrate failed): preset $CLUSTER; "
 fi
 for i in "${!PLANS[@]}"; do
   plan=${PLANS[$i]}

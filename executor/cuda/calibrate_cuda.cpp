@@ -53,8 +53,8 @@ double time_per_call(Stream s, double seconds, const std::function<void()>& fn) 
 }
 
 void fill_random(void* p, int64_t n, bool four_bytes, Stream s) {
+  MemoryTracker mem;  // before tmp: tmp's destructor releases its bytes to it
   DevBuf<float> tmp;
-  MemoryTracker mem;
   float* f = static_cast<float*>(p);
   if (!four_bytes) {
     tmp = DevBuf<float>(mem, MemCategory::temporaries, n, s, false);
@@ -165,7 +165,13 @@ CudaCalibration calibrate_cuda(const CudaCalibrationOptions& o) {
   c.device = prop.name;
   c.sms = prop.multiProcessorCount;
   size_t free_b = 0, total_b = 0;
-  const Stream s = create_stream();
+  // The stream outlives the cuBLAS handle bound to it (Blas's destructor synchronises it), and is
+  // destroyed on every way out.
+  struct OwnedStream {
+    Stream s = create_stream();
+    ~OwnedStream() { destroy_stream(s); }
+  } stream;
+  const Stream s = stream.s;
   Blas blas(s);
   SHARDPLAN_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
   c.memory_total_bytes = double(total_b);
@@ -237,7 +243,6 @@ CudaCalibration calibrate_cuda(const CudaCalibrationOptions& o) {
     }
     c.latency_us = t.front() / (2 * (n - 1)) * 1e6;  // ring: 2(n-1) steps of alpha dominate
   }
-  destroy_stream(s);
   return c;
 }
 

@@ -340,7 +340,12 @@ class NcclComm final : public DeviceComm {
     SHARDPLAN_NCCL_CHECK(
         ncclAllReduce(scratch_, scratch_, 1, ncclFloat32, ncclSum, c_, w_->stream));
     done("barrier");
-    synchronize(w_->stream);
+    try {
+      synchronize(w_->stream);
+    } catch (const CudaError&) {
+      w_->check();  // the watchdog's reason, when it aborted the wait
+      throw;
+    }
     w_->check();
   }
 

@@ -25,6 +25,9 @@ constexpr int kTile = 32;               // rows of the streamed operand per shar
 constexpr int kMaxHeadDim =
     16 * kTpr;  // two instantiations (head_dim <= 32, <= 128) keep nvcc fast
 constexpr float kLog2e = 1.4426950408889634f;
+// Two bf16 tiles of kTile rows of head_dim are the dynamic shared memory of every kernel; past
+// 48 KiB a launch needs cudaFuncSetAttribute(cudaFuncAttributeMaxDynamicSharedMemorySize).
+static_assert(2 * kTile * kMaxHeadDim * 2 <= 48 * 1024, "tiles exceed the default shared memory");
 
 __device__ __forceinline__ float ld(const bf16* p, int64_t i) {
   return __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(p)[i]);
@@ -46,11 +49,13 @@ struct Geo {  // AttnShape with the strides of the packed tensors
 };
 
 // Copies rows [r0, r0 + kTile) of head column block `col` of x [B·S, ld] (batch b) into
-// sm [kTile][D]; rows past S are zero.
+// sm [kTile][D]; rows past S are zero. The tile index is 32-bit (kTile·D <= 4096): a 64-bit
+// division per element would cost more than the tile's arithmetic.
 __device__ void load_tile(const bf16* x, int64_t ld_, int64_t b, int64_t S, int64_t col, int64_t r0,
-                          int64_t D, bf16* sm) {
-  for (int64_t e = threadIdx.x; e < kTile * D; e += blockDim.x) {
-    const int64_t r = e / D, c = e % D, row = r0 + r;
+                          int D, bf16* sm) {
+  for (int e = threadIdx.x; e < kTile * D; e += blockDim.x) {
+    const int r = e / D, c = e % D;
+    const int64_t row = r0 + r;
     sm[e] = row < S ? x[(b * S + row) * ld_ + col + c] : bf16{};
   }
 }
@@ -84,8 +89,8 @@ __global__ void k_flash_fwd(Geo g, const bf16* q, const bf16* k, const bf16* v, 
   const int64_t last = min(g.S - 1, int64_t(blockIdx.x) * kRows + kRows - 1);
   for (int64_t k0 = 0; k0 <= last; k0 += kTile) {
     __syncthreads();
-    load_tile(k, g.ldkv, b, g.S, kvh * g.D, k0, g.D, sk);
-    load_tile(v, g.ldkv, b, g.S, kvh * g.D, k0, g.D, sv);
+    load_tile(k, g.ldkv, b, g.S, kvh * g.D, k0, int(g.D), sk);
+    load_tile(v, g.ldkv, b, g.S, kvh * g.D, k0, int(g.D), sv);
     __syncthreads();
     float s[kTile];
     float tmax = -INFINITY;
@@ -166,8 +171,8 @@ __global__ void k_flash_bwd_dkdv(Geo g, const bf16* q, const bf16* k, const bf16
   for (int64_t hq = kvh * g.group; hq < (kvh + 1) * g.group; ++hq)
     for (int64_t q0 = first_q - first_q % kTile; q0 < g.S; q0 += kTile) {
       __syncthreads();
-      load_tile(q, g.ldq, b, g.S, hq * g.D, q0, g.D, sq);
-      load_tile(dout, g.ldq, b, g.S, hq * g.D, q0, g.D, sdo);
+      load_tile(q, g.ldq, b, g.S, hq * g.D, q0, int(g.D), sq);
+      load_tile(dout, g.ldq, b, g.S, hq * g.D, q0, int(g.D), sdo);
       for (int x = threadIdx.x; x < kTile; x += blockDim.x) {
         const bool in = q0 + x < g.S;
         s_lse[x] = in ? lse[(b * g.QH + hq) * g.S + q0 + x] * kLog2e : 0.f;
@@ -234,8 +239,8 @@ __global__ void k_flash_bwd_dq(Geo g, const bf16* q, const bf16* k, const bf16* 
   const int64_t last = min(g.S - 1, int64_t(blockIdx.x) * kRows + kRows - 1);
   for (int64_t k0 = 0; k0 <= last; k0 += kTile) {
     __syncthreads();
-    load_tile(k, g.ldkv, b, g.S, kvh * g.D, k0, g.D, sk);
-    load_tile(v, g.ldkv, b, g.S, kvh * g.D, k0, g.D, sv);
+    load_tile(k, g.ldkv, b, g.S, kvh * g.D, k0, int(g.D), sk);
+    load_tile(v, g.ldkv, b, g.S, kvh * g.D, k0, int(g.D), sv);
     __syncthreads();
 #pragma unroll 2
     for (int x = 0; x < kTile; ++x) {
@@ -291,6 +296,16 @@ unsigned row_blocks(int64_t S) {
   return static_cast<unsigned>((S + kRows - 1) / kRows);
 }
 
+// gridDim.y (one block row per (batch, head)) is limited to 65535 by the hardware; a launch past
+// it fails with "invalid configuration argument", so say which shape did it instead.
+unsigned head_blocks(int64_t batch_heads) {
+  constexpr int64_t kMaxGridY = 65535;
+  if (batch_heads > kMaxGridY)
+    throw std::invalid_argument("flash attention: batch x heads = " + std::to_string(batch_heads) +
+                                " exceeds the grid's 65535 blocks in y; use a smaller micro-batch");
+  return static_cast<unsigned>(batch_heads);
+}
+
 }  // namespace
 
 void flash_attention_forward(const AttnShape& sh, const bf16* q, const bf16* k, const bf16* v,
@@ -298,7 +313,7 @@ void flash_attention_forward(const AttnShape& sh, const bf16* q, const bf16* k, 
   const Geo g = geometry(sh);
   if (g.B * g.S == 0) return;
   const size_t smem = size_t(2 * kTile * g.D) * sizeof(bf16);
-  const dim3 grid(row_blocks(g.S), static_cast<unsigned>(g.B * g.QH));
+  const dim3 grid(row_blocks(g.S), head_blocks(g.B * g.QH));
   dispatch_per(g.D, [&](auto per) {
     k_flash_fwd<decltype(per)::value><<<grid, kThreads, smem, s>>>(g, q, k, v, out, lse);
   });
@@ -310,6 +325,8 @@ void flash_attention_backward(const AttnShape& sh, const bf16* q, const bf16* k,
                               bf16* dk, bf16* dv, Stream s) {
   const Geo g = geometry(sh);
   if (g.B * g.S == 0) return;
+  const dim3 grid_kv(row_blocks(g.S), head_blocks(g.B * g.KH)),
+      grid_q(row_blocks(g.S), head_blocks(g.B * g.QH));  // checked before anything is allocated
   const int64_t rows = g.B * g.QH * g.S;
   float* delta = static_cast<float*>(device_alloc(rows * int64_t(sizeof(float)), s));
   const int64_t warps = g.B * g.S * g.QH;
@@ -319,12 +336,8 @@ void flash_attention_backward(const AttnShape& sh, const bf16* q, const bf16* k,
   const size_t smem = size_t(2 * kTile * g.D) * sizeof(bf16);
   dispatch_per(g.D, [&](auto per) {
     constexpr int P = decltype(per)::value;
-    k_flash_bwd_dkdv<P>
-        <<<dim3(row_blocks(g.S), static_cast<unsigned>(g.B * g.KH)), kThreads, smem, s>>>(
-            g, q, k, v, dout, lse, delta, dk, dv);
-    k_flash_bwd_dq<P>
-        <<<dim3(row_blocks(g.S), static_cast<unsigned>(g.B * g.QH)), kThreads, smem, s>>>(
-            g, q, k, v, dout, lse, delta, dq);
+    k_flash_bwd_dkdv<P><<<grid_kv, kThreads, smem, s>>>(g, q, k, v, dout, lse, delta, dk, dv);
+    k_flash_bwd_dq<P><<<grid_q, kThreads, smem, s>>>(g, q, k, v, dout, lse, delta, dq);
   });
   SHARDPLAN_CUDA_CHECK_LAUNCH();
   device_free(delta, s);
