@@ -16,7 +16,7 @@ std::string g_program_dir;
 
 const std::vector<std::string> kGpuKeys = {
     "name", "description", "memory_bytes", "memory_bandwidth_GBps", "sms", "peak_tflops",
-    "gemm_peak_fraction", "attention_fwd_fraction", "attention_bwd_fraction", "attention_ramp_keys", "attention_kernels", "sustained_compute_fraction",
+    "gemm_peak_fraction", "attention_fwd_fraction", "attention_bwd_fraction", "attention_ramp_keys", "attention_kernels", "sustained_compute_fraction", "clock_variation",
     "memory_bandwidth_fraction", "kernel_overhead_us", "gemm_tile_m", "gemm_tile_n", "gemm_pipeline_k", "comm_sms",
     "runtime_reserved_bytes", "allocator_fragmentation", "source"};
 
@@ -61,6 +61,9 @@ GpuSpec gpu_from_json(const JsonObject& o) {
     }
   }
   g.sustained_compute_fraction = fraction(o, "sustained_compute_fraction", g.sustained_compute_fraction);
+  g.clock_variation = o.get_number("clock_variation", g.clock_variation);
+  if (!(g.clock_variation >= 0 && g.clock_variation < 0.2))
+    o.fail("clock_variation", "expected a relative standard deviation from 0 to below 0.2");
   g.memory_bandwidth_fraction = fraction(o, "memory_bandwidth_fraction", g.memory_bandwidth_fraction);
   g.kernel_overhead_us = o.get_number("kernel_overhead_us", g.kernel_overhead_us);
   if (g.kernel_overhead_us < 0) o.fail("kernel_overhead_us", "expected a non-negative number");

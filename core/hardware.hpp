@@ -35,6 +35,11 @@ struct GpuSpec {
   // fractions above (the power cap lowers the clocks under hours of dense math): scales GEMM and
   // fused-attention rates, not memory-bound kernels. 1: the microbenchmarks hold.
   double sustained_compute_fraction = 1;
+  // Chip-to-chip spread of that sustained rate: the relative standard deviation of tensor-core
+  // throughput across GPUs of this type in one cluster (manufacturing variation under the power
+  // manager). A synchronous job runs at its slowest GPU's pace (costmodel/gpu_variation.hpp).
+  // 0: all GPUs alike.
+  double clock_variation = 0;
   double memory_bandwidth_fraction = 0.85;  // streaming kernels vs datasheet bandwidth
   double kernel_overhead_us = 4;          // launch + tail per kernel
   int64_t gemm_tile_m = 128;              // output tile of the GEMM kernels (wave quantization)

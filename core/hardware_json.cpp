@@ -34,6 +34,7 @@ OJ gpu_to_json(const GpuSpec& g) {
             {"attention_ramp_keys", g.attention_ramp_keys},
             {"attention_kernels", attention_kernels_json(g)},
             {"sustained_compute_fraction", g.sustained_compute_fraction},
+            {"clock_variation", g.clock_variation},
             {"memory_bandwidth_fraction", g.memory_bandwidth_fraction},
             {"kernel_overhead_us", g.kernel_overhead_us},
             {"gemm_tile_m", g.gemm_tile_m},

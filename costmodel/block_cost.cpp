@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "costmodel/gemm.hpp"
+#include "costmodel/gpu_variation.hpp"
 #include "costmodel/op_sac.hpp"
 #include "costmodel/op_pricer.hpp"
 #include "costmodel/tp_overlap.hpp"
@@ -15,7 +16,18 @@ namespace shardplan {
 
 using namespace pricing;
 
-BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& gpu, const ShardContext& c) {
+namespace {
+// The GPU as the job's slowest one runs: its tensor-core rates (GEMM and fused attention) scaled
+// down by the spread across the job's GPUs; memory-bound kernels keep the median's bandwidth.
+GpuSpec slowest_of_job(const GpuSpec& gpu, const ShardContext& c) {
+  GpuSpec slow = gpu;
+  slow.sustained_compute_fraction /= c.slowest_gpu;
+  return slow;
+}
+}  // namespace
+
+BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& median_gpu, const ShardContext& c) {
+  const GpuSpec gpu = slowest_of_job(median_gpu, c);
   // FP8 training runs the transformer layers' GEMMs in FP8 and keeps the output layer in 16 bits
   // (Megatron-Core's output layer is not a Transformer Engine module; torchtitan's float8 filters
   // out "output").
@@ -260,6 +272,7 @@ ShardContext shard_context(const Strategy& s, const ClusterSpec& cluster, int64_
   c.tp_group = place_group(cluster, s.tp, 1);
   c.cp_group = place_group(cluster, s.cp, s.tp);
   c.ep_group = place_group(cluster, s.ep, 1);
+  c.slowest_gpu = slowest_gpu_factor(cluster.gpu, s.gpus());
   return c;
 }
 

@@ -20,8 +20,10 @@ struct ShardContext {
   Recompute recompute = Recompute::none;
   DType precision = DType::bf16;
   GroupPlacement tp_group, cp_group, ep_group;
+  // The job's slowest GPU against a median one on tensor-core math (slowest_gpu_factor).
+  double slowest_gpu = 1;
   bool operator==(const ShardContext& o) const {
-    return tp == o.tp && cp == o.cp && ep == o.ep && micro_batch == o.micro_batch &&
+    return tp == o.tp && cp == o.cp && ep == o.ep && micro_batch == o.micro_batch && slowest_gpu == o.slowest_gpu &&
            seq_len == o.seq_len && sp == o.sp && flash == o.flash &&
            tp_comm_overlap == o.tp_comm_overlap && async_tp_backward == o.async_tp_backward &&
            ep_comm_overlap == o.ep_comm_overlap && attention_kernel == o.attention_kernel &&

@@ -4,6 +4,7 @@
 #include "costmodel/estimate.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <cstdio>
@@ -206,7 +207,7 @@ uint64_t ctx_hash(const ShardContext& c) {
   uint64_t h = 1469598103934665603ULL;
   for (uint64_t v : {uint64_t(c.tp), uint64_t(c.cp), uint64_t(c.ep), uint64_t(c.micro_batch),
                      uint64_t(c.seq_len), uint64_t(c.sp), uint64_t(c.flash),
-                     uint64_t(c.tp_comm_overlap), uint64_t(c.async_tp_backward), uint64_t(c.ep_comm_overlap), uint64_t(c.attention_kernel), uint64_t(c.recompute), uint64_t(c.precision)})
+                     uint64_t(c.tp_comm_overlap), uint64_t(c.async_tp_backward), uint64_t(c.ep_comm_overlap), uint64_t(c.attention_kernel), uint64_t(c.recompute), uint64_t(c.precision), std::bit_cast<uint64_t>(c.slowest_gpu)})
     h = mix(h, v);
   return h;
 }
