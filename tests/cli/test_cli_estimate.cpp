@@ -3,6 +3,8 @@
 // mean).
 #include <doctest/doctest.h>
 
+#include "tests/approx.hpp"
+
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -73,12 +75,12 @@ TEST_CASE("cli estimate: --json on gpt-22b has every contract key") {
   // With ZeRO 0 and one stage the step is exactly its parts (pipeline.cpp: m t + bubble + p2p +
   // DP/optimizer tail; compute + recompute + exposed comm make m t).
   const double step = j["step_time_s"].get<double>();
-  CHECK(sum == doctest::Approx(step).epsilon(1e-9));
+  CHECK(sum == shardplan::testing::rel(step).epsilon(1e-9));
   // tokens/s = global batch * seq_len / step = 4 * 2048 / step.
-  CHECK(j["tokens_per_s"].get<double>() == doctest::Approx(4 * 2048 / step).epsilon(1e-9));
+  CHECK(j["tokens_per_s"].get<double>() == shardplan::testing::rel(4 * 2048 / step).epsilon(1e-9));
   // MFU = model TFLOP/s per GPU / peak (A100 bf16: 312 TFLOP/s); selective recompute: HFU > MFU.
   CHECK(j["mfu"].get<double>() ==
-        doctest::Approx(j["model_tflops_per_gpu"].get<double>() / 312).epsilon(1e-9));
+        shardplan::testing::rel(j["model_tflops_per_gpu"].get<double>() / 312).epsilon(1e-9));
   CHECK(j["hfu"].get<double>() > j["mfu"].get<double>());
   // Model states of one GPU of 8-way TP on 22B parameters: 18 B * ~22.07e9 / 8 ~ 49.7 GB, the
   // layer norms being replicated add a little: between 49 and 51 GB.
@@ -89,7 +91,7 @@ TEST_CASE("cli estimate: --json on gpt-22b has every contract key") {
   CHECK(states < 51e9);
   // peak_memory_bytes is the largest stage total.
   CHECK(j["peak_memory_bytes"].get<double>() ==
-        doctest::Approx(stages[0]["total_bytes"].get<double>()));
+        shardplan::testing::rel(stages[0]["total_bytes"].get<double>()));
 }
 
 TEST_CASE("cli estimate: impossible strategies exit 2 with a one-line reason") {

@@ -3,6 +3,8 @@
 // tests/data/hf/EXPECTED.md).
 #include <doctest/doctest.h>
 
+#include "tests/approx.hpp"
+
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -99,8 +101,8 @@ TEST_CASE("cli inspect: every zoo model's parameters match the published counts"
     }
     ++checked;
     const Published& p = it->second;
-    CHECK(total == doctest::Approx(p.total).epsilon(p.tolerance));
-    CHECK(active == doctest::Approx(p.active > 0 ? p.active : p.total).epsilon(p.tolerance));
+    CHECK(total == shardplan::testing::rel(p.total).epsilon(p.tolerance));
+    CHECK(active == shardplan::testing::rel(p.active > 0 ? p.active : p.total).epsilon(p.tolerance));
   }
   CHECK(checked >= 24);
 }
@@ -121,7 +123,7 @@ TEST_CASE("cli inspect: the GPT zoo follows Narayanan's formula exactly, plus th
     const double l = spec["layers"].get<double>(), h = spec["hidden"].get<double>();
     const double V = spec["vocab"].get<double>(), s = spec["seq_len"].get<double>();
     const double formula = 12 * l * h * h * (1 + 13 / (12 * h) + (V + s) / (12 * l * h)) + 2 * h;
-    CHECK(inspect(file, dir)["params"].get<double>() == doctest::Approx(formula).epsilon(1e-12));
+    CHECK(inspect(file, dir)["params"].get<double>() == shardplan::testing::rel(formula).epsilon(1e-12));
     ++checked;
   }
   CHECK(checked == 12);
@@ -145,8 +147,8 @@ TEST_CASE("cli inspect: the Hugging Face fixtures load with EXPECTED.md's totals
     CHECK(j["format"] == "hf");
     auto it = expected.find(name);
     REQUIRE(it != expected.end());
-    CHECK(j["params"].get<double>() == doctest::Approx(it->second.first).epsilon(1e-12));
-    CHECK(j["active_params"].get<double>() == doctest::Approx(it->second.second).epsilon(1e-12));
+    CHECK(j["params"].get<double>() == shardplan::testing::rel(it->second.first).epsilon(1e-12));
+    CHECK(j["active_params"].get<double>() == shardplan::testing::rel(it->second.second).epsilon(1e-12));
     ++checked;
   }
   CHECK(checked == 9);

@@ -2,6 +2,8 @@
 // every parallelism and recompute setting), through price_block on a built transformer graph.
 #include <doctest/doctest.h>
 
+#include "tests/approx.hpp"
+
 #include "costmodel_fixtures.hpp"
 
 #include "core/hardware.hpp"
@@ -61,16 +63,16 @@ TEST_CASE(
     CAPTURE(t);
     double expected = sbh(1) * (10 + 24.0 / t + 5 * kA * kS / (kH * t));
     CHECK(layer_cost(t, false, Recompute::none).saved_bytes ==
-          doctest::Approx(expected).epsilon(1e-9));
+          testing::rel(expected).epsilon(1e-9));
   }
   CHECK(layer_cost(8, false, Recompute::none).saved_bytes ==
-        doctest::Approx(578813952.0).epsilon(1e-9));
+        testing::rel(578813952.0).epsilon(1e-9));
   // t = 1 is Table 2's "no parallelism" row, s b h (34 + 5as/h).
   CHECK(layer_cost(1, false, Recompute::none).saved_bytes ==
-        doctest::Approx(sbh(1) * (34 + 5 * kA * kS / kH)).epsilon(1e-9));
+        testing::rel(sbh(1) * (34 + 5 * kA * kS / kH)).epsilon(1e-9));
   // Linear in the micro-batch: b = 4 is 4x b = 1.
   CHECK(layer_cost(8, false, Recompute::none, 4).saved_bytes ==
-        doctest::Approx(4 * 578813952.0).epsilon(1e-9));
+        testing::rel(4 * 578813952.0).epsilon(1e-9));
 }
 
 TEST_CASE("activation memory: TP + SP saves s b h (34/t + 5as/(ht))") {
@@ -79,10 +81,10 @@ TEST_CASE("activation memory: TP + SP saves s b h (34/t + 5as/(ht))") {
     CAPTURE(t);
     double expected = sbh(1) * (34.0 / t + 5 * kA * kS / (kH * t));
     CHECK(layer_cost(t, true, Recompute::none).saved_bytes ==
-          doctest::Approx(expected).epsilon(1e-9));
+          testing::rel(expected).epsilon(1e-9));
   }
   CHECK(layer_cost(8, true, Recompute::none).saved_bytes ==
-        doctest::Approx(358612992.0).epsilon(1e-9));
+        testing::rel(358612992.0).epsilon(1e-9));
 }
 
 TEST_CASE("activation memory: selective recompute drops the 5as/h term") {
@@ -91,19 +93,19 @@ TEST_CASE("activation memory: selective recompute drops the 5as/h term") {
   for (int64_t t : {2, 4, 8}) {
     CAPTURE(t);
     CHECK(layer_cost(t, false, Recompute::selective).saved_bytes ==
-          doctest::Approx(sbh(1) * (10 + 24.0 / t)).epsilon(1e-9));
+          testing::rel(sbh(1) * (10 + 24.0 / t)).epsilon(1e-9));
     CHECK(layer_cost(t, true, Recompute::selective).saved_bytes ==
-          doctest::Approx(sbh(1) * 34.0 / t).epsilon(1e-9));
+          testing::rel(sbh(1) * 34.0 / t).epsilon(1e-9));
   }
   CHECK(layer_cost(8, false, Recompute::selective).saved_bytes ==
-        doctest::Approx(327155712.0).epsilon(1e-9));
+        testing::rel(327155712.0).epsilon(1e-9));
   CHECK(layer_cost(8, true, Recompute::selective).saved_bytes ==
-        doctest::Approx(106954752.0).epsilon(1e-9));
+        testing::rel(106954752.0).epsilon(1e-9));
   // FORMULAS.md: with FlashAttention the scores are not stored either, as with selective recompute.
   CHECK(layer_cost(8, false, Recompute::none, 1, true).saved_bytes ==
-        doctest::Approx(sbh(1) * (10 + 24.0 / 8)).epsilon(1e-9));
+        testing::rel(sbh(1) * (10 + 24.0 / 8)).epsilon(1e-9));
   CHECK(layer_cost(8, true, Recompute::none, 1, true).saved_bytes ==
-        doctest::Approx(sbh(1) * 34.0 / 8).epsilon(1e-9));
+        testing::rel(sbh(1) * 34.0 / 8).epsilon(1e-9));
 }
 
 TEST_CASE("activation memory: full recompute keeps only the 16-bit layer input, 2 s b h") {
@@ -113,28 +115,28 @@ TEST_CASE("activation memory: full recompute keeps only the 16-bit layer input, 
   for (int64_t t : {1, 2, 8}) {
     CAPTURE(t);
     CHECK(layer_cost(t, false, Recompute::full).saved_bytes ==
-          doctest::Approx(50331648.0).epsilon(1e-12));
+          testing::rel(50331648.0).epsilon(1e-12));
   }
   CHECK(layer_cost(8, true, Recompute::full).saved_bytes ==
-        doctest::Approx(50331648.0 / 8).epsilon(1e-12));
+        testing::rel(50331648.0 / 8).epsilon(1e-12));
   // The transient working set while one layer is recomputed is that layer's full no-recompute
   // stash: s b h (10 + 24/t + 5as/(ht)) = 23 s b h at t = 8.
   CHECK(layer_cost(8, false, Recompute::full).transient_bytes ==
-        doctest::Approx(578813952.0).epsilon(1e-9));
+        testing::rel(578813952.0).epsilon(1e-9));
 }
 
 TEST_CASE("activation memory: the layer's parameters per GPU are 12h^2 + 13h split by TP") {
   // Narayanan §5.1 per layer: 12h^2 + 13h. qkv 3h^2+3h, attention out h^2+h, fc1 4h^2+4h,
   // fc2 4h^2+h, two layernorms 4h.
   CHECK(layer_cost(1, false, Recompute::none).dense_params ==
-        doctest::Approx(12 * kH * kH + 13 * kH).epsilon(1e-12));
+        testing::rel(12 * kH * kH + 13 * kH).epsilon(1e-12));
   // Megatron under TP t splits the four matrices and the column-parallel biases (3h + 4h) and
   // replicates the layernorms (4h) and the row-parallel biases (h + h). t = 8:
   //   (12h^2 + 7h)/8 + 6h = (1,811,939,328 + 86,016)/8 + 73,728 = 226,576,896.
   // The model divides the row-parallel biases by t too, i.e. (12h^2 + 9h)/8 + 4h = 226,555,392:
   // 2h(1 - 1/t) = 21,504 fewer (1e-4 relative), hence the tolerance.
   CHECK(layer_cost(8, false, Recompute::none).dense_params ==
-        doctest::Approx(226576896.0).epsilon(1e-4));
+        testing::rel(226576896.0).epsilon(1e-4));
 }
 
 TEST_CASE("activation memory: embedding and output layer with SP match FORMULAS.md's extra term") {
@@ -146,15 +148,15 @@ TEST_CASE("activation memory: embedding and output layer with SP match FORMULAS.
   REQUIRE(graph().blocks[0].type == "embedding");
   REQUIRE(graph().blocks[head].type == "head");
   CHECK(cost_of(0, 8, true, Recompute::none).saved_bytes ==
-        doctest::Approx(sbh(1) / 8).epsilon(1e-12));
+        testing::rel(sbh(1) / 8).epsilon(1e-12));
   // The 4 (1 + V/h) s b h / t part (p = 1) is the head: final-norm input and output-layer input,
   // 2 + 2 bytes per element of s b h / t, and the fp32 logits kept for the cross-entropy backward,
   // 4 s b V / t. t = 8: 4 * 25,165,824 / 8 * (1 + 51200/12288) = 12,582,912 * 5.1667 = 65,011,712
   // B.
   CHECK(cost_of(head, 8, true, Recompute::none).saved_bytes ==
-        doctest::Approx(4 * sbh(1) / 8 * (1 + 51200.0 / kH)).epsilon(1e-12));
+        testing::rel(4 * sbh(1) / 8 * (1 + 51200.0 / kH)).epsilon(1e-12));
   CHECK(cost_of(head, 8, true, Recompute::none).saved_bytes ==
-        doctest::Approx(65011712.0).epsilon(1e-12));
+        testing::rel(65011712.0).epsilon(1e-12));
 }
 
 TEST_CASE("cross-entropy time: Megatron's unfused fp32 passes over the vocab-parallel logits") {
@@ -169,6 +171,6 @@ TEST_CASE("cross-entropy time: Megatron's unfused fp32 passes over the vocab-par
   only_loss.ops = {only_loss.ops.back()};
   REQUIRE(g.op(only_loss.ops[0]).kind == OpKind::loss);
   const BlockCost bc = price_block(g, only_loss, cluster.gpu, testing::single_gpu_context(cluster, g));
-  CHECK(bc.fwd_s == doctest::Approx(2.3785e-3).epsilon(1e-4));
-  CHECK(bc.bwd_input_s == doctest::Approx(0.8754e-3).epsilon(1e-4));
+  CHECK(bc.fwd_s == testing::rel(2.3785e-3).epsilon(1e-4));
+  CHECK(bc.bwd_input_s == testing::rel(0.8754e-3).epsilon(1e-4));
 }

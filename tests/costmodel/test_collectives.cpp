@@ -2,6 +2,8 @@
 // FORMULAS.md "Collectives"), on hand-made network levels whose every number is round.
 #include <doctest/doctest.h>
 
+#include "tests/approx.hpp"
+
 #include "costmodel/collectives.hpp"
 
 using namespace shardplan;
@@ -31,21 +33,21 @@ ClusterSpec two_nodes() {
 TEST_CASE("collectives: ring all-reduce is 2(n-1) alpha + 2(n-1)/n S/B") {
   // nccl-tests PERFORMANCE.md (FORMULAS.md): n = 8, S = 1e9 bytes, B = 1e11 B/s, alpha = 1e-5 s:
   //   2*7*1e-5 + 2*7/8 * 1e9/1e11 = 1.4e-4 + 0.0175 = 0.01764 s.
-  CHECK(ring_all_reduce_s(8, 1e9, nv_level()) == doctest::Approx(0.01764).epsilon(1e-12));
+  CHECK(ring_all_reduce_s(8, 1e9, nv_level()) == testing::rel(0.01764).epsilon(1e-12));
   // n = 2: 2*1*1e-5 + 2*(1/2) * 0.01 = 2e-5 + 0.01 = 0.01002 s.
-  CHECK(ring_all_reduce_s(2, 1e9, nv_level()) == doctest::Approx(0.01002).epsilon(1e-12));
+  CHECK(ring_all_reduce_s(2, 1e9, nv_level()) == testing::rel(0.01002).epsilon(1e-12));
 }
 
 TEST_CASE("collectives: ring all-gather / reduce-scatter is (n-1) alpha + (n-1)/n S/B") {
   // n = 8, S = 1e9 (the gathered size): 7*1e-5 + 7/8 * 0.01 = 7e-5 + 0.00875 = 0.00882 s.
-  CHECK(ring_all_gather_s(8, 1e9, nv_level()) == doctest::Approx(0.00882).epsilon(1e-12));
+  CHECK(ring_all_gather_s(8, 1e9, nv_level()) == testing::rel(0.00882).epsilon(1e-12));
   // One group inside one domain: all_gather_s and reduce_scatter_s are the single ring.
   ClusterSpec c = two_nodes();
   GroupPlacement g = place_group(c, 8, 1);
   CHECK(g.local == 8);
   CHECK(g.inner == g.outer);
-  CHECK(all_gather_s(g, 1e9) == doctest::Approx(0.00882).epsilon(1e-12));
-  CHECK(reduce_scatter_s(g, 1e9) == doctest::Approx(0.00882).epsilon(1e-12));
+  CHECK(all_gather_s(g, 1e9) == testing::rel(0.00882).epsilon(1e-12));
+  CHECK(reduce_scatter_s(g, 1e9) == testing::rel(0.00882).epsilon(1e-12));
 }
 
 TEST_CASE("collectives: bus bandwidth equals the level's nominal bandwidth times its efficiency") {
@@ -54,21 +56,21 @@ TEST_CASE("collectives: bus bandwidth equals the level's nominal bandwidth times
   NetworkLevel l{"nv", 8, 100, 0, 0.8, "hand"};
   const double S = 4e9, n = 8;
   double t = ring_all_reduce_s(8, S, l);
-  CHECK(S / t * 2 * (n - 1) / n == doctest::Approx(80e9).epsilon(1e-12));
+  CHECK(S / t * 2 * (n - 1) / n == testing::rel(80e9).epsilon(1e-12));
   // All-gather: busbw = algbw * (n-1)/n (PERFORMANCE.md), the same 80e9 B/s.
   double tg = ring_all_gather_s(8, S, l);
-  CHECK(S / tg * (n - 1) / n == doctest::Approx(80e9).epsilon(1e-12));
+  CHECK(S / tg * (n - 1) / n == testing::rel(80e9).epsilon(1e-12));
 }
 
 TEST_CASE("collectives: all_reduce_s inside a domain takes the cheaper of ring and tree") {
   // Double binary tree: 2*ceil(log2 n) alpha + 2 S/B. n = 8:
   //   S = 1e9: ring 0.01764 s, tree 2*3*1e-5 + 2*0.01 = 0.02006 s  -> ring (bandwidth-bound).
   //   S = 1e3: ring 1.4e-4 + 1.75e-8 = 1.400175e-4 s, tree 6e-5 + 2e-8 = 6.002e-5 s -> tree.
-  CHECK(tree_all_reduce_s(8, 1e9, nv_level()) == doctest::Approx(0.02006).epsilon(1e-12));
+  CHECK(tree_all_reduce_s(8, 1e9, nv_level()) == testing::rel(0.02006).epsilon(1e-12));
   ClusterSpec c = two_nodes();
   GroupPlacement g = place_group(c, 8, 1);
-  CHECK(all_reduce_s(g, 1e9) == doctest::Approx(0.01764).epsilon(1e-12));
-  CHECK(all_reduce_s(g, 1e3) == doctest::Approx(6.002e-5).epsilon(1e-12));
+  CHECK(all_reduce_s(g, 1e9) == testing::rel(0.01764).epsilon(1e-12));
+  CHECK(all_reduce_s(g, 1e3) == testing::rel(6.002e-5).epsilon(1e-12));
 }
 
 TEST_CASE(
@@ -91,8 +93,8 @@ TEST_CASE(
   //   ring total 0.01407 + 0.00801 + 0.01407 + 0.00014 = 0.03629 s
   //   tree total 0.01407 + 0.01601 + 0.01407 = 0.04415 s -> ring
   const double rs = 7e-5 + 0.014, across = 1e-5 + 0.008, ag = rs, flat = 14 * 1e-5;
-  CHECK(all_reduce_s(g, 1.6e9) == doctest::Approx(rs + across + ag + flat).epsilon(1e-12));
-  CHECK(all_reduce_s(g, 1.6e9) == doctest::Approx(0.03629).epsilon(1e-12));
+  CHECK(all_reduce_s(g, 1.6e9) == testing::rel(rs + across + ag + flat).epsilon(1e-12));
+  CHECK(all_reduce_s(g, 1.6e9) == testing::rel(0.03629).epsilon(1e-12));
 }
 
 TEST_CASE("collectives: across many nodes a flat ring's latency grows with every rank, the tree's does not") {
@@ -107,8 +109,8 @@ TEST_CASE("collectives: across many nodes a flat ring's latency grows with every
   c.nodes = 192;
   GroupPlacement g = place_group(c, 1536, 1);
   REQUIRE(g.local == 8);
-  CHECK(all_gather_s(g, 1e6) == doctest::Approx(0.014395 + 191.0 / 192 * 1.25e5 / 2.5e10 + 8.75e-6).epsilon(1e-12));
-  CHECK(all_reduce_s(g, 1e6) == doctest::Approx(2.475e-4).epsilon(1e-12));
+  CHECK(all_gather_s(g, 1e6) == testing::rel(0.014395 + 191.0 / 192 * 1.25e5 / 2.5e10 + 8.75e-6).epsilon(1e-12));
+  CHECK(all_reduce_s(g, 1e6) == testing::rel(2.475e-4).epsilon(1e-12));
 }
 
 TEST_CASE("collectives: a group that does not tile the node straddles two nodes and rings over the network") {
@@ -123,7 +125,7 @@ TEST_CASE("collectives: a group that does not tile the node straddles two nodes 
   CHECK(six.local == 1);
   CHECK(six.outer->name == "ib");
   CHECK(place_group(c, 3, 2).outer->name == "ib");
-  CHECK(all_reduce_s(six, 1e9) == doctest::Approx(5e-5 + 2.0 * 5 / 6 * 1e9 / 2.5e10).epsilon(1e-12));
+  CHECK(all_reduce_s(six, 1e9) == testing::rel(5e-5 + 2.0 * 5 / 6 * 1e9 / 2.5e10).epsilon(1e-12));
 }
 
 TEST_CASE("collectives: the simulator's split puts only the cross-node bandwidth term on the NIC") {
@@ -132,14 +134,14 @@ TEST_CASE("collectives: the simulator's split puts only the cross-node bandwidth
   // bandwidth term 2*(1/2)*2e8/2.5e10 = 0.008 s.
   ClusterSpec c = two_nodes();
   CommTime ar = all_reduce_time(place_group(c, 16, 1), 1.6e9);
-  CHECK(ar.fixed_s == doctest::Approx(2 * 0.01407 + 1e-5 + 1.4e-4).epsilon(1e-12));
-  CHECK(ar.nic_s == doctest::Approx(0.008).epsilon(1e-12));
-  CHECK(ar.total_s() == doctest::Approx(all_reduce_s(place_group(c, 16, 1), 1.6e9)).epsilon(1e-15));
+  CHECK(ar.fixed_s == testing::rel(2 * 0.01407 + 1e-5 + 1.4e-4).epsilon(1e-12));
+  CHECK(ar.nic_s == testing::rel(0.008).epsilon(1e-12));
+  CHECK(ar.total_s() == testing::rel(all_reduce_s(place_group(c, 16, 1), 1.6e9)).epsilon(1e-15));
   // All-gather: across latency 5e-6 + in-node 0.01407 + 7 extra in-node hops of the flat ring
   // (7e-5) fixed; across bandwidth 0.004 s on the NIC.
   CommTime ag = all_gather_time(place_group(c, 16, 1), 1.6e9);
-  CHECK(ag.fixed_s == doctest::Approx(5e-6 + 0.01407 + 7e-5).epsilon(1e-12));
-  CHECK(ag.nic_s == doctest::Approx(0.004).epsilon(1e-12));
+  CHECK(ag.fixed_s == testing::rel(5e-6 + 0.01407 + 7e-5).epsilon(1e-12));
+  CHECK(ag.nic_s == testing::rel(0.004).epsilon(1e-12));
   // A group inside one node never touches the NIC.
   CHECK(all_reduce_time(place_group(c, 8, 1), 1.6e9).nic_s == 0.0);
   CHECK(all_gather_time(place_group(c, 8, 1), 1.6e9).nic_s == 0.0);
@@ -159,8 +161,8 @@ TEST_CASE("collectives: hierarchical all-gather gathers across nodes (S/g) then 
   //   7 more in-node hops, 7e-5 s;  total 0.018145 s.
   ClusterSpec c = two_nodes();
   GroupPlacement g = place_group(c, 16, 1);
-  CHECK(all_gather_s(g, 1.6e9) == doctest::Approx(0.018145).epsilon(1e-12));
-  CHECK(reduce_scatter_s(g, 1.6e9) == doctest::Approx(0.018145).epsilon(1e-12));
+  CHECK(all_gather_s(g, 1.6e9) == testing::rel(0.018145).epsilon(1e-12));
+  CHECK(reduce_scatter_s(g, 1.6e9) == testing::rel(0.018145).epsilon(1e-12));
 }
 
 TEST_CASE("collectives: a DP group of 2 with stride 8 (TP = 8 inside) runs on the network only") {
@@ -171,28 +173,28 @@ TEST_CASE("collectives: a DP group of 2 with stride 8 (TP = 8 inside) runs on th
   GroupPlacement g = place_group(c, 2, 8);
   CHECK(g.local == 1);
   CHECK(g.outer->name == "ib");
-  CHECK(all_reduce_s(g, 1e9) == doctest::Approx(0.04001).epsilon(1e-12));
+  CHECK(all_reduce_s(g, 1e9) == testing::rel(0.04001).epsilon(1e-12));
 }
 
 TEST_CASE("collectives: point-to-point is alpha + S/B on the level that joins the two ranks") {
   ClusterSpec c = two_nodes();
   // Neighbours 1 apart (same node, nv): 1e-5 + 1e8/1e11 = 1e-5 + 1e-3 = 0.00101 s.
-  CHECK(p2p_s(c, 1, 2, 1e8) == doctest::Approx(0.00101).epsilon(1e-12));
+  CHECK(p2p_s(c, 1, 2, 1e8) == testing::rel(0.00101).epsilon(1e-12));
   // 8 apart (rank 0 -> rank 8, the next node, ib): 5e-6 + 1e8/2.5e10 = 5e-6 + 0.004 = 0.004005 s.
-  CHECK(p2p_s(c, 8, 2, 1e8) == doctest::Approx(0.004005).epsilon(1e-12));
+  CHECK(p2p_s(c, 8, 2, 1e8) == testing::rel(0.004005).epsilon(1e-12));
   // 4 stages 2 apart (ranks 0, 2, 4, 6) stay in the node; 4 stages 4 apart cross at rank 4 -> 8.
-  CHECK(p2p_s(c, 2, 4, 1e8) == doctest::Approx(0.00101).epsilon(1e-12));
-  CHECK(p2p_s(c, 4, 4, 1e8) == doctest::Approx(0.004005).epsilon(1e-12));
+  CHECK(p2p_s(c, 2, 4, 1e8) == testing::rel(0.00101).epsilon(1e-12));
+  CHECK(p2p_s(c, 4, 4, 1e8) == testing::rel(0.004005).epsilon(1e-12));
 }
 
 TEST_CASE("collectives: all-to-all is (n-1)/n S/B per rank, network-bound across nodes") {
   // FORMULAS.md: (n-1)/n * S * beta over a full-bisection network, plus (n-1) alpha here.
   ClusterSpec c = two_nodes();
   // Inside a node, n = 8, S = 1e9 per rank: 7*1e-5 + 7/8 * 0.01 = 0.00882 s.
-  CHECK(all_to_all_s(place_group(c, 8, 1), 1e9) == doctest::Approx(0.00882).epsilon(1e-12));
+  CHECK(all_to_all_s(place_group(c, 8, 1), 1e9) == testing::rel(0.00882).epsilon(1e-12));
   // n = 16 over 2 nodes: 8/16 of the bytes leave the node over ib, 7/16 stay on nv:
   //   max(15*5e-6 + 0.5 * 1e9/2.5e10, 7/16 * 1e9/1e11) = max(0.020075, 0.004375) = 0.020075 s.
-  CHECK(all_to_all_s(place_group(c, 16, 1), 1e9) == doctest::Approx(0.020075).epsilon(1e-12));
+  CHECK(all_to_all_s(place_group(c, 16, 1), 1e9) == testing::rel(0.020075).epsilon(1e-12));
 }
 
 TEST_CASE("collectives: zero bytes or a group of one cost nothing") {

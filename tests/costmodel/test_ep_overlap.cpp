@@ -2,6 +2,8 @@
 // batch-level overlap, DeepSeek's DualPipe), against the exposed all-to-all it replaces.
 #include <doctest/doctest.h>
 
+#include "tests/approx.hpp"
+
 #include "core/hardware.hpp"
 #include "core/strategy.hpp"
 #include "costmodel/block_cost.hpp"
@@ -34,16 +36,16 @@ TEST_CASE("ep overlap: the all-to-all hides behind the block's compute, less SM 
   const ClusterSpec cl = load_cluster("dgx-h100");
   const double a2a = 4 * all_to_all_s(place_group(cl, 8, 1), 67108864.0);
   const BlockCost off = moe_block(m.graph, cl, false);
-  CHECK(off.ep_comm_s == doctest::Approx(a2a));
+  CHECK(off.ep_comm_s == testing::rel(a2a));
   // The compute it can hide behind: the block's passes without the all-to-all (tp = 1: no TP).
   const double compute = off.fwd_s + off.bwd_input_s + off.bwd_weight_s - a2a;
   REQUIRE(compute > a2a);
   const BlockCost on = moe_block(m.graph, cl, true);
   // The all-to-all kernels hold 16 of 132 SMs while they run: the compute beside them slows by
   // 16/132 of the all-to-all's time, which is all that is exposed.
-  CHECK(on.ep_comm_s == doctest::Approx(a2a * 16.0 / 132.0));
-  CHECK(on.ep_comm_s == doctest::Approx(beside_collective(cl.gpu, compute, a2a) - compute));
-  CHECK(on.fwd_s + on.bwd_input_s + on.bwd_weight_s == doctest::Approx(compute + a2a * 16.0 / 132.0));
+  CHECK(on.ep_comm_s == testing::rel(a2a * 16.0 / 132.0));
+  CHECK(on.ep_comm_s == testing::rel(beside_collective(cl.gpu, compute, a2a) - compute));
+  CHECK(on.fwd_s + on.bwd_input_s + on.bwd_weight_s == testing::rel(compute + a2a * 16.0 / 132.0));
 }
 
 TEST_CASE("ep overlap: needs expert parallelism, and a second micro-batch to run beside") {
@@ -66,7 +68,7 @@ TEST_CASE("ep overlap: needs expert parallelism, and a second micro-batch to run
   CHECK(hidden.breakdown.ep_comm_s < base.breakdown.ep_comm_s);
   // One micro-batch per replica: nothing to overlap with, the all-to-all stays exposed.
   s.global_batch = ov.global_batch = 32;
-  CHECK(est.estimate(ov).step_time_s == doctest::Approx(est.estimate(s).step_time_s));
+  CHECK(est.estimate(ov).step_time_s == testing::rel(est.estimate(s).step_time_s));
   // Without expert parallelism the flag is an error, not silently ignored.
   Strategy no_ep = parse_strategy_string("tp=2,ep=1,sp,zero=1,mbs=1,ep_comm_overlap", s);
   const Estimate bad = est.estimate(no_ep);

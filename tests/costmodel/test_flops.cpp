@@ -2,6 +2,8 @@
 // Korthikanti et al. 2022 eq. 7 (model) and Narayanan et al. 2021 eq. 3 (full recompute).
 #include <doctest/doctest.h>
 
+#include "tests/approx.hpp"
+
 #include "costmodel_fixtures.hpp"
 
 #include "core/hardware.hpp"
@@ -59,18 +61,18 @@ TEST_CASE("flops: model FLOPs per iteration match Korthikanti eq. 7") {
     CAPTURE(recompute_name(r));
     Estimate e = run(strategy(r));
     REQUIRE(e.valid());
-    CHECK(total_flops(e, e.model_tflops_per_gpu) == doctest::Approx(eq7).epsilon(1e-3));
-    CHECK(total_flops(e, e.model_tflops_per_gpu) == doctest::Approx(eq7).epsilon(1e-9));
+    CHECK(total_flops(e, e.model_tflops_per_gpu) == testing::rel(eq7).epsilon(1e-3));
+    CHECK(total_flops(e, e.model_tflops_per_gpu) == testing::rel(eq7).epsilon(1e-9));
     // MFU = model FLOPs / (time * peak); A100 bf16 peak 312 TFLOP/s.
-    CHECK(e.mfu == doctest::Approx(e.model_tflops_per_gpu / 312).epsilon(1e-12));
+    CHECK(e.mfu == testing::rel(e.model_tflops_per_gpu / 312).epsilon(1e-12));
   }
 }
 
 TEST_CASE("flops: without recompute hardware FLOPs equal model FLOPs") {
   Estimate e = run(strategy(Recompute::none));
   REQUIRE(e.valid());
-  CHECK(e.hardware_tflops_per_gpu == doctest::Approx(e.model_tflops_per_gpu).epsilon(1e-12));
-  CHECK(e.hfu == doctest::Approx(e.mfu).epsilon(1e-12));
+  CHECK(e.hardware_tflops_per_gpu == testing::rel(e.model_tflops_per_gpu).epsilon(1e-12));
+  CHECK(e.hfu == testing::rel(e.mfu).epsilon(1e-12));
 }
 
 TEST_CASE("flops: full recompute hardware FLOPs match Narayanan eq. 3") {
@@ -82,9 +84,9 @@ TEST_CASE("flops: full recompute hardware FLOPs match Narayanan eq. 3") {
   const double eq3 = 96 * B * kL * kS * kH * kH * (1 + kS / (6 * kH) + kV / (16 * kH * kL));
   Estimate e = run(strategy(Recompute::full));
   REQUIRE(e.valid());
-  CHECK(total_flops(e, e.hardware_tflops_per_gpu) == doctest::Approx(eq3).epsilon(1e-2));
-  CHECK(total_flops(e, e.hardware_tflops_per_gpu) == doctest::Approx(eq3).epsilon(1e-9));
-  CHECK(e.hfu == doctest::Approx(e.hardware_tflops_per_gpu / 312).epsilon(1e-12));
+  CHECK(total_flops(e, e.hardware_tflops_per_gpu) == testing::rel(eq3).epsilon(1e-2));
+  CHECK(total_flops(e, e.hardware_tflops_per_gpu) == testing::rel(eq3).epsilon(1e-9));
+  CHECK(e.hfu == testing::rel(e.hardware_tflops_per_gpu / 312).epsilon(1e-12));
 }
 
 TEST_CASE("flops: selective recompute re-runs the forward of QK^T and AV once") {
@@ -100,7 +102,7 @@ TEST_CASE("flops: selective recompute re-runs the forward of QK^T and AV once") 
       72 * B * kL * kS * kH * kH * (1 + 2 * kS / (9 * kH) + kV / (12 * kH * kL));
   Estimate e = run(strategy(Recompute::selective));
   REQUIRE(e.valid());
-  CHECK(total_flops(e, e.hardware_tflops_per_gpu) == doctest::Approx(expected).epsilon(1e-9));
+  CHECK(total_flops(e, e.hardware_tflops_per_gpu) == testing::rel(expected).epsilon(1e-9));
 }
 
 TEST_CASE("flops: op-level selective recompute re-runs k, the attention output and fc2 once") {
@@ -112,7 +114,7 @@ TEST_CASE("flops: op-level selective recompute re-runs k, the attention output a
       72 * B * kL * kS * kH * kH * (1 + kS / (6 * kH) + kV / (12 * kH * kL)) + 12 * B * kL * kS * kH * kH;
   Estimate e = run(strategy(Recompute::op));
   REQUIRE(e.valid());
-  CHECK(total_flops(e, e.hardware_tflops_per_gpu) == doctest::Approx(expected).epsilon(1e-9));
+  CHECK(total_flops(e, e.hardware_tflops_per_gpu) == testing::rel(expected).epsilon(1e-9));
 }
 
 TEST_CASE("flops: model FLOPs do not depend on the parallel layout") {
@@ -130,7 +132,7 @@ TEST_CASE("flops: model FLOPs do not depend on the parallel layout") {
   s.sp = true;
   Estimate e = run(s);
   REQUIRE(e.valid());
-  CHECK(total_flops(e, e.model_tflops_per_gpu) == doctest::Approx(eq7).epsilon(1e-9));
+  CHECK(total_flops(e, e.model_tflops_per_gpu) == testing::rel(eq7).epsilon(1e-9));
   // Context parallelism: tp = 8, cp = 2, pp = 8, dp = 8 (s = 2048 divisible by 2 cp = 4).
   Strategy c;
   c.tp = 8;
@@ -140,7 +142,7 @@ TEST_CASE("flops: model FLOPs do not depend on the parallel layout") {
   c.global_batch = 1536;
   Estimate ec = run(c);
   REQUIRE(ec.valid());
-  CHECK(total_flops(ec, ec.model_tflops_per_gpu) == doctest::Approx(eq7).epsilon(1e-9));
+  CHECK(total_flops(ec, ec.model_tflops_per_gpu) == testing::rel(eq7).epsilon(1e-9));
 }
 
 namespace {
@@ -191,10 +193,10 @@ double moe_expected_flops() {
 TEST_CASE("flops: MoE model FLOPs count each routed token once, with SP or EP") {
   // The same total for tp = 1 (ep 1 or 4) and tp = 2 with SP (ep 1 or 2): experts see each of
   // the T/tp tokens of their rank's sequence shard, top_k times.
-  CHECK(moe_step_flops(1, 1, false) == doctest::Approx(moe_expected_flops()).epsilon(1e-9));
-  CHECK(moe_step_flops(1, 4, false) == doctest::Approx(moe_expected_flops()).epsilon(1e-9));
-  CHECK(moe_step_flops(2, 1, true) == doctest::Approx(moe_expected_flops()).epsilon(1e-9));
-  CHECK(moe_step_flops(2, 2, true) == doctest::Approx(moe_expected_flops()).epsilon(1e-9));
+  CHECK(moe_step_flops(1, 1, false) == testing::rel(moe_expected_flops()).epsilon(1e-9));
+  CHECK(moe_step_flops(1, 4, false) == testing::rel(moe_expected_flops()).epsilon(1e-9));
+  CHECK(moe_step_flops(2, 1, true) == testing::rel(moe_expected_flops()).epsilon(1e-9));
+  CHECK(moe_step_flops(2, 2, true) == testing::rel(moe_expected_flops()).epsilon(1e-9));
 }
 
 TEST_CASE("flops: MoE with tp > 1 needs SP, as Megatron-Core requires") {

@@ -2,6 +2,8 @@
 // the compute time relative to 8192^3, the memory-bound floor and memory_time_s.
 #include <doctest/doctest.h>
 
+#include "tests/approx.hpp"
+
 #include "costmodel/gemm.hpp"
 
 using namespace shardplan;
@@ -29,10 +31,10 @@ TEST_CASE("gemm: shape efficiency of whole waves of whole tiles is the k efficie
   // m = n = 512 with 128 x 256 tiles: 4 * 2 = 8 tiles = 2 full waves of 4 SMs, no partial tile:
   // tile efficiency 512*512 / (2 * 4 * 128*256) = 262144 / 262144 = 1. k = 64: 64/(64+64) = 0.5.
   GpuSpec g = hand_gpu();
-  CHECK(gemm_shape_efficiency(g, 512, 512, 64) == doctest::Approx(0.5).epsilon(1e-12));
+  CHECK(gemm_shape_efficiency(g, 512, 512, 64) == testing::rel(0.5).epsilon(1e-12));
   // k efficiency alone: k = 192 -> 192/256 = 0.75; k = 8192 -> 8192/8256.
-  CHECK(gemm_shape_efficiency(g, 512, 512, 192) == doctest::Approx(0.75).epsilon(1e-12));
-  CHECK(gemm_shape_efficiency(g, 512, 512, 8192) == doctest::Approx(8192.0 / 8256).epsilon(1e-12));
+  CHECK(gemm_shape_efficiency(g, 512, 512, 192) == testing::rel(0.75).epsilon(1e-12));
+  CHECK(gemm_shape_efficiency(g, 512, 512, 8192) == testing::rel(8192.0 / 8256).epsilon(1e-12));
 }
 
 TEST_CASE("gemm: wave quantization picks the half-width tile when it wastes less") {
@@ -44,16 +46,16 @@ TEST_CASE("gemm: wave quantization picks the half-width tile when it wastes less
   //   128x128 tiles: 3*4 = 12 tiles -> 3 waves; 196608 / (3*4*128*128) = 1, times the 0.95
   //     half-tile penalty = 0.95.
   //   best 0.95, times k/(k+64) = 192/256 = 0.75 -> 0.7125.
-  CHECK(gemm_shape_efficiency(g, 384, 512, 192) == doctest::Approx(0.7125).epsilon(1e-12));
+  CHECK(gemm_shape_efficiency(g, 384, 512, 192) == testing::rel(0.7125).epsilon(1e-12));
   // m = 130, n = 256, k = 64: a partial second row of tiles.
   //   128x256: 2*1 = 2 tiles, 1 wave: 130*256 / (4*128*256) = 33280/131072 = 0.25390625.
   //   128x128: 2*2 = 4 tiles, 1 wave: 33280 / (4*128*128) = 0.5078125 * 0.95 = 0.482421875.
   //   times 64/128 = 0.5 -> 0.2412109375.
-  CHECK(gemm_shape_efficiency(g, 130, 256, 64) == doctest::Approx(0.2412109375).epsilon(1e-12));
+  CHECK(gemm_shape_efficiency(g, 130, 256, 64) == testing::rel(0.2412109375).epsilon(1e-12));
   // Batched: 4 GEMMs of 128 x 128, k = 64.
   //   128x256: 1*1*4 = 4 tiles, 1 wave: 128*128*4 / (4*128*256) = 0.5.
   //   128x128: 4 tiles, 1 wave: 65536/65536 = 1 * 0.95 = 0.95.  times 0.5 -> 0.475.
-  CHECK(gemm_shape_efficiency(g, 128, 128, 64, 4) == doctest::Approx(0.475).epsilon(1e-12));
+  CHECK(gemm_shape_efficiency(g, 128, 128, 64, 4) == testing::rel(0.475).epsilon(1e-12));
 }
 
 TEST_CASE("gemm: an 8192^3 GEMM runs at exactly the measured GEMM fraction of peak") {
@@ -63,7 +65,7 @@ TEST_CASE("gemm: an 8192^3 GEMM runs at exactly the measured GEMM fraction of pe
   //   Plus the 5 us kernel overhead: 0.02199523255552 s.
   GpuSpec g = hand_gpu();
   CHECK(gemm_time_s(g, DType::bf16, 8192, 8192, 8192) ==
-        doctest::Approx(0.02199523255552).epsilon(1e-12));
+        testing::rel(0.02199523255552).epsilon(1e-12));
 }
 
 TEST_CASE("gemm: a shape better than the 8192^3 reference is capped at the measured fraction") {
@@ -71,7 +73,7 @@ TEST_CASE("gemm: a shape better than the 8192^3 reference is capped at the measu
   // 5e13 FLOP/s. FLOPs 2*8192^2*65536 = 8,796,093,022,208 -> 0.17592186044416 s + 5e-6 s.
   GpuSpec g = hand_gpu();
   CHECK(gemm_time_s(g, DType::bf16, 8192, 8192, 65536) ==
-        doctest::Approx(0.17592186044416 + 5e-6).epsilon(1e-12));
+        testing::rel(0.17592186044416 + 5e-6).epsilon(1e-12));
 }
 
 TEST_CASE("gemm: a skinny GEMM is floored by its memory traffic") {
@@ -84,18 +86,18 @@ TEST_CASE("gemm: a skinny GEMM is floored by its memory traffic") {
   GpuSpec g = hand_gpu();
   g.memory_bandwidth_GBps = 100;
   CHECK(gemm_time_s(g, DType::bf16, 1, 8192, 8192) ==
-        doctest::Approx(2.68500992e-3 + 5e-6).epsilon(1e-12));
+        testing::rel(2.68500992e-3 + 5e-6).epsilon(1e-12));
   // The same GEMV with 1000 GB/s is compute(quantization)-bound: 3.4359738368e-4 + 5e-6 s.
   GpuSpec fast = hand_gpu();
   CHECK(gemm_time_s(fast, DType::bf16, 1, 8192, 8192) ==
-        doctest::Approx(3.4359738368e-4 + 5e-6).epsilon(1e-12));
+        testing::rel(3.4359738368e-4 + 5e-6).epsilon(1e-12));
 }
 
 TEST_CASE("gemm: a dtype without tensor-core support falls back to the fp32 rate") {
   // fp8 peak is 0 on this GPU: 8192^3 at 10e12 * 0.5 = 5e12 FLOP/s -> 0.2199023255552 s + 5 us.
   GpuSpec g = hand_gpu();
   CHECK(gemm_time_s(g, DType::fp8, 8192, 8192, 8192) ==
-        doctest::Approx(0.2199023255552 + 5e-6).epsilon(1e-12));
+        testing::rel(0.2199023255552 + 5e-6).epsilon(1e-12));
 }
 
 TEST_CASE("gemm: empty GEMMs cost nothing; memory_time_s is bytes/(bw*frac) + kernels*overhead") {
@@ -103,8 +105,8 @@ TEST_CASE("gemm: empty GEMMs cost nothing; memory_time_s is bytes/(bw*frac) + ke
   CHECK(gemm_time_s(g, DType::bf16, 0, 8192, 8192) == 0);
   CHECK(gemm_time_s(g, DType::bf16, 8192, 8192, 0) == 0);
   // 1e9 bytes / (1000e9 * 0.5) = 2e-3 s, + 3 kernels * 5 us = 1.5e-5 s -> 2.015e-3 s.
-  CHECK(memory_time_s(g, 1e9, 3) == doctest::Approx(2.015e-3).epsilon(1e-12));
+  CHECK(memory_time_s(g, 1e9, 3) == testing::rel(2.015e-3).epsilon(1e-12));
   // One kernel by default: 2e-3 + 5e-6.
-  CHECK(memory_time_s(g, 1e9) == doctest::Approx(2.005e-3).epsilon(1e-12));
+  CHECK(memory_time_s(g, 1e9) == testing::rel(2.005e-3).epsilon(1e-12));
   CHECK(memory_time_s(g, 0, 0) == 0);
 }

@@ -2,6 +2,8 @@
 // the slowdown it gives a job on n GPUs, and what it scales (tensor-core math only).
 #include <doctest/doctest.h>
 
+#include "tests/approx.hpp"
+
 #include "costmodel_fixtures.hpp"
 
 #include "core/error.hpp"
@@ -19,12 +21,12 @@ TEST_CASE("gpu variation: Blom's expected maximum against the exact values") {
   // gives 0.58946, 1.43420, 2.49859, 3.22729 (4.5% over at n = 2, 0.7% at 8, 0.4% under beyond).
   CHECK(expected_max_standard_normal(1) == 0);
   CHECK(expected_max_standard_normal(0) == 0);
-  CHECK(expected_max_standard_normal(2) == doctest::Approx(0.58946).epsilon(1e-4).scale(0));
-  CHECK(expected_max_standard_normal(8) == doctest::Approx(1.43420).epsilon(1e-4).scale(0));
-  CHECK(expected_max_standard_normal(100) == doctest::Approx(2.49859).epsilon(1e-4).scale(0));
-  CHECK(expected_max_standard_normal(1000) == doctest::Approx(3.22729).epsilon(1e-4).scale(0));
-  CHECK(expected_max_standard_normal(2) == doctest::Approx(0.56419).epsilon(0.045).scale(0));
-  CHECK(expected_max_standard_normal(1000) == doctest::Approx(3.24144).epsilon(5e-3).scale(0));
+  CHECK(expected_max_standard_normal(2) == testing::rel(0.58946).epsilon(1e-4));
+  CHECK(expected_max_standard_normal(8) == testing::rel(1.43420).epsilon(1e-4));
+  CHECK(expected_max_standard_normal(100) == testing::rel(2.49859).epsilon(1e-4));
+  CHECK(expected_max_standard_normal(1000) == testing::rel(3.22729).epsilon(1e-4));
+  CHECK(expected_max_standard_normal(2) == testing::rel(0.56419).epsilon(0.045));
+  CHECK(expected_max_standard_normal(1000) == testing::rel(3.24144).epsilon(5e-3));
   // It grows with n, slowly (about sqrt(2 ln n)).
   CHECK(expected_max_standard_normal(10000000) > expected_max_standard_normal(3072));
   CHECK(expected_max_standard_normal(10000000) < 5.5);
@@ -36,8 +38,8 @@ TEST_CASE("gpu variation: a job on n GPUs runs at the slowest of n") {
   // 1 GPU: no slower one to wait for. 8: 1 + 0.012 x 1.43420 = 1.0172104. 3072: Phi^-1(3071.625 /
   // 3072.25) = 3.53559 -> 1.042427.
   CHECK(slowest_gpu_factor(gpu, 1) == 1);
-  CHECK(slowest_gpu_factor(gpu, 8) == doctest::Approx(1.0172104).epsilon(1e-7).scale(0));
-  CHECK(slowest_gpu_factor(gpu, 3072) == doctest::Approx(1.042427).epsilon(1e-6).scale(0));
+  CHECK(slowest_gpu_factor(gpu, 8) == testing::rel(1.0172104).epsilon(1e-7));
+  CHECK(slowest_gpu_factor(gpu, 3072) == testing::rel(1.042427).epsilon(1e-6));
   gpu.clock_variation = 0;
   CHECK(slowest_gpu_factor(gpu, 3072) == 1);
 }
@@ -59,7 +61,7 @@ TEST_CASE("gpu variation: the slowest GPU's tensor-core math is slower, its memo
   c.slowest_gpu = 1.05;
   const BlockCost gemm2 = price_block(g, qkv, cluster.gpu, c), norm2 = price_block(g, norm, cluster.gpu, c);
   // The GEMM's compute time (less its 4 us launch) grows by 5%; the LayerNorm's time is unchanged.
-  CHECK(gemm2.fwd_s - 4e-6 == doctest::Approx((gemm1.fwd_s - 4e-6) * 1.05).epsilon(1e-9).scale(0));
+  CHECK(gemm2.fwd_s - 4e-6 == testing::rel((gemm1.fwd_s - 4e-6) * 1.05).epsilon(1e-9));
   CHECK(norm2.fwd_s == norm1.fwd_s);
   CHECK(norm2.bwd_input_s == norm1.bwd_input_s);
 }
@@ -72,7 +74,7 @@ TEST_CASE("gpu variation: a strategy's context carries the slowdown of its GPU c
   s.dp = 2;
   s.global_batch = 64;
   const ShardContext c = shard_context(s, cluster, 2048);
-  CHECK(c.slowest_gpu == doctest::Approx(slowest_gpu_factor(cluster.gpu, 64)).epsilon(1e-15).scale(0));
+  CHECK(c.slowest_gpu == testing::rel(slowest_gpu_factor(cluster.gpu, 64)).epsilon(1e-15));
   CHECK(c.slowest_gpu > 1.02);
 }
 

@@ -2,6 +2,8 @@
 // tiny GPT: Megatron's 18 bytes/parameter and ZeRO stages 1-3 dividing by dp (FORMULAS.md).
 #include <doctest/doctest.h>
 
+#include "tests/approx.hpp"
+
 #include "core/hardware.hpp"
 #include "costmodel/collectives.hpp"
 #include "costmodel/estimate.hpp"
@@ -55,11 +57,11 @@ TEST_CASE("model states: 18 bytes per parameter in bf16 without ZeRO (Megatron)"
   REQUIRE(e.valid());
   REQUIRE(e.stages.size() == 1);
   const StageMemory& m = e.stages[0];
-  CHECK(m.params_bytes == doctest::Approx(2 * kP).epsilon(1e-12));
-  CHECK(m.grads_bytes == doctest::Approx(4 * kP).epsilon(1e-12));
-  CHECK(m.optimizer_bytes == doctest::Approx(12 * kP).epsilon(1e-12));
+  CHECK(m.params_bytes == testing::rel(2 * kP).epsilon(1e-12));
+  CHECK(m.grads_bytes == testing::rel(4 * kP).epsilon(1e-12));
+  CHECK(m.optimizer_bytes == testing::rel(12 * kP).epsilon(1e-12));
   CHECK(m.params_bytes + m.grads_bytes + m.optimizer_bytes ==
-        doctest::Approx(1986048.0).epsilon(1e-12));
+        testing::rel(1986048.0).epsilon(1e-12));
 }
 
 TEST_CASE(
@@ -73,15 +75,15 @@ TEST_CASE(
   REQUIRE(z1.valid());
   REQUIRE(z2.valid());
   REQUIRE(z3.valid());
-  CHECK(z1.stages[0].params_bytes == doctest::Approx(2 * kP).epsilon(1e-12));
-  CHECK(z1.stages[0].grads_bytes == doctest::Approx(4 * kP).epsilon(1e-12));
-  CHECK(z1.stages[0].optimizer_bytes == doctest::Approx(165504.0).epsilon(1e-12));
-  CHECK(z2.stages[0].params_bytes == doctest::Approx(2 * kP).epsilon(1e-12));
-  CHECK(z2.stages[0].grads_bytes == doctest::Approx(55168.0 + 199936).epsilon(1e-12));
-  CHECK(z2.stages[0].optimizer_bytes == doctest::Approx(165504.0).epsilon(1e-12));
-  CHECK(z3.stages[0].params_bytes == doctest::Approx(27584.0 + 199936).epsilon(1e-12));
-  CHECK(z3.stages[0].grads_bytes == doctest::Approx(55168.0 + 199936).epsilon(1e-12));
-  CHECK(z3.stages[0].optimizer_bytes == doctest::Approx(165504.0).epsilon(1e-12));
+  CHECK(z1.stages[0].params_bytes == testing::rel(2 * kP).epsilon(1e-12));
+  CHECK(z1.stages[0].grads_bytes == testing::rel(4 * kP).epsilon(1e-12));
+  CHECK(z1.stages[0].optimizer_bytes == testing::rel(165504.0).epsilon(1e-12));
+  CHECK(z2.stages[0].params_bytes == testing::rel(2 * kP).epsilon(1e-12));
+  CHECK(z2.stages[0].grads_bytes == testing::rel(55168.0 + 199936).epsilon(1e-12));
+  CHECK(z2.stages[0].optimizer_bytes == testing::rel(165504.0).epsilon(1e-12));
+  CHECK(z3.stages[0].params_bytes == testing::rel(27584.0 + 199936).epsilon(1e-12));
+  CHECK(z3.stages[0].grads_bytes == testing::rel(55168.0 + 199936).epsilon(1e-12));
+  CHECK(z3.stages[0].optimizer_bytes == testing::rel(165504.0).epsilon(1e-12));
 }
 
 TEST_CASE("model states: fp32 training keeps 16 bytes per parameter") {
@@ -92,7 +94,7 @@ TEST_CASE("model states: fp32 training keeps 16 bytes per parameter") {
   REQUIRE(e.valid());
   const StageMemory& m = e.stages[0];
   CHECK(m.params_bytes + m.grads_bytes + m.optimizer_bytes ==
-        doctest::Approx(16 * kP).epsilon(1e-12));
+        testing::rel(16 * kP).epsilon(1e-12));
 }
 
 TEST_CASE("model states: two pipeline stages split the parameters at the layer boundary") {
@@ -109,10 +111,10 @@ TEST_CASE("model states: two pipeline stages split the parameters at the layer b
   REQUIRE(e.valid());
   REQUIRE(e.stages.size() == 2);
   CHECK(e.chunk_bounds == std::vector<int64_t>{0, 2, 4});
-  CHECK(e.stages[0].params_bytes == doctest::Approx(120448.0).epsilon(1e-12));
-  CHECK(e.stages[1].params_bytes == doctest::Approx(100224.0 + 2 * 8192).epsilon(1e-12));
+  CHECK(e.stages[0].params_bytes == testing::rel(120448.0).epsilon(1e-12));
+  CHECK(e.stages[1].params_bytes == testing::rel(100224.0 + 2 * 8192).epsilon(1e-12));
   CHECK(e.stages[0].params_bytes + e.stages[1].params_bytes ==
-        doctest::Approx(2 * (kP + 8192)).epsilon(1e-12));
+        testing::rel(2 * (kP + 8192)).epsilon(1e-12));
 }
 
 TEST_CASE(
@@ -132,10 +134,10 @@ TEST_CASE(
   Estimate e = run(s);
   REQUIRE(e.valid());
   REQUIRE(e.stages.size() == 2);
-  CHECK(e.stages[1].params_bytes == doctest::Approx(116608.0).epsilon(1e-9));
+  CHECK(e.stages[1].params_bytes == testing::rel(116608.0).epsilon(1e-9));
   const StageMemory& m = e.stages[1];
   CHECK(m.params_bytes + m.grads_bytes + m.optimizer_bytes ==
-        doctest::Approx(1049472.0).epsilon(1e-9));
+        testing::rel(1049472.0).epsilon(1e-9));
 }
 
 TEST_CASE(
@@ -158,13 +160,13 @@ TEST_CASE(
   s.overlap_grad_reduce = false;
   Estimate e = run(s, 2);
   REQUIRE(e.valid());
-  CHECK(e.stages[0].optimizer_bytes == doctest::Approx(662016.0).epsilon(1e-9));
+  CHECK(e.stages[0].optimizer_bytes == testing::rel(662016.0).epsilon(1e-9));
   ClusterSpec c = load_cluster("dgx-a100");
   c.set_gpu_count(2);
   const NetworkLevel& nv = c.network.front();
   const double expected = ring_all_gather_s(2, 4 * kP, nv) + ring_all_gather_s(2, 2 * kP, nv);
-  CHECK(expected == doctest::Approx(7.433e-6).epsilon(1e-3));
-  CHECK(e.breakdown.dp_comm_s == doctest::Approx(expected).epsilon(1e-9));
+  CHECK(expected == testing::rel(7.433e-6).epsilon(1e-3));
+  CHECK(e.breakdown.dp_comm_s == testing::rel(expected).epsilon(1e-9));
 }
 
 TEST_CASE("model states: under pipeline parallelism ZeRO-2/3 hold ZeRO-1's states at the peak") {
@@ -186,12 +188,12 @@ TEST_CASE("model states: under pipeline parallelism ZeRO-2/3 hold ZeRO-1's state
     const auto [z, e] = states(zero, 2);
     CHECK(z == z1);
     // ZeRO-2 moves what ZeRO-1 moves; ZeRO-3 re-gathers the weights before every backward too.
-    if (zero == 2) CHECK(e.step_time_s == doctest::Approx(e1.step_time_s).epsilon(1e-12));
+    if (zero == 2) CHECK(e.step_time_s == testing::rel(e1.step_time_s).epsilon(1e-12));
     else CHECK(e.step_time_s > e1.step_time_s);
   }
   // Without the pipeline ZeRO-3 shards the gradients (4 B over 8, plus one block whole: 255,104 B).
   const auto [flat1, f1] = states(1, 1);
   const auto [flat3, f3] = states(3, 1);
-  CHECK(flat1[1] == doctest::Approx(4 * kP));
+  CHECK(flat1[1] == testing::rel(4 * kP));
   CHECK(flat3[1] < flat1[1]);
 }

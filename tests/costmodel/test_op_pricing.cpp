@@ -3,6 +3,8 @@
 // layer kept in 16 bits) and fused attention's ramp with the keys per kernel.
 #include <doctest/doctest.h>
 
+#include "tests/approx.hpp"
+
 #include "costmodel_fixtures.hpp"
 
 #include "core/hardware.hpp"
@@ -41,14 +43,14 @@ TEST_CASE("fp8: every layer GEMM pays the cast_transpose of its input and of its
   // Forward cast: 4 B x 2048 x 12288 = 100,663,296 B / 2.948e12 B/s = 34.146 us + 3 us = 37.146 us.
   // Backward cast: 4 B x 2048 x 36864 = 301,989,888 B / 2.948e12 = 102.44 us + 3 us = 105.44 us.
   const BlockCost qkv = price_op(g, 1, "layer0.qkv", DType::fp8);
-  CHECK(qkv.fwd_s - gemm_time_s(gpu, DType::fp8, 2048, 36864, 12288) == doctest::Approx(37.146e-6).epsilon(1e-3));
+  CHECK(qkv.fwd_s - gemm_time_s(gpu, DType::fp8, 2048, 36864, 12288) == testing::rel(37.146e-6).epsilon(1e-3));
   CHECK(qkv.bwd_input_s - gemm_time_s(gpu, DType::fp8, 2048, 12288, 36864) ==
-        doctest::Approx(105.44e-6).epsilon(1e-3));
+        testing::rel(105.44e-6).epsilon(1e-3));
   // The weight gradient GEMM reads the transposed FP8 copies made above: no further cast.
-  CHECK(qkv.bwd_weight_s == doctest::Approx(gemm_time_s(gpu, DType::fp8, 12288, 36864, 2048)));
+  CHECK(qkv.bwd_weight_s == testing::rel(gemm_time_s(gpu, DType::fp8, 12288, 36864, 2048)));
   // In bf16 there is no cast.
   const BlockCost bf = price_op(g, 1, "layer0.qkv", DType::bf16);
-  CHECK(bf.fwd_s == doctest::Approx(gemm_time_s(gpu, DType::bf16, 2048, 36864, 12288)));
+  CHECK(bf.fwd_s == testing::rel(gemm_time_s(gpu, DType::bf16, 2048, 36864, 12288)));
 }
 
 TEST_CASE("fp8: the output layer stays in 16 bits") {
@@ -57,8 +59,8 @@ TEST_CASE("fp8: the output layer stays in 16 bits") {
   const size_t head = g.blocks.size() - 1;
   REQUIRE(g.blocks[head].type == "head");
   const BlockCost lm = price_op(g, head, "lm_head", DType::fp8);
-  CHECK(lm.fwd_s == doctest::Approx(gemm_time_s(gpu, DType::bf16, 2048, 51200, 12288)));
-  CHECK(lm.bwd_weight_s == doctest::Approx(gemm_time_s(gpu, DType::bf16, 12288, 51200, 2048)));
+  CHECK(lm.fwd_s == testing::rel(gemm_time_s(gpu, DType::bf16, 2048, 51200, 12288)));
+  CHECK(lm.bwd_weight_s == testing::rel(gemm_time_s(gpu, DType::bf16, 12288, 51200, 2048)));
 }
 
 TEST_CASE("fused attention: the rate ramps with the keys per kernel (attention_ramp_keys)") {
@@ -69,8 +71,8 @@ TEST_CASE("fused attention: the rate ramps with the keys per kernel (attention_r
   // 244.54 us + 3 us = 247.54 us. Backward 2.5x the FLOPs at 0.531: 638.98 us + 3 us = 641.98 us.
   const OpGraph g = build_transformer_graph(gpt_layer());
   const BlockCost a = price_op(g, 1, "layer0.attn_core", DType::bf16);
-  CHECK(a.fwd_s == doctest::Approx(247.54e-6).epsilon(1e-4).scale(0));
-  CHECK(a.bwd_input_s == doctest::Approx(641.98e-6).epsilon(1e-4).scale(0));
+  CHECK(a.fwd_s == testing::rel(247.54e-6).epsilon(1e-4));
+  CHECK(a.bwd_input_s == testing::rel(641.98e-6).epsilon(1e-4));
 }
 
 TEST_CASE("sustained_compute_fraction slows tensor-core math, not memory-bound kernels") {
@@ -79,10 +81,10 @@ TEST_CASE("sustained_compute_fraction slows tensor-core math, not memory-bound k
   // 696.6 TFLOP/s: 1.57838 ms + 3 us. With the fraction at 1: 1.38897 ms + 3 us.
   GpuSpec gpu = load_gpu("h100-sxm");
   REQUIRE(gpu.sustained_compute_fraction == 0.88);
-  CHECK(gemm_time_s(gpu, DType::bf16, 8192, 8192, 8192) == doctest::Approx(1.58138e-3).epsilon(1e-4).scale(0));
+  CHECK(gemm_time_s(gpu, DType::bf16, 8192, 8192, 8192) == testing::rel(1.58138e-3).epsilon(1e-4));
   const double mem = memory_time_s(gpu, 1e9, 1);
   gpu.sustained_compute_fraction = 1;
-  CHECK(gemm_time_s(gpu, DType::bf16, 8192, 8192, 8192) == doctest::Approx(1.39197e-3).epsilon(1e-4).scale(0));
+  CHECK(gemm_time_s(gpu, DType::bf16, 8192, 8192, 8192) == testing::rel(1.39197e-3).epsilon(1e-4));
   CHECK(memory_time_s(gpu, 1e9, 1) == mem);
 }
 
@@ -93,8 +95,8 @@ TEST_CASE("attention kernels: a named kernel runs at its preset rates; one the p
   // 2.5x at 0.331: 1025.07 us + 3 us = 1028.07 us.
   const OpGraph g = build_transformer_graph(gpt_layer());
   const BlockCost a = price_op(g, 1, "layer0.attn_core", DType::bf16, AttentionKernel::fa2);
-  CHECK(a.fwd_s == doctest::Approx(396.39e-6).epsilon(1e-4).scale(0));
-  CHECK(a.bwd_input_s == doctest::Approx(1028.07e-6).epsilon(1e-4).scale(0));
+  CHECK(a.fwd_s == testing::rel(396.39e-6).epsilon(1e-4));
+  CHECK(a.bwd_input_s == testing::rel(1028.07e-6).epsilon(1e-4));
 
   // The A100 preset has FlashAttention-2 figures only: fa3 there is refused, as is a kernel
   // named for unfused attention.
@@ -128,14 +130,14 @@ TEST_CASE("fp8: GEMM inputs are saved as their FP8 copies, 29 s b h per GPT laye
   ShardContext c = testing::single_gpu_context(cluster, g);
   c.flash = true;
   c.precision = DType::bf16;
-  CHECK(price_block(g, g.blocks[1], cluster.gpu, c).saved_bytes == doctest::Approx(855638016.0).epsilon(1e-12));
+  CHECK(price_block(g, g.blocks[1], cluster.gpu, c).saved_bytes == testing::rel(855638016.0).epsilon(1e-12));
   c.precision = DType::fp8;
-  CHECK(price_block(g, g.blocks[1], cluster.gpu, c).saved_bytes == doctest::Approx(729808896.0).epsilon(1e-12));
+  CHECK(price_block(g, g.blocks[1], cluster.gpu, c).saved_bytes == testing::rel(729808896.0).epsilon(1e-12));
   // The output layer's GEMM stays 16-bit, and so does its saved input.
   const size_t head = g.blocks.size() - 1;
   const double head_fp8 = price_block(g, g.blocks[head], cluster.gpu, c).saved_bytes;
   c.precision = DType::bf16;
-  CHECK(head_fp8 == doctest::Approx(price_block(g, g.blocks[head], cluster.gpu, c).saved_bytes));
+  CHECK(head_fp8 == testing::rel(price_block(g, g.blocks[head], cluster.gpu, c).saved_bytes));
 }
 
 TEST_CASE("fp8: expert GEMMs save their FP8 inputs, half the 16-bit bytes") {
@@ -146,8 +148,8 @@ TEST_CASE("fp8: expert GEMMs save their FP8 inputs, half the 16-bit bytes") {
   m.moe = MoeSpec{8, 2, 4 * 12288, 0, 0};
   const OpGraph g = build_transformer_graph(m);
   REQUIRE(g.blocks[1].type == "moe_layer");
-  CHECK(price_op(g, 1, "layer0.expert_fc1", DType::bf16).saved_bytes == doctest::Approx(100663296.0));
-  CHECK(price_op(g, 1, "layer0.expert_fc1", DType::fp8).saved_bytes == doctest::Approx(50331648.0));
-  CHECK(price_op(g, 1, "layer0.expert_fc2", DType::bf16).saved_bytes == doctest::Approx(402653184.0));
-  CHECK(price_op(g, 1, "layer0.expert_fc2", DType::fp8).saved_bytes == doctest::Approx(201326592.0));
+  CHECK(price_op(g, 1, "layer0.expert_fc1", DType::bf16).saved_bytes == testing::rel(100663296.0));
+  CHECK(price_op(g, 1, "layer0.expert_fc1", DType::fp8).saved_bytes == testing::rel(50331648.0));
+  CHECK(price_op(g, 1, "layer0.expert_fc2", DType::bf16).saved_bytes == testing::rel(402653184.0));
+  CHECK(price_op(g, 1, "layer0.expert_fc2", DType::fp8).saved_bytes == testing::rel(201326592.0));
 }

@@ -4,6 +4,8 @@
 // the TP reduce-scatter and the EP all-to-all; recompute everything else).
 #include <doctest/doctest.h>
 
+#include "tests/approx.hpp"
+
 #include "costmodel_fixtures.hpp"
 
 #include "core/hardware.hpp"
@@ -44,23 +46,23 @@ TEST_CASE("op SAC tally: odd matmul calls of a layer are kept, even ones re-run 
   // plus the input's all-gather (0.5 s) since a part is re-run.
   t.linear({4, 1, 1}, 6, 10, 6, 60, 0.5);
   CHECK(t.mm_calls == 3);
-  CHECK(t.saved_bytes == doctest::Approx(50));
-  CHECK(t.recompute_s == doctest::Approx(1 + 0.5));
-  CHECK(t.recompute_flops == doctest::Approx(10));
+  CHECK(t.saved_bytes == testing::rel(50));
+  CHECK(t.recompute_s == testing::rel(1 + 0.5));
+  CHECK(t.recompute_flops == testing::rel(10));
   // Call 4, one linear of width 3: re-run in full (2 s, 20 FLOPs, 0.25 s all-gather).
   t.linear({}, 3, 10, 2, 20, 0.25);
-  CHECK(t.saved_bytes == doctest::Approx(50));
-  CHECK(t.recompute_s == doctest::Approx(3.75));
-  CHECK(t.recompute_flops == doctest::Approx(30));
+  CHECK(t.saved_bytes == testing::rel(50));
+  CHECK(t.recompute_s == testing::rel(3.75));
+  CHECK(t.recompute_flops == testing::rel(30));
   // Call 5: kept (3 * 10 B); nothing re-run, so its all-gather is not paid again.
   t.linear({}, 3, 10, 2, 20, 0.25);
-  CHECK(t.saved_bytes == doctest::Approx(80));
-  CHECK(t.recompute_s == doctest::Approx(3.75));
+  CHECK(t.saved_bytes == testing::rel(80));
+  CHECK(t.recompute_s == testing::rel(3.75));
   t.saved(7);
   t.recomputed(0.25, 5);
-  CHECK(t.saved_bytes == doctest::Approx(87));
-  CHECK(t.recompute_s == doctest::Approx(4));
-  CHECK(t.recompute_flops == doctest::Approx(35));
+  CHECK(t.saved_bytes == testing::rel(87));
+  CHECK(t.recompute_s == testing::rel(4));
+  CHECK(t.recompute_flops == testing::rel(35));
 }
 
 TEST_CASE("op SAC: Llama-3-8B keeps 63,616 B per token per layer at tp = 1 in bf16") {
@@ -72,12 +74,12 @@ TEST_CASE("op SAC: Llama-3-8B keeps 63,616 B per token per layer at tp = 1 in bf
   const LoadedModel m = load_model(std::string(SHARDPLAN_SOURCE_DIR) + "/models/llama3-8b.json");
   const OpGraph& g = m.graph;
   const BlockCost op = first_layer(g, 1, false, Recompute::op);
-  CHECK(op.saved_bytes == doctest::Approx(63616.0 * double(g.seq_len)).epsilon(1e-9));
+  CHECK(op.saved_bytes == testing::rel(63616.0 * double(g.seq_len)).epsilon(1e-9));
   // Its recompute re-runs wk, wo and w3 (4096*1024 + 4096*4096 + 4096*14336 multiply-adds per
   // token, 2 FLOPs each): 2 * 79,691,776 = 159,383,552 FLOPs per token.
   const BlockCost none = first_layer(g, 1, false, Recompute::none);
   CHECK(op.hardware_flops - none.hardware_flops ==
-        doctest::Approx(159383552.0 * double(g.seq_len)).epsilon(1e-9));
+        testing::rel(159383552.0 * double(g.seq_len)).epsilon(1e-9));
   // It keeps less than Megatron's selective (which keeps all but the attention core, 139 KB per
   // token here) and more than full (the input alone), and re-runs more than selective (the
   // attention core) and less than full (the whole forward).
@@ -87,7 +89,7 @@ TEST_CASE("op SAC: Llama-3-8B keeps 63,616 B per token per layer at tp = 1 in bf
   CHECK(op.saved_bytes > full.saved_bytes);
   CHECK(op.recompute_s > sel.recompute_s);
   CHECK(op.recompute_s < full.recompute_s);
-  CHECK(op.transient_bytes == doctest::Approx(none.saved_bytes));
+  CHECK(op.transient_bytes == testing::rel(none.saved_bytes));
 }
 
 TEST_CASE("op SAC: GPT-3's layer under TP, with and without sequence parallelism") {
@@ -97,16 +99,16 @@ TEST_CASE("op SAC: GPT-3's layer under TP, with and without sequence parallelism
   const OpGraph& g = gpt3_layer();
   // tp = 1: input 2 + q 2 + v 2 + attention 2 + LSE + fc1 8 = 16 + 1/32.
   CHECK(first_layer(g, 1, false, Recompute::op).saved_bytes ==
-        doctest::Approx(sh * (16 + lse)).epsilon(1e-9));
+        testing::rel(sh * (16 + lse)).epsilon(1e-9));
   // tp = 8 without SP: the layer input is replicated (2), the column-parallel outputs are split
   // (q, v, attention, LSE, fc1: (2 + 2 + 2 + 8) / 8 + LSE / 8); the row-parallel outputs (calls 4
   // and 6) are re-run and their all-reduce is not saved.
   CHECK(first_layer(g, 8, false, Recompute::op).saved_bytes ==
-        doctest::Approx(sh * (2 + 14.0 / 8 + lse / 8)).epsilon(1e-9));
+        testing::rel(sh * (2 + 14.0 / 8 + lse / 8)).epsilon(1e-9));
   // tp = 8 with SP: the input is the sequence shard (2 / 8) and both reduce-scatter outputs are
   // kept (2 / 8 each): (2 + 2 + 2 + 2 + 8 + 2 + 2) / 8 + LSE / 8 = 2.5 + LSE / 8.
   CHECK(first_layer(g, 8, true, Recompute::op).saved_bytes ==
-        doctest::Approx(sh * (20.0 / 8 + lse / 8)).epsilon(1e-9));
+        testing::rel(sh * (20.0 / 8 + lse / 8)).epsilon(1e-9));
 }
 
 TEST_CASE("op SAC: the strategy string names it recompute=op; a bad name lists the four") {

@@ -3,6 +3,8 @@
 // flight.
 #include <doctest/doctest.h>
 
+#include "tests/approx.hpp"
+
 #include <algorithm>
 
 #include "core/hardware.hpp"
@@ -52,11 +54,11 @@ TEST_CASE("pipeline: 1F1B and GPipe bubble is (p-1)/m of the ideal time") {
         Strategy s = pipe(p, m, sched);
         PipelineResult r = pipeline_time(uniform(s, 1, 1, 1));
         CHECK(r.breakdown.pp_bubble_s / (m * 3.0) ==
-              doctest::Approx(double(p - 1) / m).epsilon(1e-12));
-        CHECK(r.step_s == doctest::Approx((m + p - 1) * 3.0).epsilon(1e-12));
+              testing::rel(double(p - 1) / m).epsilon(1e-12));
+        CHECK(r.step_s == testing::rel((m + p - 1) * 3.0).epsilon(1e-12));
         // As a fraction of the step: (p-1)/(m+p-1) (FORMULAS.md).
         CHECK(r.breakdown.pp_bubble_s / r.step_s ==
-              doctest::Approx(double(p - 1) / (m + p - 1)).epsilon(1e-12));
+              testing::rel(double(p - 1) / (m + p - 1)).epsilon(1e-12));
       }
     }
   }
@@ -71,7 +73,7 @@ TEST_CASE("pipeline: the interleaved bubble is (p-1)/(v m)") {
     Strategy s = pipe(p, m, Schedule::interleaved, v);
     PipelineResult r = pipeline_time(uniform(s, 1, 1, 1));
     CHECK(r.breakdown.pp_bubble_s / (m * 3.0) ==
-          doctest::Approx(double(p - 1) / double(v * m)).epsilon(1e-12));
+          testing::rel(double(p - 1) / double(v * m)).epsilon(1e-12));
   }
 }
 
@@ -82,9 +84,9 @@ TEST_CASE("pipeline: the zero-bubble (ZB-H1) bubble with F = B = W is a third of
   Strategy zb = pipe(p, m, Schedule::zero_bubble), ofob = pipe(p, m, Schedule::one_f_one_b);
   PipelineResult rz = pipeline_time(uniform(zb, 1, 1, 1));
   PipelineResult r1 = pipeline_time(uniform(ofob, 1, 1, 1));
-  CHECK(rz.breakdown.pp_bubble_s == doctest::Approx(3.0).epsilon(1e-12));
+  CHECK(rz.breakdown.pp_bubble_s == testing::rel(3.0).epsilon(1e-12));
   CHECK(rz.breakdown.pp_bubble_s / r1.breakdown.pp_bubble_s ==
-        doctest::Approx(1.0 / 3).epsilon(1e-12));
+        testing::rel(1.0 / 3).epsilon(1e-12));
 }
 
 TEST_CASE("pipeline: the slowest stage sets the steady state, p2p and the DP tail add on") {
@@ -102,12 +104,12 @@ TEST_CASE("pipeline: the slowest stage sets the steady state, p2p and the DP tai
   in.dp_comm_s = {0.5, 0.2, 0, 0};
   in.optimizer_s = {0.1, 0.3, 0, 0};
   PipelineResult r = pipeline_time(in);
-  CHECK(r.breakdown.pp_bubble_s == doctest::Approx(9.0).epsilon(1e-12));
-  CHECK(r.breakdown.compute_s == doctest::Approx(48.0).epsilon(1e-12));
-  CHECK(r.breakdown.pp_comm_s == doctest::Approx(0.022).epsilon(1e-12));
-  CHECK(r.breakdown.dp_comm_s == doctest::Approx(0.5).epsilon(1e-12));
-  CHECK(r.breakdown.optimizer_s == doctest::Approx(0.1).epsilon(1e-12));
-  CHECK(r.step_s == doctest::Approx(57.622).epsilon(1e-12));
+  CHECK(r.breakdown.pp_bubble_s == testing::rel(9.0).epsilon(1e-12));
+  CHECK(r.breakdown.compute_s == testing::rel(48.0).epsilon(1e-12));
+  CHECK(r.breakdown.pp_comm_s == testing::rel(0.022).epsilon(1e-12));
+  CHECK(r.breakdown.dp_comm_s == testing::rel(0.5).epsilon(1e-12));
+  CHECK(r.breakdown.optimizer_s == testing::rel(0.1).epsilon(1e-12));
+  CHECK(r.step_s == testing::rel(57.622).epsilon(1e-12));
 }
 
 TEST_CASE("pipeline: micro-batches in flight per stage under each schedule") {
@@ -124,13 +126,13 @@ TEST_CASE("pipeline: micro-batches in flight per stage under each schedule") {
   // counted in chunk passes, divided by v to be in units of the stage's full set of chunks):
   //   p = 4, v = 2, m = 8: stage 0 = (3*2 + 1*4 + 1)/2 = 11/2 = 5.5; stage 3 = (0 + 4 + 1)/2 = 2.5.
   Strategy il = pipe(4, 8, Schedule::interleaved, 2);
-  CHECK(inflight_micro_batches(il, 0) == doctest::Approx(5.5));
-  CHECK(inflight_micro_batches(il, 3) == doctest::Approx(2.5));
+  CHECK(inflight_micro_batches(il, 0) == testing::rel(5.5));
+  CHECK(inflight_micro_batches(il, 3) == testing::rel(2.5));
   // FORMULAS.md: stage 0 then holds 1 + (p-1)/(p v) = 1 + 3/8 = 1.375 times 1F1B's p = 4.
-  CHECK(inflight_micro_batches(il, 0) / 4 == doctest::Approx(1 + 3.0 / 8).epsilon(1e-12));
+  CHECK(inflight_micro_batches(il, 0) / 4 == testing::rel(1 + 3.0 / 8).epsilon(1e-12));
   // Capped by m v passes: m = 4 -> min(8, 11)/2 = 4.
   Strategy il4 = pipe(4, 4, Schedule::interleaved, 2);
-  CHECK(inflight_micro_batches(il4, 0) == doctest::Approx(4.0));
+  CHECK(inflight_micro_batches(il4, 0) == testing::rel(4.0));
 }
 
 TEST_CASE("pipeline: the Estimator's bubble is the sum of its stage times minus the slowest") {
@@ -166,7 +168,7 @@ TEST_CASE("pipeline: the Estimator's bubble is the sum of its stage times minus 
     sum += t;
     mx = std::max(mx, t);
   }
-  CHECK(e.breakdown.pp_bubble_s == doctest::Approx(sum - mx).epsilon(1e-9));
+  CHECK(e.breakdown.pp_bubble_s == testing::rel(sum - mx).epsilon(1e-9));
   // In-flight micro-batches reported per stage: min(8, 4 - i) = 4, 3, 2, 1.
   for (int64_t i = 0; i < 4; ++i) CHECK(e.stages[i].inflight_micro_batches == double(4 - i));
 }
@@ -203,8 +205,8 @@ TEST_CASE("pipeline: stage_costs hands the simulator the whole DP reduce with it
       // ZeRO 0: the whole all-reduce, not the part the analytic model leaves exposed.
       const double grads = (sc.chunks[i][0].grad_bytes);
       const GroupPlacement dp = place_group(c, 4, tp);
-      CHECK(sc.dp_comm_s[i] == doctest::Approx(all_reduce_s(dp, grads)).epsilon(1e-9));
-      CHECK(sc.dp_comm_nic_s[i] == doctest::Approx(all_reduce_time(dp, grads).nic_s).epsilon(1e-9));
+      CHECK(sc.dp_comm_s[i] == testing::rel(all_reduce_s(dp, grads)).epsilon(1e-9));
+      CHECK(sc.dp_comm_nic_s[i] == testing::rel(all_reduce_time(dp, grads).nic_s).epsilon(1e-9));
       CHECK((sc.dp_comm_nic_s[i] > 0) == (tp == 8));
     }
   }

@@ -1,6 +1,8 @@
 // TP collectives beside GEMMs (costmodel/tp_overlap.hpp), by hand.
 #include <doctest/doctest.h>
 
+#include "tests/approx.hpp"
+
 #include "core/hardware.hpp"
 #include "costmodel/gemm.hpp"
 #include "costmodel/tp_overlap.hpp"
@@ -20,16 +22,16 @@ TEST_CASE("tp overlap: a GEMM beside a collective that holds a fifth of the SMs"
   const GpuSpec g = gpu100();
   // g = 1 s of GEMM, c = 0.5 s of collective: during 0.5 s the GEMM does 0.4 s of its work, the
   // remaining 0.6 s at full rate: 1.1 s in all.
-  CHECK(beside_collective(g, 1.0, 0.5) == doctest::Approx(1.1));
+  CHECK(beside_collective(g, 1.0, 0.5) == testing::rel(1.1));
   // g = 0.3 s finishes inside the collective (0.3 / 0.8 = 0.375 s < 0.5 s): the pair takes 0.5 s.
-  CHECK(beside_collective(g, 0.3, 0.5) == doctest::Approx(0.5));
+  CHECK(beside_collective(g, 0.3, 0.5) == testing::rel(0.5));
   // Without contention it is max(g, c).
   GpuSpec free = g;
   free.comm_sms = 0;
-  CHECK(beside_collective(free, 1.0, 0.5) == doctest::Approx(1.0));
+  CHECK(beside_collective(free, 1.0, 0.5) == testing::rel(1.0));
   // Bulk (set_sm_margin): the GEMM keeps 80 SMs for its whole length: max(1 / 0.8, 0.5) = 1.25 s.
-  CHECK(te_bulk_s(g, 1.0, 0.5) == doctest::Approx(1.25));
-  CHECK(te_bulk_s(g, 1.0, 2.0) == doctest::Approx(2.0));
+  CHECK(te_bulk_s(g, 1.0, 0.5) == testing::rel(1.25));
+  CHECK(te_bulk_s(g, 1.0, 2.0) == testing::rel(2.0));
 }
 
 TEST_CASE("tp overlap: ring exchange and pipelined reduce-scatter compose their chunks") {
@@ -38,14 +40,14 @@ TEST_CASE("tp overlap: ring exchange and pipelined reduce-scatter compose their 
   // Ring exchange over tp = 8: one chunk of 512 rows, then 7 steps of max(chunk, shard transfer).
   // The chunks share TE's rotating streams and fill each other's waves: each is 1/8 of the GEMM.
   const double chunk = gemm_time_s(g, DType::bf16, m, n, k) / 8;
-  CHECK(te_ring_exchange_s(g, DType::bf16, m, n, k, 8, 0.0) == doctest::Approx(8 * chunk));
+  CHECK(te_ring_exchange_s(g, DType::bf16, m, n, k, 8, 0.0) == testing::rel(8 * chunk));
   const double slow_ag = 7 * 3 * chunk;  // each shard takes 3 chunks' time to arrive
-  CHECK(te_ring_exchange_s(g, DType::bf16, m, n, k, 8, slow_ag) == doctest::Approx(chunk + 7 * 3 * chunk));
+  CHECK(te_ring_exchange_s(g, DType::bf16, m, n, k, 8, slow_ag) == testing::rel(chunk + 7 * 3 * chunk));
   // Alone, without a collective, the ring exchange costs exactly the whole GEMM.
-  CHECK(8 * chunk == doctest::Approx(gemm_time_s(g, DType::bf16, m, n, k)));
+  CHECK(8 * chunk == testing::rel(gemm_time_s(g, DType::bf16, m, n, k)));
   // Pipelined reduce-scatter: 4 chunks of 1024 rows on 80 of 100 SMs (c4 = chunk / 0.8), with
   // reduce-scatter r per chunk: c4 + 3 max(c4, r) + r.
   const double c4 = gemm_time_s(g, DType::bf16, m, n, k) / 4 / 0.8;
-  CHECK(te_pipeline_rs_s(g, DType::bf16, m, n, k, 0.0) == doctest::Approx(4 * c4));
-  CHECK(te_pipeline_rs_s(g, DType::bf16, m, n, k, 4 * 2 * c4) == doctest::Approx(c4 + 3 * 2 * c4 + 2 * c4));
+  CHECK(te_pipeline_rs_s(g, DType::bf16, m, n, k, 0.0) == testing::rel(4 * c4));
+  CHECK(te_pipeline_rs_s(g, DType::bf16, m, n, k, 4 * 2 * c4) == testing::rel(c4 + 3 * 2 * c4 + 2 * c4));
 }

@@ -5,6 +5,8 @@
 // the torchtitan rows is read and compared as the allocator's share.
 #include <doctest/doctest.h>
 
+#include "tests/approx.hpp"
+
 #include <set>
 
 #include "core/error.hpp"
@@ -44,8 +46,8 @@ TEST_CASE("validation: a measured peak memory is compared as the allocator's sha
     const ValidationResult r = validate_row(row);
     const double runtime = validation_setup(row).cluster.gpu.runtime_reserved_bytes;
     CHECK(r.measured_reserved_bytes == *row.peak_reserved_bytes);
-    CHECK(r.predicted_reserved_bytes == doctest::Approx(r.predicted_peak_memory_bytes - runtime));
-    CHECK(r.memory_error == doctest::Approx((r.predicted_reserved_bytes - r.measured_reserved_bytes) /
+    CHECK(r.predicted_reserved_bytes == testing::rel(r.predicted_peak_memory_bytes - runtime));
+    CHECK(r.memory_error == testing::rel((r.predicted_reserved_bytes - r.measured_reserved_bytes) /
                                             r.measured_reserved_bytes));
   }
   CHECK(with_memory == 7);  // the torchtitan rows

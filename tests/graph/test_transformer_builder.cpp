@@ -2,6 +2,8 @@
 // counts (Narayanan et al. 2021, §5.1), saved activations (Korthikanti Table 2).
 #include <doctest/doctest.h>
 
+#include "tests/approx.hpp"
+
 #include "core/model_spec.hpp"
 #include "graph/model_loader.hpp"
 #include "graph/model_stats.hpp"
@@ -40,7 +42,7 @@ TEST_CASE("training FLOPs per token match Korthikanti eq. 7") {
   ModelStats st = model_stats(build_transformer_graph(m));
   double L = 96, h = 12288, s = 2048, V = 51200;
   double expected = 72 * L * h * h * (1 + s / (6 * h) + V / (12 * h * L));
-  CHECK(st.train_flops_per_token == doctest::Approx(expected).epsilon(1e-9));
+  CHECK(st.train_flops_per_token == testing::rel(expected).epsilon(1e-9));
 }
 
 TEST_CASE("GPT-3 175B has 174.6B parameters") {
@@ -49,8 +51,8 @@ TEST_CASE("GPT-3 175B has 174.6B parameters") {
   ModelStats st = model_stats(build_transformer_graph(m));
   double l = 96, h = 12288, V = 51200, s = 2048;
   double p = 12 * l * h * h * (1 + 13 / (12 * h) + (V + s) / (12 * l * h));
-  CHECK(st.params == doctest::Approx(p).epsilon(1e-4));
-  CHECK(st.params / 1e9 == doctest::Approx(174.6).epsilon(0.001));
+  CHECK(st.params == testing::rel(p).epsilon(1e-4));
+  CHECK(st.params / 1e9 == testing::rel(174.6).epsilon(0.001));
 }
 
 TEST_CASE("a GPT layer saves 34 s b h bytes with fused attention (Korthikanti Table 2)") {
@@ -59,7 +61,7 @@ TEST_CASE("a GPT layer saves 34 s b h bytes with fused attention (Korthikanti Ta
   ModelSpec m = gpt(2, 1024, 16, 1000, 512);
   OpGraph g = build_transformer_graph(m);
   const Block& layer = g.blocks[1];
-  CHECK(layer.saved_bytes_per_token == doctest::Approx(34.0 * 1024));
+  CHECK(layer.saved_bytes_per_token == testing::rel(34.0 * 1024));
 }
 
 TEST_CASE("blocks: embedding, one per layer, head; boundaries carry the residual stream") {
@@ -69,7 +71,7 @@ TEST_CASE("blocks: embedding, one per layer, head; boundaries carry the residual
   CHECK(g.blocks.front().name == "embedding");
   CHECK(g.blocks[1].type == "dense_layer");
   CHECK(g.blocks.back().name == "head");
-  CHECK(g.blocks[1].boundary_bytes_per_token == doctest::Approx(2.0 * 256));
+  CHECK(g.blocks[1].boundary_bytes_per_token == testing::rel(2.0 * 256));
   CHECK(topological_order(g).size() == g.op_count());
 }
 
@@ -90,8 +92,8 @@ TEST_CASE("SwiGLU with GQA: Llama-3 8B counts 8.03B parameters") {
   // 2 * 128256 * 4096 embeddings + 32 * (4096*(4096+2*1024+4096) + 3*4096*14336 + 2*4096) + 4096
   double per_layer = 4096.0 * (4096 + 2 * 1024) + 4096.0 * 4096 + 3.0 * 4096 * 14336 + 2 * 4096;
   double expected = 2.0 * 128256 * 4096 + 32 * per_layer + 4096;
-  CHECK(st.params == doctest::Approx(expected));
-  CHECK(st.params / 1e9 == doctest::Approx(8.03).epsilon(0.002));
+  CHECK(st.params == testing::rel(expected));
+  CHECK(st.params / 1e9 == testing::rel(8.03).epsilon(0.002));
 }
 
 TEST_CASE("MoE: active parameters count top_k routed experts plus shared") {
@@ -114,8 +116,8 @@ TEST_CASE("MoE: active parameters count top_k routed experts plus shared") {
   double dense_ffn = 3.0 * 64 * 128;
   double attn = 4.0 * 64 * 64 + 2 * 64;  // q,k,v,o + 2 rmsnorms
   double total = 2 * 100 * 64 + 64 + 2 * attn + dense_ffn + 8 * expert + 8 * 64 + expert;
-  CHECK(st.params == doctest::Approx(total));
-  CHECK(st.params - st.active_params == doctest::Approx(6 * expert));
+  CHECK(st.params == testing::rel(total));
+  CHECK(st.params - st.active_params == testing::rel(6 * expert));
 }
 
 TEST_CASE("rotary positions: a fused RoPE op on Q and K in Llama-lineage layers, none in GPT's") {
