@@ -27,7 +27,15 @@ double expected_max_standard_normal(int64_t n) {
 
 double slowest_gpu_factor(const GpuSpec& gpu, int64_t gpus) {
   if (gpu.clock_variation <= 0) return 1;
-  return 1 + gpu.clock_variation * expected_max_standard_normal(gpus);
+  // Every strategy's context asks, and a search asks for one GPU count millions of times: keep the
+  // last answer per thread (the Newton solve costs about a microsecond).
+  thread_local int64_t last_gpus = -1;
+  thread_local double last_expected_max = 0;
+  if (gpus != last_gpus) {
+    last_expected_max = expected_max_standard_normal(gpus);
+    last_gpus = gpus;
+  }
+  return 1 + gpu.clock_variation * last_expected_max;
 }
 
 }  // namespace shardplan
