@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "cli/format.hpp"
+#include "costmodel/gpu_variation.hpp"
 
 namespace shardplan::cli {
 
@@ -121,6 +122,11 @@ std::string estimate_text(const Estimate& e, const Strategy& s, const ClusterSpe
   row("pp bubble", b.pp_bubble_s);
   row("dp comm (exposed)", b.dp_comm_s);
   row("optimizer", b.optimizer_s);
+  // The GPU-to-GPU spread (costmodel/gpu_variation.hpp) is inside compute and recompute: say so.
+  const double slowest = slowest_gpu_factor(c.gpu, s.gpus());
+  if (slowest > 1)
+    out += fmt::format("  (GEMMs and attention at the pace of the slowest of {} GPUs: x{:.3f}, clock_variation {})\n",
+                       s.gpus(), slowest, c.gpu.clock_variation);
   out += "\nmemory per GPU by stage\n";
   out += fmt::format("  {:>5} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}\n", "stage", "params",
                      "grads", "optimizer", "activations", "working", "buffers", "runtime", "total");

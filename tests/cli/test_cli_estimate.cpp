@@ -235,3 +235,15 @@ TEST_CASE("cli estimate: sizes whose product overflows 64 bits exit 2, not a cra
     CHECK(r.err.find("tp = 1073741824 must be between 1 and the 8 GPUs") != std::string::npos);
   }
 }
+
+TEST_CASE("cli estimate: the summary says how much the slowest GPU costs") {
+  // 1024 A100s (clock_variation 0.012): 1 + 0.012 x Phi^-1(1023.625 / 1024.25) = 1 + 0.012 x
+  // 3.2341 = 1.0388 -> "x1.039"; one GPU waits for nobody, and the line is left out.
+  ScratchDir dir("cli_estimate_slowest");
+  CliResult big = run_cli("estimate --model gpt3-175b --cluster dgx-a100 --gpus 1024 --global-batch 1536 --tp 8 --pp 16", dir);
+  REQUIRE(big.status == 0);
+  CHECK(contains(big.out, "at the pace of the slowest of 1024 GPUs: x1.039, clock_variation 0.012"));
+  CliResult one = run_cli(gpt22b("--gpus 1 --global-batch 1 --recompute full"), dir);
+  REQUIRE(one.status == 0);
+  CHECK_FALSE(contains(one.out, "slowest of"));
+}
