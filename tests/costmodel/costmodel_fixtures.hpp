@@ -1,5 +1,7 @@
 // Shared by the cost-model tests: GPT-3 175B's shape, and a one-GPU sharding context.
 #pragma once
+#include <doctest/doctest.h>
+
 #include <cstdint>
 #include <string>
 
@@ -27,6 +29,16 @@ inline ModelSpec gpt3_spec(int64_t layers, std::string name = "gpt3-175b") {
   m.seq_len = 2048;
   m.tied_embeddings = true;
   return m;
+}
+
+// Block `block` of `g` cut down to its one op named `op`, to price that op alone.
+inline Block single_op_block(const OpGraph& g, size_t block, const std::string& op) {
+  Block only = g.blocks[block];
+  only.ops.clear();
+  for (int64_t v : g.blocks[block].ops)
+    if (g.op(v).name == op) only.ops.push_back(v);
+  REQUIRE(only.ops.size() == 1);
+  return only;
 }
 
 // No parallelism: every group a single GPU of `cluster`, at the graph's sequence length.

@@ -48,15 +48,8 @@ TEST_CASE("gpu variation: the slowest GPU's tensor-core math is slower, its memo
   const ClusterSpec cluster = load_cluster("dgx-a100");
   const OpGraph g = build_transformer_graph(testing::gpt3_spec(1, "gpt-layer"));
   ShardContext c = testing::single_gpu_context(cluster, g);
-  auto only = [&](const std::string& name) {
-    Block b = g.blocks[1];
-    b.ops.clear();
-    for (int64_t v : g.blocks[1].ops)
-      if (g.op(v).name == name) b.ops.push_back(v);
-    REQUIRE(b.ops.size() == 1);
-    return b;
-  };
-  const Block qkv = only("layer0.qkv"), norm = only("layer0.attn_norm");
+  const Block qkv = testing::single_op_block(g, 1, "layer0.qkv");
+  const Block norm = testing::single_op_block(g, 1, "layer0.attn_norm");
   const BlockCost gemm1 = price_block(g, qkv, cluster.gpu, c), norm1 = price_block(g, norm, cluster.gpu, c);
   c.slowest_gpu = 1.05;
   const BlockCost gemm2 = price_block(g, qkv, cluster.gpu, c), norm2 = price_block(g, norm, cluster.gpu, c);

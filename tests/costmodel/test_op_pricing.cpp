@@ -24,11 +24,7 @@ ModelSpec gpt_layer() { return testing::gpt3_spec(1, "gpt-layer"); }
 BlockCost price_op(const OpGraph& g, size_t block, const std::string& op, DType precision,
                    AttentionKernel kernel = AttentionKernel::gpu_default) {
   const ClusterSpec cluster = load_cluster("dgx-h100");
-  Block only = g.blocks[block];
-  only.ops.clear();
-  for (int64_t v : g.blocks[block].ops)
-    if (g.op(v).name == op) only.ops.push_back(v);
-  REQUIRE(only.ops.size() == 1);
+  const Block only = testing::single_op_block(g, block, op);
   ShardContext c = testing::single_gpu_context(cluster, g);
   c.precision = precision;
   c.attention_kernel = kernel;
