@@ -176,6 +176,11 @@ struct NcclWorld::Impl {
   int channels = 1;
 
   mutable std::mutex mu;
+  // ncclCommAbort frees a communicator, so no call on it may be in flight, or start, once the
+  // watchdog aborts: every NCCL call of the rank's thread runs under `calls` (enter()) and the
+  // abort takes it too. Non-blocking communicators return from every call promptly (ncclInProgress
+  // instead of waiting), so the watchdog waits at most one call. Lock order: `calls`, then `mu`.
+  std::mutex calls;
   std::condition_variable cv;
   bool stop = false;
   std::atomic<bool> aborted{false};
@@ -224,6 +229,14 @@ struct NcclWorld::Impl {
     }
   }
 
+  // Holds `calls` for one NCCL call (or group of calls) of the rank's thread; throws the
+  // watchdog's error instead when it has aborted the communicators.
+  [[nodiscard]] std::unique_lock<std::mutex> enter() {
+    std::unique_lock<std::mutex> lock(calls);
+    check();
+    return lock;
+  }
+
   // Aborts every communicator of the process once; the rank's next call throws `why`.
   void fail(const std::string& why) {
     std::vector<ncclComm_t> all;
@@ -235,6 +248,7 @@ struct NcclWorld::Impl {
       aborted = true;
     }
     std::fprintf(stderr, "shardplan: %s; aborting this rank's NCCL communicators\n", error.c_str());
+    std::lock_guard<std::mutex> lock(calls);  // no call in flight; later ones see `aborted`
     for (ncclComm_t c : all) ncclCommAbort(c);
   }
 
@@ -243,9 +257,11 @@ struct NcclWorld::Impl {
   void settle(ncclComm_t c, const std::string& what) {
     const auto t0 = Clock::now();
     for (int spins = 0;; ++spins) {
-      check();
       ncclResult_t st = ncclSuccess;
-      SHARDPLAN_NCCL_CHECK(ncclCommGetAsyncError(c, &st));
+      {
+        auto in = enter();
+        SHARDPLAN_NCCL_CHECK(ncclCommGetAsyncError(c, &st));
+      }
       if (st == ncclSuccess) return;
       if (st != ncclInProgress) {
         fail(what + " failed: " + ncclGetErrorString(st) + "; " + ncclGetLastError(c));
@@ -308,7 +324,10 @@ struct NcclWorld::Impl {
     ncclConfig_t cfg = NCCL_CONFIG_INITIALIZER;
     cfg.blocking = 0;
     ncclComm_t c = nullptr;
-    SHARDPLAN_NCCL_CHECK(ncclCommSplit(world, color, key, &c, &cfg));
+    {
+      auto in = enter();
+      SHARDPLAN_NCCL_CHECK(ncclCommSplit(world, color, key, &c, &cfg));
+    }
     settle(world, what);
     if (c) {
       settle(c, what);
@@ -336,9 +355,11 @@ class NcclComm final : public DeviceComm {
   Stream stream() const override { return w_->stream; }
 
   void barrier() override {
-    w_->check();
-    SHARDPLAN_NCCL_CHECK(
-        ncclAllReduce(scratch_, scratch_, 1, ncclFloat32, ncclSum, c_, w_->stream));
+    {
+      auto in = w_->enter();
+      SHARDPLAN_NCCL_CHECK(
+          ncclAllReduce(scratch_, scratch_, 1, ncclFloat32, ncclSum, c_, w_->stream));
+    }
     done("barrier");
     try {
       synchronize(w_->stream);
@@ -352,42 +373,52 @@ class NcclComm final : public DeviceComm {
  protected:
   void dev_all_reduce(void* buf, int64_t n, DevType t, ReduceOp op) override {
     if (n == 0) return;
-    w_->check();
-    SHARDPLAN_NCCL_CHECK(ncclAllReduce(buf, buf, size_t(n), nccl_type(t),
-                                       op == ReduceOp::max ? ncclMax : ncclSum, c_, w_->stream));
+    {
+      auto in = w_->enter();
+      SHARDPLAN_NCCL_CHECK(ncclAllReduce(buf, buf, size_t(n), nccl_type(t),
+                                         op == ReduceOp::max ? ncclMax : ncclSum, c_, w_->stream));
+    }
     done("all_reduce of " + std::to_string(n) + " elements");
   }
   void dev_reduce_scatter(const void* in, void* out, int64_t n, DevType t) override {
     if (n == 0) return;
-    w_->check();
-    SHARDPLAN_NCCL_CHECK(
-        ncclReduceScatter(in, out, size_t(n), nccl_type(t), ncclSum, c_, w_->stream));
+    {
+      auto in_call = w_->enter();
+      SHARDPLAN_NCCL_CHECK(
+          ncclReduceScatter(in, out, size_t(n), nccl_type(t), ncclSum, c_, w_->stream));
+    }
     done("reduce_scatter of " + std::to_string(n) + " elements per rank");
   }
   void dev_all_gather(const void* in, void* out, int64_t n, DevType t) override {
     if (n == 0) return;
-    w_->check();
-    SHARDPLAN_NCCL_CHECK(ncclAllGather(in, out, size_t(n), nccl_type(t), c_, w_->stream));
+    {
+      auto in_call = w_->enter();
+      SHARDPLAN_NCCL_CHECK(ncclAllGather(in, out, size_t(n), nccl_type(t), c_, w_->stream));
+    }
     done("all_gather of " + std::to_string(n) + " elements per rank");
   }
   void dev_broadcast(void* buf, int64_t n, DevType t, int root) override {
     if (n == 0) return;
-    w_->check();
-    SHARDPLAN_NCCL_CHECK(ncclBroadcast(buf, buf, size_t(n), nccl_type(t), root, c_, w_->stream));
+    {
+      auto in = w_->enter();
+      SHARDPLAN_NCCL_CHECK(ncclBroadcast(buf, buf, size_t(n), nccl_type(t), root, c_, w_->stream));
+    }
     done("broadcast of " + std::to_string(n) + " elements");
   }
   void dev_all_to_all(const void* in, void* out, int64_t n, DevType t) override {
     if (n == 0) return;
-    w_->check();
     const int64_t b = n * dev_type_bytes(t);
-    SHARDPLAN_NCCL_CHECK(ncclGroupStart());
-    for (int r = 0; r < size(); ++r) {
-      SHARDPLAN_NCCL_CHECK(ncclSend(static_cast<const char*>(in) + r * b, size_t(n), nccl_type(t),
-                                    r, c_, w_->stream));
-      SHARDPLAN_NCCL_CHECK(
-          ncclRecv(static_cast<char*>(out) + r * b, size_t(n), nccl_type(t), r, c_, w_->stream));
+    {
+      auto in_call = w_->enter();
+      SHARDPLAN_NCCL_CHECK(ncclGroupStart());
+      for (int r = 0; r < size(); ++r) {
+        SHARDPLAN_NCCL_CHECK(ncclSend(static_cast<const char*>(in) + r * b, size_t(n),
+                                      nccl_type(t), r, c_, w_->stream));
+        SHARDPLAN_NCCL_CHECK(
+            ncclRecv(static_cast<char*>(out) + r * b, size_t(n), nccl_type(t), r, c_, w_->stream));
+      }
+      SHARDPLAN_NCCL_CHECK(ncclGroupEnd());
     }
-    SHARDPLAN_NCCL_CHECK(ncclGroupEnd());
     done("all_to_all of " + std::to_string(n) + " elements per pair");
   }
 
@@ -402,7 +433,10 @@ class NcclComm final : public DeviceComm {
     copy_to_device(staging, header, kHeader, w_->stream);
     copy_device(staging + kHeader, buf, payload, w_->stream);
     order(w_->stream, l.stream);
-    SHARDPLAN_NCCL_CHECK(ncclSend(staging, size_t(bytes), ncclUint8, l.peer, l.comm, l.stream));
+    {
+      auto in = w_->enter();
+      SHARDPLAN_NCCL_CHECK(ncclSend(staging, size_t(bytes), ncclUint8, l.peer, l.comm, l.stream));
+    }
     w_->settle(l.comm, "send");
     w_->track(l.stream, "send of tag " + std::to_string(tag) + " to world rank " +
                             std::to_string(members_[peer]));
@@ -428,7 +462,10 @@ class NcclComm final : public DeviceComm {
     }
     while (!staging) {
       char* m = static_cast<char*>(device_alloc(bytes, l.stream));
-      SHARDPLAN_NCCL_CHECK(ncclRecv(m, size_t(bytes), ncclUint8, l.peer, l.comm, l.stream));
+      {
+        auto in = w_->enter();
+        SHARDPLAN_NCCL_CHECK(ncclRecv(m, size_t(bytes), ncclUint8, l.peer, l.comm, l.stream));
+      }
       w_->settle(l.comm, what);
       w_->track(l.stream, what);
       try {
