@@ -12,6 +12,11 @@ int64_t ModelSpec::v_head_dim() const {
   return attention.kind == "mla" ? attention.v_head_dim : head_dim;
 }
 
+double attention_keys(double seq, double window) {
+  if (window <= 0 || window >= seq) return seq;
+  return (window * (window + 1) + 2 * (seq - window) * window) / (seq + 1);
+}
+
 namespace {
 MoeSpec moe_from_json(const JsonObject& o) {
   o.reject_unknown({"experts", "top_k", "ffn_hidden", "shared_experts", "dense_layers"});
@@ -31,9 +36,14 @@ MoeSpec moe_from_json(const JsonObject& o) {
 
 AttentionSpec attention_from_json(const JsonObject& o) {
   o.reject_unknown({"kind", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim",
-                    "v_head_dim"});
+                    "v_head_dim", "window", "global_every"});
   AttentionSpec a;
   a.kind = o.get_enum("kind", {"mha", "gqa", "mla"}, "mha");
+  if (o.has("window")) a.window = o.get_positive_int("window");
+  if (o.has("global_every")) {
+    if (!o.has("window")) o.fail("global_every", "expected no global_every without a window");
+    a.global_every = o.get_positive_int("global_every");
+  }
   if (a.kind == "gqa") a.kind = "mha";  // GQA is mha with kv_heads < heads
   if (a.kind == "mla") {
     a.q_lora_rank = o.get_int("q_lora_rank", 0);
@@ -76,6 +86,9 @@ void validate_model_spec(const ModelSpec& s, const std::string& file, const std:
   if (s.moe && (s.moe->shared_experts < 0 || s.moe->dense_layers < 0))
     fail(s.moe->shared_experts < 0 ? "moe/shared_experts" : "moe/dense_layers", "expected a non-negative integer");
   if (s.attention.q_lora_rank < 0) fail("attention/q_lora_rank", "expected a non-negative integer");
+  if (s.attention.window < 0) fail("attention/window", "expected a positive integer (0: no window)");
+  if (s.attention.global_every < 0 || (s.attention.global_every > 0 && s.attention.window == 0))
+    fail("attention/global_every", "expected a positive integer, and only with a window");
   if (s.moe && s.moe->top_k > s.moe->experts)
     fail("moe/top_k", "expected " + name("moe/top_k") + " <= " + name("moe/experts") + " (" +
                           std::to_string(s.moe->experts) + "), found " +
@@ -95,7 +108,8 @@ void validate_model_spec(const ModelSpec& s, const std::string& file, const std:
                       {"attention/q_lora_rank", at.q_lora_rank}, {"attention/kv_lora_rank", at.kv_lora_rank},
                       {"attention/qk_nope_head_dim", at.qk_nope_head_dim},
                       {"attention/qk_rope_head_dim", at.qk_rope_head_dim},
-                      {"attention/v_head_dim", at.v_head_dim}})
+                      {"attention/v_head_dim", at.v_head_dim}, {"attention/window", at.window},
+                      {"attention/global_every", at.global_every}})
     if (v > kMaxModelDim)
       fail(k, "expected at most " + std::to_string(kMaxModelDim) + ", found " + std::to_string(v));
   if (s.seq_len > kMaxModelDim) fail("seq_len", "expected at most 2^30 tokens");
@@ -171,6 +185,11 @@ Json model_spec_to_json(const ModelSpec& s) {
                       {"qk_nope_head_dim", s.attention.qk_nope_head_dim},
                       {"qk_rope_head_dim", s.attention.qk_rope_head_dim},
                       {"v_head_dim", s.attention.v_head_dim}};
+  }
+  if (s.attention.window > 0) {
+    if (!j.contains("attention")) j["attention"] = {{"kind", "mha"}};
+    j["attention"]["window"] = s.attention.window;
+    if (s.attention.global_every > 0) j["attention"]["global_every"] = s.attention.global_every;
   }
   return j;
 }

@@ -24,8 +24,21 @@ struct AttentionSpec {
   int64_t qk_nope_head_dim = 0;
   int64_t qk_rope_head_dim = 0;
   int64_t v_head_dim = 0;
+  // Sliding-window attention (Mistral 7B v0.1, Gemma 2/3, Phi-3): a query attends to the last
+  // `window` keys only (itself included). 0: every layer attends to the whole causal prefix.
+  int64_t window = 0;
+  // With a window, every global_every-th layer (layers global_every-1, 2·global_every-1, ...)
+  // attends to the whole prefix instead (Gemma 2: 2, Gemma 3: 6); 0: every layer is windowed.
+  int64_t global_every = 0;
   bool operator==(const AttentionSpec&) const = default;
 };
+
+// Keys one query attends to over a causal sequence of `seq` tokens, counted as the FLOPs
+// conventions count full attention (seq keys per query; the causal half is the kernel's to skip).
+// Full attention (window 0 or >= seq): seq. A sliding window of w keys averages
+// [w(w+1)/2 + (seq-w)w]/seq keys per query against (seq+1)/2 for full causal attention, so it
+// counts seq times that ratio: [w(w+1) + 2(seq-w)w] / (seq+1).
+double attention_keys(double seq, double window);
 
 struct ModelSpec {
   std::string name;
@@ -46,6 +59,12 @@ struct ModelSpec {
   bool operator==(const ModelSpec&) const = default;
 
   bool is_moe_layer(int64_t layer) const { return moe && layer >= moe->dense_layers; }
+  // The sliding window of a layer's attention; 0 where it attends to the whole prefix.
+  int64_t layer_window(int64_t layer) const {
+    if (attention.window <= 0) return 0;
+    const int64_t g = attention.global_every;
+    return g > 0 && (layer + 1) % g == 0 ? 0 : attention.window;
+  }
   int64_t q_head_dim() const;   // per-head dim of queries/keys (MLA: nope + rope)
   int64_t v_head_dim() const;   // per-head dim of values
 };

@@ -140,7 +140,7 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& media
         t = p.attention(o, extra);
         has_attention = true;
         bc.model_flops += (o.fwd_flops_per_token + o.bwd_flops_per_token) * p.T / p.tp *
-                          (double(c.seq_len) / double(g.seq_len));
+                          attention_flops_scale(o, double(c.seq_len), double(g.seq_len));
         saved_attention_core += extra;
         op_saved = op_saved * p.T / p.tp;
         attn_core_fwd += t.fwd;
@@ -229,7 +229,8 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& media
   double attention_flops_fwd = 0;
   for (int64_t v : block.ops)
     if (g.op(v).kind == OpKind::attention)
-      attention_flops_fwd += g.op(v).fwd_flops_per_token * p.T / p.tp * (double(c.seq_len) / double(g.seq_len));
+      attention_flops_fwd += g.op(v).fwd_flops_per_token * p.T / p.tp *
+                             attention_flops_scale(g.op(v), double(c.seq_len), double(g.seq_len));
   if (c.recompute == Recompute::full && has_attention) {
     bc.recompute_s = bc.fwd_s;  // includes its TP communication; tp_comm_s counts fwd + bwd only
     bc.hardware_flops += fwd_flops;

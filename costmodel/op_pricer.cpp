@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/model_spec.hpp"
 #include "costmodel/gemm.hpp"
 
 namespace shardplan::pricing {
@@ -55,18 +56,26 @@ OpTimes Pricer::expert_matmul(const Op& o, double& params) {
   return t;
 }
 
+double attention_flops_scale(const Op& o, double seq, double graph_seq) {
+  const double w = attention_window(o);
+  return attention_keys(seq, w) / attention_keys(graph_seq, w);
+}
+
 OpTimes Pricer::attention(const Op& o, double& extra_saved) {
   double heads = double(o.dims[0]) / tp, dq = double(o.dims[2]), dv = double(o.dims[3]);
   double b = double(c.micro_batch), s_q = T / b, s_k = double(c.seq_len);
+  const double window = attention_window(o);
   OpTimes t;
   DType math = c.precision == DType::fp8 ? DType::bf16 : c.precision;  // attention stays 16-bit
   if (c.flash) {
     // FlashAttention, causal: the kernel skips masked tiles, half the s x s work. Backward does
     // 2.5x the forward's FLOPs (it recomputes QK^T), FlashAttention-2 §3.
-    double fwd_flops = 2.0 * b * heads * s_q * s_k * (dq + dv) * 0.5;
+    // A sliding window bounds the keys of every query (the kernel skips the tiles outside it).
+    double fwd_flops = 2.0 * b * heads * s_q * attention_keys(s_k, window) * (dq + dv) * 0.5;
     double peak = gpu.peak_flops(math) > 0 ? gpu.peak_flops(math) : gpu.peak_flops(DType::fp32);
-    // Short sequences run below the asymptote; under CP each kernel sees one rank's chunk of keys.
-    const double keys = s_k / double(c.cp);
+    // Short sequences run below the asymptote; under CP each kernel sees one rank's chunk of keys;
+    // a query sees at most its window.
+    const double keys = window > 0 ? std::min(window, s_k / double(c.cp)) : s_k / double(c.cp);
     peak *= keys / (keys + gpu.attention_ramp_keys) * gpu.sustained_compute_fraction;
     // The preset's default kernel, or the named one (the Estimator checks the preset has it).
     const auto& named = gpu.attention_kernels[size_t(c.attention_kernel)];
@@ -76,7 +85,8 @@ OpTimes Pricer::attention(const Op& o, double& extra_saved) {
     t.fwd = fwd_flops / (peak * fwd_frac) + gpu.kernel_overhead_us * 1e-6;
     t.bwd_in = 2.5 * fwd_flops / (peak * bwd_frac) + gpu.kernel_overhead_us * 1e-6;
   } else {
-    // Unfused (Megatron 2021): batched QK^T and AV GEMMs over all s x s scores, and memory-bound
+    // Unfused (Megatron 2021): batched QK^T and AV GEMMs over all s x s scores (a sliding window
+    // is a mask on them, so it saves nothing here), and memory-bound
     // scale-mask-softmax and dropout on the scores in 16-bit.
     double bh = b * heads;
     double elems = bh * s_q * s_k;

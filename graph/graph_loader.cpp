@@ -6,6 +6,8 @@
 #include <map>
 #include <set>
 
+#include "core/model_spec.hpp"
+
 namespace shardplan {
 
 void derive_op_costs(Op& o, int64_t seq) {
@@ -32,7 +34,8 @@ void derive_op_costs(Op& o, int64_t seq) {
       o.tp_replicated = o.split == Split::none;
       break;
     case OpKind::attention:
-      o.fwd_flops_per_token = 2.0 * seq * d(0) * (d(2) + d(3));
+      o.fwd_flops_per_token =
+          2.0 * attention_keys(double(seq), o.dims.size() > 4 ? d(4) : 0) * d(0) * (d(2) + d(3));
       o.bwd_flops_per_token = 2 * o.fwd_flops_per_token;
       o.bytes_per_token = act * (d(0) * d(2) + d(1) * (d(2) + d(3)) + d(0) * d(3));
       o.saved_bytes_per_token = act * (d(0) * d(2) + d(1) * (d(2) + d(3)));
@@ -83,7 +86,7 @@ const char* dims_meaning(OpKind k) {
     case OpKind::embedding: return "[vocab, hidden]";
     case OpKind::norm: return "[width]";
     case OpKind::matmul: return "[out_features, in_features]";
-    case OpKind::attention: return "[heads, kv_heads, qk_head_dim, v_head_dim]";
+    case OpKind::attention: return "[heads, kv_heads, qk_head_dim, v_head_dim] (and optionally a fifth, the sliding window)";
     case OpKind::elementwise: return "[width]";
     case OpKind::router: return "[experts, hidden]";
     case OpKind::expert_matmul: return "[out_features, in_features, experts, top_k]";
@@ -132,7 +135,9 @@ OpGraph op_graph_from_json(const JsonObject& o, int64_t seq_override) {
       jo.fail("kind", "unknown op kind \"" + kind + "\"" + (near.empty() ? "" : " (did you mean \"" + near + "\"?)"));
     }
     const Json& dims = jo.raw("dims");
-    if (!dims.is_array() || dims.size() != dims_expected(op.kind))
+    // Attention takes an optional fifth dim, its sliding window.
+    const bool windowed = op.kind == OpKind::attention && dims.is_array() && dims.size() == 5;
+    if (!dims.is_array() || (dims.size() != dims_expected(op.kind) && !windowed))
       jo.fail("dims", std::string("expected ") + std::to_string(dims_expected(op.kind)) +
                           " positive integers " + dims_meaning(op.kind) + " for kind " + kind);
     for (size_t k = 0; k < dims.size(); ++k) {

@@ -7,8 +7,9 @@
 namespace shardplan {
 
 const std::vector<std::string>& hf_model_types() {
-  static const std::vector<std::string> t = {"llama", "mistral", "mixtral", "qwen2", "qwen3",
-                                             "qwen3_moe", "deepseek_v3", "gpt2", "gpt_neox"};
+  static const std::vector<std::string> t = {"llama",     "mistral",     "mixtral", "qwen2",
+                                             "qwen3",     "qwen3_moe",   "phi3",    "deepseek_v3",
+                                             "gpt2",      "gpt_neox"};
   return t;
 }
 
@@ -49,6 +50,20 @@ ModelSpec llama_like(const JsonObject& c, int64_t seq) {
   return s;
 }
 
+// Mistral, Mixtral and Phi-3 name a window every layer attends within (null: none). Qwen2/Qwen3
+// carry one too but use it only under use_sliding_window, and then on the layers from
+// max_window_layers on, which the spec cannot say.
+void read_sliding_window(const JsonObject& c, const std::string& type, ModelSpec& s) {
+  if (type == "qwen2" || type == "qwen3" || type == "qwen3_moe") {
+    if (c.get_bool("use_sliding_window", false))
+      c.fail("use_sliding_window", "expected false: sliding windows on the layers from max_window_layers "
+                                   "on are not supported");
+    return;
+  }
+  if (!c.has("sliding_window") || c.raw("sliding_window").is_null()) return;
+  s.attention.window = c.get_positive_int("sliding_window");
+}
+
 // The config keys a spec field was read from, so a cross-field error names the key the user wrote
 // (docs/model-spec.md tabulates the mapping).
 FieldSources hf_sources(const JsonObject& c, const std::string& type, int64_t seq) {
@@ -81,6 +96,7 @@ FieldSources hf_sources(const JsonObject& c, const std::string& type, int64_t se
     f[std::string("attention/") + k] = {k, ""};
   if (type == "deepseek_v3")
     f["head_dim"] = {"qk_nope_head_dim", "qk_nope_head_dim + qk_rope_head_dim for MLA"};
+  f["attention/window"] = {"sliding_window", ""};
   return f;
 }
 }  // namespace
@@ -114,6 +130,7 @@ ModelSpec model_spec_from_hf(const JsonObject& c, int64_t seq) {
     s.tied_embeddings = c.get_bool("tie_word_embeddings", false);
   } else {
     s = llama_like(c, seq);
+    read_sliding_window(c, type, s);
     // Qwen3 (dense and MoE) normalises each query and key head (q_norm, k_norm) before RoPE.
     s.qk_norm = type == "qwen3" || type == "qwen3_moe";
     if (type == "mixtral") {

@@ -87,7 +87,7 @@ struct Builder {
     add(elementwise(name, m.hidden, 0, Split::none), kAct * m.hidden);
   }
 
-  void attention(const std::string& p) {
+  void attention(const std::string& p, int64_t window) {
     const int64_t h = m.hidden, a = m.heads, kv = m.kv_heads;
     const int64_t dq = m.q_head_dim(), dv = m.v_head_dim();
     add(norm(p + ".attn_norm", h), kAct * h);
@@ -120,7 +120,8 @@ struct Builder {
     at.split = Split::heads;
     const int64_t kv_eff = m.attention.kind == "mla" ? a : kv;  // MLA expands K/V per head
     at.dims = {a, kv_eff, dq, dv};
-    const double s = double(m.seq_len);
+    if (window > 0) at.dims.push_back(window);  // sliding window: a fifth dim (op-graph format)
+    const double s = attention_keys(double(m.seq_len), double(window));
     at.fwd_flops_per_token = 2.0 * s * a * dq + 2.0 * s * a * dv;
     at.bwd_flops_per_token = 2 * at.fwd_flops_per_token;
     at.bytes_per_token = kAct * (a * dq + kv_eff * (dq + dv) + a * dv);
@@ -221,8 +222,10 @@ OpGraph build_transformer_graph(const ModelSpec& m) {
 
   for (int64_t l = 0; l < m.layers; ++l) {
     std::string p = "layer" + std::to_string(l);
-    b.block(p, m.is_moe_layer(l) ? "moe_layer" : "dense_layer");
-    b.attention(p);
+    const int64_t window = m.layer_window(l);
+    b.block(p, std::string(m.is_moe_layer(l) ? "moe_layer" : "dense_layer") +
+                   (window > 0 ? "_window" + std::to_string(window) : ""));
+    b.attention(p, window);
     b.mlp(p, l);
   }
 

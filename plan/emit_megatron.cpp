@@ -57,6 +57,12 @@ Args model_args(const ModelSpec& m) {
   if (m.ffn_act == "swiglu") add(a, "--swiglu");
   if (m.norm == "rmsnorm") add(a, "--normalization", "RMSNorm");
   if (m.qk_norm) add(a, "--qk-layernorm");  // normalises each query and key head (Qwen3)
+  if (m.attention.window > 0) {
+    // Transformer Engine's (left, right) window: the query and the window - 1 keys before it.
+    add(a, "--window-size", fmt::format("{},0", m.attention.window - 1));
+    if (m.attention.global_every > 0)  // one full-attention layer after every global_every - 1
+      add(a, "--window-attn-skip-freq", n(m.attention.global_every));
+  }
   if (!emit::gpt_style(m))
     add(a, "--position-embedding-type", "rope"), add(a, "--disable-bias-linear");
   if (!m.tied_embeddings) add(a, "--untie-embeddings-and-output-weights");

@@ -74,6 +74,8 @@ void deepspeed(const Strategy& s, const ModelSpec* m, Need&& need) {
   if (m) {
     need(m->attention.kind != "mla", "no multi-latent attention in Megatron-DeepSpeed's GPT model");
     need(!m->qk_norm, "no query/key normalisation (qk_norm) in Megatron-DeepSpeed's GPT model");
+    need(m->attention.window == 0 || m->attention.window >= (s.seq_len > 0 ? s.seq_len : m->seq_len),
+         "no sliding-window attention in Megatron-DeepSpeed's GPT model");
     if (m->moe) {
       need(m->moe->dense_layers == 0,
            "no leading dense layers in MoE models (--expert-interval puts experts on every N-th "
@@ -112,10 +114,13 @@ void torchtitan(const Strategy& s, const ModelSpec* m, Need&& need) {
         "(parallel_dims.seq_len_divisor)",
         2 * s.tp * s.cp);
   });
-  if (m)
+  if (m) {
     need(!gpt_style(*m) && m->norm == "rmsnorm" && m->ffn_act == "swiglu",
          "no model with LayerNorm or GELU (its llama3, llama4, deepseek_v3 and qwen3 models use "
          "RMSNorm and SwiGLU)");
+    need(m->attention.window == 0 || m->attention.window >= (s.seq_len > 0 ? s.seq_len : m->seq_len),
+         "no sliding-window attention in its llama3, deepseek_v3 and qwen3 models");
+  }
 }
 
 template <class Need>

@@ -62,7 +62,7 @@ TOP_KEYS = ["name", "layers", "hidden", "heads", "kv_heads", "head_dim", "ffn_hi
             "vocab", "seq_len", "norm", "tied_embeddings", "moe", "attention"]
 MOE_KEYS = ["experts", "top_k", "ffn_hidden", "shared_experts", "dense_layers"]
 MLA_KEYS = ["q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"]
-ATT_KEYS = ["kind"] + MLA_KEYS
+ATT_KEYS = ["kind"] + MLA_KEYS + ["window", "global_every"]  # windows change no parameter
 
 
 def _edit_distance(a, b):
@@ -182,6 +182,12 @@ def spec_from_dict(d, file="<spec>"):
             for k in MLA_KEYS:
                 if a.has(k):
                     a.fail(k, 'expected no MLA field when attention.kind is "mha"')
+        if a.has("window"):
+            att["window"] = a.int("window", positive=True)
+        if a.has("global_every"):
+            if not a.has("window"):
+                a.fail("global_every", "expected no global_every without a window")
+            att["global_every"] = a.int("global_every", positive=True)
     s["attention"] = att
     if o.has("head_dim"):
         s["head_dim"] = o.int("head_dim", positive=True)
@@ -254,7 +260,7 @@ def count(s):
 # ---------------------------------------------------------------- Hugging Face config.json -> spec
 
 # tie_word_embeddings when config.json omits it: the model class's default (PretrainedConfig: true).
-HF_TIE_DEFAULT = {"llama": False, "mistral": False, "mixtral": False, "qwen2": False, "qwen3": False,
+HF_TIE_DEFAULT = {"llama": False, "mistral": False, "mixtral": False, "phi3": False, "qwen2": False, "qwen3": False,
                   "qwen3_moe": False, "deepseek_v3": False, "gpt2": True, "gpt_neox": False}
 
 

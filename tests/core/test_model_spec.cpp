@@ -1,6 +1,8 @@
 // The transformer spec format: defaults, round trip, and every kind of bad input (exit 2 paths).
 #include <doctest/doctest.h>
 
+#include "tests/approx.hpp"
+
 #include "core/error.hpp"
 #include "core/model_spec.hpp"
 
@@ -73,4 +75,39 @@ TEST_CASE("bad specs name the file, the JSON path and what was expected") {
   CHECK(error_of(R"([1, 2])").find("expected an object") != std::string::npos);
   CHECK(error_of(R"({"layers": 2, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16, "qk_norm": 1})")
             .find("at /qk_norm: expected a boolean") != std::string::npos);
+}
+
+TEST_CASE("sliding-window attention: keys per query by hand, layer pattern, round trip, bad input") {
+  // Full attention counts seq keys per query (the FLOPs conventions' count; the kernel skips the
+  // causal half), whatever the window beyond it.
+  CHECK(attention_keys(4096, 0) == 4096);
+  CHECK(attention_keys(4096, 4096) == 4096);
+  CHECK(attention_keys(4096, 8192) == 4096);
+  // seq 8, window 2: the queries see 1, 2, 2, 2, 2, 2, 2, 2 keys, 15 in all, against
+  // 1 + 2 + ... + 8 = 36 for full causal attention: 8 * 15/36 = 3.333 = (2*3 + 2*6*2) / 9.
+  CHECK(attention_keys(8, 2) == testing::rel(30.0 / 9.0));
+  // Mistral 7B v0.1 at 32768 tokens with its 4096 window: (4096*4097 + 2*28672*4096) / 32769 =
+  // (16,781,312 + 234,881,024) / 32769 = 7679.9 keys, 23% of the 32768 full attention counts.
+  CHECK(attention_keys(32768, 4096) == testing::rel((16781312.0 + 234881024.0) / 32769.0));
+
+  ModelSpec m = model_spec_from_json_text(
+      R"({"layers": 12, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 64,
+          "attention": {"window": 16, "global_every": 6}})", "m.json");
+  CHECK(m.attention.kind == "mha");
+  CHECK(m.layer_window(0) == 16);
+  CHECK(m.layer_window(4) == 16);
+  CHECK(m.layer_window(5) == 0);  // Gemma 3's pattern: every sixth layer is global
+  CHECK(m.layer_window(11) == 0);
+  CHECK(model_spec_from_json_text(model_spec_to_json_text(m), "again.json") == m);
+  ModelSpec every = model_spec_from_json_text(
+      R"({"layers": 2, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 64, "attention": {"window": 16}})", "m.json");
+  CHECK(every.layer_window(0) == 16);
+  CHECK(every.layer_window(1) == 16);
+
+  CHECK(error_of(R"({"layers": 2, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16, "attention": {"window": 0}})")
+            .find("at /attention/window: expected a positive integer") != std::string::npos);
+  CHECK(error_of(R"({"layers": 2, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16, "attention": {"global_every": 2}})")
+            .find("at /attention/global_every: expected no global_every without a window") != std::string::npos);
+  CHECK(error_of(R"({"layers": 2, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16, "attention": {"window": 8, "global_every": -1}})")
+            .find("at /attention/global_every: expected a positive integer") != std::string::npos);
 }

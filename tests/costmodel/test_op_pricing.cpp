@@ -149,3 +149,50 @@ TEST_CASE("fp8: expert GEMMs save their FP8 inputs, half the 16-bit bytes") {
   CHECK(price_op(g, 1, "layer0.expert_fc2", DType::bf16).saved_bytes == testing::rel(402653184.0));
   CHECK(price_op(g, 1, "layer0.expert_fc2", DType::fp8).saved_bytes == testing::rel(201326592.0));
 }
+
+TEST_CASE("fused attention under a sliding window: the window's keys, at the window's ramp") {
+  // GPT layer at s = 8192 with a window of 1024 keys: (1024 x 1025 + 2 x 7168 x 1024) / 8193 =
+  // 1919.89 keys per query in the full-attention count; forward FLOPs 2 x 96 x 8192 x 1919.89 x
+  // 256 x 0.5 = 386,525,039,232. Each query sees at most 1024 keys: ramp 1024 / 1324 = 0.77341,
+  // forward rate 989.5e12 x 0.555 x 0.77341 x 0.88 = 373.77 TFLOP/s: 1034.13 us + 3 us =
+  // 1037.13 us; backward 2.5x the FLOPs at 0.531: 2702.17 us + 3 us = 2705.17 us. Without the
+  // window: 1,649,267,441,664 FLOPs at the 8192-key ramp (0.96467): 3540.69 us forward.
+  ModelSpec m = gpt_layer();
+  m.seq_len = 8192;
+  const OpGraph full = build_transformer_graph(m);
+  m.attention.window = 1024;
+  const OpGraph windowed = build_transformer_graph(m);
+  const BlockCost w = price_op(windowed, 1, "layer0.attn_core", DType::bf16);
+  CHECK(w.fwd_s == testing::rel(1037.13e-6).epsilon(1e-4));
+  CHECK(w.bwd_input_s == testing::rel(2705.17e-6).epsilon(1e-4));
+  CHECK(price_op(full, 1, "layer0.attn_core", DType::bf16).fwd_s == testing::rel(3540.69e-6).epsilon(1e-4));
+  // Model FLOPs: the window's keys (fwd + bwd = 3x the forward's 2 x keys x 96 x 256 per token).
+  CHECK(w.model_flops == testing::rel(3 * 2.0 * 1919.89064 * 96 * 256 * 8192).epsilon(1e-6));
+}
+
+TEST_CASE("sliding window: an estimate sees it, and at a sequence within the window it changes nothing") {
+  // Mistral-7B-v0.1-like layers (window 4096) at 32k tokens: the windowed model is faster; at a
+  // sequence no longer than the window it costs what full attention costs.
+  ModelSpec m;
+  m.name = "mistral-like";
+  m.layers = 4, m.hidden = 4096, m.heads = 32, m.kv_heads = 8, m.head_dim = 128;
+  m.ffn_hidden = 14336, m.ffn_act = "swiglu", m.norm = "rmsnorm", m.vocab = 32000, m.seq_len = 32768;
+  ClusterSpec cluster = load_cluster("dgx-h100");
+  cluster.set_gpu_count(8);
+  Strategy s = parse_strategy_string("tp=8,mbs=1", Strategy{});
+  s.dp = 1, s.global_batch = 8, s.seq_len = m.seq_len;
+  ModelSpec w = m;
+  w.attention.window = 4096;
+  const OpGraph gf = build_transformer_graph(m), gw = build_transformer_graph(w);
+  const Estimate ef = Estimator(gf, cluster).estimate(s), ew = Estimator(gw, cluster).estimate(s);
+  REQUIRE(ef.valid());
+  REQUIRE(ew.valid());
+  // Per token and layer, attention is 537 M forward FLOPs of the 973 M at 32k tokens, 126 M with the
+  // window: the step loses about a quarter (the rest is GEMMs, memory-bound ops, communication).
+  CHECK(ew.step_time_s < 0.8 * ef.step_time_s);
+  CHECK(ew.model_tflops_per_gpu < ef.model_tflops_per_gpu);  // fewer FLOPs, counted honestly
+  m.seq_len = w.seq_len = s.seq_len = 4096;
+  const Estimate sf = Estimator(build_transformer_graph(m), cluster).estimate(s);
+  const Estimate sw = Estimator(build_transformer_graph(w), cluster).estimate(s);
+  CHECK(sw.step_time_s == testing::rel(sf.step_time_s));
+}

@@ -96,6 +96,12 @@ TEST_CASE("plans the CPU executor cannot run are refused with the reason") {
   sp.strategy.seq_len = 3;  // 3 tokens per micro-batch do not split over 2 ranks
   CHECK_THROWS_WITH_AS(run_training(sp), doctest::Contains("under sp"), std::runtime_error);
   CHECK(unsupported_reason(options(tiny(), "tp=2,pp=2,dp=2,zero=3,sp")).empty());
+  // A sliding window shorter than the sequence is not run; one that covers it is full attention.
+  ModelSpec windowed = tiny();
+  windowed.attention.window = 4;
+  CHECK(unsupported_reason(options(windowed, "dp=1")).find("sliding-window attention (window 4") == 0);
+  windowed.attention.window = 1 << 20;
+  CHECK(unsupported_reason(options(windowed, "dp=1")).empty());
 }
 
 TEST_CASE("the report: losses per step, speed, memory per rank") {

@@ -3,6 +3,8 @@
 // directory given as the model file.
 #include <doctest/doctest.h>
 
+#include "tests/approx.hpp"
+
 #include "core/error.hpp"
 #include "core/model_spec.hpp"
 #include "graph/model_loader.hpp"
@@ -74,4 +76,28 @@ TEST_CASE("model errors: a directory given as the model file") {
   const std::string dir = std::string(SHARDPLAN_SOURCE_DIR) + "/models";
   CHECK_THROWS_WITH_AS(load_model(dir),
                        (dir + ": at /: is a directory: expected a JSON file").c_str(), InputError);
+}
+
+TEST_CASE("sliding windows: Mistral's is read, Qwen's use_sliding_window refused, bad values placed") {
+  const LoadedModel mistral = load_model_text(hf("mistral", R"(,"sliding_window":8)"), "c.json");
+  REQUIRE(mistral.spec);
+  CHECK(mistral.spec->attention.window == 8);
+  const LoadedModel none = load_model_text(hf("mistral", R"(,"sliding_window":null)"), "c.json");
+  CHECK(none.spec->attention.window == 0);
+  const LoadedModel phi3 = load_model_text(hf("phi3", R"(,"sliding_window":2047)"), "c.json");
+  CHECK(phi3.spec->attention.window == 2047);
+  // Qwen2's configs carry a window they do not use unless use_sliding_window is set.
+  CHECK(load_model_text(hf("qwen2", R"(,"sliding_window":8,"use_sliding_window":false)"), "c.json")
+            .spec->attention.window == 0);
+  CHECK(error_of(hf("qwen2", R"(,"sliding_window":8,"use_sliding_window":true)")).find(
+            "c.json: at /use_sliding_window: expected false") == 0);
+  CHECK(error_of(hf("mistral", R"(,"sliding_window":-4)")).find("c.json: at /sliding_window: expected a positive integer") == 0);
+  // An op graph's attention takes a fifth dim, the window; six are an error.
+  const std::string op = R"({"format":"shardplan.graph/1","seq_len":64,"hidden":64,"ops":[
+      {"name":"a","kind":"attention","dims":[4,4,16,16,DIMS],"block":"x"}]})";
+  auto with = [&](const std::string& d) { return std::string(op).replace(op.find("DIMS"), 4, d); };
+  const LoadedModel g = load_model_text(with("8"), "g.json");
+  // keys at seq 64, window 8: (8*9 + 2*56*8) / 65 = 968/65 per query; 2 * keys * 4 heads * 32.
+  CHECK(g.graph.op(0).fwd_flops_per_token == testing::rel(2.0 * 968.0 / 65.0 * 4 * 32));
+  CHECK(error_of(with("8,9")).find("c.json: at /ops/0/dims: expected 4 positive integers") == 0);
 }

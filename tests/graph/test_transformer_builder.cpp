@@ -168,3 +168,30 @@ TEST_CASE("qk_norm: Qwen3's Hugging Face configs set it, Llama's does not") {
     CHECK(m.spec->qk_norm == expected);
   }
 }
+
+TEST_CASE("sliding window: windowed layers cost their window's keys, global ones the whole prefix") {
+  // Gemma 2's pattern on a small model: windows of 1024 on even layers, every second layer global.
+  ModelSpec m = gpt(4, 1024, 8, 32000, 8192);
+  const double full_attention = 2.0 * 8192 * 8 * (128 + 128);  // per token, heads x (qk + v)
+  m.attention.window = 1024;
+  m.attention.global_every = 2;
+  const OpGraph g = build_transformer_graph(m);
+  REQUIRE(g.blocks.size() == 6);
+  // keys per query at 8192 tokens, window 1024: (1024*1025 + 2*7168*1024) / 8193.
+  const double keys = (1024.0 * 1025 + 2.0 * 7168 * 1024) / 8193;
+  const auto local = ops_named(g, 1, "layer0.attn_core"), global = ops_named(g, 2, "layer1.attn_core");
+  REQUIRE(local.size() == 1);
+  REQUIRE(global.size() == 1);
+  CHECK(local[0]->dims.size() == 5);
+  CHECK(local[0]->dims[4] == 1024);
+  CHECK(local[0]->fwd_flops_per_token == testing::rel(2.0 * keys * 8 * 256));
+  CHECK(global[0]->dims.size() == 4);
+  CHECK(global[0]->fwd_flops_per_token == testing::rel(full_attention));
+  // Windowed and global layers cost differently, so they are different block types.
+  CHECK(g.blocks[1].type != g.blocks[2].type);
+  CHECK(g.blocks[1].type == g.blocks[3].type);
+  // Parameters are the same with or without the window.
+  ModelSpec plain = m;
+  plain.attention = AttentionSpec{};
+  CHECK(model_stats(g).params == model_stats(build_transformer_graph(plain)).params);
+}

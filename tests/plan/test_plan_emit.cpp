@@ -218,3 +218,16 @@ TEST_CASE("emit: Megatron notes a plan priced with the TP backward reduction exp
   CHECK(has(e.notes[0], "always overlaps the TP input-gradient reduction"));
   CHECK(has(e.text, "# note: "));
 }
+
+TEST_CASE("emit: a sliding window becomes Megatron's --window-size; DeepSpeed and torchtitan refuse it") {
+  // Mistral 7B's window of 4096 keys: Transformer Engine's (left, right) = (4095, 0).
+  Strategy s;
+  s.tp = 1, s.zero = 1, s.micro_batch = 1, s.global_batch = 64;
+  const Plan mistral = fixed_plan("mistral-7b", "dgx-h100", 8, s);
+  const std::string text = emit_megatron(mistral).text;
+  CHECK(has(text, "--window-size 4095,0"));
+  CHECK_FALSE(has(text, "--window-attn-skip-freq"));
+  CHECK_FALSE(has(emit_megatron(llama8b_fsdp_no_pp()).text, "--window-size"));
+  CHECK(has(emit_error([&] { return emit_deepspeed(mistral, false); }), "no sliding-window attention"));
+  CHECK(has(emit_error([&] { return emit_torchtitan(mistral); }), "no sliding-window attention"));
+}
