@@ -117,7 +117,8 @@ void validate_model_spec(const ModelSpec& s, const std::string& file, const std:
 
 ModelSpec model_spec_from_json(const JsonObject& o) {
   o.reject_unknown({"name", "layers", "hidden", "heads", "kv_heads", "head_dim", "ffn_hidden",
-                    "ffn_act", "vocab", "seq_len", "norm", "tied_embeddings", "qk_norm", "moe", "attention"});
+                    "ffn_act", "vocab", "seq_len", "norm", "tied_embeddings", "qk_norm", "post_norms",
+                    "logit_softcap", "moe", "attention"});
   ModelSpec s;
   s.name = o.get_string("name", "model");
   s.layers = o.get_positive_int("layers");
@@ -126,15 +127,17 @@ ModelSpec model_spec_from_json(const JsonObject& o) {
     o.fail("hidden", "expected at most " + std::to_string(kMaxModelDim) + ", found " + std::to_string(s.hidden));
   s.heads = o.get_positive_int("heads");
   s.kv_heads = o.get_positive_int("kv_heads", s.heads);
-  s.ffn_act = o.get_enum("ffn_act", {"gelu", "swiglu"}, "gelu");
-  if (s.ffn_act == "swiglu" && !o.has("ffn_hidden"))
-    o.fail("ffn_hidden", "missing required field: expected ffn_hidden when ffn_act is \"swiglu\"");
+  s.ffn_act = o.get_enum("ffn_act", {"gelu", "swiglu", "geglu"}, "gelu");
+  if (s.gated_ffn() && !o.has("ffn_hidden"))
+    o.fail("ffn_hidden", "missing required field: expected ffn_hidden when ffn_act is \"" + s.ffn_act + "\"");
   s.ffn_hidden = o.get_positive_int("ffn_hidden", 4 * s.hidden);
   s.vocab = o.get_positive_int("vocab");
   s.seq_len = o.get_positive_int("seq_len");
   s.norm = o.get_enum("norm", {"layernorm", "rmsnorm"}, "layernorm");
   s.tied_embeddings = o.get_bool("tied_embeddings", false);
   s.qk_norm = o.get_bool("qk_norm", false);
+  s.post_norms = o.get_bool("post_norms", false);
+  s.logit_softcap = o.get_bool("logit_softcap", false);
   if (o.has("moe")) s.moe = moe_from_json(o.get_object("moe"));
   if (o.has("attention")) s.attention = attention_from_json(o.get_object("attention"));
   if (o.has("head_dim")) {
@@ -171,6 +174,8 @@ Json model_spec_to_json(const ModelSpec& s) {
   j["norm"] = s.norm;
   j["tied_embeddings"] = s.tied_embeddings;
   if (s.qk_norm) j["qk_norm"] = true;
+  if (s.post_norms) j["post_norms"] = true;
+  if (s.logit_softcap) j["logit_softcap"] = true;
   if (s.moe) {
     j["moe"] = {{"experts", s.moe->experts},
                 {"top_k", s.moe->top_k},

@@ -48,17 +48,24 @@ struct ModelSpec {
   int64_t kv_heads = 0;
   int64_t head_dim = 0;
   int64_t ffn_hidden = 0;
-  std::string ffn_act = "gelu";  // "gelu" (2 matrices) or "swiglu" (3 matrices)
+  // "gelu" (2 matrices), or a gated unit of 3 matrices: "swiglu" (SiLU gate, Llama) or "geglu"
+  // (GELU gate, Gemma).
+  std::string ffn_act = "gelu";
   int64_t vocab = 0;
   int64_t seq_len = 0;
   std::string norm = "layernorm";  // "layernorm" or "rmsnorm"
   bool tied_embeddings = false;
   bool qk_norm = false;  // per-head RMSNorm of queries and keys before attention (Qwen3)
+  // A norm after the attention and after the FFN too, before each residual add (Gemma 2/3).
+  bool post_norms = false;
+  // The logits pass through cap·tanh(x/cap) before the loss (Gemma 2's final_logit_softcapping).
+  bool logit_softcap = false;
   std::optional<MoeSpec> moe;
   AttentionSpec attention;
   bool operator==(const ModelSpec&) const = default;
 
   bool is_moe_layer(int64_t layer) const { return moe && layer >= moe->dense_layers; }
+  bool gated_ffn() const { return ffn_act == "swiglu" || ffn_act == "geglu"; }
   // The sliding window of a layer's attention; 0 where it attends to the whole prefix.
   int64_t layer_window(int64_t layer) const {
     if (attention.window <= 0) return 0;

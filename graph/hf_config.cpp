@@ -7,9 +7,9 @@
 namespace shardplan {
 
 const std::vector<std::string>& hf_model_types() {
-  static const std::vector<std::string> t = {"llama",     "mistral",     "mixtral", "qwen2",
-                                             "qwen3",     "qwen3_moe",   "phi3",    "deepseek_v3",
-                                             "gpt2",      "gpt_neox"};
+  static const std::vector<std::string> t = {
+      "llama", "mistral", "mixtral",     "qwen2", "qwen3",    "qwen3_moe",   "phi3",
+      "gemma2", "gemma3_text", "deepseek_v3", "gpt2", "gpt_neox"};
   return t;
 }
 
@@ -27,8 +27,8 @@ int64_t seq_of(const JsonObject& c, const char* key, int64_t override_len) {
   return c.get_positive_int(key);
 }
 
-// Llama-like: llama, mistral, qwen2, qwen3 (+ MoE variants build on it).
-ModelSpec llama_like(const JsonObject& c, int64_t seq) {
+// The fields Llama-like and Gemma configs share (the FFN activation, norm and tying are each's).
+ModelSpec decoder_common(const JsonObject& c, int64_t seq) {
   ModelSpec s;
   s.name = c.get_string("_name_or_path", c.get_string("model_type"));
   s.layers = c.get_positive_int("num_hidden_layers");
@@ -39,14 +39,61 @@ ModelSpec llama_like(const JsonObject& c, int64_t seq) {
     c.fail("hidden_size", "expected hidden_size divisible by num_attention_heads");
   s.head_dim = c.get_positive_int("head_dim", s.hidden / s.heads);
   s.ffn_hidden = c.get_positive_int("intermediate_size");
+  s.vocab = c.get_positive_int("vocab_size");
+  s.seq_len = seq_of(c, "max_position_embeddings", seq);
+  s.norm = "rmsnorm";
+  return s;
+}
+
+// Llama-like: llama, mistral, phi3, qwen2, qwen3 (+ MoE variants build on it).
+ModelSpec llama_like(const JsonObject& c, int64_t seq) {
+  ModelSpec s = decoder_common(c, seq);
   s.ffn_act = "swiglu";
   std::string act = c.get_string("hidden_act", "silu");
   if (act != "silu" && act != "swish")
     c.fail("hidden_act", "expected \"silu\" (SwiGLU) for this model_type, found \"" + act + "\"");
-  s.vocab = c.get_positive_int("vocab_size");
-  s.seq_len = seq_of(c, "max_position_embeddings", seq);
-  s.norm = "rmsnorm";
   s.tied_embeddings = c.get_bool("tie_word_embeddings", false);
+  return s;
+}
+
+// Gemma 2 and Gemma 3 (text): GELU-gated FFN (GeGLU), a norm before and after both the attention
+// and the FFN, tied embeddings, sliding windows on all layers but every n-th. Gemma 2 alternates
+// (layer 0 windowed, layer 1 global, ...), softcaps the final logits, and its attention logits
+// inside the fused kernel (no cost modelled); Gemma 3 has one global layer in six (its
+// sliding_window_pattern, or the newer layer_types list) and normalises queries and keys.
+ModelSpec gemma(const JsonObject& c, const std::string& type, int64_t seq) {
+  ModelSpec s = decoder_common(c, seq);
+  s.ffn_act = "geglu";
+  const char* act_key = c.has("hidden_activation") ? "hidden_activation" : "hidden_act";
+  const std::string act = c.get_string(act_key, "gelu_pytorch_tanh");
+  if (act != "gelu_pytorch_tanh" && act != "gelu" && act != "gelu_new")
+    c.fail(act_key, "expected a GELU (\"gelu_pytorch_tanh\") for this model_type, found \"" + act + "\"");
+  s.tied_embeddings = c.get_bool("tie_word_embeddings", true);
+  s.post_norms = true;
+  s.qk_norm = type == "gemma3_text";
+  if (type == "gemma2")
+    s.logit_softcap = c.has("final_logit_softcapping") && !c.raw("final_logit_softcapping").is_null();
+  if (!c.has("sliding_window") || c.raw("sliding_window").is_null()) return s;
+  s.attention.window = c.get_positive_int("sliding_window");
+  if (type == "gemma2") {
+    s.attention.global_every = 2;
+  } else if (c.has("layer_types")) {
+    // Every n-th layer "full_attention", the others "sliding_attention": n is the pattern.
+    const Json& lt = c.raw("layer_types");
+    int64_t every = 0;
+    if (lt.is_array() && !lt.empty())
+      for (size_t i = 0; i < lt.size(); ++i)
+        if (lt[i] == "full_attention") { every = static_cast<int64_t>(i) + 1; break; }
+    bool periodic = every > 0 && lt.is_array() && static_cast<int64_t>(lt.size()) == s.layers;
+    for (size_t i = 0; periodic && i < lt.size(); ++i)
+      periodic = lt[i] == ((static_cast<int64_t>(i) + 1) % every == 0 ? "full_attention" : "sliding_attention");
+    if (!periodic)
+      c.fail("layer_types", "expected num_hidden_layers entries, \"sliding_attention\" but for every n-th "
+                            "\"full_attention\" (other patterns are not supported)");
+    s.attention.global_every = every;
+  } else {
+    s.attention.global_every = c.get_positive_int("sliding_window_pattern", 6);
+  }
   return s;
 }
 
@@ -128,6 +175,8 @@ ModelSpec model_spec_from_hf(const JsonObject& c, int64_t seq) {
     s.vocab = c.get_positive_int("vocab_size");
     s.seq_len = seq_of(c, "max_position_embeddings", seq);
     s.tied_embeddings = c.get_bool("tie_word_embeddings", false);
+  } else if (type == "gemma2" || type == "gemma3_text") {
+    s = gemma(c, type, seq);
   } else {
     s = llama_like(c, seq);
     read_sliding_window(c, type, s);

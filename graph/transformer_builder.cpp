@@ -129,12 +129,13 @@ struct Builder {
     add(at, kAct * (a * dq + kv_eff * (dq + dv)));
     add(matmul(p + ".attn_out", h, a * dv, Split::rows, gpt), kAct * a * dv);
     if (gpt) add(dropout(p + ".attn_dropout"), kAct * h);
+    if (m.post_norms) add(norm(p + ".attn_post_norm", h), kAct * h);
     residual(p + ".attn_residual");
   }
 
   void ffn(const std::string& p, int64_t f, Split split, const std::string& tag, double token_factor) {
     const int64_t h = m.hidden;
-    const bool glu = m.ffn_act == "swiglu";
+    const bool glu = m.gated_ffn();
     Op fc1 = matmul(p + "." + tag + "fc1", glu ? 2 * f : f, h, split, gpt);
     if (glu) fc1.linear_outputs = {f, f};  // w1 (gate), w3 (up)
     Op act = elementwise(p + "." + tag + "act", f, glu ? 2.0 * f : double(f), Split::columns);
@@ -193,6 +194,7 @@ struct Builder {
       ffn(p, m.ffn_hidden, Split::columns, "", 1);
     }
     if (gpt) add(dropout(p + ".mlp_dropout"), kAct * h);
+    if (m.post_norms) add(norm(p + ".mlp_post_norm", h), kAct * h);
     residual(p + ".mlp_residual");
   }
 };
@@ -238,6 +240,11 @@ OpGraph build_transformer_graph(const ModelSpec& m) {
     b.gr.tied_output_params = double(m.vocab) * h;
   }
   b.add(head, kAct * h);
+  if (m.logit_softcap) {
+    // cap * tanh(logits / cap) on the 16-bit logits, split over the vocabulary like them; its
+    // backward needs the tanh, so the capped logits are kept (2 B per logit).
+    b.add(b.elementwise("logit_softcap", m.vocab, double(m.vocab), Split::vocab), kAct * m.vocab);
+  }
   Op loss;
   loss.name = "cross_entropy";
   loss.kind = OpKind::loss;

@@ -13,9 +13,21 @@ namespace shardplan {
 namespace {
 using emit::gpt_style;
 
+// Gemma's layer (GeGLU, the norms after attention and FFN, softcapped logits): Megatron-Bridge
+// builds it in code; neither Megatron-LM's arguments nor Megatron-DeepSpeed's GPT can say it.
+template <class Need>
+void no_gemma_layer(const ModelSpec* m, const char* who, Need&& need) {
+  if (!m) return;
+  need(m->ffn_act != "geglu",
+       [&] { return fmt::format("no GELU-gated FFN (GeGLU) in {} (--swiglu is SiLU-gated)", who); });
+  need(!m->post_norms,
+       [&] { return fmt::format("no norms after the attention and the FFN (post_norms) in {}", who); });
+  need(!m->logit_softcap, [&] { return fmt::format("no logit softcapping in {}", who); });
+}
+
 template <class Need>
 void megatron(const Strategy& s, const ModelSpec* m, Need&& need) {
-  (void)m;
+  no_gemma_layer(m, "Megatron-LM's arguments", need);
   if (s.pp > 1) {
     need(s.schedule != Schedule::gpipe,
          "no GPipe schedule for pipeline parallelism (pipelined runs are 1F1B, or interleaved "
@@ -71,6 +83,7 @@ void deepspeed(const Strategy& s, const ModelSpec* m, Need&& need) {
   need(s.precision != DType::fp8,
        "no FP8 training in the DeepSpeed config (its mixed-precision blocks are fp16 and bf16); "
        "re-plan with --precision bf16");
+  no_gemma_layer(m, "Megatron-DeepSpeed's GPT model", need);
   if (m) {
     need(m->attention.kind != "mla", "no multi-latent attention in Megatron-DeepSpeed's GPT model");
     need(!m->qk_norm, "no query/key normalisation (qk_norm) in Megatron-DeepSpeed's GPT model");

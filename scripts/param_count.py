@@ -25,13 +25,13 @@ The counting convention (docs/model-spec.md, "Parameter count")
     embedding        vocab*hidden
     LM head          vocab*hidden unless tied_embeddings
     positions        seq_len*hidden, gpt-style models only (learned position table)
-    per layer        2 norms (layernorm 2*hidden each, rmsnorm hidden each)
+    per layer        2 norms (layernorm 2*hidden each, rmsnorm hidden each); 4 with post_norms
       attention mha  q hidden*heads*hd, k and v hidden*kv_heads*hd each, o heads*hd*hidden;
                      gpt-style adds biases heads*hd + 2*kv_heads*hd (q, k, v) + hidden (o)
       attention mla  q_a hidden*q_lora + q_a_norm q_lora + q_b q_lora*heads*(nope+rope)
                      (q_lora 0: hidden*heads*(nope+rope)), kv_a hidden*(kv_lora+rope)
                      + kv_a_norm kv_lora, kv_b kv_lora*heads*(nope+v), o heads*v*hidden
-      dense MLP      gelu 2*hidden*ffn (gpt-style adds biases ffn + hidden), swiglu 3*hidden*ffn
+      dense MLP      gelu 2*hidden*ffn (gpt-style adds biases ffn + hidden), swiglu/geglu 3*hidden*ffn
       MoE MLP        router hidden*experts + (experts + shared)*m*hidden*moe_ffn,
                      m = 3 for swiglu, 2 for gelu; no expert biases
                      (the first moe.dense_layers layers use the dense MLP with top-level ffn_hidden)
@@ -59,7 +59,8 @@ class SpecError(Exception):
 # ---------------------------------------------------------------- spec loading (mirrors C++)
 
 TOP_KEYS = ["name", "layers", "hidden", "heads", "kv_heads", "head_dim", "ffn_hidden", "ffn_act",
-            "vocab", "seq_len", "norm", "tied_embeddings", "moe", "attention"]
+            "vocab", "seq_len", "norm", "tied_embeddings", "qk_norm", "post_norms", "logit_softcap",
+            "moe", "attention"]
 MOE_KEYS = ["experts", "top_k", "ffn_hidden", "shared_experts", "dense_layers"]
 MLA_KEYS = ["q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"]
 ATT_KEYS = ["kind"] + MLA_KEYS + ["window", "global_every"]  # windows change no parameter
@@ -141,9 +142,10 @@ def spec_from_dict(d, file="<spec>"):
     s["hidden"] = o.int("hidden", positive=True)
     s["heads"] = o.int("heads", positive=True)
     s["kv_heads"] = o.int("kv_heads", s["heads"], positive=True)
-    s["ffn_act"] = o.enum("ffn_act", ["gelu", "swiglu"], "gelu")
-    if s["ffn_act"] == "swiglu" and not o.has("ffn_hidden"):
-        o.fail("ffn_hidden", 'missing required field: expected ffn_hidden when ffn_act is "swiglu"')
+    s["ffn_act"] = o.enum("ffn_act", ["gelu", "swiglu", "geglu"], "gelu")
+    if s["ffn_act"] in ("swiglu", "geglu") and not o.has("ffn_hidden"):
+        o.fail("ffn_hidden", f'missing required field: expected ffn_hidden when ffn_act is "{s["ffn_act"]}"')
+    s["post_norms"] = bool(d.get("post_norms", False))
     s["ffn_hidden"] = o.int("ffn_hidden", 4 * s["hidden"], positive=True)
     s["vocab"] = o.int("vocab", positive=True)
     s["seq_len"] = o.int("seq_len", positive=True)
@@ -232,7 +234,7 @@ def count(s):
         if gpt_style:
             attn += heads * hd + 2 * kv * hd + h
 
-    mats = 3 if s["ffn_act"] == "swiglu" else 2
+    mats = 3 if s["ffn_act"] in ("swiglu", "geglu") else 2
     dense_mlp = mats * h * s["ffn_hidden"] + ((s["ffn_hidden"] + h) if gpt_style else 0)
     moe = s["moe"]
     n_moe = L - moe["dense_layers"] if moe else 0
@@ -245,7 +247,7 @@ def count(s):
     else:
         moe_total = moe_active = 0
 
-    b["layer_norms"] = L * 2 * norm
+    b["layer_norms"] = L * (4 if s.get("post_norms") else 2) * norm
     b["attention"] = L * attn
     b["dense_mlp"] = n_dense * dense_mlp
     b["moe_mlp"] = n_moe * moe_total
@@ -260,7 +262,8 @@ def count(s):
 # ---------------------------------------------------------------- Hugging Face config.json -> spec
 
 # tie_word_embeddings when config.json omits it: the model class's default (PretrainedConfig: true).
-HF_TIE_DEFAULT = {"llama": False, "mistral": False, "mixtral": False, "phi3": False, "qwen2": False, "qwen3": False,
+HF_TIE_DEFAULT = {"llama": False, "mistral": False, "mixtral": False, "phi3": False, "gemma2": True,
+                  "gemma3_text": True, "qwen2": False, "qwen3": False,
                   "qwen3_moe": False, "deepseek_v3": False, "gpt2": True, "gpt_neox": False}
 
 
@@ -295,6 +298,9 @@ def hf_to_spec(c, name="hf"):
          "seq_len": _seq_len(c), "norm": "rmsnorm", "tied_embeddings": tied}
     if c.get("head_dim") is not None:
         d["head_dim"] = c["head_dim"]
+    if mt in ("gemma2", "gemma3_text"):  # GeGLU, a norm after attention and FFN too
+        d["ffn_act"] = "geglu"
+        d["post_norms"] = True
     if mt == "mixtral":
         d["moe"] = {"experts": c["num_local_experts"], "top_k": c["num_experts_per_tok"],
                     "ffn_hidden": c["intermediate_size"], "shared_experts": 0, "dense_layers": 0}

@@ -55,6 +55,7 @@ const std::map<std::string, Published>& published() {
       {"llama3-70b", {70.6e9, 0, 0.01}},
       {"llama3-405b", {405.9e9, 0, 0.01}},
       {"mistral-7b", {7.24e9, 0, 0.01}},  // Mistral 7B (Jiang et al. 2023): 7.24B
+      {"gemma2-9b", {9.2417e9, 0, 0.001}},  // HF google/gemma-2-9b: 9,241,705,984
       {"mixtral-8x7b", {46.7e9, 12.9e9, 0.01}},
       {"mixtral-8x22b", {140.6e9, 39.2e9, 0.01}},
       {"deepseek-v3", {671e9, 37.55e9, 0.01}},

@@ -111,3 +111,18 @@ TEST_CASE("sliding-window attention: keys per query by hand, layer pattern, roun
   CHECK(error_of(R"({"layers": 2, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16, "attention": {"window": 8, "global_every": -1}})")
             .find("at /attention/global_every: expected a positive integer") != std::string::npos);
 }
+
+TEST_CASE("Gemma's layer in the spec: geglu, post_norms, logit_softcap round-trip; geglu needs ffn_hidden") {
+  ModelSpec m = model_spec_from_json_text(
+      R"({"layers": 2, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16, "ffn_act": "geglu",
+          "ffn_hidden": 96, "post_norms": true, "logit_softcap": true})", "m.json");
+  CHECK(m.gated_ffn());
+  CHECK(m.post_norms);
+  CHECK(m.logit_softcap);
+  CHECK(model_spec_from_json_text(model_spec_to_json_text(m), "again.json") == m);
+  CHECK(error_of(R"({"layers": 2, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16, "ffn_act": "geglu"})")
+            .find("at /ffn_hidden: missing required field: expected ffn_hidden when ffn_act is \"geglu\"") !=
+        std::string::npos);
+  CHECK(error_of(R"({"layers": 2, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16, "post_norms": "yes"})")
+            .find("at /post_norms: expected a boolean") != std::string::npos);
+}

@@ -196,3 +196,32 @@ TEST_CASE("sliding window: an estimate sees it, and at a sequence within the win
   const Estimate sw = Estimator(build_transformer_graph(w), cluster).estimate(s);
   CHECK(sw.step_time_s == testing::rel(sf.step_time_s));
 }
+
+TEST_CASE("post_norms, logit_softcap and geglu each move the estimate as their ops say") {
+  // A Gemma-2-2B-like model on one node: the two extra norms a layer and the softcap pass over the
+  // 256k-wide logits are memory-bound time and kept activations; geglu costs what swiglu costs.
+  ModelSpec m;
+  m.name = "gemma-like";
+  m.layers = 4, m.hidden = 2304, m.heads = 8, m.kv_heads = 4, m.head_dim = 256;
+  m.ffn_hidden = 9216, m.ffn_act = "swiglu", m.norm = "rmsnorm", m.vocab = 256000, m.seq_len = 8192;
+  m.tied_embeddings = true;
+  ClusterSpec cluster = load_cluster("dgx-h100");
+  cluster.set_gpu_count(8);
+  Strategy s = parse_strategy_string("tp=1,mbs=1,zero=1", Strategy{});
+  s.dp = 8, s.global_batch = 8, s.seq_len = m.seq_len;
+  auto est = [&](const ModelSpec& x) { return Estimator(build_transformer_graph(x), cluster).estimate(s); };
+  const Estimate base = est(m);
+  REQUIRE(base.valid());
+  ModelSpec g = m;
+  g.ffn_act = "geglu";
+  CHECK(est(g).step_time_s == testing::rel(base.step_time_s));
+  g.post_norms = true;
+  const Estimate post = est(g);
+  CHECK(post.step_time_s > base.step_time_s);
+  CHECK(post.peak_memory_bytes > base.peak_memory_bytes);
+  g.logit_softcap = true;
+  const Estimate cap = est(g);
+  CHECK(cap.step_time_s > post.step_time_s);
+  // The capped logits kept for backward: 2 B x 256000 x 8192 tokens = 4.19 GB more at the head.
+  CHECK(cap.peak_memory_bytes - post.peak_memory_bytes == testing::rel(2.0 * 256000 * 8192).epsilon(0.05));
+}

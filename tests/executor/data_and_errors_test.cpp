@@ -102,6 +102,12 @@ TEST_CASE("plans the CPU executor cannot run are refused with the reason") {
   CHECK(unsupported_reason(options(windowed, "dp=1")).find("sliding-window attention (window 4") == 0);
   windowed.attention.window = 1 << 20;
   CHECK(unsupported_reason(options(windowed, "dp=1")).empty());
+  ModelSpec gemma = tiny();
+  gemma.ffn_act = "geglu";
+  CHECK(unsupported_reason(options(gemma, "dp=1")).find("GELU-gated FFN (geglu)") != std::string::npos);
+  gemma = tiny();
+  gemma.post_norms = true;
+  CHECK(unsupported_reason(options(gemma, "dp=1")).find("post_norms and logit_softcap") != std::string::npos);
 }
 
 TEST_CASE("the report: losses per step, speed, memory per rank") {

@@ -4,6 +4,7 @@
 
 #include "tests/approx.hpp"
 
+#include "core/error.hpp"
 #include "core/model_spec.hpp"
 #include "graph/model_loader.hpp"
 #include "graph/model_stats.hpp"
@@ -194,4 +195,78 @@ TEST_CASE("sliding window: windowed layers cost their window's keys, global ones
   ModelSpec plain = m;
   plain.attention = AttentionSpec{};
   CHECK(model_stats(g).params == model_stats(build_transformer_graph(plain)).params);
+}
+
+TEST_CASE("Gemma 2 from its Hugging Face config: GeGLU, four norms a layer, softcapped logits") {
+  // google/gemma-2-9b's config.json (the fields with a cost): 9,241,705,984 parameters by HF's
+  // count, reproduced exactly: embedding 256000 x 3584 (tied) + 42 x (q 3584x4096 + k, v 3584x2048
+  // + o 4096x3584 + 3 x 3584x14336 + 4 norms of 3584) + the final norm.
+  const std::string config = R"({"model_type":"gemma2","hidden_size":3584,"intermediate_size":14336,
+    "num_attention_heads":16,"num_key_value_heads":8,"head_dim":256,"num_hidden_layers":42,
+    "vocab_size":256000,"max_position_embeddings":8192,"hidden_activation":"gelu_pytorch_tanh",
+    "hidden_act":"gelu_pytorch_tanh","sliding_window":4096,"final_logit_softcapping":30.0,
+    "attn_logit_softcapping":50.0,"query_pre_attn_scalar":256})";
+  const LoadedModel m = load_model_text(config, "gemma-2-9b.json");
+  REQUIRE(m.spec);
+  CHECK(m.spec->ffn_act == "geglu");
+  CHECK(m.spec->tied_embeddings);
+  CHECK(m.spec->post_norms);
+  CHECK(m.spec->logit_softcap);
+  CHECK_FALSE(m.spec->qk_norm);
+  CHECK(m.spec->attention.window == 4096);
+  CHECK(m.spec->attention.global_every == 2);
+  CHECK(model_stats(m.graph).params == 9241705984.0);
+  // Layer 0 windowed, layer 1 global; each with norms after the attention and the FFN.
+  CHECK(m.spec->layer_window(0) == 4096);
+  CHECK(m.spec->layer_window(1) == 0);
+  CHECK(ops_named(m.graph, 1, "layer0.attn_post_norm").size() == 1);
+  CHECK(ops_named(m.graph, 1, "layer0.mlp_post_norm").size() == 1);
+  // GeGLU is three matrices like SwiGLU: fc1 (gate and up) 2 x 14336 wide.
+  const auto fc1 = ops_named(m.graph, 1, "layer0.fc1");
+  REQUIRE(fc1.size() == 1);
+  CHECK(fc1[0]->dims[0] == 2 * 14336);
+  // The softcap: an elementwise pass over the logits (read + write 2 B each), split like them,
+  // keeping its 16-bit output.
+  const auto cap = ops_named(m.graph, m.graph.blocks.size() - 1, "logit_softcap");
+  REQUIRE(cap.size() == 1);
+  CHECK(cap[0]->split == Split::vocab);
+  CHECK(cap[0]->bytes_per_token == 4.0 * 256000);
+  CHECK(cap[0]->saved_bytes_per_token == 2.0 * 256000);
+  // google/gemma-2-2b: 2,614,341,888.
+  std::string small = config;
+  for (auto [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"3584", "2304"}, {"14336", "9216"}, {"\"num_attention_heads\":16", "\"num_attention_heads\":8"},
+           {"\"num_key_value_heads\":8", "\"num_key_value_heads\":4"}, {"\"num_hidden_layers\":42", "\"num_hidden_layers\":26"}})
+    small.replace(small.find(from), from.size(), to);
+  CHECK(model_stats(load_model_text(small, "gemma-2-2b.json").graph).params == 2614341888.0);
+}
+
+TEST_CASE("Gemma 3: one global layer in six, from sliding_window_pattern or layer_types; q/k norms") {
+  const std::string base = R"({"model_type":"gemma3_text","hidden_size":256,"intermediate_size":512,
+    "num_attention_heads":4,"num_key_value_heads":2,"head_dim":64,"num_hidden_layers":12,
+    "vocab_size":1000,"max_position_embeddings":4096,"sliding_window":512)";
+  const LoadedModel a = load_model_text(base + "}", "g3.json");
+  REQUIRE(a.spec);
+  CHECK(a.spec->qk_norm);
+  CHECK_FALSE(a.spec->logit_softcap);
+  CHECK(a.spec->attention.global_every == 6);
+  CHECK(a.spec->layer_window(4) == 512);
+  CHECK(a.spec->layer_window(5) == 0);
+  std::string types = ",\"layer_types\":[";
+  for (int i = 0; i < 12; ++i)
+    types += std::string(i ? "," : "") + ((i + 1) % 4 == 0 ? "\"full_attention\"" : "\"sliding_attention\"");
+  const LoadedModel b = load_model_text(base + types + "]}", "g3.json");
+  CHECK(b.spec->attention.global_every == 4);
+  try {
+    load_model_text(base + R"(,"layer_types":["full_attention","sliding_attention"]})", "g3.json");
+    FAIL("a layer_types list that is not periodic over the layers must be refused");
+  } catch (const InputError& e) {
+    CHECK(std::string(e.what()).find("g3.json: at /layer_types: expected num_hidden_layers entries") == 0);
+  }
+  try {
+    load_model_text(base + R"(,"hidden_activation":"silu"})", "g3.json");
+    FAIL("a Gemma with a SiLU activation must be refused");
+  } catch (const InputError& e) {
+    CHECK(std::string(e.what()).find("g3.json: at /hidden_activation: expected a GELU") == 0);
+  }
 }

@@ -231,3 +231,15 @@ TEST_CASE("emit: a sliding window becomes Megatron's --window-size; DeepSpeed an
   CHECK(has(emit_error([&] { return emit_deepspeed(mistral, false); }), "no sliding-window attention"));
   CHECK(has(emit_error([&] { return emit_torchtitan(mistral); }), "no sliding-window attention"));
 }
+
+TEST_CASE("emit: Gemma's layer has no Megatron-LM or DeepSpeed flags, and they say so") {
+  Strategy s;
+  s.tp = 8, s.zero = 1, s.micro_batch = 1, s.global_batch = 64;
+  const Plan gemma = fixed_plan("gemma2-9b", "dgx-h100", 8, s);
+  const std::string megatron = emit_error([&] { return emit_megatron(gemma); });
+  CHECK(has(megatron, "no GELU-gated FFN (GeGLU) in Megatron-LM's arguments"));
+  CHECK(has(megatron, "no norms after the attention and the FFN (post_norms)"));
+  CHECK(has(megatron, "no logit softcapping"));
+  CHECK(has(emit_error([&] { return emit_deepspeed(gemma, false); }), "Megatron-DeepSpeed's GPT model"));
+  CHECK(has(emit_error([&] { return emit_torchtitan(gemma); }), "RMSNorm and SwiGLU"));
+}
