@@ -125,8 +125,19 @@ void run_plan(const PlanOptions& o) {
   }
   const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::optional<NothingFits> advice;
-  if (r.top.empty())
+  if (r.top.empty()) {
     advice = advise_when_nothing_fits(p.model.graph, load_cluster(o.problem.cluster), space, so, r);
+    // Every strategy refused by --framework: where the model itself is what the framework cannot
+    // run (Gemma's layer in Megatron-LM, say), no other split will do; say so.
+    Framework f{};
+    if (!o.framework.empty() && parse_framework(o.framework, f) && p.model.spec &&
+        r.rejected[static_cast<size_t>(Reason::framework)] == r.considered) {
+      Strategy plain;
+      plain.seq_len = p.model.graph.seq_len;
+      for (const std::string& gap : framework_gaps(f, plain, &*p.model.spec))
+        advice->diagnosis.push_back(o.framework + " cannot run this model: " + gap);
+    }
+  }
   nlohmann::ordered_json j;
   j["plans"] = nlohmann::ordered_json::array();
   for (const auto& c : r.top) j["plans"].push_back(candidate_json(c, p.model.graph));

@@ -364,3 +364,18 @@ TEST_CASE("cli compare: each column names its precision; a malformed strategy st
     CHECK(one_error_line(r.err));
   }
 }
+
+TEST_CASE("cli plan --framework: a model the framework cannot build says which part, not just 'no strategy'") {
+  ScratchDir dir("cli_plan_framework_model");
+  CliResult r = run_cli("plan --model '" + source_path("models/gemma2-9b.json") +
+                            "' --cluster dgx-h100 --gpus 16 --global-batch 64 --threads 2 --framework megatron",
+                        dir);
+  CHECK(r.status == 0);  // as for any search that finds nothing: the advice is the answer
+  CHECK(has(r.out, "megatron cannot run this model: no GELU-gated FFN (GeGLU) in Megatron-LM's arguments"));
+  CHECK(has(r.out, "megatron cannot run this model: no logit softcapping"));
+  // A model it runs gets no such line even when nothing fits.
+  CliResult fits = run_cli("plan --model '" + source_path("models/llama3-70b.json") +
+                               "' --cluster dgx-h100 --gpus 1 --global-batch 8 --threads 2 --framework megatron",
+                           dir);
+  CHECK_FALSE(has(fits.out, "cannot run this model"));
+}
