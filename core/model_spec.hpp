@@ -66,6 +66,8 @@ struct ModelSpec {
 
   bool is_moe_layer(int64_t layer) const { return moe && layer >= moe->dense_layers; }
   bool gated_ffn() const { return ffn_act == "swiglu" || ffn_act == "geglu"; }
+  // A sliding window shorter than `seq` tokens (one that long or longer is full attention).
+  bool window_below(int64_t seq) const { return attention.window > 0 && attention.window < seq; }
   // The sliding window of a layer's attention; 0 where it attends to the whole prefix.
   int64_t layer_window(int64_t layer) const {
     if (attention.window <= 0) return 0;

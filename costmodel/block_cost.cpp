@@ -38,7 +38,7 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& media
   BlockCost bc;
   const double act = act_bytes(p.act_dtype) / 2;  // graph bytes are 16-bit
   double tp_fwd = 0, tp_bwd = 0, tp_bwd_async = 0;  // exposed TP communication
-  double attn_core_fwd = 0;
+  double attn_core_fwd = 0, attention_flops_fwd = 0;
   double saved = 0, saved_attention_core = 0;
   double expert_tokens_bytes = 0;
   double largest_op_bytes = 0;
@@ -139,8 +139,9 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& media
         double extra = 0;
         t = p.attention(o, extra);
         has_attention = true;
-        bc.model_flops += (o.fwd_flops_per_token + o.bwd_flops_per_token) * p.T / p.tp *
-                          attention_flops_scale(o, double(c.seq_len), double(g.seq_len));
+        const double scaled_tokens = p.T / p.tp * attention_flops_scale(o, double(c.seq_len), double(g.seq_len));
+        bc.model_flops += (o.fwd_flops_per_token + o.bwd_flops_per_token) * scaled_tokens;
+        attention_flops_fwd += o.fwd_flops_per_token * scaled_tokens;
         saved_attention_core += extra;
         op_saved = op_saved * p.T / p.tp;
         attn_core_fwd += t.fwd;
@@ -226,11 +227,6 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& media
   // Recompute: full re-runs the block's forward (with its communication); selective re-runs the
   // attention core (Korthikanti §5); op keeps the block input and what OpSacTally saved and re-runs
   // the rest. Saved activations shrink accordingly.
-  double attention_flops_fwd = 0;
-  for (int64_t v : block.ops)
-    if (g.op(v).kind == OpKind::attention)
-      attention_flops_fwd += g.op(v).fwd_flops_per_token * p.T / p.tp *
-                             attention_flops_scale(g.op(v), double(c.seq_len), double(g.seq_len));
   if (c.recompute == Recompute::full && has_attention) {
     bc.recompute_s = bc.fwd_s;  // includes its TP communication; tp_comm_s counts fwd + bwd only
     bc.hardware_flops += fwd_flops;

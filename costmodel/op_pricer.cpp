@@ -57,14 +57,14 @@ OpTimes Pricer::expert_matmul(const Op& o, double& params) {
 }
 
 double attention_flops_scale(const Op& o, double seq, double graph_seq) {
-  const double w = attention_window(o);
+  const double w = o.attention_window();
   return attention_keys(seq, w) / attention_keys(graph_seq, w);
 }
 
 OpTimes Pricer::attention(const Op& o, double& extra_saved) {
   double heads = double(o.dims[0]) / tp, dq = double(o.dims[2]), dv = double(o.dims[3]);
   double b = double(c.micro_batch), s_q = T / b, s_k = double(c.seq_len);
-  const double window = attention_window(o);
+  const double window = o.attention_window();
   OpTimes t;
   DType math = c.precision == DType::fp8 ? DType::bf16 : c.precision;  // attention stays 16-bit
   if (c.flash) {

@@ -21,8 +21,6 @@ constexpr double kBwdBytesFactor = 2;
 
 inline double act_bytes(DType p) { return p == DType::fp32 ? 4 : 2; }
 
-// The sliding window of an attention op (its optional fifth dim); 0 for full attention.
-inline double attention_window(const Op& o) { return o.dims.size() > 4 ? double(o.dims[4]) : 0; }
 // What an attention op's per-token FLOPs, given at the graph's sequence length, become at `seq`:
 // linear in the sequence for full attention, bounded by the window for a windowed one.
 double attention_flops_scale(const Op& o, double seq, double graph_seq);

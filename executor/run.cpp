@@ -41,7 +41,7 @@ std::string unsupported_reason(const RunOptions& o) {
   if (o.steps < 0) return "steps must not be negative";
   const int64_t seq = s.seq_len > 0 ? s.seq_len : m.seq_len;
   if (seq < 1) return "seq_len must be at least 1";
-  if (m.attention.window > 0 && m.attention.window < seq)
+  if (m.window_below(seq))
     return "sliding-window attention (window " + str(m.attention.window) + " < seq_len " + str(seq) +
            ") is not supported by the CPU executor yet";
   if (s.global_batch % (s.dp * s.micro_batch) != 0)

@@ -35,7 +35,7 @@ void derive_op_costs(Op& o, int64_t seq) {
       break;
     case OpKind::attention:
       o.fwd_flops_per_token =
-          2.0 * attention_keys(double(seq), o.dims.size() > 4 ? d(4) : 0) * d(0) * (d(2) + d(3));
+          2.0 * attention_keys(double(seq), o.attention_window()) * d(0) * (d(2) + d(3));
       o.bwd_flops_per_token = 2 * o.fwd_flops_per_token;
       o.bytes_per_token = act * (d(0) * d(2) + d(1) * (d(2) + d(3)) + d(0) * d(3));
       o.saved_bytes_per_token = act * (d(0) * d(2) + d(1) * (d(2) + d(3)));

@@ -27,6 +27,12 @@ int64_t seq_of(const JsonObject& c, const char* key, int64_t override_len) {
   return c.get_positive_int(key);
 }
 
+// `sliding_window` when the config names one (null or absent: none, 0).
+int64_t sliding_window_of(const JsonObject& c) {
+  if (!c.has("sliding_window") || c.raw("sliding_window").is_null()) return 0;
+  return c.get_positive_int("sliding_window");
+}
+
 // The fields Llama-like and Gemma configs share (the FFN activation, norm and tying are each's).
 ModelSpec decoder_common(const JsonObject& c, int64_t seq) {
   ModelSpec s;
@@ -73,8 +79,8 @@ ModelSpec gemma(const JsonObject& c, const std::string& type, int64_t seq) {
   s.qk_norm = type == "gemma3_text";
   if (type == "gemma2")
     s.logit_softcap = c.has("final_logit_softcapping") && !c.raw("final_logit_softcapping").is_null();
-  if (!c.has("sliding_window") || c.raw("sliding_window").is_null()) return s;
-  s.attention.window = c.get_positive_int("sliding_window");
+  s.attention.window = sliding_window_of(c);
+  if (s.attention.window == 0) return s;
   if (type == "gemma2") {
     s.attention.global_every = 2;
   } else if (c.has("layer_types")) {
@@ -107,8 +113,7 @@ void read_sliding_window(const JsonObject& c, const std::string& type, ModelSpec
                                    "on are not supported");
     return;
   }
-  if (!c.has("sliding_window") || c.raw("sliding_window").is_null()) return;
-  s.attention.window = c.get_positive_int("sliding_window");
+  s.attention.window = sliding_window_of(c);
 }
 
 // The config keys a spec field was read from, so a cross-field error names the key the user wrote

@@ -52,6 +52,9 @@ struct Op {
   // torchtitan-style models, each its own matmul call there (qkv: q, k, v; a gated fc1: w1, w3).
   // Empty: one linear of width dims[0]. Op-level selective checkpointing counts those calls.
   std::vector<int64_t> linear_outputs;
+
+  // An attention op's sliding window (its optional fifth dim); 0 for full attention.
+  double attention_window() const { return kind == OpKind::attention && dims.size() > 4 ? double(dims[4]) : 0; }
 };
 
 struct TensorEdge {
