@@ -9,7 +9,4 @@ namespace shardplan {
 // and splits are known, dims fit the kind, and the graph is acyclic.
 OpGraph op_graph_from_json(const JsonObject& obj, int64_t seq_len_override);
 
-// Per-token FLOPs, bytes, params and saved bytes of an op from its kind and dims at `seq_len`.
-void derive_op_costs(Op& op, int64_t seq_len);
-
 }  // namespace shardplan

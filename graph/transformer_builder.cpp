@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "graph/op_costs.hpp"
+
 namespace shardplan {
 
 namespace {
@@ -34,13 +36,8 @@ struct Builder {
     o.kind = OpKind::matmul;
     o.split = split;
     o.dims = {n, k};
-    o.params = double(n) * k + (bias ? double(n) : 0);
-    o.fwd_flops_per_token = 2.0 * n * k;
-    o.bwd_flops_per_token = 4.0 * n * k;  // dX and dW
-    o.bytes_per_token = kAct * (n + k);
-    o.saved_bytes_per_token = kAct * k;  // its input
-    o.saved_replicated = split == Split::columns || split == Split::none;
-    o.tp_replicated = split == Split::none;
+    derive_op_costs(o, m.seq_len);  // 2nk forward, 4nk backward (dX and dW); keeps its input
+    if (bias) o.params += double(n);
     return o;
   }
   Op elementwise(std::string name, int64_t width, double saved_elems, Split split) {
@@ -121,11 +118,7 @@ struct Builder {
     const int64_t kv_eff = m.attention.kind == "mla" ? a : kv;  // MLA expands K/V per head
     at.dims = {a, kv_eff, dq, dv};
     if (window > 0) at.dims.push_back(window);  // sliding window: a fifth dim (op-graph format)
-    const double s = attention_keys(double(m.seq_len), double(window));
-    at.fwd_flops_per_token = 2.0 * s * a * dq + 2.0 * s * a * dv;
-    at.bwd_flops_per_token = 2 * at.fwd_flops_per_token;
-    at.bytes_per_token = kAct * (a * dq + kv_eff * (dq + dv) + a * dv);
-    at.saved_bytes_per_token = kAct * (a * dq + kv_eff * (dq + dv));  // Q, K, V
+    derive_op_costs(at, m.seq_len);  // keys per query under the window; saves Q, K, V
     add(at, kAct * (a * dq + kv_eff * (dq + dv)));
     add(matmul(p + ".attn_out", h, a * dv, Split::rows, gpt), kAct * a * dv);
     if (gpt) add(dropout(p + ".attn_dropout"), kAct * h);

@@ -8,6 +8,7 @@
 #include "core/model_spec.hpp"
 #include "graph/model_loader.hpp"
 #include "graph/model_stats.hpp"
+#include "graph/op_costs.hpp"
 #include "graph/transformer_builder.hpp"
 
 using namespace shardplan;
@@ -63,6 +64,38 @@ TEST_CASE("a GPT layer saves 34 s b h bytes with fused attention (Korthikanti Ta
   OpGraph g = build_transformer_graph(m);
   const Block& layer = g.blocks[1];
   CHECK(layer.saved_bytes_per_token == testing::rel(34.0 * 1024));
+}
+
+TEST_CASE("the builder's matmuls and attention cost what the op-graph format derives from their dims") {
+  // One spelling of the per-token costs: an op written to an op-graph file and read back costs the
+  // same. Biases are the builder's only addition (n per GPT matmul).
+  ModelSpec m = gpt(2, 256, 4, 1000, 128);
+  m.attention.window = 32;  // a windowed layer too: the fifth dim
+  OpGraph g = build_transformer_graph(m);
+  int checked = 0;
+  for (size_t v = 0; v < g.op_count(); ++v) {
+    const Op& o = g.op(int64_t(v));
+    if (o.kind != OpKind::matmul && o.kind != OpKind::attention) continue;
+    CAPTURE(o.name);
+    Op d;
+    d.kind = o.kind;
+    d.split = o.split;
+    d.dims = o.dims;
+    derive_op_costs(d, m.seq_len);
+    CHECK(o.fwd_flops_per_token == d.fwd_flops_per_token);
+    CHECK(o.bwd_flops_per_token == d.bwd_flops_per_token);
+    CHECK(o.saved_bytes_per_token == d.saved_bytes_per_token);
+    CHECK(o.saved_replicated == d.saved_replicated);
+    // Biases on GPT's matmuls; the tied head's weights are the embedding's (counted there).
+    const double extra = o.name == "lm_head" ? -d.params : o.kind == OpKind::matmul ? double(o.dims[0]) : 0.0;
+    CHECK(o.params - d.params == extra);
+    checked++;
+  }
+  CHECK(checked == 2 * 5 + 1);  // qkv, attention, proj, fc1, fc2 per layer; the head
+  // The vocabulary-parallel head is a column-parallel linear (Megatron's ColumnParallelLinear): it
+  // keeps its whole input on every TP rank unless sequence parallelism shards it.
+  CHECK(g.op(g.op_count() - 2).name == "lm_head");
+  CHECK(g.op(g.op_count() - 2).saved_replicated);
 }
 
 TEST_CASE("blocks: embedding, one per layer, head; boundaries carry the residual stream") {
