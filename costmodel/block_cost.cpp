@@ -149,13 +149,16 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& media
         sac.saved(double(o.dims[0]) / p.tp * p.T * (double(o.dims[3]) * act_b + 4));
         if (c.cp > 1) {
           // Ring attention: cp-1 exchanges of this rank's K and V (and their gradients backward),
-          // overlapped with the attention of the chunk already present.
+          // each overlapped with the attention of the chunk already present. Under a sliding
+          // window a chunk of s/cp queries needs only the w keys before it: w*cp/s chunks' worth
+          // (Transformer Engine's windowed p2p context parallelism fetches just those).
           double kv = double(o.dims[1]) / p.tp * double(o.dims[2] + o.dims[3]) * p.T * act_b;
           double step_fwd = all_gather_s(c.cp_group, kv * double(c.cp)) / double(c.cp - 1);
           double step_bwd = 2 * step_fwd;
-          double chunks = double(c.cp);
-          bc.cp_comm_s += std::max(0.0, (chunks - 1) * (step_fwd - t.fwd / chunks)) +
-                          std::max(0.0, (chunks - 1) * (step_bwd - t.bwd_in / chunks));
+          const double w = o.attention_window();
+          const double steps = std::min(double(c.cp - 1), w > 0 ? w * double(c.cp) / double(c.seq_len) : 1e300);
+          bc.cp_comm_s += std::max(0.0, steps * (step_fwd - t.fwd / (steps + 1))) +
+                          std::max(0.0, steps * (step_bwd - t.bwd_in / (steps + 1)));
         }
         break;
       }
