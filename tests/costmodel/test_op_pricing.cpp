@@ -19,6 +19,14 @@ using namespace shardplan;
 
 namespace {
 ModelSpec gpt_layer() { return testing::gpt3_spec(1, "gpt-layer"); }
+// Four Mistral-7B-v0.1 layers (GQA 32/8 heads of 128, SwiGLU 14336), no window yet.
+ModelSpec mistral_like(int64_t seq_len) {
+  ModelSpec m;
+  m.name = "mistral-like";
+  m.layers = 4, m.hidden = 4096, m.heads = 32, m.kv_heads = 8, m.head_dim = 128;
+  m.ffn_hidden = 14336, m.ffn_act = "swiglu", m.norm = "rmsnorm", m.vocab = 32000, m.seq_len = seq_len;
+  return m;
+}
 
 // One op of a block, priced alone at tp = 1.
 BlockCost price_op(const OpGraph& g, size_t block, const std::string& op, DType precision,
@@ -173,10 +181,7 @@ TEST_CASE("fused attention under a sliding window: the window's keys, at the win
 TEST_CASE("sliding window: an estimate sees it, and at a sequence within the window it changes nothing") {
   // Mistral-7B-v0.1-like layers (window 4096) at 32k tokens: the windowed model is faster; at a
   // sequence no longer than the window it costs what full attention costs.
-  ModelSpec m;
-  m.name = "mistral-like";
-  m.layers = 4, m.hidden = 4096, m.heads = 32, m.kv_heads = 8, m.head_dim = 128;
-  m.ffn_hidden = 14336, m.ffn_act = "swiglu", m.norm = "rmsnorm", m.vocab = 32000, m.seq_len = 32768;
+  ModelSpec m = mistral_like(32768);
   ClusterSpec cluster = load_cluster("dgx-h100");
   cluster.set_gpu_count(8);
   Strategy s = parse_strategy_string("tp=8,mbs=1", Strategy{});
@@ -203,10 +208,7 @@ TEST_CASE("context parallelism under a sliding window exchanges only the window'
   // the chunk before (1024 x 8 / 8192 = 1 step), whose exchange hides behind half the chunk's
   // attention. The exposed exchange drops by far more than the attention work does (4.6x less
   // work, 7x fewer steps); with a window of two chunks (2 steps) nothing is left exposed.
-  ModelSpec m;
-  m.name = "mistral-like";
-  m.layers = 4, m.hidden = 4096, m.heads = 32, m.kv_heads = 8, m.head_dim = 128;
-  m.ffn_hidden = 14336, m.ffn_act = "swiglu", m.norm = "rmsnorm", m.vocab = 32000, m.seq_len = 8192;
+  ModelSpec m = mistral_like(8192);
   ClusterSpec cluster = load_cluster("dgx-h100");
   cluster.set_gpu_count(16);
   Strategy s = parse_strategy_string("tp=2,cp=8,mbs=1", Strategy{});
