@@ -150,13 +150,15 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& media
         if (c.cp > 1) {
           // Ring attention: cp-1 exchanges of this rank's K and V (and their gradients backward),
           // each overlapped with the attention of the chunk already present. Under a sliding
-          // window a chunk of s/cp queries needs only the w keys before it: w*cp/s chunks' worth
-          // (Transformer Engine's windowed p2p context parallelism fetches just those).
+          // window only the keys the window reaches back to move: Transformer Engine's windowed
+          // p2p CP (AttnFuncWithCPAndKVP2PSWA) fetches a halo of w keys before each of a rank's
+          // two chunks of L = s/(2 cp) queries, 2w tokens of K/V against the ring's 2(cp-1)L,
+          // i.e. w/L ring steps' worth (beyond (cp-1)L it all-gathers, the ring's volume).
           double kv = double(o.dims[1]) / p.tp * double(o.dims[2] + o.dims[3]) * p.T * act_b;
           double step_fwd = all_gather_s(c.cp_group, kv * double(c.cp)) / double(c.cp - 1);
           double step_bwd = 2 * step_fwd;
           const double w = o.attention_window();
-          const double steps = std::min(double(c.cp - 1), w > 0 ? w * double(c.cp) / double(c.seq_len) : 1e300);
+          const double steps = std::min(double(c.cp - 1), w > 0 ? w * 2.0 * double(c.cp) / double(c.seq_len) : 1e300);
           bc.cp_comm_s += std::max(0.0, steps * (step_fwd - t.fwd / (steps + 1))) +
                           std::max(0.0, steps * (step_bwd - t.bwd_in / (steps + 1)));
         }
