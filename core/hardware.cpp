@@ -2,6 +2,7 @@
 #include "core/hardware.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 
@@ -16,7 +17,7 @@ std::string g_program_dir;
 
 const std::vector<std::string> kGpuKeys = {
     "name", "description", "memory_bytes", "memory_bandwidth_GBps", "sms", "peak_tflops",
-    "gemm_peak_fraction", "attention_fwd_fraction", "attention_bwd_fraction", "attention_ramp_keys", "attention_kernels", "sustained_compute_fraction", "clock_variation",
+    "gemm_peak_fraction", "attention_fwd_fraction", "attention_bwd_fraction", "attention_ramp_keys", "attention_kernels", "attention_head_dim", "sustained_compute_fraction", "clock_variation",
     "memory_bandwidth_fraction", "kernel_overhead_us", "gemm_tile_m", "gemm_tile_n", "gemm_pipeline_k", "comm_sms",
     "runtime_reserved_bytes", "allocator_fragmentation", "source"};
 
@@ -24,6 +25,27 @@ double fraction(const JsonObject& o, const std::string& key, double def) {
   double v = o.get_number(key, def);
   if (!(v > 0 && v <= 1)) o.fail(key, "expected a fraction in (0, 1], found " + std::to_string(v));
   return v;
+}
+
+// `{"64": {"fwd": f, "bwd": b}, "256": {...}}`: rates relative to head dim 128, each optional.
+std::array<double, 4> head_dim_scale(const JsonObject& o, const std::string& key) {
+  std::array<double, 4> out = {1, 1, 1, 1};
+  if (!o.has(key)) return out;
+  JsonObject hd = o.get_object(key);
+  hd.reject_unknown({"64", "256"});
+  for (int i = 0; i < 2; ++i) {
+    const char* d = i == 0 ? "64" : "256";
+    if (!hd.has(d)) continue;
+    JsonObject fb = hd.get_object(d);
+    fb.reject_unknown({"fwd", "bwd"});
+    for (int j = 0; j < 2; ++j) {
+      const char* pass = j == 0 ? "fwd" : "bwd";
+      const double v = fb.get_number(pass, 1.0);
+      if (!(v > 0 && v <= 2)) fb.fail(pass, "expected a rate relative to head dim 128 in (0, 2], found " + std::to_string(v));
+      out[size_t(2 * i + j)] = v;
+    }
+  }
+  return out;
 }
 
 GpuSpec gpu_from_json(const JsonObject& o) {
@@ -56,10 +78,12 @@ GpuSpec gpu_from_json(const JsonObject& o) {
       const char* name = attention_kernel_name(static_cast<AttentionKernel>(i));
       if (!ks.has(name)) continue;
       JsonObject k = ks.get_object(name);
-      k.reject_unknown({"fwd", "bwd"});
+      k.reject_unknown({"fwd", "bwd", "head_dim"});
       g.attention_kernels[size_t(i)] = {fraction(k, "fwd", 0), fraction(k, "bwd", 0)};
+      g.attention_head_dim_scale[size_t(i)] = head_dim_scale(k, "head_dim");
     }
   }
+  g.attention_head_dim_scale[0] = head_dim_scale(o, "attention_head_dim");
   g.sustained_compute_fraction = fraction(o, "sustained_compute_fraction", g.sustained_compute_fraction);
   g.clock_variation = o.get_number("clock_variation", g.clock_variation);
   if (!(g.clock_variation >= 0 && g.clock_variation < 0.2))
@@ -250,6 +274,13 @@ ClusterSpec load_cluster(const std::string& name_or_file) {
   std::string file = find_preset("clusters", name_or_file);
   Json j = parse_json_file(file);
   return cluster_from_json(JsonObject(j, file, ""));
+}
+
+double GpuSpec::attention_head_dim_factor(AttentionKernel k, double head_dim, bool backward) const {
+  const auto& t = attention_head_dim_scale[size_t(k)];
+  const double x = std::clamp(std::log2(std::max(head_dim, 1.0)) - 7.0, -1.0, 1.0);  // 64: -1, 256: 1
+  const double end = x < 0 ? t[backward ? 1 : 0] : t[backward ? 3 : 2];
+  return 1 + std::abs(x) * (end - 1);
 }
 
 }  // namespace shardplan

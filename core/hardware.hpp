@@ -31,6 +31,11 @@ struct GpuSpec {
   // Rates of named kernels {forward, backward}, for runs that use another kernel than the
   // default (the fractions above); {0, 0}: no figures for that kernel on this GPU.
   std::array<std::array<double, 2>, kAttentionKernelCount> attention_kernels{};
+  // The fused-attention fractions above are for head dim 128. Rates at head dims 64 and 256
+  // relative to 128, per kernel (index 0: the default): {fwd at 64, bwd at 64, fwd at 256, bwd
+  // at 256}; 1 where there are no figures. Between and beyond, attention_head_dim_factor().
+  std::array<std::array<double, 4>, kAttentionKernelCount> attention_head_dim_scale = {
+      {{1, 1, 1, 1}, {1, 1, 1, 1}, {1, 1, 1, 1}, {1, 1, 1, 1}}};
   // Tensor-core rate a training run sustains against the short microbenchmarks behind the
   // fractions above (the power cap lowers the clocks under hours of dense math): scales GEMM and
   // fused-attention rates, not memory-bound kernels. 1: the microbenchmarks hold.
@@ -56,6 +61,9 @@ struct GpuSpec {
   bool operator==(const GpuSpec&) const = default;
 
   double peak_flops(DType d) const { return peak_tflops[static_cast<int>(d)] * 1e12; }
+  // The rate of kernel `k` at `head_dim` relative to head dim 128: linear in log2(head_dim)
+  // between the measured 64, 128 (1) and 256, held flat outside them.
+  double attention_head_dim_factor(AttentionKernel k, double head_dim, bool backward) const;
 };
 
 // One level of the interconnect, innermost first: NVLink domain, then the network.

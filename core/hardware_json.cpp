@@ -6,11 +6,27 @@ namespace shardplan {
 using OJ = nlohmann::ordered_json;
 
 namespace {
+// Head-dim rates of kernel index i, only those measured (not 1).
+OJ head_dim_json(const GpuSpec& g, int i) {
+  OJ hd = OJ::object();
+  const auto& t = g.attention_head_dim_scale[size_t(i)];
+  for (int d = 0; d < 2; ++d) {
+    OJ fb = OJ::object();
+    if (t[size_t(2 * d)] != 1) fb["fwd"] = t[size_t(2 * d)];
+    if (t[size_t(2 * d + 1)] != 1) fb["bwd"] = t[size_t(2 * d + 1)];
+    if (!fb.empty()) hd[d == 0 ? "64" : "256"] = fb;
+  }
+  return hd;
+}
+
 OJ attention_kernels_json(const GpuSpec& g) {
   OJ ks = OJ::object();
   for (int i = 1; i < kAttentionKernelCount; ++i) {
     const auto& k = g.attention_kernels[size_t(i)];
-    if (k[0] > 0) ks[attention_kernel_name(static_cast<AttentionKernel>(i))] = OJ{{"fwd", k[0]}, {"bwd", k[1]}};
+    if (k[0] <= 0) continue;
+    OJ kj{{"fwd", k[0]}, {"bwd", k[1]}};
+    if (OJ hd = head_dim_json(g, i); !hd.empty()) kj["head_dim"] = hd;
+    ks[attention_kernel_name(static_cast<AttentionKernel>(i))] = kj;
   }
   return ks;
 }
@@ -33,6 +49,7 @@ OJ gpu_to_json(const GpuSpec& g) {
             {"attention_bwd_fraction", g.attention_bwd_fraction},
             {"attention_ramp_keys", g.attention_ramp_keys},
             {"attention_kernels", attention_kernels_json(g)},
+            {"attention_head_dim", head_dim_json(g, 0)},
             {"sustained_compute_fraction", g.sustained_compute_fraction},
             {"clock_variation", g.clock_variation},
             {"memory_bandwidth_fraction", g.memory_bandwidth_fraction},

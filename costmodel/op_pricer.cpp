@@ -80,8 +80,12 @@ OpTimes Pricer::attention(const Op& o, double& extra_saved) {
     // The preset's default kernel, or the named one (the Estimator checks the preset has it).
     const auto& named = gpu.attention_kernels[size_t(c.attention_kernel)];
     const bool dflt = c.attention_kernel == AttentionKernel::gpu_default || named[0] <= 0;
-    const double fwd_frac = dflt ? gpu.attention_fwd_fraction : named[0];
-    const double bwd_frac = dflt ? gpu.attention_bwd_fraction : named[1];
+    // Measured at head dim 128; smaller heads spend more of the kernel on the softmax per FLOP.
+    // A head whose Q.K and P.V widths differ (MLA: 192 and 128) counts their mean.
+    const AttentionKernel k = dflt ? AttentionKernel::gpu_default : c.attention_kernel;
+    const double hd = 0.5 * (dq + dv);
+    const double fwd_frac = (dflt ? gpu.attention_fwd_fraction : named[0]) * gpu.attention_head_dim_factor(k, hd, false);
+    const double bwd_frac = (dflt ? gpu.attention_bwd_fraction : named[1]) * gpu.attention_head_dim_factor(k, hd, true);
     t.fwd = fwd_flops / (peak * fwd_frac) + gpu.kernel_overhead_us * 1e-6;
     t.bwd_in = 2.5 * fwd_flops / (peak * bwd_frac) + gpu.kernel_overhead_us * 1e-6;
   } else {

@@ -79,6 +79,23 @@ TEST_CASE("fused attention: the rate ramps with the keys per kernel (attention_r
   CHECK(a.bwd_input_s == testing::rel(641.98e-6).epsilon(1e-4));
 }
 
+TEST_CASE("fused attention by head dim: the same FLOPs at 64 run at the measured 64/128 rate") {
+  // The GPT layer above with 192 heads of 64 instead of 96 of 128: the same forward FLOPs
+  // (103,079,215,104), at the cuDNN rate times 0.720 forward and 0.839 backward (FA3 paper, H100:
+  // 388 / 539 and 433 / 516): 244.54 / 0.720 = 339.64 us + 3 us = 342.64 us forward; 638.98 /
+  // 0.839 = 761.60 us + 3 us = 764.60 us backward. At 256 (48 heads): 244.54 / 0.944 = 259.05 us
+  // + 3 us forward; backward unchanged (no figure at 256).
+  ModelSpec m = gpt_layer();
+  m.heads = m.kv_heads = 192, m.head_dim = 64;
+  const BlockCost h64 = price_op(build_transformer_graph(m), 1, "layer0.attn_core", DType::bf16);
+  CHECK(h64.fwd_s == testing::rel(342.64e-6).epsilon(1e-4));
+  CHECK(h64.bwd_input_s == testing::rel(764.60e-6).epsilon(1e-4));
+  m.heads = m.kv_heads = 48, m.head_dim = 256;
+  const BlockCost h256 = price_op(build_transformer_graph(m), 1, "layer0.attn_core", DType::bf16);
+  CHECK(h256.fwd_s == testing::rel(262.05e-6).epsilon(1e-4));
+  CHECK(h256.bwd_input_s == testing::rel(641.98e-6).epsilon(1e-4));
+}
+
 TEST_CASE("sustained_compute_fraction slows tensor-core math, not memory-bound kernels") {
   // The H100 profile sustains 0.88 of its microbenchmark rates. 8192^3 BF16: 2 x 8192^3 =
   // 1.09951e12 FLOPs at 989.5e12 x 0.80 x 0.88 x shape efficiency (relative 1 at 8192^3) =
