@@ -36,7 +36,7 @@ MoeSpec moe_from_json(const JsonObject& o) {
 
 AttentionSpec attention_from_json(const JsonObject& o) {
   o.reject_unknown({"kind", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim",
-                    "v_head_dim", "window", "global_every"});
+                    "v_head_dim", "window", "global_every", "sinks"});
   AttentionSpec a;
   a.kind = o.get_enum("kind", {"mha", "gqa", "mla"}, "mha");
   if (o.has("window")) a.window = o.get_positive_int("window");
@@ -44,6 +44,7 @@ AttentionSpec attention_from_json(const JsonObject& o) {
     if (!o.has("window")) o.fail("global_every", "expected no global_every without a window");
     a.global_every = o.get_positive_int("global_every");
   }
+  a.sinks = o.get_bool("sinks", false);
   if (a.kind == "gqa") a.kind = "mha";  // GQA is mha with kv_heads < heads
   if (a.kind == "mla") {
     a.q_lora_rank = o.get_int("q_lora_rank", 0);
@@ -86,6 +87,8 @@ void validate_model_spec(const ModelSpec& s, const std::string& file, const std:
   if (s.moe && (s.moe->shared_experts < 0 || s.moe->dense_layers < 0))
     fail(s.moe->shared_experts < 0 ? "moe/shared_experts" : "moe/dense_layers", "expected a non-negative integer");
   if (s.attention.q_lora_rank < 0) fail("attention/q_lora_rank", "expected a non-negative integer");
+  if (!s.gated_ffn() && (s.glu_linear_offset != 0 || s.ffn_clamp != 0))
+    fail(s.ffn_clamp != 0 ? "ffn_clamp" : "glu_linear_offset", "expected none without a gated ffn_act");
   if (s.attention.window < 0) fail("attention/window", "expected a positive integer (0: no window)");
   if (s.attention.global_every < 0 || (s.attention.global_every > 0 && s.attention.window == 0))
     fail("attention/global_every", "expected a positive integer, and only with a window");
@@ -117,8 +120,8 @@ void validate_model_spec(const ModelSpec& s, const std::string& file, const std:
 
 ModelSpec model_spec_from_json(const JsonObject& o) {
   o.reject_unknown({"name", "layers", "hidden", "heads", "kv_heads", "head_dim", "ffn_hidden",
-                    "ffn_act", "vocab", "seq_len", "norm", "tied_embeddings", "qk_norm", "post_norms",
-                    "logit_softcap", "moe", "attention"});
+                    "ffn_act", "glu_linear_offset", "ffn_clamp", "linear_bias", "vocab", "seq_len", "norm",
+                    "tied_embeddings", "qk_norm", "post_norms", "logit_softcap", "moe", "attention"});
   ModelSpec s;
   s.name = o.get_string("name", "model");
   s.layers = o.get_positive_int("layers");
@@ -127,7 +130,15 @@ ModelSpec model_spec_from_json(const JsonObject& o) {
     o.fail("hidden", "expected at most " + std::to_string(kMaxModelDim) + ", found " + std::to_string(s.hidden));
   s.heads = o.get_positive_int("heads");
   s.kv_heads = o.get_positive_int("kv_heads", s.heads);
-  s.ffn_act = o.get_enum("ffn_act", {"gelu", "swiglu", "geglu"}, "gelu");
+  s.ffn_act = o.get_enum("ffn_act", {"gelu", "swiglu", "geglu", "quick_geglu"}, "gelu");
+  for (const char* k : {"glu_linear_offset", "ffn_clamp"}) {
+    if (!o.has(k)) continue;
+    if (!s.gated_ffn()) o.fail(k, "expected no " + std::string(k) + " without a gated ffn_act");
+    const double v = o.get_number(k);
+    if (!(v >= 0 && v <= 1e6)) o.fail(k, "expected a number from 0 to 1e6, found " + std::to_string(v));
+    (std::string(k) == "ffn_clamp" ? s.ffn_clamp : s.glu_linear_offset) = v;
+  }
+  s.linear_bias = o.get_bool("linear_bias", false);
   if (s.gated_ffn() && !o.has("ffn_hidden"))
     o.fail("ffn_hidden", "missing required field: expected ffn_hidden when ffn_act is \"" + s.ffn_act + "\"");
   s.ffn_hidden = o.get_positive_int("ffn_hidden", 4 * s.hidden);
@@ -169,6 +180,9 @@ Json model_spec_to_json(const ModelSpec& s) {
   j["head_dim"] = s.head_dim;
   j["ffn_hidden"] = s.ffn_hidden;
   j["ffn_act"] = s.ffn_act;
+  if (s.glu_linear_offset != 0) j["glu_linear_offset"] = s.glu_linear_offset;
+  if (s.ffn_clamp != 0) j["ffn_clamp"] = s.ffn_clamp;
+  if (s.linear_bias) j["linear_bias"] = true;
   j["vocab"] = s.vocab;
   j["seq_len"] = s.seq_len;
   j["norm"] = s.norm;
@@ -195,6 +209,10 @@ Json model_spec_to_json(const ModelSpec& s) {
     if (!j.contains("attention")) j["attention"] = {{"kind", "mha"}};
     j["attention"]["window"] = s.attention.window;
     if (s.attention.global_every > 0) j["attention"]["global_every"] = s.attention.global_every;
+  }
+  if (s.attention.sinks) {
+    if (!j.contains("attention")) j["attention"] = {{"kind", "mha"}};
+    j["attention"]["sinks"] = true;
   }
   return j;
 }

@@ -30,6 +30,9 @@ struct AttentionSpec {
   // With a window, every global_every-th layer (layers global_every-1, 2·global_every-1, ...)
   // attends to the whole prefix instead (Gemma 2: 2, Gemma 3: 6); 0: every layer is windowed.
   int64_t global_every = 0;
+  // A learned logit per head in the softmax's denominator ("attention sinks", gpt-oss; Megatron's
+  // --softmax-type learnable): one parameter per head and layer, no measurable cost.
+  bool sinks = false;
   bool operator==(const AttentionSpec&) const = default;
 };
 
@@ -48,9 +51,16 @@ struct ModelSpec {
   int64_t kv_heads = 0;
   int64_t head_dim = 0;
   int64_t ffn_hidden = 0;
-  // "gelu" (2 matrices), or a gated unit of 3 matrices: "swiglu" (SiLU gate, Llama) or "geglu"
-  // (GELU gate, Gemma).
+  // "gelu" (2 matrices), or a gated unit of 3 matrices: "swiglu" (SiLU gate, Llama), "geglu"
+  // (GELU gate, Gemma) or "quick_geglu" (x*sigmoid(1.702x) gate, gpt-oss).
   std::string ffn_act = "gelu";
+  // Gated units only (gpt-oss): the linear half enters as (up + glu_linear_offset), and both
+  // halves are clamped to +-ffn_clamp (0: no clamp). Elementwise in the activation kernel.
+  double glu_linear_offset = 0;
+  double ffn_clamp = 0;
+  // Biases on the attention and FFN linears (experts and router too) beyond the GPT lineage,
+  // which always has them (gpt-oss). Not on the output layer.
+  bool linear_bias = false;
   int64_t vocab = 0;
   int64_t seq_len = 0;
   std::string norm = "layernorm";  // "layernorm" or "rmsnorm"
@@ -65,7 +75,7 @@ struct ModelSpec {
   bool operator==(const ModelSpec&) const = default;
 
   bool is_moe_layer(int64_t layer) const { return moe && layer >= moe->dense_layers; }
-  bool gated_ffn() const { return ffn_act == "swiglu" || ffn_act == "geglu"; }
+  bool gated_ffn() const { return ffn_act == "swiglu" || ffn_act == "geglu" || ffn_act == "quick_geglu"; }
   // A sliding window shorter than `seq` tokens (one that long or longer is full attention).
   bool window_below(int64_t seq) const { return attention.window > 0 && attention.window < seq; }
   // The sliding window of a layer's attention; 0 where it attends to the whole prefix.

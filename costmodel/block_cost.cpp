@@ -139,6 +139,7 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& media
         double extra = 0;
         t = p.attention(o, extra);
         has_attention = true;
+        bc.dense_params += o.params / p.tp;  // attention sinks: one per head, split with the heads
         const double scaled_tokens = p.T / p.tp * attention_flops_scale(o, double(c.seq_len), double(g.seq_len));
         bc.model_flops += (o.fwd_flops_per_token + o.bwd_flops_per_token) * scaled_tokens;
         attention_flops_fwd += o.fwd_flops_per_token * scaled_tokens;

@@ -25,6 +25,9 @@ std::string unsupported_reason(const RunOptions& o) {
   if (m.ffn_act == "geglu") return "the GELU-gated FFN (geglu) is not supported by the CPU executor yet";
   if (m.post_norms || m.logit_softcap)
     return "post_norms and logit_softcap (Gemma's layer) are not supported by the CPU executor yet";
+  if (m.ffn_act == "quick_geglu" || m.glu_linear_offset != 0 || m.ffn_clamp != 0 || m.linear_bias || m.attention.sinks)
+    return "gpt-oss's layer (quick_geglu, glu_linear_offset, ffn_clamp, linear_bias, attention sinks) is not "
+           "supported by the CPU executor yet";
   if (m.attention.kind != "mha") return "attention kind \"" + m.attention.kind + "\" is not supported by the CPU executor yet (only mha/gqa)";
   if (m.layers < 1 || m.hidden < 1 || m.heads < 1 || m.kv_heads < 1 || m.head_dim < 1 ||
       m.ffn_hidden < 1 || m.vocab < 1)

@@ -9,7 +9,7 @@ namespace shardplan {
 const std::vector<std::string>& hf_model_types() {
   static const std::vector<std::string> t = {
       "llama", "mistral", "mixtral",     "qwen2", "qwen3",    "qwen3_moe",   "phi3",
-      "gemma2", "gemma3_text", "deepseek_v3", "gpt2", "gpt_neox"};
+      "gemma2", "gemma3_text", "gpt_oss", "deepseek_v3", "gpt2", "gpt_neox"};
   return t;
 }
 
@@ -62,6 +62,23 @@ ModelSpec llama_like(const JsonObject& c, int64_t seq) {
   return s;
 }
 
+// `layer_types`: every n-th layer "full_attention", the others "sliding_attention"; n is the
+// pattern (Gemma 3: 6, gpt-oss: 2). Other lists are refused.
+int64_t global_every_of(const JsonObject& c, int64_t layers) {
+  const Json& lt = c.raw("layer_types");
+  int64_t every = 0;
+  if (lt.is_array() && !lt.empty())
+    for (size_t i = 0; i < lt.size(); ++i)
+      if (lt[i] == "full_attention") { every = static_cast<int64_t>(i) + 1; break; }
+  bool periodic = every > 0 && lt.is_array() && static_cast<int64_t>(lt.size()) == layers;
+  for (size_t i = 0; periodic && i < lt.size(); ++i)
+    periodic = lt[i] == ((static_cast<int64_t>(i) + 1) % every == 0 ? "full_attention" : "sliding_attention");
+  if (!periodic)
+    c.fail("layer_types", "expected num_hidden_layers entries, \"sliding_attention\" but for every n-th "
+                          "\"full_attention\" (other patterns are not supported)");
+  return every;
+}
+
 // Gemma 2 and Gemma 3 (text): GELU-gated FFN (GeGLU), a norm before and after both the attention
 // and the FFN, tied embeddings, sliding windows on all layers but every n-th. Gemma 2 alternates
 // (layer 0 windowed, layer 1 global, ...), softcaps the final logits, and its attention logits
@@ -84,22 +101,38 @@ ModelSpec gemma(const JsonObject& c, const std::string& type, int64_t seq) {
   if (type == "gemma2") {
     s.attention.global_every = 2;
   } else if (c.has("layer_types")) {
-    // Every n-th layer "full_attention", the others "sliding_attention": n is the pattern.
-    const Json& lt = c.raw("layer_types");
-    int64_t every = 0;
-    if (lt.is_array() && !lt.empty())
-      for (size_t i = 0; i < lt.size(); ++i)
-        if (lt[i] == "full_attention") { every = static_cast<int64_t>(i) + 1; break; }
-    bool periodic = every > 0 && lt.is_array() && static_cast<int64_t>(lt.size()) == s.layers;
-    for (size_t i = 0; periodic && i < lt.size(); ++i)
-      periodic = lt[i] == ((static_cast<int64_t>(i) + 1) % every == 0 ? "full_attention" : "sliding_attention");
-    if (!periodic)
-      c.fail("layer_types", "expected num_hidden_layers entries, \"sliding_attention\" but for every n-th "
-                            "\"full_attention\" (other patterns are not supported)");
-    s.attention.global_every = every;
+    s.attention.global_every = global_every_of(c, s.layers);
   } else {
     s.attention.global_every = c.get_positive_int("sliding_window_pattern", 6);
   }
+  return s;
+}
+
+// gpt-oss: MoE on every layer (num_local_experts of intermediate_size, top num_experts_per_tok),
+// attention with biases, a learned sink per head, head_dim 64 wider than hidden / heads, and a
+// window (sliding_window) on every other layer (layer_types, alternating by default). Its FFN
+// is the clamped quick-GELU-gated unit of HF's GptOssExperts: (clamp(up) + 1) * g * sigmoid(1.702 g)
+// with g = clamp(gate) at swiglu_limit. Experts and router carry biases too.
+ModelSpec gpt_oss(const JsonObject& c, int64_t seq) {
+  ModelSpec s = decoder_common(c, seq);
+  s.ffn_act = "quick_geglu";
+  s.glu_linear_offset = 1;
+  s.ffn_clamp = c.get_number("swiglu_limit", 7.0);
+  if (!(s.ffn_clamp > 0 && s.ffn_clamp <= 1e6)) c.fail("swiglu_limit", "expected a positive number");
+  if (!c.get_bool("attention_bias", true))
+    c.fail("attention_bias", "expected true: gpt-oss's experts and router have biases, and the spec "
+                             "puts biases on every linear or none");
+  s.linear_bias = true;
+  s.attention.sinks = true;
+  s.tied_embeddings = c.get_bool("tie_word_embeddings", false);
+  MoeSpec m;
+  m.experts = c.get_positive_int("num_local_experts");
+  m.top_k = c.get_positive_int(c.has("num_experts_per_tok") ? "num_experts_per_tok" : "experts_per_token");
+  m.ffn_hidden = s.ffn_hidden;
+  s.moe = m;
+  s.attention.window = sliding_window_of(c);
+  if (s.attention.window > 0)
+    s.attention.global_every = c.has("layer_types") ? global_every_of(c, s.layers) : 2;
   return s;
 }
 
@@ -135,12 +168,12 @@ FieldSources hf_sources(const JsonObject& c, const std::string& type, int64_t se
           : FieldSource{f["hidden"].key, "4 * " + f["hidden"].key + ", as " + ffn + " is absent"};
   if (!c.has("head_dim"))
     f["head_dim"] = {f["hidden"].key, f["hidden"].key + " / " + f["heads"].key};
-  f["moe/experts"] = {type == "mixtral"     ? "num_local_experts"
+  f["moe/experts"] = {type == "mixtral" || type == "gpt_oss" ? "num_local_experts"
                       : type == "qwen3_moe" ? "num_experts"
                                             : "n_routed_experts",
                       ""};
   f["moe/top_k"] = {"num_experts_per_tok", ""};
-  f["moe/ffn_hidden"] = {type == "mixtral" ? "intermediate_size" : "moe_intermediate_size", ""};
+  f["moe/ffn_hidden"] = {type == "mixtral" || type == "gpt_oss" ? "intermediate_size" : "moe_intermediate_size", ""};
   f["moe/shared_experts"] = {"n_shared_experts", ""};
   f["moe/dense_layers"] = {"first_k_dense_replace", ""};
   for (const char* k :
@@ -182,6 +215,8 @@ ModelSpec model_spec_from_hf(const JsonObject& c, int64_t seq) {
     s.tied_embeddings = c.get_bool("tie_word_embeddings", false);
   } else if (type == "gemma2" || type == "gemma3_text") {
     s = gemma(c, type, seq);
+  } else if (type == "gpt_oss") {
+    s = gpt_oss(c, seq);
   } else {
     s = llama_like(c, seq);
     read_sliding_window(c, type, s);

@@ -17,6 +17,7 @@ struct Builder {
   const ModelSpec& m;
   OpGraph gr;
   bool gpt;
+  bool bias;  // biases on the attention and FFN linears: the GPT lineage, or linear_bias
   int64_t prev = -1;  // last op on the residual stream
 
   int64_t add(Op op, double in_edge_bytes) {
@@ -105,7 +106,7 @@ struct Builder {
       // MLA rotates the rope part of every query head and the one shared rope key.
       add(rope(p + ".rope", (a + 1) * at.qk_rope_head_dim), kAct * a * (at.qk_nope_head_dim + dv));
     } else {
-      Op qkv = matmul(p + ".qkv", (a + 2 * kv) * dq, h, Split::columns, gpt);
+      Op qkv = matmul(p + ".qkv", (a + 2 * kv) * dq, h, Split::columns, bias);
       qkv.linear_outputs = {a * dq, kv * dq, kv * dq};  // wq, wk, wv
       add(qkv, kAct * h);
       if (m.qk_norm) add(qk_norm(p + ".qk_norm", (a + kv) * dq), kAct * (a + 2 * kv) * dq);
@@ -119,8 +120,9 @@ struct Builder {
     at.dims = {a, kv_eff, dq, dv};
     if (window > 0) at.dims.push_back(window);  // sliding window: a fifth dim (op-graph format)
     derive_op_costs(at, m.seq_len);  // keys per query under the window; saves Q, K, V
+    if (m.attention.sinks) at.params = double(a);  // one learned softmax offset per head
     add(at, kAct * (a * dq + kv_eff * (dq + dv)));
-    add(matmul(p + ".attn_out", h, a * dv, Split::rows, gpt), kAct * a * dv);
+    add(matmul(p + ".attn_out", h, a * dv, Split::rows, bias), kAct * a * dv);
     if (gpt) add(dropout(p + ".attn_dropout"), kAct * h);
     if (m.post_norms) add(norm(p + ".attn_post_norm", h), kAct * h);
     residual(p + ".attn_residual");
@@ -129,11 +131,11 @@ struct Builder {
   void ffn(const std::string& p, int64_t f, Split split, const std::string& tag, double token_factor) {
     const int64_t h = m.hidden;
     const bool glu = m.gated_ffn();
-    Op fc1 = matmul(p + "." + tag + "fc1", glu ? 2 * f : f, h, split, gpt);
+    Op fc1 = matmul(p + "." + tag + "fc1", glu ? 2 * f : f, h, split, bias);
     if (glu) fc1.linear_outputs = {f, f};  // w1 (gate), w3 (up)
     Op act = elementwise(p + "." + tag + "act", f, glu ? 2.0 * f : double(f), Split::columns);
     act.bytes_per_token = kAct * (glu ? 3 : 2) * f;
-    Op fc2 = matmul(p + "." + tag + "fc2", h, f, split == Split::columns ? Split::rows : split, gpt);
+    Op fc2 = matmul(p + "." + tag + "fc2", h, f, split == Split::columns ? Split::rows : split, bias);
     if (split == Split::experts) {
       const auto& moe = *m.moe;
       for (Op* o : {&fc1, &fc2}) {
@@ -166,7 +168,7 @@ struct Builder {
       r.name = p + ".router";
       r.kind = OpKind::router;
       r.dims = {moe.experts, h};
-      r.params = double(moe.experts) * h;
+      r.params = double(moe.experts) * h + (bias ? double(moe.experts) : 0);
       r.fwd_flops_per_token = 2.0 * moe.experts * h;
       r.bwd_flops_per_token = 4.0 * moe.experts * h;
       r.bytes_per_token = kAct * (h + moe.experts);
@@ -198,7 +200,7 @@ bool is_gpt_style(const ModelSpec& spec) {
 }
 
 OpGraph build_transformer_graph(const ModelSpec& m) {
-  Builder b{m, OpGraph{}, is_gpt_style(m)};
+  Builder b{m, OpGraph{}, is_gpt_style(m), is_gpt_style(m) || m.linear_bias};
   b.gr.name = m.name;
   b.gr.seq_len = m.seq_len;
   b.gr.hidden = m.hidden;

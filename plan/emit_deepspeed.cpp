@@ -51,9 +51,10 @@ std::vector<std::string> megatron_ds_args(const Plan& p, const ModelSpec& m) {
   if (m.head_dim * m.heads != m.hidden) a.push_back("--kv-channels " + n(m.head_dim));
   if (m.ffn_act == "swiglu") a.push_back("--swiglu");
   if (m.norm == "rmsnorm") a.push_back("--normalization rmsnorm");
-  if (!emit::gpt_style(m))
-    a.insert(a.end(), {"--use-rotary-position-embeddings", "--no-position-embedding",
-                       "--disable-bias-linear"});
+  if (!emit::gpt_style(m)) {
+    a.insert(a.end(), {"--use-rotary-position-embeddings", "--no-position-embedding"});
+    if (!m.linear_bias) a.push_back("--disable-bias-linear");
+  }
   if (!m.tied_embeddings) a.push_back("--untie-embeddings-and-output-weights");
   if (m.moe)
     a.insert(a.end(), {"--num-experts " + n(m.moe->experts), "--topk " + n(m.moe->top_k),

@@ -55,6 +55,10 @@ Args model_args(const ModelSpec& m) {
     if (m.head_dim * m.heads != m.hidden) add(a, "--kv-channels", n(m.head_dim));
   }
   if (m.ffn_act == "swiglu") add(a, "--swiglu");
+  if (m.ffn_act == "quick_geglu") add(a, "--quick-geglu");  // x * sigmoid(1.702 x) gate (gpt-oss)
+  if (m.glu_linear_offset != 0) add(a, "--glu-linear-offset", fmt::format("{}", m.glu_linear_offset));
+  if (m.ffn_clamp != 0) add(a, "--activation-func-clamp-value", fmt::format("{}", m.ffn_clamp));
+  if (m.attention.sinks) add(a, "--softmax-type", "learnable");
   if (m.norm == "rmsnorm") add(a, "--normalization", "RMSNorm");
   if (m.qk_norm) add(a, "--qk-layernorm");  // normalises each query and key head (Qwen3)
   if (m.attention.window > 0) {
@@ -63,8 +67,10 @@ Args model_args(const ModelSpec& m) {
     if (m.attention.global_every > 0)  // one full-attention layer after every global_every - 1
       add(a, "--window-attn-skip-freq", n(m.attention.global_every));
   }
-  if (!emit::gpt_style(m))
-    add(a, "--position-embedding-type", "rope"), add(a, "--disable-bias-linear");
+  if (!emit::gpt_style(m)) {
+    add(a, "--position-embedding-type", "rope");
+    if (!m.linear_bias) add(a, "--disable-bias-linear");  // Megatron's linears have biases by default
+  }
   if (!m.tied_embeddings) add(a, "--untie-embeddings-and-output-weights");
   if (m.moe) {
     add(a, "--num-experts", n(m.moe->experts));

@@ -25,6 +25,21 @@ void no_gemma_layer(const ModelSpec* m, const char* who, Need&& need) {
   need(!m->logit_softcap, [&] { return fmt::format("no logit softcapping in {}", who); });
 }
 
+// gpt-oss's layer (the clamped quick-GEGLU with its +1 offset, a learned softmax sink per head):
+// Megatron-LM has flags for it (--quick-geglu, --glu-linear-offset, --activation-func-clamp-value,
+// --softmax-type learnable); Megatron-DeepSpeed's GPT and torchtitan's models do not.
+template <class Need>
+void no_gpt_oss_layer(const ModelSpec* m, const char* who, Need&& need) {
+  if (!m) return;
+  need(m->ffn_act != "quick_geglu" && m->glu_linear_offset == 0 && m->ffn_clamp == 0, [&] {
+    return fmt::format("no clamped quick-GELU-gated FFN (gpt-oss's quick_geglu, glu_linear_offset, "
+                       "ffn_clamp) in {}",
+                       who);
+  });
+  need(!m->attention.sinks,
+       [&] { return fmt::format("no learned softmax sinks (attention.sinks) in {}", who); });
+}
+
 template <class Need>
 void megatron(const Strategy& s, const ModelSpec* m, Need&& need) {
   no_gemma_layer(m, "Megatron-LM's arguments", need);
@@ -84,6 +99,7 @@ void deepspeed(const Strategy& s, const ModelSpec* m, Need&& need) {
        "no FP8 training in the DeepSpeed config (its mixed-precision blocks are fp16 and bf16); "
        "re-plan with --precision bf16");
   no_gemma_layer(m, "Megatron-DeepSpeed's GPT model", need);
+  no_gpt_oss_layer(m, "Megatron-DeepSpeed's GPT model", need);
   if (m) {
     need(m->attention.kind != "mla", "no multi-latent attention in Megatron-DeepSpeed's GPT model");
     need(!m->qk_norm, "no query/key normalisation (qk_norm) in Megatron-DeepSpeed's GPT model");
@@ -133,6 +149,8 @@ void torchtitan(const Strategy& s, const ModelSpec* m, Need&& need) {
          "RMSNorm and SwiGLU)");
     need(!m->window_below(s.seq_len > 0 ? s.seq_len : m->seq_len),
          "no sliding-window attention in its llama3, deepseek_v3 and qwen3 models");
+    need(!m->linear_bias, "no biases on the attention and FFN linears in its llama3, deepseek_v3 and qwen3 models");
+    no_gpt_oss_layer(m, "its llama3, deepseek_v3 and qwen3 models", need);
   }
 }
 

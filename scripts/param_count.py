@@ -31,9 +31,12 @@ The counting convention (docs/model-spec.md, "Parameter count")
       attention mla  q_a hidden*q_lora + q_a_norm q_lora + q_b q_lora*heads*(nope+rope)
                      (q_lora 0: hidden*heads*(nope+rope)), kv_a hidden*(kv_lora+rope)
                      + kv_a_norm kv_lora, kv_b kv_lora*heads*(nope+v), o heads*v*hidden
-      dense MLP      gelu 2*hidden*ffn (gpt-style adds biases ffn + hidden), swiglu/geglu 3*hidden*ffn
+      dense MLP      gelu 2*hidden*ffn (gpt-style adds biases ffn + hidden), swiglu/geglu/quick_geglu
+                     3*hidden*ffn (linear_bias adds 2*ffn + hidden)
       MoE MLP        router hidden*experts + (experts + shared)*m*hidden*moe_ffn,
-                     m = 3 for swiglu, 2 for gelu; no expert biases
+                     m = 3 for gated units, 2 for gelu; with linear_bias each expert adds its
+                     biases and the router experts
+      linear_bias    the gpt-style q, k, v and o biases on any model; attention.sinks: heads per layer
                      (the first moe.dense_layers layers use the dense MLP with top-level ffn_hidden)
     final norm       one more norm
     active params    the same, with only top_k + shared experts per MoE layer (router kept whole)
@@ -59,11 +62,11 @@ class SpecError(Exception):
 # ---------------------------------------------------------------- spec loading (mirrors C++)
 
 TOP_KEYS = ["name", "layers", "hidden", "heads", "kv_heads", "head_dim", "ffn_hidden", "ffn_act",
-            "vocab", "seq_len", "norm", "tied_embeddings", "qk_norm", "post_norms", "logit_softcap",
+            "glu_linear_offset", "ffn_clamp", "linear_bias", "vocab", "seq_len", "norm", "tied_embeddings", "qk_norm", "post_norms", "logit_softcap",
             "moe", "attention"]
 MOE_KEYS = ["experts", "top_k", "ffn_hidden", "shared_experts", "dense_layers"]
 MLA_KEYS = ["q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"]
-ATT_KEYS = ["kind"] + MLA_KEYS + ["window", "global_every"]  # windows change no parameter
+ATT_KEYS = ["kind"] + MLA_KEYS + ["window", "global_every", "sinks"]  # windows change no parameter
 
 
 def _edit_distance(a, b):
@@ -142,8 +145,16 @@ def spec_from_dict(d, file="<spec>"):
     s["hidden"] = o.int("hidden", positive=True)
     s["heads"] = o.int("heads", positive=True)
     s["kv_heads"] = o.int("kv_heads", s["heads"], positive=True)
-    s["ffn_act"] = o.enum("ffn_act", ["gelu", "swiglu", "geglu"], "gelu")
-    if s["ffn_act"] in ("swiglu", "geglu") and not o.has("ffn_hidden"):
+    s["ffn_act"] = o.enum("ffn_act", ["gelu", "swiglu", "geglu", "quick_geglu"], "gelu")
+    gated = s["ffn_act"] in ("swiglu", "geglu", "quick_geglu")
+    for k in ("glu_linear_offset", "ffn_clamp"):
+        if o.has(k) and not gated:
+            o.fail(k, f"expected no {k} without a gated ffn_act")
+    lb = d.get("linear_bias")
+    if lb is not None and not isinstance(lb, bool):
+        o.fail("linear_bias", f"expected a boolean, found {lb!r}")
+    s["linear_bias"] = bool(lb)
+    if gated and not o.has("ffn_hidden"):
         o.fail("ffn_hidden", f'missing required field: expected ffn_hidden when ffn_act is "{s["ffn_act"]}"')
     s["post_norms"] = bool(d.get("post_norms", False))
     s["ffn_hidden"] = o.int("ffn_hidden", 4 * s["hidden"], positive=True)
@@ -190,6 +201,7 @@ def spec_from_dict(d, file="<spec>"):
             if not a.has("window"):
                 a.fail("global_every", "expected no global_every without a window")
             att["global_every"] = a.int("global_every", positive=True)
+        att["sinks"] = bool(d["attention"].get("sinks", False))
     s["attention"] = att
     if o.has("head_dim"):
         s["head_dim"] = o.int("head_dim", positive=True)
@@ -218,6 +230,7 @@ def count(s):
     """Returns a breakdown dict; 'total' and 'active' are the two headline numbers."""
     h, L, V = s["hidden"], s["layers"], s["vocab"]
     gpt_style = s["norm"] == "layernorm" and s["ffn_act"] == "gelu"
+    bias = gpt_style or s.get("linear_bias", False)
     norm = 2 * h if s["norm"] == "layernorm" else h
     b = {"embedding": V * h, "lm_head": 0 if s["tied_embeddings"] else V * h,
          "positions": s["seq_len"] * h if gpt_style else 0}
@@ -231,17 +244,21 @@ def count(s):
     else:
         hd, heads, kv = s["head_dim"], s["heads"], s["kv_heads"]
         attn = h * heads * hd + 2 * h * kv * hd + heads * hd * h
-        if gpt_style:
+        if bias:
             attn += heads * hd + 2 * kv * hd + h
+        if a.get("sinks"):
+            attn += heads
 
-    mats = 3 if s["ffn_act"] in ("swiglu", "geglu") else 2
-    dense_mlp = mats * h * s["ffn_hidden"] + ((s["ffn_hidden"] + h) if gpt_style else 0)
+    mats = 3 if s["ffn_act"] in ("swiglu", "geglu", "quick_geglu") else 2
+    def mlp_bias(f):  # fc1 (both halves when gated) and fc2
+        return ((mats - 1) * f + h) if bias else 0
+    dense_mlp = mats * h * s["ffn_hidden"] + mlp_bias(s["ffn_hidden"])
     moe = s["moe"]
     n_moe = L - moe["dense_layers"] if moe else 0
     n_dense = L - n_moe
     if moe:
-        expert = mats * h * moe["ffn_hidden"]
-        router = h * moe["experts"]
+        expert = mats * h * moe["ffn_hidden"] + mlp_bias(moe["ffn_hidden"])
+        router = h * moe["experts"] + (moe["experts"] if bias else 0)
         moe_total = router + (moe["experts"] + moe["shared_experts"]) * expert
         moe_active = router + (moe["top_k"] + moe["shared_experts"]) * expert
     else:
@@ -264,7 +281,8 @@ def count(s):
 # tie_word_embeddings when config.json omits it: the model class's default (PretrainedConfig: true).
 HF_TIE_DEFAULT = {"llama": False, "mistral": False, "mixtral": False, "phi3": False, "gemma2": True,
                   "gemma3_text": True, "qwen2": False, "qwen3": False,
-                  "qwen3_moe": False, "deepseek_v3": False, "gpt2": True, "gpt_neox": False}
+                  "qwen3_moe": False, "deepseek_v3": False, "gpt2": True, "gpt_neox": False,
+                  "gpt_oss": False}
 
 
 def _seq_len(c):
@@ -301,6 +319,13 @@ def hf_to_spec(c, name="hf"):
     if mt in ("gemma2", "gemma3_text"):  # GeGLU, a norm after attention and FFN too
         d["ffn_act"] = "geglu"
         d["post_norms"] = True
+    if mt == "gpt_oss":  # biased linears, a sink per head, clamped quick-GEGLU experts
+        d.update({"ffn_act": "quick_geglu", "glu_linear_offset": 1.0, "ffn_clamp": c.get("swiglu_limit", 7.0),
+                  "linear_bias": True})
+        d["moe"] = {"experts": c["num_local_experts"],
+                    "top_k": c.get("num_experts_per_tok") or c["experts_per_token"],
+                    "ffn_hidden": c["intermediate_size"], "shared_experts": 0, "dense_layers": 0}
+        d["attention"] = {"kind": "mha", "sinks": True}
     if mt == "mixtral":
         d["moe"] = {"experts": c["num_local_experts"], "top_k": c["num_experts_per_tok"],
                     "ffn_hidden": c["intermediate_size"], "shared_experts": 0, "dense_layers": 0}
@@ -361,6 +386,9 @@ TARGETS += [
     ("deepseek-v3", "active_excl_input_embedding", 36.6 * B, 0.1 * B,
      "DeepSeek-V3 README_WEIGHTS: 36.6B activated incl. 0.9B output head"),
     ("qwen3-30b-a3b", "total", 30.5 * B, 0.1 * B, "Qwen3-30B-A3B model card"),
+    ("gpt-oss-120b", "total", 116.8 * B, 0.1 * B, "gpt-oss-120b model card (116.8B total)"),
+    ("gpt-oss-120b", "active_excl_input_embedding", 5.1 * B, 0.1 * B,
+     "gpt-oss-120b model card (5.1B active per token)"),
     # 3.3B is 3.35B cut, not rounded: the total and non-embedding rows match to 0.1%, and no
     # counting convention (with or without embeddings) lands nearer 3.3B.
     ("qwen3-30b-a3b", "active", 3.3 * B, 0.1 * B, "info: Qwen3-30B-A3B model card '3.3B activated'"),

@@ -126,3 +126,26 @@ TEST_CASE("Gemma's layer in the spec: geglu, post_norms, logit_softcap round-tri
   CHECK(error_of(R"({"layers": 2, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16, "post_norms": "yes"})")
             .find("at /post_norms: expected a boolean") != std::string::npos);
 }
+
+TEST_CASE("gpt-oss's layer in the spec: quick_geglu, offset, clamp, linear_bias, sinks round-trip; bad values placed") {
+  ModelSpec m = model_spec_from_json_text(
+      R"({"layers": 2, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16, "ffn_act": "quick_geglu",
+          "ffn_hidden": 96, "glu_linear_offset": 1, "ffn_clamp": 7, "linear_bias": true,
+          "attention": {"window": 8, "global_every": 2, "sinks": true}})", "m.json");
+  CHECK(m.gated_ffn());
+  CHECK(m.glu_linear_offset == 1);
+  CHECK(m.ffn_clamp == 7);
+  CHECK(m.linear_bias);
+  CHECK(m.attention.sinks);
+  CHECK(model_spec_from_json_text(model_spec_to_json_text(m), "again.json") == m);
+  const std::string base = R"({"layers": 2, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16, )";
+  CHECK(error_of(base + R"("ffn_clamp": 7})").find("at /ffn_clamp: expected no ffn_clamp without a gated ffn_act") !=
+        std::string::npos);
+  CHECK(error_of(base + R"("ffn_act": "swiglu", "ffn_hidden": 96, "ffn_clamp": -1})")
+            .find("at /ffn_clamp: expected a number from 0 to 1e6") != std::string::npos);
+  CHECK(error_of(base + R"("ffn_act": "swiglu", "ffn_hidden": 96, "glu_linear_offset": "one"})")
+            .find("at /glu_linear_offset") != std::string::npos);
+  CHECK(error_of(base + R"("linear_bias": 1})").find("at /linear_bias: expected a boolean") != std::string::npos);
+  CHECK(error_of(base + R"("attention": {"sinks": "yes"}})").find("at /attention/sinks: expected a boolean") !=
+        std::string::npos);
+}

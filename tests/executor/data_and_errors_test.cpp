@@ -108,6 +108,16 @@ TEST_CASE("plans the CPU executor cannot run are refused with the reason") {
   gemma = tiny();
   gemma.post_norms = true;
   CHECK(unsupported_reason(options(gemma, "dp=1")).find("post_norms and logit_softcap") != std::string::npos);
+  // gpt-oss's layer: each of its parts alone is refused.
+  for (int part = 0; part < 4; ++part) {
+    ModelSpec oss = tiny();
+    if (part == 0) oss.ffn_act = "quick_geglu";
+    if (part == 1) oss.linear_bias = true;
+    if (part == 2) oss.attention.sinks = true;
+    if (part == 3) oss.ffn_act = "swiglu", oss.ffn_clamp = 7;
+    CAPTURE(part);
+    CHECK(unsupported_reason(options(oss, "dp=1")).find("gpt-oss's layer") == 0);
+  }
 }
 
 TEST_CASE("the report: losses per step, speed, memory per rank") {

@@ -303,3 +303,42 @@ TEST_CASE("Gemma 3: one global layer in six, from sliding_window_pattern or laye
     CHECK(std::string(e.what()).find("g3.json: at /hidden_activation: expected a GELU") == 0);
   }
 }
+
+TEST_CASE("gpt-oss from its Hugging Face config: biased linears, sinks, clamped quick-GEGLU experts, windows") {
+  // A two-layer cut of openai/gpt-oss-120b's config (tests/data/hf/gpt_oss.json has the whole).
+  // Per layer by hand: q 2880x4096 + 4096, k and v 2880x512 + 512 each, o 4096x2880 + 2880, 64
+  // sinks: 26,550,144; router 2880x128 + 128: 368,768; 128 experts of (2880x5760 + 5760) +
+  // (2880x2880 + 2880): 3,186,155,520; 2 norms 5,760. Two layers 6,426,160,384, embedding and head
+  // 2 x 201088 x 2880 = 1,158,266,880, final norm 2,880: 7,584,430,144.
+  const std::string config = R"({"model_type":"gpt_oss","hidden_size":2880,"intermediate_size":2880,
+    "num_attention_heads":64,"num_key_value_heads":8,"head_dim":64,"num_hidden_layers":2,
+    "num_local_experts":128,"num_experts_per_tok":4,"vocab_size":201088,"max_position_embeddings":131072,
+    "sliding_window":128,"layer_types":["sliding_attention","full_attention"],"attention_bias":true,
+    "swiglu_limit":7.0,"hidden_act":"silu","tie_word_embeddings":false})";
+  const LoadedModel m = load_model_text(config, "gpt-oss.json", 4096);
+  REQUIRE(m.spec);
+  CHECK(m.spec->ffn_act == "quick_geglu");
+  CHECK(m.spec->glu_linear_offset == 1);
+  CHECK(m.spec->ffn_clamp == 7);
+  CHECK(m.spec->linear_bias);
+  CHECK(m.spec->attention.sinks);
+  CHECK(m.spec->attention.window == 128);
+  CHECK(m.spec->attention.global_every == 2);
+  CHECK(m.spec->layer_window(0) == 128);
+  CHECK(m.spec->layer_window(1) == 0);
+  CHECK(model_stats(m.graph).params == 7584430144.0);
+  // Without layer_types the layers alternate the same way (GptOssConfig's default).
+  std::string no_types = config;
+  const std::string lt = R"("layer_types":["sliding_attention","full_attention"],)";
+  no_types.erase(no_types.find(lt), lt.size());
+  CHECK(load_model_text(no_types, "gpt-oss.json").spec->attention.global_every == 2);
+  // attention_bias false cannot be said (experts and router keep theirs): refused at its key.
+  std::string unbiased = config;
+  unbiased.replace(unbiased.find("\"attention_bias\":true"), 21, "\"attention_bias\":false");
+  CHECK_THROWS_WITH_AS(load_model_text(unbiased, "gpt-oss.json"), doctest::Contains("at /attention_bias: expected true"),
+                       InputError);
+  // A layer_types list that is not periodic is refused as for Gemma 3.
+  std::string odd = config;
+  odd.replace(odd.find(R"(["sliding_attention","full_attention"])"), 38, R"(["full_attention","sliding_attention"])");
+  CHECK_THROWS_WITH_AS(load_model_text(odd, "gpt-oss.json"), doctest::Contains("at /layer_types"), InputError);
+}

@@ -243,3 +243,27 @@ TEST_CASE("emit: Gemma's layer has no Megatron-LM or DeepSpeed flags, and they s
   CHECK(has(emit_error([&] { return emit_deepspeed(gemma, false); }), "Megatron-DeepSpeed's GPT model"));
   CHECK(has(emit_error([&] { return emit_torchtitan(gemma); }), "RMSNorm and SwiGLU"));
 }
+
+TEST_CASE("emit: gpt-oss's layer becomes Megatron-LM's gpt-oss flags; DeepSpeed and torchtitan refuse it") {
+  // Megatron-LM's arguments.py: --quick-geglu, --glu-linear-offset, --activation-func-clamp-value,
+  // --softmax-type learnable; biases are Megatron's default (no --disable-bias-linear).
+  Strategy s;
+  s.tp = 4, s.ep = 8, s.sp = true, s.zero = 1, s.micro_batch = 1, s.global_batch = 64;
+  const Plan oss = fixed_plan("gpt-oss-120b", "dgx-h100", 64, s);
+  const std::string text = emit_megatron(oss).text;
+  CHECK(has(text, "--quick-geglu"));
+  CHECK(has(text, "--glu-linear-offset 1"));
+  CHECK(has(text, "--activation-func-clamp-value 7"));
+  CHECK(has(text, "--softmax-type learnable"));
+  CHECK(has(text, "--window-size 127,0"));
+  CHECK(has(text, "--window-attn-skip-freq 2"));
+  CHECK_FALSE(has(text, "--disable-bias-linear"));
+  CHECK_FALSE(has(text, "--swiglu"));
+  CHECK(has(emit_megatron(llama8b_fsdp_no_pp()).text, "--disable-bias-linear"));
+  const std::string ds = emit_error([&] { return emit_deepspeed(oss, false); });
+  CHECK(has(ds, "no clamped quick-GELU-gated FFN"));
+  CHECK(has(ds, "no learned softmax sinks"));
+  const std::string tt = emit_error([&] { return emit_torchtitan(oss); });
+  CHECK(has(tt, "no biases on the attention and FFN linears"));
+  CHECK(has(tt, "no learned softmax sinks"));
+}
