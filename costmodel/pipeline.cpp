@@ -279,6 +279,7 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
     cc.activation_bytes = x.saved_bytes;
     cc.send_bytes = x.boundary_bytes;
     cc.grad_bytes = (x.dense_params + x.expert_params) * state_bytes(s.precision).grads;
+    cc.blocks = std::max<int64_t>(1, x.blocks);
     cc.param_gather_bytes =
         s.zero == 3 ? (x.dense_params + x.expert_params) * gathered_param_bytes(s.precision) : 0;
   }
@@ -291,33 +292,33 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
     sc.optimizer_s.push_back(in.optimizer_s[i]);
     // The simulator overlaps the gradient reduction with the last backward itself (in buckets),
     // so ZeRO 0/1 hand it the whole reduce; the rest is what pipeline_inputs() charges (ZeRO-1's
-    // parameter gather overlaps the next step's forward; ZeRO-2/3 traffic per micro-batch).
+    // parameter gather overlaps the next step's forward). ZeRO-2/3's per-micro-batch traffic goes
+    // as it is issued: ZeRO-3's all-gather before each gathered pass, ZeRO-2/3's reduce-scatter
+    // after each backward; the simulator moves both unit by unit beside the compute, so it works
+    // out what compute hides (as it does for the ZeRO 0/1 buckets).
     const ChunkTotals& st = in.stage[i];
     const DpCollectives& c = collectives(st);
     const bool ov = s.overlap_grad_reduce;
-    CommTime once, per_pass;
+    CommTime once, gather, reduce;
     switch (zero_within_step(s)) {
       case 0: once = c.ar; break;
       case 1: once = c.rs + (ov ? exposed(c.ag, st.fwd_s) : c.ag); break;
-      // ZeRO-2/3: the whole per-micro-batch traffic; the simulator prefetches it one pass ahead,
-      // so it works out what compute hides (as it does for the ZeRO 0/1 buckets).
       case 2:
-        per_pass = c.rs_unit;
+        reduce = c.rs_unit;
         once = ov ? exposed(c.ag, st.fwd_s) : c.ag;
         break;
       default:
-        per_pass = c.ag_unit.scaled(2) + c.rs_unit;
+        gather = c.ag_unit;
+        reduce = c.rs_unit;
         break;
     }
-    if (regathers_before_backward(s)) per_pass = c.ag_unit, sc.gather_before_forward = false;
+    if (regathers_before_backward(s)) gather = c.ag_unit, sc.gather_before_forward = false;
     sc.dp_comm_s.push_back(once.total_s());
     sc.dp_comm_nic_s.push_back(once.nic_s);
-    // The simulator runs this before each F and each B pass of a micro-batch: half there, half
-    // here, so a micro-batch pays what pipeline_inputs() charges it once (before B passes only:
-    // all of it there).
-    const double passes = sc.gather_before_forward ? 2 : 1;
-    sc.param_gather_s.push_back(per_pass.total_s() / passes);
-    sc.param_gather_nic_s.push_back(per_pass.nic_s / passes);
+    sc.param_gather_s.push_back(gather.total_s());
+    sc.param_gather_nic_s.push_back(gather.nic_s);
+    sc.grad_reduce_per_mb_s.push_back(reduce.total_s());
+    sc.grad_reduce_per_mb_nic_s.push_back(reduce.nic_s);
   }
   if (cluster.network.size() > 1) {
     const NetworkLevel& l = cluster.network[1];

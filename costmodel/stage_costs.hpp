@@ -20,7 +20,9 @@ struct ChunkCost {
   double activation_bytes = 0;  // stashed from forward until backward, one micro-batch
   double send_bytes = 0;     // activation sent to the next stage (gradient of same size back)
   double param_gather_bytes = 0;  // ZeRO-3: parameters all-gathered before fwd and bwd
-  double grad_bytes = 0;     // gradients this chunk reduces over DP once per step
+  double grad_bytes = 0;     // gradients this chunk reduces over DP (once per step; ZeRO-2/3 per
+                             // micro-batch)
+  int64_t blocks = 1;        // blocks (layers) in the chunk: ZeRO-2/3's units (one per block)
   std::string first_block, last_block;  // names, for traces
 };
 
@@ -39,15 +41,21 @@ struct StageCosts {
   std::vector<double> static_bytes;    // per stage: weights + grads + optimizer states + buffers
   std::vector<double> optimizer_s;     // per stage: optimizer step time
   std::vector<double> dp_comm_s;       // per stage: the DP gradient reduction if run alone
-  std::vector<double> param_gather_s;  // per stage per micro-batch pass over all its chunks (ZeRO-3),
-                                       // if alone; the simulator shares it among the chunks
+  std::vector<double> param_gather_s;  // per stage: ZeRO-3's parameter all-gather before one pass
+                                       // of every chunk, if alone; shared among the chunks
   bool gather_before_forward = true;   // ZeRO-3 gathers before F passes too; false: B passes only
                                        // (under PP, where parameters stay gathered after backward)
-  // Of dp_comm_s and param_gather_s, the part that moves bytes through each GPU's NIC (the
-  // bandwidth term across NVLink domains, CommTime::nic_s); the simulator runs it as a flow of
-  // nic_s * nic.bandwidth_Bps bytes on the GPU's NIC link, the rest as fixed latency. Empty: none.
+  // Per stage: ZeRO-2/3's reduce-scatter of one micro-batch's gradients over all its chunks, if
+  // alone, run after every micro-batch's backward (FSDP reduces each unit's gradients as its
+  // backward produces them); shared among the chunks by grad_bytes.
+  std::vector<double> grad_reduce_per_mb_s;
+  // Of dp_comm_s, param_gather_s and grad_reduce_per_mb_s, the part that moves bytes through each
+  // GPU's NIC (the bandwidth term across NVLink domains, CommTime::nic_s); the simulator runs it
+  // as a flow of nic_s * nic.bandwidth_Bps bytes on the GPU's NIC link, the rest as fixed
+  // latency. Empty: none.
   std::vector<double> dp_comm_nic_s;
   std::vector<double> param_gather_nic_s;
+  std::vector<double> grad_reduce_per_mb_nic_s;
   Link p2p;      // stage-to-stage send/recv
   Link dp_link;  // the DP group's bottleneck level
   Link nic;      // each GPU's own NIC (the first level above NVLink), shared by all its traffic

@@ -115,8 +115,8 @@ std::string timeline_svg(const ReportData& d) {
   for (const TraceEvent& e : r.trace) {
     if (e.gpu >= pp) continue;  // replica 0 stands for every replica
     const int lane_of = e.stream == SimStream::compute   ? 0
-                        : e.stream == SimStream::dp_comm ? 1
-                                                         : -1;
+                        : e.stream == SimStream::dp_comm || e.stream == SimStream::dp_reduce ? 1
+                                                                                              : -1;
     const int k = kind_of(e.name);
     if (lane_of < 0 || k < 0) continue;
     lanes[{e.gpu, lane_of}].push_back({k, e.start_s, e.start_s + e.duration_s, e.name, 1});

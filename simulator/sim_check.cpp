@@ -31,13 +31,16 @@ std::string check_costs(const StageCosts& c, const SimOptions& o) {
                        k.send_bytes, k.param_gather_bytes, k.grad_bytes})
         if (bad(x))
           return fmt::format("chunks[{}][{}]: a time or size is negative or not finite", s, v);
+      if (k.blocks < 1) return fmt::format("chunks[{}][{}]: blocks must be at least 1", s, v);
       any_bytes = any_bytes || k.send_bytes > 0;
     }
   }
   const std::pair<const char*, const std::vector<double>*> per_stage[] = {
       {"static_bytes", &c.static_bytes},   {"optimizer_s", &c.optimizer_s},
       {"dp_comm_s", &c.dp_comm_s},         {"param_gather_s", &c.param_gather_s},
-      {"dp_comm_nic_s", &c.dp_comm_nic_s}, {"param_gather_nic_s", &c.param_gather_nic_s}};
+      {"dp_comm_nic_s", &c.dp_comm_nic_s}, {"param_gather_nic_s", &c.param_gather_nic_s},
+      {"grad_reduce_per_mb_s", &c.grad_reduce_per_mb_s},
+      {"grad_reduce_per_mb_nic_s", &c.grad_reduce_per_mb_nic_s}};
   for (auto [name, v] : per_stage) {
     if (!v->empty() && v->size() != pp)
       return fmt::format("{}: expected {} values (one per stage) or none, found {}", name, pp,
@@ -49,7 +52,8 @@ std::string check_costs(const StageCosts& c, const SimOptions& o) {
   if (bad(c.nic.bandwidth_Bps) || bad(c.nic.latency_s)) return "nic: bandwidth or latency invalid";
   // The NIC part of a DP time is part of it, and needs a NIC to run on.
   const std::pair<const std::vector<double>*, const std::vector<double>*> nic_parts[] = {
-      {&c.dp_comm_nic_s, &c.dp_comm_s}, {&c.param_gather_nic_s, &c.param_gather_s}};
+      {&c.dp_comm_nic_s, &c.dp_comm_s}, {&c.param_gather_nic_s, &c.param_gather_s},
+      {&c.grad_reduce_per_mb_nic_s, &c.grad_reduce_per_mb_s}};
   for (auto [nic, total] : nic_parts)
     for (size_t s = 0; s < nic->size(); ++s) {
       if ((*nic)[s] <= 0) continue;
@@ -63,8 +67,16 @@ std::string check_costs(const StageCosts& c, const SimOptions& o) {
   if (o.dp < 1) return "dp must be at least 1";
   if (o.grad_buckets_per_chunk < 1 || o.grad_buckets_per_chunk > 4096)
     return "grad_buckets_per_chunk must be between 1 and 4096";
+  if (o.max_units_per_pass < 1 || o.max_units_per_pass > 4096)
+    return "max_units_per_pass must be between 1 and 4096";
   double replicas = o.full ? static_cast<double>(o.dp) : 1.0;
-  double tasks = replicas * c.pp * c.vp * static_cast<double>(c.micro_batches) * 8;
+  // Per pass about 8 tasks; split into units (ZeRO-2/3) about 6 per unit (recompute, compute,
+  // gather and reduction flows between barriers).
+  bool units = false;
+  for (const auto* v : {&c.param_gather_s, &c.grad_reduce_per_mb_s})
+    for (double x : *v) units = units || x > 0;
+  double tasks = replicas * c.pp * c.vp * static_cast<double>(c.micro_batches) *
+                 (units ? 8 + 6 * static_cast<double>(o.max_units_per_pass) : 8);
   if (tasks + replicas * c.pp * c.vp * o.grad_buckets_per_chunk > 2e8)  // ~10 GB of graph
     return fmt::format("too large to simulate (about {:.3g} tasks)", tasks);
   return "";

@@ -10,7 +10,7 @@ namespace shardplan {
 
 const char* sim_stream_name(SimStream s) {
   static const char* n[] = {"compute",     "tp_comm",     "dp_comm",    "pp_send_fwd",
-                            "pp_recv_fwd", "pp_send_bwd", "pp_recv_bwd"};
+                            "pp_recv_fwd", "pp_send_bwd", "pp_recv_bwd", "dp_reduce"};
   return n[static_cast<int>(s)];
 }
 
@@ -31,15 +31,17 @@ std::string task_name(const StageCosts& c, const TaskMeta& m) {
       return fmt::format("{} mb{} chunk{}{}{}", pass_kind_name(m.kind), m.micro_batch, m.chunk,
                          layers(c, m.stage, m.chunk), part);
     case TaskMeta::recompute:
-      return fmt::format("R mb{} chunk{}{}", m.micro_batch, m.chunk, layers(c, m.stage, m.chunk));
+      return fmt::format("R mb{} chunk{}{}{}", m.micro_batch, m.chunk, layers(c, m.stage, m.chunk), part);
     case TaskMeta::optimizer:
       return "optimizer";
     case TaskMeta::gather:
-      return fmt::format("all-gather params for {} mb{} chunk{}", pass_kind_name(m.kind),
-                         m.micro_batch, m.chunk);
-    case TaskMeta::grad_reduce:
-      return fmt::format("reduce grads chunk{}{}", m.chunk,
+      return fmt::format("all-gather params for {} mb{} chunk{}{}", pass_kind_name(m.kind),
+                         m.micro_batch, m.chunk, part);
+    case TaskMeta::grad_reduce: {
+      const std::string mb = m.micro_batch >= 0 ? fmt::format(" mb{}", m.micro_batch) : "";
+      return fmt::format("reduce grads{} chunk{}{}", mb, m.chunk,
                          m.parts > 1 ? fmt::format(" bucket {}/{}", m.part + 1, m.parts) : "");
+    }
     case TaskMeta::p2p_fwd:
     case TaskMeta::p2p_bwd:
       return fmt::format("{} mb{} chunk{} stage {}->{}",
@@ -74,7 +76,7 @@ StageStats stage_stats(const StageCosts& c, const SimGraph& g, int64_t gpu, int3
     if (m.what != TaskMeta::optimizer) st.last_pass_end = f;
     if (m.what != TaskMeta::pass) continue;
     const double act = c.chunks[stage][m.chunk].activation_bytes;
-    if (m.kind == Pass::F && act > 0) {
+    if (m.kind == Pass::F && m.part == 0 && act > 0) {  // a split F allocates at its start
       bytes += act;
       if (bytes > st.peak) st.peak = bytes, st.peak_t = s;
       if (samples) samples->push_back({gpu, s, bytes});
@@ -85,8 +87,9 @@ StageStats stage_stats(const StageCosts& c, const SimGraph& g, int64_t gpu, int3
     }
   }
   double last_reduce = -1;
-  for (TaskId t : e.stream_tasks(g.stream(gpu, SimStream::dp_comm)))
-    if (g.meta[t].what == TaskMeta::grad_reduce) last_reduce = std::max(last_reduce, e.end_s(t));
+  for (SimStream k : {SimStream::dp_comm, SimStream::dp_reduce})
+    for (TaskId t : e.stream_tasks(g.stream(gpu, k)))
+      if (g.meta[t].what == TaskMeta::grad_reduce) last_reduce = std::max(last_reduce, e.end_s(t));
   if (last_reduce >= 0) st.exposed_dp = std::max(0.0, last_reduce - st.last_pass_end);
   return st;
 }

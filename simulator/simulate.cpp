@@ -50,26 +50,27 @@ class Builder {
     g_.meta.push_back(m);
     return g_.engine.add_task(g_.stream(gpu, k), dur);
   }
-  // DP-group work of stage s taking dur_s alone, nic_s of it moving bytes through each GPU's NIC.
+  // DP-group work of stage s on `stream` (dp_comm or dp_reduce) taking dur_s alone, nic_s of it moving bytes through each GPU's NIC.
   // One replica: a task on its dp stream, or a flow on its NIC when nic_s > 0. Full mode: a
   // collective over the dp streams of all replicas, starting when every one of them is ready; with
   // nic_s > 0 each replica's share is a flow on its own NIC between two zero-time barriers, so the
   // collective ends when its slowest member does (a ring moves at its slowest link's pace).
   // Returns the first task (to depend on) and the last (for others to wait on).
-  std::pair<TaskId, TaskId> add_dp(int64_t s, double dur_s, double nic_s, const TaskMeta& m) {
+  std::pair<TaskId, TaskId> add_dp(int64_t s, SimStream stream, double dur_s, double nic_s,
+                                   const TaskMeta& m) {
     const double bytes = nic_s * c_.nic.bandwidth_Bps, fixed_s = std::max(0.0, dur_s - nic_s);
     auto flow = [&](int64_t gpu) {
       g_.meta.push_back(m);
-      const StreamId st = g_.stream(gpu, SimStream::dp_comm);
+      const StreamId st = g_.stream(gpu, stream);
       return g_.engine.add_flow(std::span(&st, 1), nic_[gpu], bytes, fixed_s);
     };
     if (g_.replicas == 1) {
-      TaskId t = nic_s > 0 ? flow(s) : add(s, SimStream::dp_comm, dur_s, m);
+      TaskId t = nic_s > 0 ? flow(s) : add(s, stream, dur_s, m);
       return {t, t};
     }
     streams_.clear();
     for (int64_t r = 0; r < g_.replicas; ++r)
-      streams_.push_back(g_.stream(r * c_.pp + s, SimStream::dp_comm));
+      streams_.push_back(g_.stream(r * c_.pp + s, stream));
     TaskMeta barrier = m;
     barrier.barrier = true;
     g_.meta.push_back(nic_s > 0 ? barrier : m);
@@ -114,122 +115,132 @@ void Builder::build_stage(int64_t s) {
   const double dp_s = at_or_zero(c_.dp_comm_s, s), gather_s = at_or_zero(c_.param_gather_s, s);
   const double dp_nic_s = at_or_zero(c_.dp_comm_nic_s, s);
   const double gather_nic_s = at_or_zero(c_.param_gather_nic_s, s);
-  const bool overlap = c_.overlap_grad_reduce && dp_s > 0;
-  // The chunk's part of the stage's DP reduction time, and of its NIC time.
-  std::vector<double> share(vp), nic_share(vp);
+  const double rs_s = at_or_zero(c_.grad_reduce_per_mb_s, s);
+  const double rs_nic_s = at_or_zero(c_.grad_reduce_per_mb_nic_s, s);
+  const bool overlap = c_.overlap_grad_reduce;
+  // The chunk's part of the stage's DP reduction time (once per step, and per micro-batch under
+  // ZeRO-2/3), and of their NIC time.
+  std::vector<double> share(vp), nic_share(vp), rs_share(vp), rs_nic_share(vp);
   for (int64_t v = 0; v < vp; ++v) {
     const double f = grad_total > 0 ? c_.chunks[s][v].grad_bytes / grad_total : 1.0 / vp;
-    share[v] = dp_s * f;
-    nic_share[v] = dp_nic_s * f;
+    share[v] = dp_s * f, nic_share[v] = dp_nic_s * f;
+    rs_share[v] = rs_s * f, rs_nic_share[v] = rs_nic_s * f;
   }
 
-  // ZeRO-3: one all-gather before every F and B pass (B only when the costs say so), prefetched
-  // one pass ahead: the gather for gathered pass q + 1 may start once pass q - 1 has ended (two
-  // parameter buffers). The stage's per-pass traffic is shared among its chunks by their
-  // parameters: a pass gathers its chunk's.
+  // ZeRO-2/3 move parameters and gradients unit by unit as FSDP does (a unit per block, at most
+  // max_units_per_pass per pass): ZeRO-3 all-gathers a unit's parameters before every F
+  // and B pass runs it (B only when the costs say so), ZeRO-2/3 reduce-scatter a unit's gradients
+  // once its backward has produced them, every micro-batch. Gathered and reducing passes run unit
+  // by unit. With overlap each unit's gather is prefetched one unit ahead: it may start once the
+  // unit two before it has run (two parameter buffers), so a pass's gathers overlap the pass
+  // itself and the one before; without, each waits for the compute before it. The stage's
+  // per-pass gather is shared among its chunks by their parameters, its per-micro-batch
+  // reduction by their gradients.
+  int64_t min_blocks = c_.chunks[s][0].blocks;
+  for (int64_t v = 1; v < vp; ++v) min_blocks = std::min(min_blocks, c_.chunks[s][v].blocks);
+  const int64_t K = std::clamp<int64_t>(min_blocks, 1, o_.max_units_per_pass);
   double gather_bytes = 0;
   for (int64_t v = 0; v < vp; ++v) gather_bytes += c_.chunks[s][v].param_gather_bytes;
   auto is_gathered = [&](const Pass& p) {
-    return p.kind == Pass::B || (p.kind == Pass::F && c_.gather_before_forward);
+    return gather_s > 0 && (p.kind == Pass::B || (p.kind == Pass::F && c_.gather_before_forward));
   };
-  int64_t gathered = 0;
-  if (gather_s > 0)
-    for (const Pass& p : sched) gathered += is_gathered(p);
-  std::vector<std::pair<TaskId, TaskId>> gather(gathered, {-1, -1});  // first and last task
-  std::vector<TaskId> gathered_last(reps * gathered, -1);
-  // The gather before pass q_pass: its chunk's share of the stage's traffic.
-  auto add_gather = [&](int64_t q_pass) {
-    const Pass& p = sched[q_pass];
-    const double share = gather_bytes > 0 ? c_.chunks[s][p.chunk].param_gather_bytes / gather_bytes : 1.0 / vp;
-    return add_dp(s, share * gather_s, share * gather_nic_s,
-                  make_meta(TaskMeta::gather, p.kind, s, p.micro_batch, p.chunk));
+  auto frees = [&](const Pass& p) {
+    return (p.kind == Pass::B && !has_w[p.chunk]) || (p.kind == Pass::W && has_w[p.chunk]);
   };
-  int64_t q = 0, next_gathered = 0;  // q: gathered passes seen; next_gathered: index into sched
-  auto find_gathered = [&](int64_t from) {
-    while (from < n_passes && !is_gathered(sched[from])) ++from;
-    return from;
+  std::vector<int64_t> gathered_pass;  // schedule index of each gathered pass, in order
+  for (int64_t i = 0; i < n_passes; ++i)
+    if (is_gathered(sched[i])) gathered_pass.push_back(i);
+  const int64_t units = static_cast<int64_t>(gathered_pass.size()) * K;
+  std::vector<std::pair<TaskId, TaskId>> gather(units, {-1, -1});  // first and last task
+  std::vector<TaskId> unit_end(reps * units, -1);                    // each unit's compute
+  auto add_gather = [&](int64_t u) {
+    const Pass& p = sched[gathered_pass[u / K]];
+    const double f = gather_bytes > 0 ? c_.chunks[s][p.chunk].param_gather_bytes / gather_bytes : 1.0 / vp;
+    TaskMeta m = make_meta(TaskMeta::gather, p.kind, s, p.micro_batch, p.chunk);
+    m.part = static_cast<int16_t>(u % K), m.parts = static_cast<int16_t>(K);
+    gather[u] = add_dp(s, SimStream::dp_comm, f * gather_s / K, f * gather_nic_s / K, m);
   };
-  // With overlap each gather is issued one gathered pass ahead (prefetch); without it, just
-  // before its pass, after the pass before it (communication and compute alternate).
-  const bool prefetch = c_.overlap_grad_reduce;
-  if (gathered > 0 && prefetch) {
-    next_gathered = find_gathered(0);
-    gather[0] = add_gather(next_gathered);
-  }
+  if (units > 0 && overlap) add_gather(0);
 
-  std::vector<TaskId> last(reps, -1), pieces;
-  TaskId last_dp = -1;
+  std::vector<TaskId> last(reps, -1), pieces, wait_for;  // wait_for: reductions compute waits on
+  TaskId last_dp = -1, last_rs = -1;  // the last reduction once per step and per micro-batch
+  int64_t u = 0;  // gathered units issued to compute so far
   for (int64_t i = 0; i < n_passes; ++i) {
     const Pass& p = sched[i];
     const ChunkCost& cc = c_.chunks[s][p.chunk];
     if (p.kind == Pass::W && !has_w[p.chunk]) continue;
-    const bool split = overlap && i == last_bwd[p.chunk] && share[p.chunk] > 0;
-    const bool gathers = gathered > 0 && is_gathered(p);
-    if (gathers && !prefetch) {
-      gather[q] = add_gather(i);
-      for (int64_t r = 0; r < reps; ++r)
-        if (last[r] >= 0) g_.engine.add_dep(last[r], gather[q].first);
-    }
-    const int64_t parts = split ? o_.grad_buckets_per_chunk : 1;
-    double dur = p.kind == Pass::F   ? cc.fwd_s
-                 : p.kind == Pass::W ? cc.bwd_weight_s
-                 : has_w[p.chunk]    ? cc.bwd_input_s
-                                     : cc.bwd_input_s + cc.bwd_weight_s;
-    const bool frees = (p.kind == Pass::B && !has_w[p.chunk]) || p.kind == Pass::W;
+    const bool gathers = is_gathered(p);
+    const bool reduces = rs_s > 0 && frees(p);                           // every micro-batch
+    const bool split = overlap && dp_s > 0 && i == last_bwd[p.chunk] && share[p.chunk] > 0;  // once
+    const int64_t parts = gathers || reduces ? K : split ? o_.grad_buckets_per_chunk : 1;
+    const double dur = p.kind == Pass::F   ? cc.fwd_s
+                       : p.kind == Pass::W ? cc.bwd_weight_s
+                       : has_w[p.chunk]    ? cc.bwd_input_s
+                                           : cc.bwd_input_s + cc.bwd_weight_s;
+    // Recomputation runs with the backward, unit by unit when the pass is split.
+    const double re = p.kind == Pass::B ? cc.recompute_s : 0;
     pieces.assign(reps * parts, -1);
-    for (int64_t r = 0; r < reps; ++r) {
-      const int64_t gpu = r * c_.pp + s;
-      TaskMeta m = make_meta(TaskMeta::pass, p.kind, s, p.micro_batch, p.chunk);
-      m.parts = static_cast<int16_t>(parts);
-      TaskId first = -1;
-      if (p.kind == Pass::B && cc.recompute_s > 0) {
-        TaskMeta rm = m;
-        rm.what = TaskMeta::recompute;
-        rm.parts = 1;
-        first = add(gpu, SimStream::compute, cc.recompute_s, rm);
+    for (int64_t k = 0; k < parts; ++k) {
+      if (gathers && !overlap) {  // after the compute and the reduction before it
+        add_gather(u + k);
+        for (int64_t r = 0; r < reps; ++r)
+          if (last[r] >= 0) g_.engine.add_dep(last[r], gather[u + k].first);
+        for (TaskId w : wait_for) g_.engine.add_dep(w, gather[u + k].first);
       }
-      for (int64_t k = 0; k < parts; ++k) {
+      for (int64_t r = 0; r < reps; ++r) {
+        const int64_t gpu = r * c_.pp + s;
+        TaskMeta m = make_meta(TaskMeta::pass, p.kind, s, p.micro_batch, p.chunk);
+        m.parts = static_cast<int16_t>(parts);
         m.part = static_cast<int16_t>(k);
-        m.frees = frees && k + 1 == parts;
+        TaskId first = -1;
+        if (re > 0) {
+          TaskMeta rm = m;
+          rm.what = TaskMeta::recompute;
+          first = add(gpu, SimStream::compute, re / static_cast<double>(parts), rm);
+        }
+        m.frees = frees(p) && k + 1 == parts;
         TaskId t = add(gpu, SimStream::compute, dur / static_cast<double>(parts), m);
         if (first < 0) first = t;
+        if (gathers) g_.engine.add_dep(gather[u + k].second, first);
+        for (TaskId w : wait_for) g_.engine.add_dep(w, first);
+        if (gathers) unit_end[r * units + u + k] = t;
         pieces[r * parts + k] = last[r] = t;
+        const size_t x = idx(r, s, p.chunk, p.micro_batch);
+        if (k == 0 && p.kind == Pass::B) b_first_[x] = first;
+        if (p.kind == Pass::F) f_end_[x] = t;
+        if (p.kind == Pass::B) b_end_[x] = t;
       }
-      if (gathers) {
-        g_.engine.add_dep(gather[q].second, first);
-        gathered_last[r * gathered + q] = last[r];
-      }
-      const size_t x = idx(r, s, p.chunk, p.micro_batch);
-      if (p.kind == Pass::F) f_end_[x] = last[r];
-      if (p.kind == Pass::B) b_first_[x] = first, b_end_[x] = last[r];
-    }
-    if (gathers) {
-      if (prefetch && q + 1 < gathered) {
-        // The next gathered pass's parameters may load once the gathered pass before this one
-        // has ended (two parameter buffers).
-        next_gathered = find_gathered(i + 1);
-        gather[q + 1] = add_gather(next_gathered);
-        if (q >= 1)
+      wait_for.clear();
+      if (gathers && overlap && u + k + 1 < units) {
+        add_gather(u + k + 1);
+        if (u + k >= 1)
           for (int64_t r = 0; r < reps; ++r)
-            g_.engine.add_dep(gathered_last[r * gathered + q - 1], gather[q + 1].first);
+            g_.engine.add_dep(unit_end[r * units + u + k - 1], gather[u + k + 1].first);
       }
-      ++q;
+      // The unit's gradients: reduce-scattered every micro-batch (ZeRO-2/3; without overlap the
+      // compute waits for it), and the step's bucket (ZeRO 0/1, the last backward, overlapped).
+      auto reduce_piece = [&](SimStream stream, double dur_s, double nic_s) {
+        TaskMeta m = make_meta(TaskMeta::grad_reduce, p.kind, s, reduces ? p.micro_batch : -1, p.chunk);
+        m.part = static_cast<int16_t>(k);
+        m.parts = static_cast<int16_t>(parts);
+        const double n = static_cast<double>(parts);
+        auto [first, done] = add_dp(s, stream, dur_s / n, nic_s / n, m);
+        for (int64_t r = 0; r < reps; ++r) g_.engine.add_dep(pieces[r * parts + k], first);
+        return done;
+      };
+      if (reduces) {
+        last_rs = reduce_piece(SimStream::dp_reduce, rs_share[p.chunk], rs_nic_share[p.chunk]);
+        if (!overlap) wait_for.assign(1, last_rs);
+      }
+      if (split) last_dp = reduce_piece(SimStream::dp_reduce, share[p.chunk], nic_share[p.chunk]);
     }
-    for (int64_t k = 0; split && k < parts; ++k) {
-      TaskMeta m = make_meta(TaskMeta::grad_reduce, p.kind, s, -1, p.chunk);
-      m.part = static_cast<int16_t>(k);
-      m.parts = static_cast<int16_t>(parts);
-      const double n = static_cast<double>(parts);
-      auto [first, done] = add_dp(s, share[p.chunk] / n, nic_share[p.chunk] / n, m);
-      last_dp = done;
-      for (int64_t r = 0; r < reps; ++r) g_.engine.add_dep(pieces[r * parts + k], first);
-    }
+    if (gathers) u += parts;
   }
   if (dp_s > 0 && !overlap)  // without overlap: every chunk's reduction after all compute
     for (int64_t v = 0; v < vp; ++v) {
       if (share[v] <= 0) continue;
-      auto [first, done] =
-          add_dp(s, share[v], nic_share[v], make_meta(TaskMeta::grad_reduce, Pass::B, s, -1, v));
+      auto [first, done] = add_dp(s, SimStream::dp_reduce, share[v], nic_share[v],
+                                  make_meta(TaskMeta::grad_reduce, Pass::B, s, -1, v));
       last_dp = done;
       for (int64_t r = 0; r < reps; ++r)
         if (last[r] >= 0) g_.engine.add_dep(last[r], first);
@@ -238,6 +249,7 @@ void Builder::build_stage(int64_t s) {
     TaskId t = add(r * c_.pp + s, SimStream::compute, at_or_zero(c_.optimizer_s, s),
                    make_meta(TaskMeta::optimizer, Pass::F, s, -1, -1));
     if (last_dp >= 0) g_.engine.add_dep(last_dp, t);
+    if (last_rs >= 0) g_.engine.add_dep(last_rs, t);
   }
 }
 

@@ -21,6 +21,10 @@ struct SimOptions {
   // micro-batch's backward produces them; here each chunk's gradients form this many equal buckets,
   // ready one by one during the chunk's last backward pass.
   int64_t grad_buckets_per_chunk = 4;
+  // ZeRO-2/3 gather and reduce per unit, one unit per block as FSDP wraps each transformer block;
+  // a pass runs as at most this many units (a larger chunk's blocks are grouped), which bounds the
+  // graph while leaving each unit's share of the traffic small.
+  int64_t max_units_per_pass = 16;
 };
 
 // The streams of one simulated GPU. TP communication is not a stream of its own here: the cost
@@ -32,9 +36,11 @@ enum class SimStream : uint8_t {
   pp_send_fwd,
   pp_recv_fwd,
   pp_send_bwd,
-  pp_recv_bwd
+  pp_recv_bwd,
+  dp_reduce  // gradient reductions (per step, or per micro-batch under ZeRO-2/3), beside dp_comm's
+             // parameter gathers, as frameworks run them on streams of their own
 };
-inline constexpr int kSimStreams = 7;
+inline constexpr int kSimStreams = 8;
 const char* sim_stream_name(SimStream s);
 
 struct TraceEvent {

@@ -282,3 +282,54 @@ TEST_CASE("simulate: ZeRO-3 under PP gathers before backward passes only") {
   c.gather_before_forward = true;
   CHECK(simulate(c).step_time_s == 8.0);
 }
+
+TEST_CASE("simulate: ZeRO-3 gathers a unit ahead, so a pass hides all but the first unit's gather") {
+  // p = 1, m = 1, F = 1, B = 2, a chunk of 2 blocks (2 units), the stage's gather 0.5 per pass
+  // (0.25 per unit), overlapped. g0 [0,0.25] Fa [0.25,0.75]; g1 may start at once (no unit two
+  // before it): [0.25,0.5]; Fb [0.75,1.25]; g2 after Fa: [0.75,1]; Ba [1.25,2.25]; g3 after Fb:
+  // [1.25,1.5]; Bb [2.25,3.25]. Step 3.25 = 3 + 0.25 (a whole-pass gather would leave 0.5).
+  StageCosts c = uniform(Schedule::one_f_one_b, 1, 1, 1, 1.0, 2.0);
+  c.chunks[0][0].blocks = 2;
+  c.param_gather_s = {0.5};
+  CHECK(simulate(c).step_time_s == 3.25);
+  // More units than max_units_per_pass are grouped: at most 1 unit per pass is the whole-pass
+  // gather again.
+  SimOptions one;
+  one.max_units_per_pass = 1;
+  CHECK(simulate(c, one).step_time_s == 3.5);
+  // ZeRO-3 also reduce-scatters each micro-batch's gradients unit by unit after the unit's
+  // backward, 1.0 per micro-batch: r_a [2.25,2.75] beside Bb, r_b [3.25,3.75] after it; the
+  // optimizer waits for it. Step 3.75, the last reduction's 0.5 exposed.
+  c.grad_reduce_per_mb_s = {1.0};
+  const SimResult r = simulate(c);
+  REQUIRE(r.error.empty());
+  CHECK(r.step_time_s == 3.75);
+  CHECK(r.exposed_dp_comm_s == 0.5);
+}
+
+TEST_CASE("simulate: ZeRO-2 reduce-scatters every micro-batch's gradients after its backward") {
+  // p = 1, m = 2, F = 1, B = 2 over 2 units, reduce 1.0 per micro-batch (0.5 per unit), nothing
+  // gathered. Overlapped: F0 [0,1] B0a [1,2] r [2,2.5] B0b [2,3] r [3,3.5] F1 [3,4] B1a [4,5]
+  // r [5,5.5] B1b [5,6] r [6,6.5]: step 6.5, the last unit's reduction exposed.
+  StageCosts c = uniform(Schedule::one_f_one_b, 1, 1, 2, 1.0, 2.0);
+  c.chunks[0][0].blocks = 2;
+  c.grad_reduce_per_mb_s = {1.0};
+  SimResult r = simulate(c);
+  REQUIRE(r.error.empty());
+  CHECK(r.step_time_s == 6.5);
+  CHECK(r.exposed_dp_comm_s == 0.5);
+  // Without overlap the compute waits for each reduction: 6 + 4 x 0.5 = 8, as the analytic model
+  // charges it (the whole reduce-scatter per micro-batch).
+  c.overlap_grad_reduce = false;
+  CHECK(simulate(c).step_time_s == 8.0);
+  // Its NIC part needs a NIC.
+  c.grad_reduce_per_mb_nic_s = {0.5};
+  CHECK(simulate(c).error.find("NIC") != std::string::npos);
+  // Bad values are errors.
+  c = uniform(Schedule::one_f_one_b, 1, 1, 2, 1.0, 2.0);
+  c.grad_reduce_per_mb_s = {-1.0};
+  CHECK(simulate(c).error.find("grad_reduce_per_mb_s") != std::string::npos);
+  c.grad_reduce_per_mb_s = {1.0};
+  c.chunks[0][0].blocks = 0;
+  CHECK(simulate(c).error.find("blocks") != std::string::npos);
+}

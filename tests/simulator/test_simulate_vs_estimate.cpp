@@ -1,0 +1,48 @@
+// The simulator against the analytic estimate on plans whose data-parallel traffic runs every
+// micro-batch (ZeRO-2/3, FSDP): both should see the same physics, the simulator event by event.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "core/hardware.hpp"
+#include "costmodel/estimate.hpp"
+#include "graph/model_loader.hpp"
+#include "simulator/simulate.hpp"
+
+using namespace shardplan;
+
+TEST_CASE("simulate vs estimate: ZeRO-2/3 with many micro-batches agree within 3%") {
+  // Llama 3 on 64 H100s, 2 to 32 micro-batches per step. Per micro-batch the 70B tp 8 ZeRO-3 plan
+  // moves about as many NIC bytes (two parameter gathers and a gradient reduce-scatter of 8.8B
+  // parameters over 8 nodes) as its compute takes, so where the traffic sits matters: run as one
+  // block before each pass the simulator put the reduce-scatter before the backward and came out
+  // 20% slower than the estimate (53.5 s against 44.7 s); unit by unit, as FSDP runs it, they agree.
+  struct Case {
+    const char* model;
+    const char* strategy;
+  } cases[] = {
+      {"llama3-70b", "tp=8,zero=3,recompute=full,mbs=1"},
+      {"llama3-70b", "tp=4,zero=3,recompute=full,mbs=1"},
+      {"llama3-70b", "tp=8,zero=2,recompute=full,mbs=1"},
+      {"llama3-70b", "tp=8,zero=3,recompute=full,mbs=1,overlap_grad_reduce=off"},
+      {"llama3-8b", "tp=1,zero=3,recompute=selective,mbs=1"},
+      {"llama3-8b", "tp=1,zero=3,recompute=selective,mbs=2"},
+  };
+  for (const Case& k : cases) {
+    const LoadedModel m = load_model(k.model);
+    ClusterSpec c = load_cluster("dgx-h100");
+    c.set_gpu_count(64);
+    Estimator est(m.graph, c);
+    Strategy base;
+    base.global_batch = 256;
+    Strategy s = parse_strategy_string(k.strategy, base);
+    s.dp = 64 / s.tp;
+    const Estimate e = est.estimate(s);
+    INFO(k.model, " ", k.strategy);
+    REQUIRE(e.valid());
+    const SimResult r = simulate(est.stage_costs(s), SimOptions{});
+    REQUIRE(r.error.empty());
+    INFO("estimate ", e.step_time_s, " s, simulated ", r.step_time_s, " s");
+    CHECK(std::abs(r.step_time_s / e.step_time_s - 1) < 0.03);
+  }
+}
