@@ -131,9 +131,9 @@ void Builder::build_stage(int64_t s) {
   // max_units_per_pass per pass): ZeRO-3 all-gathers a unit's parameters before every F
   // and B pass runs it (B only when the costs say so), ZeRO-2/3 reduce-scatter a unit's gradients
   // once its backward has produced them, every micro-batch. Gathered and reducing passes run unit
-  // by unit. With overlap each unit's gather is prefetched one unit ahead: it may start once the
-  // unit two before it has run (two parameter buffers), so a pass's gathers overlap the pass
-  // itself and the one before; without, each waits for the compute before it. The stage's
+  // by unit. With overlap each unit's gather is issued one unit ahead and may start once the unit
+  // `window` before it has run (the buffers it reuses); without, each waits for the compute
+  // before it. The stage's
   // per-pass gather is shared among its chunks by their parameters, its per-micro-batch
   // reduction by their gradients.
   int64_t min_blocks = c_.chunks[s][0].blocks;
@@ -160,6 +160,10 @@ void Builder::build_stage(int64_t s) {
     m.part = static_cast<int16_t>(u % K), m.parts = static_cast<int16_t>(K);
     gather[u] = add_dp(s, SimStream::dp_comm, f * gather_s / K, f * gather_nic_s / K, m);
   };
+  // Gathered units in flight: FSDP's two unit buffers, or under PP (gathers before backward only,
+  // the parameters staying gathered from one micro-batch's backward to the next) two passes'
+  // worth, so a backward's parameters load while the passes between two backwards run.
+  const int64_t window = c_.gather_before_forward ? 2 : 2 * K;
   if (units > 0 && overlap) add_gather(0);
 
   std::vector<TaskId> last(reps, -1), pieces, wait_for;  // wait_for: reductions compute waits on
@@ -213,9 +217,9 @@ void Builder::build_stage(int64_t s) {
       wait_for.clear();
       if (gathers && overlap && u + k + 1 < units) {
         add_gather(u + k + 1);
-        if (u + k >= 1)
+        if (const int64_t held = u + k + 1 - window; held >= 0)
           for (int64_t r = 0; r < reps; ++r)
-            g_.engine.add_dep(unit_end[r * units + u + k - 1], gather[u + k + 1].first);
+            g_.engine.add_dep(unit_end[r * units + held], gather[u + k + 1].first);
       }
       // The unit's gradients: reduce-scattered every micro-batch (ZeRO-2/3; without overlap the
       // compute waits for it), and the step's bucket (ZeRO 0/1, the last backward, overlapped).

@@ -333,3 +333,17 @@ TEST_CASE("simulate: ZeRO-2 reduce-scatters every micro-batch's gradients after 
   c.chunks[0][0].blocks = 0;
   CHECK(simulate(c).error.find("blocks") != std::string::npos);
 }
+
+TEST_CASE("simulate: ZeRO-3 under PP loads a backward's units while the passes between run") {
+  // Gathers before B only (parameters kept from one backward to the next under PP): the gathers
+  // may run a pass's worth of units ahead. p = 1, m = 2, F = 3, B = 1.5 over 3 units (0.5 each),
+  // gather 3.0 per B (1.0 per unit): g0-g2 [0,3] during F0; B0 [3,4.5]; g3-g5 [3,6] during B0
+  // and F1 [4.5,7.5]; B1 [7.5,9]. Step 9, nothing exposed. With FSDP's two-unit window each
+  // backward's third unit would wait for its first to end before loading: 0.5 exposed in each
+  // backward (10).
+  StageCosts c = uniform(Schedule::one_f_one_b, 1, 1, 2, 3.0, 1.5);
+  c.chunks[0][0].blocks = 3;
+  c.param_gather_s = {3.0};
+  c.gather_before_forward = false;
+  CHECK(simulate(c).step_time_s == 9.0);
+}
