@@ -177,8 +177,15 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
       case 0: once = ov ? std::max(0.0, ar - bwd) : ar; break;
       case 1: once = ov ? std::max(0.0, rs - bwd) + std::max(0.0, ag - st.fwd_s) : rs + ag; break;
       case 2:  // gradients are sharded, so every micro-batch's gradients are reduce-scattered
-        per_mb = ov ? std::max(0.0, rs_unit - bwd) : rs_unit;
-        once = ov ? std::max(0.0, ag - st.fwd_s) : ag;
+        // as its backward produces them; nothing waits for the reduction, which runs on beside
+        // the next micro-batch's forward too. The last one has only its own backward to hide in.
+        if (ov) {
+          per_mb = std::max(0.0, rs_unit - bwd - st.fwd_s);
+          once = std::max(0.0, rs_unit - bwd) - per_mb;
+        } else {
+          per_mb = rs_unit;
+        }
+        once += ov ? std::max(0.0, ag - st.fwd_s) : ag;
         break;
       default:  // ZeRO-3: gather parameters for forward and backward of every micro-batch
         per_mb = ov ? std::max(0.0, ag_unit - st.fwd_s) + std::max(0.0, ag_unit + rs_unit - bwd)
