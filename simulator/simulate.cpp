@@ -160,10 +160,8 @@ void Builder::build_stage(int64_t s) {
     m.part = static_cast<int16_t>(u % K), m.parts = static_cast<int16_t>(K);
     gather[u] = add_dp(s, SimStream::dp_comm, f * gather_s / K, f * gather_nic_s / K, m);
   };
-  // Gathered units in flight: FSDP's two unit buffers, or under PP (gathers before backward only,
-  // the parameters staying gathered from one micro-batch's backward to the next) two passes'
-  // worth, so a backward's parameters load while the passes between two backwards run.
-  const int64_t window = c_.gather_before_forward ? 2 : 2 * K;
+  // Gathered units in flight: FSDP's two unit buffers.
+  const int64_t window = 2;
   if (units > 0 && overlap) add_gather(0);
 
   std::vector<TaskId> last(reps, -1), pieces, wait_for;  // wait_for: reductions compute waits on
@@ -176,7 +174,7 @@ void Builder::build_stage(int64_t s) {
     const bool gathers = is_gathered(p);
     const bool reduces = rs_s > 0 && frees(p);                           // every micro-batch
     const bool split = overlap && dp_s > 0 && i == last_bwd[p.chunk] && share[p.chunk] > 0;  // once
-    const int64_t parts = gathers || reduces ? K : split ? o_.grad_buckets_per_chunk : 1;
+    const int64_t parts = gathers || reduces ? K : split ? std::max(o_.grad_buckets_per_chunk, K) : 1;
     const double dur = p.kind == Pass::F   ? cc.fwd_s
                        : p.kind == Pass::W ? cc.bwd_weight_s
                        : has_w[p.chunk]    ? cc.bwd_input_s
@@ -233,7 +231,7 @@ void Builder::build_stage(int64_t s) {
         return done;
       };
       if (reduces) {
-        last_rs = reduce_piece(SimStream::dp_reduce, rs_share[p.chunk], rs_nic_share[p.chunk]);
+        last_rs = reduce_piece(SimStream::dp_comm, rs_share[p.chunk], rs_nic_share[p.chunk]);
         if (!overlap) wait_for.assign(1, last_rs);
       }
       if (split) last_dp = reduce_piece(SimStream::dp_reduce, share[p.chunk], nic_share[p.chunk]);

@@ -334,16 +334,16 @@ TEST_CASE("simulate: ZeRO-2 reduce-scatters every micro-batch's gradients after 
   CHECK(simulate(c).error.find("blocks") != std::string::npos);
 }
 
-TEST_CASE("simulate: ZeRO-3 under PP loads a backward's units while the passes between run") {
-  // Gathers before B only (parameters kept from one backward to the next under PP): the gathers
-  // may run a pass's worth of units ahead. p = 1, m = 2, F = 3, B = 1.5 over 3 units (0.5 each),
-  // gather 3.0 per B (1.0 per unit): g0-g2 [0,3] during F0; B0 [3,4.5]; g3-g5 [3,6] during B0
-  // and F1 [4.5,7.5]; B1 [7.5,9]. Step 9, nothing exposed. With FSDP's two-unit window each
-  // backward's third unit would wait for its first to end before loading: 0.5 exposed in each
-  // backward (10).
+TEST_CASE("simulate: ZeRO-3 under PP gathers a backward's units one unit ahead") {
+  // Gathers before B only (ZeRO-3 under PP), FSDP's two unit buffers: a unit's gather may start
+  // once the unit two before it has run. p = 1, m = 2, F = 3, B = 1.5 over 3 units (0.5 each),
+  // gather 3.0 per B (1.0 per unit): g0 [0,1] g1 [1,2] during F0 [0,3]; B0a [3,3.5] B0b
+  // [3.5,4]; g2 waits for B0a: [3.5,4.5], B0c [4.5,5]; g3 (after B0b) [4.5,5.5] and g4 (after
+  // B0c) [5.5,6.5] during F1 [5,8]; B1a [8,8.5] B1b [8.5,9]; g5 waits for B1a: [8.5,9.5], B1c
+  // [9.5,10]. Step 10: each backward's third unit waits 0.5 for its gather.
   StageCosts c = uniform(Schedule::one_f_one_b, 1, 1, 2, 3.0, 1.5);
   c.chunks[0][0].blocks = 3;
   c.param_gather_s = {3.0};
   c.gather_before_forward = false;
-  CHECK(simulate(c).step_time_s == 9.0);
+  CHECK(simulate(c).step_time_s == 10.0);
 }
