@@ -50,7 +50,8 @@ class Builder {
     g_.meta.push_back(m);
     return g_.engine.add_task(g_.stream(gpu, k), dur);
   }
-  // DP-group work of stage s on `stream` (dp_comm or dp_reduce) taking dur_s alone, nic_s of it moving bytes through each GPU's NIC.
+  // DP-group work of stage s on `stream` (dp_comm or dp_reduce) taking dur_s alone, nic_s of it
+  // moving bytes through each GPU's NIC.
   // One replica: a task on its dp stream, or a flow on its NIC when nic_s > 0. Full mode: a
   // collective over the dp streams of all replicas, starting when every one of them is ready; with
   // nic_s > 0 each replica's share is a flow on its own NIC between two zero-time barriers, so the
@@ -219,8 +220,10 @@ void Builder::build_stage(int64_t s) {
           for (int64_t r = 0; r < reps; ++r)
             g_.engine.add_dep(unit_end[r * units + held], gather[u + k + 1].first);
       }
-      // The unit's gradients: reduce-scattered every micro-batch (ZeRO-2/3; without overlap the
-      // compute waits for it), and the step's bucket (ZeRO 0/1, the last backward, overlapped).
+      // The unit's gradients: reduce-scattered every micro-batch (ZeRO-2/3), in turn with the
+      // gathers on one stream (two streams would overlap their latencies and in-node phases,
+      // which the estimate adds); without overlap the compute waits for it. And the step's
+      // bucket (ZeRO 0/1, the last backward, overlapped) on a stream of its own.
       auto reduce_piece = [&](SimStream stream, double dur_s, double nic_s) {
         TaskMeta m = make_meta(TaskMeta::grad_reduce, p.kind, s, reduces ? p.micro_batch : -1, p.chunk);
         m.part = static_cast<int16_t>(k);

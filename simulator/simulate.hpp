@@ -37,8 +37,8 @@ enum class SimStream : uint8_t {
   pp_recv_fwd,
   pp_send_bwd,
   pp_recv_bwd,
-  dp_reduce  // gradient reductions (per step, or per micro-batch under ZeRO-2/3), beside dp_comm's
-             // parameter gathers, as frameworks run them on streams of their own
+  dp_reduce  // the step's gradient reduction (in buckets), beside dp_comm, which carries ZeRO-3's
+             // gathers and ZeRO-2/3's per-micro-batch reduce-scatters in issue order
 };
 inline constexpr int kSimStreams = 8;
 const char* sim_stream_name(SimStream s);
