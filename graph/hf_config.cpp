@@ -9,7 +9,7 @@ namespace shardplan {
 const std::vector<std::string>& hf_model_types() {
   static const std::vector<std::string> t = {
       "llama", "mistral", "mixtral",     "qwen2", "qwen3",    "qwen3_moe",   "phi3",
-      "gemma2", "gemma3_text", "gpt_oss", "deepseek_v3", "gpt2", "gpt_neox"};
+      "gemma2", "gemma3_text", "gpt_oss", "deepseek_v3", "kimi_k2", "gpt2", "gpt_neox"};
   return t;
 }
 
@@ -179,7 +179,7 @@ FieldSources hf_sources(const JsonObject& c, const std::string& type, int64_t se
   for (const char* k :
        {"q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"})
     f[std::string("attention/") + k] = {k, ""};
-  if (type == "deepseek_v3")
+  if (type == "deepseek_v3" || type == "kimi_k2")
     f["head_dim"] = {"qk_nope_head_dim", "qk_nope_head_dim + qk_rope_head_dim for MLA"};
   f["attention/window"] = {"sliding_window", ""};
   return f;
@@ -239,7 +239,9 @@ ModelSpec model_spec_from_hf(const JsonObject& c, int64_t seq) {
       if (c.has("mlp_only_layers") && !(c.raw("mlp_only_layers").is_array() && c.raw("mlp_only_layers").empty()))
         c.fail("mlp_only_layers", "expected an empty list; dense layers among MoE layers are not supported");
       s.moe = m;
-    } else if (type == "deepseek_v3") {
+    } else if (type == "deepseek_v3" || type == "kimi_k2") {
+      // Kimi K2 is DeepSeek-V3's architecture under its own model_type (its config.json keys
+      // are DeepSeek-V3's; Moonshot's README: renamed so engines can tell the two apart).
       MoeSpec m;
       m.experts = c.get_positive_int("n_routed_experts");
       m.top_k = c.get_positive_int("num_experts_per_tok");

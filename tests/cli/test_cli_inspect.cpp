@@ -159,3 +159,23 @@ TEST_CASE("cli inspect: the Hugging Face fixtures load with EXPECTED.md's totals
   }
   CHECK(checked == 10);
 }
+
+TEST_CASE("cli inspect: Kimi K2 (model_type kimi_k2) imports as DeepSeek-V3's architecture") {
+  // The fields of moonshotai/Kimi-K2-Instruct's config.json that the importer reads (the file uses
+  // DeepSeek-V3's keys under its own model_type). Same convention as the deepseek_v3 fixture
+  // (scripts/param_count.py gives the same): 1,026,408,209,408 total, the checkpoint's 1.03T less
+  // the 60 x 384 router correction biases the convention leaves out; 32.86B active (model card:
+  // 32B activated).
+  ScratchDir dir("cli_inspect_kimi");
+  const std::string file = dir.write("config.json", R"({"model_type": "kimi_k2", "num_hidden_layers": 61,
+    "hidden_size": 7168, "intermediate_size": 18432, "moe_intermediate_size": 2048,
+    "num_attention_heads": 64, "num_key_value_heads": 64, "n_routed_experts": 384,
+    "n_shared_experts": 1, "num_experts_per_tok": 8, "first_k_dense_replace": 1, "moe_layer_freq": 1,
+    "q_lora_rank": 1536, "kv_lora_rank": 512, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64,
+    "v_head_dim": 128, "vocab_size": 163840, "max_position_embeddings": 131072,
+    "tie_word_embeddings": false, "hidden_act": "silu"})");
+  nlohmann::json j = inspect(file, dir);
+  CHECK(j["format"] == "hf");
+  CHECK(j["params"].get<double>() == 1026408209408.0);
+  CHECK(j["active_params"].get<double>() == 32861477888.0);
+}
