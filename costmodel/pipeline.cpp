@@ -149,6 +149,21 @@ double optimizer_time_s(const GpuSpec& gpu, DType precision, double grad_params,
 }
 }  // namespace
 
+// (pipeline.hpp) What a step's gradient reduction of `comm` leaves exposed after the last backward when it
+// starts as each chunk's gradients are ready (overlap_grad_reduce). Under interleaving the vp
+// chunks finish apart: chunk c (c = 0 the first layers, last to finish) has its last backward
+// end about c * pp backward passes of a chunk (bwd / vp each) before the stage's last, so the
+// reductions of the others run during the drain. The NIC takes them in order of readiness, each
+// comm / vp, from the start of the chunk's last backward (its buckets fill during it):
+// exposed = max(0, max_c [(c + 1) comm / vp - (c pp + 1) bwd / vp]), which is comm - bwd at vp 1.
+double exposed_after_backward(double comm, double bwd, int64_t vp, int64_t pp) {
+  double e = 0;
+  const double v = double(vp);
+  for (int64_t c = 0; c < vp; ++c)
+    e = std::max(e, (double(c) + 1) * comm / v - (double(c) * double(pp) + 1) * bwd / v);
+  return e;
+}
+
 PipelineInputs pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGraph& g,
                                const std::vector<ChunkTotals>& chunks) {
   PipelineInputs in;
@@ -174,8 +189,10 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
     double once = 0, per_mb = 0;
     const bool ov = s.overlap_grad_reduce;
     switch (zero_within_step(s)) {
-      case 0: once = ov ? std::max(0.0, ar - bwd) : ar; break;
-      case 1: once = ov ? std::max(0.0, rs - bwd) + std::max(0.0, ag - st.fwd_s) : rs + ag; break;
+      case 0: once = ov ? exposed_after_backward(ar, bwd, s.vp, s.pp) : ar; break;
+      case 1:
+        once = ov ? exposed_after_backward(rs, bwd, s.vp, s.pp) + std::max(0.0, ag - st.fwd_s) : rs + ag;
+        break;
       case 2:  // gradients are sharded, so every micro-batch's gradients are reduce-scattered
         // as its backward produces them; nothing waits for the reduction, which runs on beside
         // the next micro-batch's forward too. The last one has only its own backward to hide in.

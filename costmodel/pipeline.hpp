@@ -49,6 +49,10 @@ PipelineInputs pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, co
 void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGraph& g,
                      const std::vector<ChunkTotals>& chunks, PipelineInputs& in);
 PipelineResult pipeline_time(const PipelineInputs& in);
+// What a step's gradient reduction taking `comm` alone leaves exposed after the stage's last
+// backward when each of its vp chunks reduces as soon as its gradients are ready (bwd: the
+// stage's backward of one micro-batch). vp = 1: max(0, comm - bwd).
+double exposed_after_backward(double comm, double bwd, int64_t vp, int64_t pp);
 StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const OpGraph& g,
                             const std::vector<ChunkTotals>& chunks);
 
