@@ -9,7 +9,7 @@ namespace shardplan {
 const std::vector<std::string>& hf_model_types() {
   static const std::vector<std::string> t = {
       "llama", "mistral", "mixtral",     "qwen2", "qwen3",    "qwen3_moe",   "phi3",
-      "gemma2", "gemma3_text", "gpt_oss", "deepseek_v3", "kimi_k2", "gpt2", "gpt_neox"};
+      "gemma2", "gemma3_text", "gpt_oss", "deepseek_v3", "kimi_k2", "glm4_moe", "gpt2", "gpt_neox"};
   return t;
 }
 
@@ -239,6 +239,19 @@ ModelSpec model_spec_from_hf(const JsonObject& c, int64_t seq) {
       if (c.has("mlp_only_layers") && !(c.raw("mlp_only_layers").is_array() && c.raw("mlp_only_layers").empty()))
         c.fail("mlp_only_layers", "expected an empty list; dense layers among MoE layers are not supported");
       s.moe = m;
+    } else if (type == "glm4_moe") {
+      // GLM-4.5: GQA attention (q/k/v biases under attention_bias, which the spec does not
+      // carry: 0.01% of the parameters; q/k norms under use_qk_norm), a dense prefix, then MoE
+      // layers with shared experts, DeepSeek-V3's MoE keys. Its multi-token-prediction layers
+      // (num_nextn_predict_layers) are not part of the main model, as for DeepSeek-V3.
+      MoeSpec m;
+      m.experts = c.get_positive_int("n_routed_experts");
+      m.top_k = c.get_positive_int("num_experts_per_tok");
+      m.ffn_hidden = c.get_positive_int("moe_intermediate_size");
+      m.shared_experts = c.get_int("n_shared_experts", 0);
+      m.dense_layers = c.get_int("first_k_dense_replace", 0);
+      s.moe = m;
+      s.qk_norm = c.get_bool("use_qk_norm", false);
     } else if (type == "deepseek_v3" || type == "kimi_k2") {
       // Kimi K2 is DeepSeek-V3's architecture under its own model_type (its config.json keys
       // are DeepSeek-V3's; Moonshot's README: renamed so engines can tell the two apart).

@@ -282,7 +282,7 @@ def count(s):
 HF_TIE_DEFAULT = {"llama": False, "mistral": False, "mixtral": False, "phi3": False, "gemma2": True,
                   "gemma3_text": True, "qwen2": False, "qwen3": False,
                   "qwen3_moe": False, "deepseek_v3": False, "gpt2": True, "gpt_neox": False,
-                  "gpt_oss": False, "kimi_k2": False}
+                  "gpt_oss": False, "kimi_k2": False, "glm4_moe": False}
 
 
 def _seq_len(c):
@@ -336,6 +336,10 @@ def hf_to_spec(c, name="hf"):
                             "layers cannot be expressed (only a dense prefix)")
         d["moe"] = {"experts": c["num_experts"], "top_k": c["num_experts_per_tok"],
                     "ffn_hidden": c["moe_intermediate_size"], "shared_experts": 0, "dense_layers": 0}
+    elif mt == "glm4_moe":  # GQA attention (q/k/v biases not carried), DeepSeek-V3's MoE keys
+        d["moe"] = {"experts": c["n_routed_experts"], "top_k": c["num_experts_per_tok"],
+                    "ffn_hidden": c["moe_intermediate_size"], "shared_experts": c.get("n_shared_experts") or 0,
+                    "dense_layers": c.get("first_k_dense_replace") or 0}
     elif mt in ("deepseek_v3", "kimi_k2"):  # Kimi K2: DeepSeek-V3's architecture and keys
         if c.get("moe_layer_freq", 1) != 1:
             raise SpecError(f"{name}: moe_layer_freq != 1 cannot be expressed")

@@ -179,3 +179,18 @@ TEST_CASE("cli inspect: Kimi K2 (model_type kimi_k2) imports as DeepSeek-V3's ar
   CHECK(j["params"].get<double>() == 1026408209408.0);
   CHECK(j["active_params"].get<double>() == 32861477888.0);
 }
+
+TEST_CASE("cli inspect: GLM-4.5-Air (model_type glm4_moe) counts its parameters") {
+  // zai-org/GLM-4.5-Air's configuration as transformers 4.54.1 prints it (Glm4MoeConfig, every
+  // field): GQA with head_dim 128, one dense layer then 45 MoE layers of 128 experts (top 8) and
+  // one shared expert. 106,851,586,048 under the convention (scripts/param_count.py agrees): the
+  // real main model adds the 46 x (96 + 2 x 8) x 128 q/k/v biases and 45 x 128 router correction
+  // biases (106,852,251,264); the MTP layer is not part of it. Model card: 106B total, 12B active
+  // (13.42B here, 12.18B without the input embedding and output layer).
+  ScratchDir dir("cli_inspect_glm");
+  const std::string file = dir.write("config.json", R"({"architectures":["Glm4MoeForCausalLM"],"attention_bias":true,"attention_dropout":0.0,"eos_token_id":[151329,151336,151338],"first_k_dense_replace":1,"head_dim":128,"hidden_act":"silu","hidden_size":4096,"initializer_range":0.02,"intermediate_size":10944,"max_position_embeddings":131072,"model_type":"glm4_moe","moe_intermediate_size":1408,"n_group":1,"n_routed_experts":128,"n_shared_experts":1,"norm_topk_prob":true,"num_attention_heads":96,"num_experts_per_tok":8,"num_hidden_layers":46,"num_key_value_heads":8,"num_nextn_predict_layers":1,"pad_token_id":151329,"partial_rotary_factor":0.5,"rms_norm_eps":1e-05,"rope_scaling":null,"rope_theta":1000000,"routed_scaling_factor":1.0,"tie_word_embeddings":false,"topk_group":1,"torch_dtype":"bfloat16","transformers_version":"4.54.1","use_cache":true,"use_qk_norm":false,"vocab_size":151552})");
+  nlohmann::json j = inspect(file, dir);
+  CHECK(j["format"] == "hf");
+  CHECK(j["params"].get<double>() == 106851586048.0);
+  CHECK(j["active_params"].get<double>() == 13423464448.0);
+}
