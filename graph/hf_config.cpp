@@ -136,6 +136,20 @@ ModelSpec gpt_oss(const JsonObject& c, int64_t seq) {
   return s;
 }
 
+// DeepSeek-V3's MoE keys (also Kimi K2's and GLM-4.5's): a dense prefix of first_k_dense_replace
+// layers, then routed experts with shared ones on every layer.
+MoeSpec deepseek_moe(const JsonObject& c) {
+  MoeSpec m;
+  m.experts = c.get_positive_int("n_routed_experts");
+  m.top_k = c.get_positive_int("num_experts_per_tok");
+  m.ffn_hidden = c.get_positive_int("moe_intermediate_size");
+  m.shared_experts = c.get_int("n_shared_experts", 0);
+  m.dense_layers = c.get_int("first_k_dense_replace", 0);
+  if (c.get_int("moe_layer_freq", 1) != 1)
+    c.fail("moe_layer_freq", "expected 1 (every layer after the dense ones is MoE)");
+  return m;
+}
+
 // Mistral, Mixtral and Phi-3 name a window every layer attends within (null: none). Qwen2/Qwen3
 // carry one too but use it only under use_sliding_window, and then on the layers from
 // max_window_layers on, which the spec cannot say.
@@ -244,26 +258,12 @@ ModelSpec model_spec_from_hf(const JsonObject& c, int64_t seq) {
       // carry: 0.01% of the parameters; q/k norms under use_qk_norm), a dense prefix, then MoE
       // layers with shared experts, DeepSeek-V3's MoE keys. Its multi-token-prediction layers
       // (num_nextn_predict_layers) are not part of the main model, as for DeepSeek-V3.
-      MoeSpec m;
-      m.experts = c.get_positive_int("n_routed_experts");
-      m.top_k = c.get_positive_int("num_experts_per_tok");
-      m.ffn_hidden = c.get_positive_int("moe_intermediate_size");
-      m.shared_experts = c.get_int("n_shared_experts", 0);
-      m.dense_layers = c.get_int("first_k_dense_replace", 0);
-      s.moe = m;
+      s.moe = deepseek_moe(c);
       s.qk_norm = c.get_bool("use_qk_norm", false);
     } else if (type == "deepseek_v3" || type == "kimi_k2") {
       // Kimi K2 is DeepSeek-V3's architecture under its own model_type (its config.json keys
       // are DeepSeek-V3's; Moonshot's README: renamed so engines can tell the two apart).
-      MoeSpec m;
-      m.experts = c.get_positive_int("n_routed_experts");
-      m.top_k = c.get_positive_int("num_experts_per_tok");
-      m.ffn_hidden = c.get_positive_int("moe_intermediate_size");
-      m.shared_experts = c.get_int("n_shared_experts", 0);
-      m.dense_layers = c.get_int("first_k_dense_replace", 0);
-      if (c.get_int("moe_layer_freq", 1) != 1)
-        c.fail("moe_layer_freq", "expected 1 (every layer after the dense ones is MoE)");
-      s.moe = m;
+      s.moe = deepseek_moe(c);
       s.attention.kind = "mla";
       s.attention.q_lora_rank = c.get_int("q_lora_rank", 0);
       s.attention.kv_lora_rank = c.get_positive_int("kv_lora_rank");
