@@ -209,13 +209,14 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
                     : 2 * ag_unit + rs_unit;
         break;
     }
-    // The gathers before a backward hide in that backward pass only (FSDP prefetches one unit
-    // ahead); under ZB-H1 that pass leaves the weight gradients to the W pass.
-    const double b_pass = bwd - (s.schedule == Schedule::zero_bubble ? st.bwd_weight_s : 0);
-    if (regathers_before_backward(s) && !ov) per_mb = ag_unit;
-    if (regathers_before_backward(s) && ov) {
+    if (regathers_before_backward(s) && !ov) {
+      per_mb = ag_unit;
+    } else if (regathers_before_backward(s)) {
+      // The gathers before a backward hide in that backward pass only (FSDP prefetches one unit
+      // ahead); under ZB-H1 that pass leaves the weight gradients to the W pass. The last
+      // micro-batch's backward carries the step's reduce-scatter beside its gathers.
+      const double b_pass = bwd - (s.schedule == Schedule::zero_bubble ? st.bwd_weight_s : 0);
       per_mb = std::max(0.0, ag_unit - b_pass);
-      // The last micro-batch's backward carries the step's reduce-scatter beside its gathers.
       once = std::max(0.0, ag_unit + rs - bwd - per_mb) + std::max(0.0, ag - st.fwd_s);
     }
     in.dp_comm_s.push_back(once);

@@ -134,9 +134,8 @@ void Builder::build_stage(int64_t s) {
   // once its backward has produced them, every micro-batch. Gathered and reducing passes run unit
   // by unit. With overlap each unit's gather is issued one unit ahead and may start once the unit
   // `window` before it has run (the buffers it reuses); without, each waits for the compute
-  // before it. The stage's
-  // per-pass gather is shared among its chunks by their parameters, its per-micro-batch
-  // reduction by their gradients.
+  // before it. The stage's per-pass gather is shared among its chunks by their parameters, its
+  // per-micro-batch reduction by their gradients.
   int64_t min_blocks = c_.chunks[s][0].blocks;
   for (int64_t v = 1; v < vp; ++v) min_blocks = std::min(min_blocks, c_.chunks[s][v].blocks);
   const int64_t K = std::clamp<int64_t>(min_blocks, 1, o_.max_units_per_pass);
