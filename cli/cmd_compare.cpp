@@ -24,6 +24,7 @@ Strategy strategy_from_string(const std::string& text, const Problem& p) {
   Strategy base;
   base.global_batch = p.global_batch;
   base.precision = p.precision;
+  base.grad_reduce = p.grad_reduce;
   base.seq_len = p.model.graph.seq_len;
   base.dp = 0;  // marks "not given"
   Strategy s = parse_strategy_string(text, base);

@@ -105,6 +105,7 @@ void run_plan(const PlanOptions& o) {
   Problem p = resolve_problem(o.problem);
   SearchOptions so = search_options_from(o.search, p.gpus, p.global_batch, p.precision,
                                          o.problem.allow_tp_across_nodes);
+  so.grad_reduce = p.grad_reduce;
   SearchSpace space = search_space_from(o.search);
   if (!o.framework.empty()) restrict_to_framework(o.framework, p.model, space, so);
   const auto start = std::chrono::steady_clock::now();

@@ -29,7 +29,7 @@ struct Setup {
   OpGraph graph;
   ClusterSpec cluster;
   int64_t gpus = 0, global_batch = 0;
-  DType precision = DType::bf16;
+  DType precision = DType::bf16, grad_reduce = DType::fp32;
   bool allow_tp_across_nodes = false;
   std::optional<Strategy> chosen;
 };
@@ -48,6 +48,7 @@ Setup setup_from(const ReportOptions& o, CLI::App* cmd) {
     s.gpus = p.strategy.gpus();
     s.global_batch = p.strategy.global_batch;
     s.precision = p.strategy.precision;
+    s.grad_reduce = p.strategy.grad_reduce;
     s.allow_tp_across_nodes = p.allow_tp_across_nodes;
     s.chosen = p.strategy;
     return s;
@@ -60,6 +61,7 @@ Setup setup_from(const ReportOptions& o, CLI::App* cmd) {
   s.gpus = p.gpus;
   s.global_batch = p.global_batch;
   s.precision = p.precision;
+  s.grad_reduce = p.grad_reduce;
   s.allow_tp_across_nodes = o.problem.allow_tp_across_nodes;
   return s;
 }
@@ -78,6 +80,7 @@ void run_report(const ReportOptions& o, CLI::App* cmd) {
   Setup s = setup_from(o, cmd);
   SearchOptions so =
       search_options_from(o.search, s.gpus, s.global_batch, s.precision, s.allow_tp_across_nodes);
+  so.grad_reduce = s.grad_reduce;
   if (s.chosen)
     so.flash_attention = s.chosen->flash_attention, so.attention_kernel = s.chosen->attention_kernel,
     so.overlap_grad_reduce = s.chosen->overlap_grad_reduce,

@@ -38,6 +38,7 @@ OJ strategy_json(const Strategy& s) {
   j["flash_attention"] = s.flash_attention;
   j["attention_kernel"] = attention_kernel_name(s.attention_kernel);
   j["overlap_grad_reduce"] = s.overlap_grad_reduce;
+  j["grad_reduce"] = dtype_name(s.grad_reduce);
   j["async_tp_backward"] = s.async_tp_backward;
   return j;
 }

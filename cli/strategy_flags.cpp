@@ -13,6 +13,10 @@ void add_problem_flags(CLI::App* cmd, ProblemFlags& f) {
   cmd->add_option("--seq-len", f.seq_len, "override the model's sequence length")->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   cmd->add_option("--precision", f.precision, "fp32, bf16, fp16 or fp8")
       ->check(CLI::IsMember({"fp32", "bf16", "fp16", "fp8"}))->capture_default_str();
+  cmd->add_option("--grad-reduce-dtype", f.grad_reduce,
+                  "gradients accumulated and reduced in fp32, or in the training's 16-bit type (bf16: "
+                  "Megatron's --grad-reduce-in-bf16; fp16 with --precision fp16)")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))->capture_default_str();
   cmd->add_flag("--allow-tp-across-nodes", f.allow_tp_across_nodes, "let TP span more than one NVLink domain");
 }
 
@@ -52,6 +56,11 @@ Problem resolve_problem(const ProblemFlags& f) {
   p.gpus = f.gpus;
   p.global_batch = f.global_batch;
   p.precision = *parse_dtype(f.precision);
+  p.grad_reduce = *parse_dtype(f.grad_reduce);
+  Strategy probe;
+  probe.precision = p.precision, probe.grad_reduce = p.grad_reduce;
+  if (std::string why = grad_reduce_error(probe); !why.empty())
+    throw UsageError("--grad-reduce-dtype " + f.grad_reduce + ": " + why);
   return p;
 }
 
@@ -73,6 +82,7 @@ Strategy resolve_strategy(const StrategyFlags& f, const Problem& p) {
   if (f.schedule.empty()) s.schedule = f.vp > 1 ? Schedule::interleaved : Schedule::one_f_one_b;
   else parse_schedule(f.schedule, s.schedule);
   s.precision = p.precision;
+  s.grad_reduce = p.grad_reduce;
   s.seq_len = p.model.graph.seq_len;
   s.tp_comm_overlap = f.tp_comm_overlap;
   s.ep_comm_overlap = f.ep_comm_overlap;

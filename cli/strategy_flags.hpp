@@ -14,7 +14,7 @@ namespace shardplan::cli {
 struct ProblemFlags {
   std::string model, cluster = "dgx-h100";
   int64_t gpus = 0, global_batch = 0, seq_len = 0;
-  std::string precision = "bf16";
+  std::string precision = "bf16", grad_reduce = "fp32";
   bool allow_tp_across_nodes = false;
 };
 
@@ -34,6 +34,7 @@ struct Problem {
   ClusterSpec cluster;
   int64_t gpus = 0, global_batch = 0;
   DType precision = DType::bf16;
+  DType grad_reduce = DType::fp32;  // Strategy::grad_reduce
 };
 Problem resolve_problem(const ProblemFlags& f);
 // dp defaults to GPUs / (tp*pp*cp); a given dp must match.

@@ -30,4 +30,15 @@ inline std::optional<DType> parse_dtype(const std::string& s) {
   return std::nullopt;
 }
 
+// The 16-bit type of mixed-precision training at `precision` (FP8 training keeps its 16-bit
+// tensors in bf16); fp32 training has none and returns fp32.
+inline DType sixteen_bit_of(DType precision) {
+  switch (precision) {
+    case DType::fp16: return DType::fp16;
+    case DType::bf16:
+    case DType::fp8: return DType::bf16;
+    default: return DType::fp32;
+  }
+}
+
 }  // namespace shardplan

@@ -63,7 +63,8 @@ int64_t data_parallel_size(int64_t gpus, int64_t tp, int64_t pp, int64_t cp, con
 Strategy parse_strategy_string(const std::string& text, Strategy s) {
   static const std::vector<std::string> keys = {
       "dp", "tp", "pp", "cp", "ep", "vp", "sp", "zero", "recompute", "mbs", "micro_batch",
-      "schedule", "precision", "tp_comm_overlap", "ep_comm_overlap", "flash_attention", "attention_kernel", "overlap_grad_reduce", "async_tp_backward"};
+      "schedule", "precision", "tp_comm_overlap", "ep_comm_overlap", "flash_attention", "attention_kernel", "overlap_grad_reduce", "async_tp_backward",
+      "grad_reduce"};
   if (text.empty()) throw UsageError("strategy: empty (expected key=value items such as \"tp=8,pp=4\")");
   size_t pos = 0;
   std::vector<std::string> seen;
@@ -112,6 +113,11 @@ Strategy parse_strategy_string(const std::string& text, Strategy s) {
       if (!d || *d == DType::tf32)
         throw UsageError("strategy: precision=" + val + ": expected fp32, bf16, fp16 or fp8");
       s.precision = *d;
+    } else if (key == "grad_reduce") {
+      auto d = parse_dtype(val);
+      if (!d || (*d != DType::fp32 && *d != DType::bf16 && *d != DType::fp16))
+        throw UsageError("strategy: grad_reduce=" + val + ": expected fp32, bf16 or fp16");
+      s.grad_reduce = *d;
     } else {
       std::string near = closest_match(key, keys);
       throw UsageError("strategy: unknown key \"" + key + "\"" +
@@ -119,6 +125,13 @@ Strategy parse_strategy_string(const std::string& text, Strategy s) {
     }
   }
   return s;
+}
+
+std::string grad_reduce_error(const Strategy& s) {
+  if (s.grad_reduce == DType::fp32 || s.grad_reduce == sixteen_bit_of(s.precision)) return "";
+  return std::string("gradients reduced in ") + dtype_name(s.grad_reduce) + " need " +
+         (s.grad_reduce == DType::bf16 ? "bf16 or fp8" : s.grad_reduce == DType::fp16 ? "fp16" : "fp32 or 16-bit") +
+         " training (precision is " + dtype_name(s.precision) + ")";
 }
 
 std::string strategy_to_string(const Strategy& s) {
@@ -139,6 +152,7 @@ std::string strategy_to_string(const Strategy& s) {
     out += std::string(",attention_kernel=") + attention_kernel_name(s.attention_kernel);
   if (!s.overlap_grad_reduce) out += ",overlap_grad_reduce=off";
   if (!s.async_tp_backward) out += ",async_tp_backward=off";
+  if (s.grad_reduce != DType::fp32) out += std::string(",grad_reduce=") + dtype_name(s.grad_reduce);
   return out;
 }
 

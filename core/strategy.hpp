@@ -34,6 +34,11 @@ struct Strategy {
   int64_t global_batch = 1; // sequences per step
   Schedule schedule = Schedule::one_f_one_b;
   DType precision = DType::bf16;
+  // The gradients' type, as accumulated over micro-batches and reduced over DP: fp32 (Megatron's
+  // default under bf16, torchtitan's mixed_precision_reduce), or the 16-bit type of the training
+  // (sixteen_bit_of(precision): Megatron's --grad-reduce-in-bf16, DeepSpeed's default; the ZeRO
+  // paper's 2 + 2 + 12 bytes per parameter). It sets the gradient memory and the DP traffic.
+  DType grad_reduce = DType::fp32;
   int64_t seq_len = 0;      // 0: the model's
   bool tp_comm_overlap = false;
   // EP all-to-all of one micro-batch overlapped with another's compute (Megatron-Core >= 0.14
@@ -72,6 +77,10 @@ inline bool params_sharded_in_step(const Strategy& s) { return zero_within_step(
 // not divide the GPU count. Each factor is checked against the GPU count first, so a huge factor
 // cannot overflow the product.
 int64_t data_parallel_size(int64_t gpus, int64_t tp, int64_t pp, int64_t cp, const std::string& what);
+
+// Why the strategy's grad_reduce cannot go with its precision ("" when it can): gradients are
+// reduced in fp32 or in the training's 16-bit type.
+std::string grad_reduce_error(const Strategy& s);
 
 // "tp=8,pp=8,mbs=1,recompute=selective,sp" <-> Strategy. Unknown keys, empty items and keys given
 // twice throw UsageError.

@@ -175,6 +175,8 @@ Reason Estimator::check(const Strategy& s, std::string* detail) const {
       return std::string(std::string(cluster_.gpu.name) + " has no " + dtype_name(s.precision) +
                          " math");
     });
+  if (s.grad_reduce != DType::fp32 && s.grad_reduce != sixteen_bit_of(s.precision))
+    return fail(Reason::precision, [&] { return grad_reduce_error(s); });
   if (s.sp && s.tp < 2)
     return fail(Reason::options, [&] { return std::string("sequence parallelism needs tp > 1"); });
   if (s.tp_comm_overlap && !s.sp)
@@ -258,7 +260,7 @@ struct StateCoefficients {
   double dense = 0, expert = 0;
 };
 StateCoefficients state_coefficients(const Strategy& s) {
-  const StateBytes sb = state_bytes(s.precision);
+  const StateBytes sb = state_bytes(s);
   const double dp = double(s.dp * s.cp), edp = double(std::max<int64_t>(1, s.dp * s.cp * s.tp / s.ep));
   auto per = [&](double d) {
     return sb.weights / (params_sharded_in_step(s) ? d : 1) + sb.grads / (grads_sharded_in_step(s) ? d : 1) +
@@ -276,13 +278,13 @@ const std::vector<int64_t>& Estimator::memory_partition(const Strategy& s, Cache
       opts_.memory_capacity_bytes > 0 ? opts_.memory_capacity_bytes : cluster_.gpu.memory_bytes;
   uint64_t key = 1469598103934665603ULL;
   for (uint64_t v : {uint64_t(s.pp), uint64_t(s.zero), uint64_t(s.dp * s.cp), uint64_t(s.ep),
-                     uint64_t(s.tp), uint64_t(s.schedule),
+                     uint64_t(s.tp), uint64_t(s.schedule), uint64_t(s.grad_reduce),
                      uint64_t(std::min<int64_t>(s.micro_batches(), s.pp + 1))})
     key = mix(key, v);
   auto found = e.memory_partitions.find(key);
   if (found != e.memory_partitions.end()) return found->second;
 
-  const StateBytes sb = state_bytes(s.precision);
+  const StateBytes sb = state_bytes(s);
   const StateCoefficients k = state_coefficients(s);
   // Whole-model totals from the current cut's chunks (tied output copy included).
   double states = 0, saved = 0, max_block = 0, working = 0, boundary = 0;

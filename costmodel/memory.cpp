@@ -7,12 +7,15 @@
 
 namespace shardplan {
 
-StateBytes state_bytes(DType p) {
+StateBytes state_bytes(DType p, DType grad_reduce) {
+  // Mixed precision keeps fp32 gradients (Megatron: 18 bytes per parameter) or, reduced in 16
+  // bits, 2-byte ones (the ZeRO paper's 16 bytes per parameter).
+  const double grads = dtype_bytes(grad_reduce);
   switch (p) {
     case DType::fp32:
-    case DType::tf32: return {4, 4, 8};   // weights are the master copy: Adam m, v only
-    case DType::fp8: return {3, 4, 12};   // bf16 weights + fp8 copies for the GEMMs
-    default: return {2, 4, 12};           // Megatron mixed precision: 18 bytes per parameter
+    case DType::tf32: return {4, 4, 8};        // weights are the master copy: Adam m, v only
+    case DType::fp8: return {3, grads, 12};    // bf16 weights + fp8 copies for the GEMMs
+    default: return {2, grads, 12};
   }
 }
 
@@ -45,7 +48,7 @@ std::vector<StageMemory> stage_memory(const Strategy& s, const ClusterSpec& clus
 std::vector<StageMemory> stage_memory_of(const Strategy& s, const ClusterSpec& cluster,
                                          const std::vector<ChunkTotals>& st) {
   std::vector<StageMemory> out(s.pp);
-  const StateBytes sb = state_bytes(s.precision);
+  const StateBytes sb = state_bytes(s);
   // ZeRO shards over the gradient replicas: dp*cp ranks (expert layers: dp*cp*tp/ep).
   const double dp = double(s.dp * s.cp), edp = double(std::max<int64_t>(1, s.dp * s.cp * s.tp / s.ep));
   const bool zp = params_sharded_in_step(s), zg = grads_sharded_in_step(s);

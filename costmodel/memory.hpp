@@ -15,7 +15,9 @@ namespace shardplan {
 struct StateBytes {
   double weights = 2, grads = 4, optimizer = 12;
 };
-StateBytes state_bytes(DType precision);
+// grad_reduce: Strategy::grad_reduce (fp32, or the 16-bit type of the training).
+StateBytes state_bytes(DType precision, DType grad_reduce);
+inline StateBytes state_bytes(const Strategy& s) { return state_bytes(s.precision, s.grad_reduce); }
 // Bytes per parameter of the compute copy that ZeRO-3 all-gathers (fp32: the weights themselves).
 double gathered_param_bytes(DType precision);
 

@@ -89,10 +89,10 @@ struct DpCollectives {
   // latency. Alpha-beta costs are linear in bytes, so blocks * cost(bytes / blocks) sums them.
   CommTime rs_unit, ag_unit;
 };
-DpCollectives dp_collectives(const GroupPlacement& dp, const GroupPlacement& edp, DType precision,
+DpCollectives dp_collectives(const GroupPlacement& dp, const GroupPlacement& edp, const Strategy& s,
                              const ChunkTotals& st) {
-  const StateBytes sb = state_bytes(precision);
-  const double wbytes = precision == DType::fp8 ? 2 : sb.weights;
+  const StateBytes sb = state_bytes(s);
+  const double wbytes = s.precision == DType::fp8 ? 2 : sb.weights;
   double grad_d = st.dense_params * sb.grads, grad_e = st.expert_params * sb.grads;
   double param_d = st.dense_params * wbytes, param_e = st.expert_params * wbytes;
   DpCollectives c;
@@ -109,11 +109,11 @@ DpCollectives dp_collectives(const GroupPlacement& dp, const GroupPlacement& edp
 // middle stages of a transformer are identical; the planner prices millions of pipelines).
 class DpCollectivesPerStage {
  public:
-  DpCollectivesPerStage(const GroupPlacement& dp, const GroupPlacement& edp, DType precision)
-      : dp_(dp), edp_(edp), precision_(precision) {}
+  DpCollectivesPerStage(const GroupPlacement& dp, const GroupPlacement& edp, const Strategy& s)
+      : dp_(dp), edp_(edp), s_(s) {}
   const DpCollectives& operator()(const ChunkTotals& st) {
     if (!valid_ || st.dense_params != dense_ || st.expert_params != expert_ || st.blocks != blocks_) {
-      last_ = dp_collectives(dp_, edp_, precision_, st);
+      last_ = dp_collectives(dp_, edp_, s_, st);
       dense_ = st.dense_params, expert_ = st.expert_params, blocks_ = st.blocks, valid_ = true;
     }
     return last_;
@@ -121,7 +121,7 @@ class DpCollectivesPerStage {
 
  private:
   GroupPlacement dp_, edp_;
-  DType precision_;
+  const Strategy& s_;
   DpCollectives last_;
   double dense_ = 0, expert_ = 0;
   int64_t blocks_ = 0;
@@ -141,11 +141,15 @@ CommTime exposed(const CommTime& c, double hide_s) {
 // inf check (read 4 + write 4 B, fp16 only), the gradient-norm pass (read 4 B), fused Adam (read
 // master, grad, m, v 16 B; write master, m, v 12 B) and the copy of the new master weights into the
 // 16-bit model weights (read 4 + write 2 B; none in fp32 training, whose weights are the master
-// copy). Multi-tensor kernels: a handful of launches each.
-double optimizer_time_s(const GpuSpec& gpu, DType precision, double grad_params, double shard_params) {
+// copy). Gradients reduced in 16 bits (grad_bytes 2) zero a 2-byte buffer and are cast into fp32
+// main gradients on the shard first (read 2 + write 4 B). Multi-tensor kernels: a handful of
+// launches each.
+double optimizer_time_s(const GpuSpec& gpu, DType precision, double grad_bytes, double grad_params,
+                        double shard_params) {
   const double unscale = precision == DType::fp16 ? 8 : 0;
   const double copy = precision == DType::fp32 || precision == DType::tf32 ? 0 : 6;
-  return memory_time_s(gpu, 4 * grad_params + shard_params * (unscale + 4 + 28 + copy), 12);
+  const double cast = grad_bytes < 4 ? grad_bytes + 4 : 0;
+  return memory_time_s(gpu, grad_bytes * grad_params + shard_params * (unscale + cast + 4 + 28 + copy), 12);
 }
 }  // namespace
 
@@ -180,7 +184,7 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
   in.optimizer_s.clear();
   in.p2p_s = 0;
   const GroupPlacement dp = dp_group(s, cluster), edp = expert_dp_group(s, cluster);
-  DpCollectivesPerStage collectives(dp, edp, s.precision);
+  DpCollectivesPerStage collectives(dp, edp, s);
   for (const ChunkTotals& st : in.stage) {
     const DpCollectives& c = collectives(st);
     const double rs = c.rs.total_s(), ag = c.ag.total_s(), ar = c.ar.total_s();
@@ -226,7 +230,7 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
     const bool zg = grads_sharded_in_step(s);
     double grads_held = st.dense_params / (zg ? double(s.dp * s.cp) : 1.0) +
                         st.expert_params / (zg ? double(expert_dp(s)) : 1.0);
-    in.optimizer_s.push_back(optimizer_time_s(cluster.gpu, s.precision, grads_held, local));
+    in.optimizer_s.push_back(optimizer_time_s(cluster.gpu, s.precision, state_bytes(s).grads, grads_held, local));
   }
   if (s.pp > 1) {
     // Megatron's scatter/gather: each TP rank sends 1/tp of the activation, then the receiving
@@ -311,13 +315,13 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
     cc.recompute_s = x.recompute_s;
     cc.activation_bytes = x.saved_bytes;
     cc.send_bytes = x.boundary_bytes;
-    cc.grad_bytes = (x.dense_params + x.expert_params) * state_bytes(s.precision).grads;
+    cc.grad_bytes = (x.dense_params + x.expert_params) * state_bytes(s).grads;
     cc.blocks = std::max<int64_t>(1, x.blocks);
     cc.param_gather_bytes =
         s.zero == 3 ? (x.dense_params + x.expert_params) * gathered_param_bytes(s.precision) : 0;
   }
   const GroupPlacement dp = dp_group(s, cluster), edp = expert_dp_group(s, cluster);
-  DpCollectivesPerStage collectives(dp, edp, s.precision);
+  DpCollectivesPerStage collectives(dp, edp, s);
   for (int64_t i = 0; i < s.pp; ++i) {
     const StageMemory& m = mem[i];
     sc.static_bytes.push_back(m.params_bytes + m.grads_bytes + m.optimizer_bytes + m.working_bytes +

@@ -27,7 +27,13 @@ OJ ds_config(const Strategy& s) {
   // The plan prices fp32 gradients (Megatron's main grads). With bf16 and ZeRO-1 DeepSpeed then
   // runs its BF16_Optimizer (runtime/engine.py, _do_optimizer_sanity_check), as
   // Megatron-DeepSpeed's examples_deepspeed/universal_checkpointing/megatron_gpt/run_bf16.sh does.
-  if (s.precision == DType::bf16 && s.zero == 1) j["data_types"] = {{"grad_accum_dtype", "fp32"}};
+  if (s.precision == DType::bf16 && s.zero == 1 && s.grad_reduce == DType::fp32)
+    j["data_types"] = {{"grad_accum_dtype", "fp32"}};
+  // Gradients reduced in 16 bits: accumulated and communicated in the training's type.
+  if (s.grad_reduce != DType::fp32) {
+    j["data_types"] = {{"grad_accum_dtype", dtype_name(s.grad_reduce)}};
+    j["communication_data_type"] = dtype_name(s.grad_reduce);
+  }
   if (s.precision == DType::fp16) j["fp16"] = {{"enabled", true}, {"loss_scale", 0}};
   if (s.recompute == Recompute::full)
     j["activation_checkpointing"] = {

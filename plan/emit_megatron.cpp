@@ -131,6 +131,10 @@ Args training_args(const Strategy& s) {
   if (s.precision == DType::bf16 || s.precision == DType::fp8) add(a, "--bf16");
   if (s.precision == DType::fp16) add(a, "--fp16");
   if (s.precision == DType::fp8) add(a, "--fp8-format", "hybrid");
+  // Gradients: bf16 training accumulates and reduces them in fp32 unless --grad-reduce-in-bf16;
+  // fp16 training keeps them in fp16 unless --accumulate-allreduce-grads-in-fp32.
+  if (s.grad_reduce == DType::bf16) add(a, "--grad-reduce-in-bf16");
+  if (s.precision == DType::fp16 && s.grad_reduce == DType::fp32) add(a, "--accumulate-allreduce-grads-in-fp32");
   if (s.recompute == Recompute::selective) add(a, "--recompute-granularity", "selective");
   if (s.recompute == Recompute::full) {
     add(a, "--recompute-granularity", "full");

@@ -139,6 +139,7 @@ Emitted emit_torchtitan(const Plan& p) {
   t += fmt::format("\n[training]\nlocal_batch_size = {}\nglobal_batch_size = {}\nseq_len = {}\n",
                    s.pp > 1 ? s.global_batch / s.dp : s.micro_batch, s.global_batch, s.seq_len);
   t += "mixed_precision_param = " + q(s.precision == DType::fp32 ? "float32" : "bfloat16") + "\n";
+  t += "mixed_precision_reduce = " + q("float32") + "\n";  // the only choice (framework_rules)
   const bool ddp = s.zero == 0;
   t += fmt::format(
       "\n[parallelism]\ndata_parallel_replicate_degree = {}\ndata_parallel_shard_degree = {}\n",

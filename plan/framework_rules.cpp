@@ -137,6 +137,9 @@ void torchtitan(const Strategy& s, const ModelSpec* m, Need&& need) {
        "--ep-comm-overlap off");
   need(s.precision != DType::fp16,
        "no fp16 mixed precision (training.mixed_precision_param is bfloat16 or float32)");
+  need(s.grad_reduce == DType::fp32,
+       "no 16-bit gradient reduction (training.mixed_precision_reduce is \"float32\" only); "
+       "re-plan with --grad-reduce-dtype fp32");
   need(s.seq_len % (2 * s.tp * s.cp) == 0, [&] {
     return fmt::format(
         "no sequence length that is not a multiple of 2*tp*cp = {} "

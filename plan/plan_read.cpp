@@ -13,7 +13,8 @@ namespace {
 Strategy strategy_from(const JsonObject& o) {
   o.reject_unknown({"dp", "tp", "pp", "cp", "ep", "vp", "sp", "zero", "recompute", "micro_batch",
                     "global_batch", "schedule", "precision", "seq_len", "tp_comm_overlap",
-                    "ep_comm_overlap", "flash_attention", "attention_kernel", "overlap_grad_reduce", "async_tp_backward"});
+                    "ep_comm_overlap", "flash_attention", "attention_kernel", "overlap_grad_reduce", "async_tp_backward",
+                    "grad_reduce"});
   Strategy s;
   s.dp = o.get_positive_int("dp");
   s.tp = o.get_positive_int("tp");
@@ -38,6 +39,8 @@ Strategy strategy_from(const JsonObject& o) {
   parse_attention_kernel(o.get_enum("attention_kernel", attention_kernel_names(), "default"), s.attention_kernel);
   s.overlap_grad_reduce = o.get_bool("overlap_grad_reduce");
   s.async_tp_backward = o.get_bool("async_tp_backward");
+  s.grad_reduce = *parse_dtype(o.get_enum("grad_reduce", {"fp32", "bf16", "fp16"}, "fp32"));
+  if (std::string why = grad_reduce_error(s); !why.empty()) o.fail("grad_reduce", why);
   // Divisibility checked without overflow: dp * micro_batch is formed only when <= global_batch.
   if (s.dp > s.global_batch / s.micro_batch || s.global_batch % (s.dp * s.micro_batch) != 0)
     o.fail("global_batch", "expected a multiple of dp * micro_batch = " + std::to_string(s.dp) + " * " +

@@ -33,7 +33,8 @@ OJ strategy(const Strategy& s) {
             {"flash_attention", s.flash_attention},
             {"attention_kernel", attention_kernel_name(s.attention_kernel)},
             {"overlap_grad_reduce", s.overlap_grad_reduce},
-            {"async_tp_backward", s.async_tp_backward}};
+            {"async_tp_backward", s.async_tp_backward},
+            {"grad_reduce", dtype_name(s.grad_reduce)}};
 }
 
 

@@ -55,7 +55,8 @@ std::vector<Strategy> enumerate_space(const OpGraph& g, const ClusterSpec& clust
         if (o.global_batch % dp != 0) {
           // Still counted: one representative strategy that the estimator rejects (batch).
           Strategy s;
-          s.dp = dp, s.tp = tp, s.pp = pp, s.cp = cp, s.global_batch = o.global_batch, s.precision = o.precision;
+          s.dp = dp, s.tp = tp, s.pp = pp, s.cp = cp, s.global_batch = o.global_batch;
+          s.precision = o.precision, s.grad_reduce = o.grad_reduce;
           out.push_back(s);
           continue;
         }
@@ -89,7 +90,7 @@ std::vector<Strategy> enumerate_space(const OpGraph& g, const ClusterSpec& clust
                           s.sp = spi == 1, s.tp_comm_overlap = ov == 1, s.zero = z, s.recompute = rc;
                           s.ep_comm_overlap = eo == 1;
                           s.micro_batch = mb, s.global_batch = o.global_batch, s.schedule = sch;
-                          s.precision = o.precision, s.seq_len = g.seq_len;
+                          s.precision = o.precision, s.grad_reduce = o.grad_reduce, s.seq_len = g.seq_len;
                           s.flash_attention = o.flash_attention, s.overlap_grad_reduce = o.overlap_grad_reduce;
                           s.attention_kernel = o.attention_kernel;
                           s.async_tp_backward = o.async_tp_backward;

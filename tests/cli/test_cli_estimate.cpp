@@ -127,6 +127,15 @@ TEST_CASE("cli estimate: impossible strategies exit 2 with a one-line reason") {
     CHECK(ok.status == 0);
     CHECK(contains(ok.out, "\"recompute\": \"op\""));
   }
+  SUBCASE("gradients reduced in a type the training does not have") {
+    CliResult r = run_cli(gpt22b("--gpus 8 --tp 8 --global-batch 8 --grad-reduce-dtype fp16"), dir);
+    CHECK(r.status == 2);
+    CHECK(one_error_line(r.err));
+    CHECK(contains(r.err, "--grad-reduce-dtype fp16: gradients reduced in fp16 need fp16 training"));
+    CliResult ok = run_cli(gpt22b("--gpus 8 --tp 8 --global-batch 8 --grad-reduce-dtype bf16 --json"), dir);
+    CHECK(ok.status == 0);
+    CHECK(contains(ok.out, "\"grad_reduce\": \"bf16\""));
+  }
   SUBCASE("tp does not divide the GPU count") {
     CliResult r = run_cli(gpt22b("--gpus 8 --tp 3 --global-batch 8"), dir);
     CHECK(r.status == 2);

@@ -40,3 +40,13 @@ TEST_CASE("data_parallel_size: GPUs / (tp*pp*cp), and sizes that cannot be are e
                        "x: tp = 1073741824 must be between 1 and the 8 GPUs", UsageError);
   CHECK_THROWS_WITH_AS(data_parallel_size(8, 0, 1, 1, ""), "tp = 0 must be between 1 and the 8 GPUs", UsageError);
 }
+
+TEST_CASE("strategy string: grad_reduce names the gradients' type, and round-trips") {
+  Strategy s = parse_strategy_string("tp=8,grad_reduce=bf16", Strategy{});
+  CHECK(s.grad_reduce == DType::bf16);
+  CHECK(parse_strategy_string(strategy_to_string(s), Strategy{}).grad_reduce == DType::bf16);
+  // fp32, the default, is left out of the string.
+  CHECK(strategy_to_string(Strategy{}).find("grad_reduce") == std::string::npos);
+  CHECK_THROWS_WITH_AS(parse_strategy_string("grad_reduce=fp8", Strategy{}),
+                       "strategy: grad_reduce=fp8: expected fp32, bf16 or fp16", UsageError);
+}

@@ -41,6 +41,13 @@ Estimate run(const Strategy& s, int64_t gpus = 8) {
   return est.estimate(s);
 }
 
+// Stage 0's memory of a strategy that must be valid.
+StageMemory stage0(const Strategy& s) {
+  Estimate e = run(s);
+  REQUIRE(e.valid());
+  return e.stages[0];
+}
+
 Strategy dp8(int zero) {
   Strategy s;
   s.dp = 8;
@@ -90,9 +97,7 @@ TEST_CASE("model states: fp32 training keeps 16 bytes per parameter") {
   // fp32 weights are the master copy: weight 4 + gradient 4 + Adam m, v 8 = 16P = 1,765,376 B.
   Strategy s = dp8(0);
   s.precision = DType::fp32;
-  Estimate e = run(s);
-  REQUIRE(e.valid());
-  const StageMemory& m = e.stages[0];
+  const StageMemory m = stage0(s);
   CHECK(m.params_bytes + m.grads_bytes + m.optimizer_bytes ==
         testing::rel(16 * kP).epsilon(1e-12));
 }
@@ -196,4 +201,42 @@ TEST_CASE("model states: under pipeline parallelism ZeRO-2/3 hold ZeRO-1's state
   const auto [flat3, f3] = states(3, 1);
   CHECK(flat1[1] == testing::rel(4 * kP));
   CHECK(flat3[1] < flat1[1]);
+}
+
+TEST_CASE("model states: gradients reduced in bf16 are 16 bytes per parameter and half the DP traffic") {
+  // --grad-reduce-dtype bf16 (Megatron's --grad-reduce-in-bf16): bf16 weight 2 + bf16 gradient 2
+  // + fp32 master, Adam m, v 12 = 16 bytes/parameter, the ZeRO paper's figure (FORMULAS.md):
+  //   2P = 220,672; 2P = 220,672; 12P = 1,324,032; 16P = 1,765,376 bytes.
+  Strategy s = dp8(0);
+  s.grad_reduce = DType::bf16;
+  const StageMemory m = stage0(s);
+  CHECK(m.grads_bytes == testing::rel(2 * kP).epsilon(1e-12));
+  CHECK(m.params_bytes + m.grads_bytes + m.optimizer_bytes == testing::rel(1765376.0).epsilon(1e-12));
+  // The cp = 2 case above with bf16 gradients: the reduce-scatter moves 2P = 220,672 B,
+  //   3e-6 + 1/2 * 220,672 / 2.31e11 = 3.478e-6 s, then the same 3.478e-6 s all-gather of the
+  //   weights: 6.956e-6 s in all (7.433e-6 s with fp32 gradients).
+  Strategy c2;
+  c2.cp = 2;
+  c2.global_batch = 2;
+  c2.zero = 1;
+  c2.overlap_grad_reduce = false;
+  c2.grad_reduce = DType::bf16;
+  Estimate ec = run(c2, 2);
+  REQUIRE(ec.valid());
+  CHECK(ec.breakdown.dp_comm_s == testing::rel(6.956e-6).epsilon(1e-3));
+}
+
+TEST_CASE("model states: gradients are reduced in fp32 or in the training's 16-bit type") {
+  Strategy s = dp8(0);
+  s.grad_reduce = DType::fp16;  // bf16 training
+  CHECK(run(s).reason == Reason::precision);
+  s.precision = DType::fp16;
+  CHECK(run(s).valid());
+  s.precision = DType::fp32;
+  CHECK(run(s).reason == Reason::precision);
+  s.grad_reduce = DType::bf16;
+  s.precision = DType::fp8;  // FP8 training keeps 16-bit tensors in bf16
+  CHECK(grad_reduce_error(s).empty());
+  s.precision = DType::fp16;
+  CHECK(grad_reduce_error(s) == "gradients reduced in bf16 need bf16 or fp8 training (precision is fp16)");
 }

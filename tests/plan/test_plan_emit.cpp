@@ -267,3 +267,26 @@ TEST_CASE("emit: gpt-oss's layer becomes Megatron-LM's gpt-oss flags; DeepSpeed 
   CHECK(has(tt, "no biases on the attention and FFN linears"));
   CHECK(has(tt, "no learned softmax sinks"));
 }
+
+TEST_CASE("emit: the gradients' type becomes each framework's setting") {
+  // bf16 gradients: Megatron --grad-reduce-in-bf16, DeepSpeed grad_accum_dtype and
+  // communication_data_type bf16; torchtitan v0.2.2 reduces in float32 only and says so.
+  Plan p = llama70b_uneven();
+  p.strategy.grad_reduce = DType::bf16;
+  CHECK(has(emit_megatron(p).text, "--grad-reduce-in-bf16"));
+  const auto j = nlohmann::json::parse(emit_deepspeed(p, true).text);
+  CHECK(j["data_types"]["grad_accum_dtype"] == "bf16");
+  CHECK(j["communication_data_type"] == "bf16");
+  Plan t = llama8b_fsdp();
+  t.strategy.grad_reduce = DType::bf16;
+  CHECK(has(emit_error([&] { return emit_torchtitan(t); }), "no 16-bit gradient reduction"));
+  CHECK(has(emit_torchtitan(llama8b_fsdp()).text, "mixed_precision_reduce = \"float32\""));
+  // The default, fp32: Megatron's own default under bf16 (no flag); under fp16 Megatron keeps fp16
+  // gradients unless told otherwise, so a plan priced with fp32 ones says so.
+  CHECK_FALSE(has(emit_megatron(llama70b_uneven()).text, "--grad-reduce-in-bf16"));
+  Plan h = llama70b_uneven();
+  h.strategy.precision = DType::fp16;
+  CHECK(has(emit_megatron(h).text, "--accumulate-allreduce-grads-in-fp32"));
+  h.strategy.grad_reduce = DType::fp16;
+  CHECK_FALSE(has(emit_megatron(h).text, "--accumulate-allreduce-grads-in-fp32"));
+}

@@ -50,6 +50,16 @@ TEST_CASE("plan file: read then write gives the same bytes") {
   }
 }
 
+TEST_CASE("plan file: the gradients' type round-trips; a plan without it says what is missing") {
+  Strategy s = pipelined();
+  s.grad_reduce = DType::bf16;
+  const std::string text = plan_to_text(fixed_plan("tiny-dense", "dgx-h100", 16, s));
+  CHECK(plan_from_text(text, "p.json").strategy.grad_reduce == DType::bf16);
+  const std::string old = replace(plan_to_text(fixed_plan("tiny-dense", "dgx-h100", 16, pipelined())),
+                                  ",\n  \"grad_reduce\": \"fp32\"", "");
+  CHECK(read_error(old).rfind("/strategy/grad_reduce: missing required field: expected \"fp32\"", 0) == 0);
+}
+
 TEST_CASE("plan file: a real estimate round-trips too (analytic prediction of gpt-22b)") {
   LoadedModel m = load_model(shardplan_test::source_file("models/gpt-22b.json"));
   ClusterSpec c = load_cluster("dgx-a100");
@@ -128,6 +138,10 @@ TEST_CASE("plan file: errors name the path and what was expected") {
             .rfind("/prediction/mfu: expected a number", 0) == 0);
   CHECK(read_error(replace(good, "\"name\": \"tiny-dense\",\n  \"input\"", "\"name\": \"\",\n  \"input\""))
             .rfind("/model/name: expected a non-empty model name", 0) == 0);
+  CHECK(read_error(replace(good, "\"grad_reduce\": \"fp32\"", "\"grad_reduce\": \"fp16\""))
+            .rfind("/strategy/grad_reduce: gradients reduced in fp16 need fp16 training (precision is bf16)", 0) == 0);
+  CHECK(read_error(replace(good, "\"grad_reduce\": \"fp32\"", "\"grad_reduce\": \"fp8\""))
+            .rfind("/strategy/grad_reduce: expected one of", 0) == 0);
   CHECK(read_error("{").find("malformed JSON") != std::string::npos);
   CHECK_THROWS_AS(read_plan_file("/nonexistent/plan.json"), InputError);
   // A key twice was read as its last value; a directory as "malformed JSON at byte 1".
