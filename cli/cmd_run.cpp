@@ -95,6 +95,7 @@ executor::RunOptions resolve(const RunCliOptions& o) {
   }
   r.strategy.seq_len = r.model.seq_len;
   r.strategy.precision = DType::fp32;  // the executor's math, whatever the plan was made for
+  r.strategy.grad_reduce = DType::fp32;  // and its gradients
   r.steps = o.steps;
   r.seed = o.seed;
   r.data_file = o.data;

@@ -22,13 +22,15 @@ using namespace shardplan;
 namespace {
 // Rows whose published configuration the cost model ranks below 10th in its family (rank, and how
 // much faster the family's best is predicted). In each the model prefers less tensor parallelism
-// and a deeper pipeline than the run used (e.g. nar1-gpt-39.1b: tp 2, pp 8 predicted 17% faster
-// than the published tp 8, pp 2; kor5-175b-full: tp 4, pp 16 9% faster than tp 8, pp 8), or, where
-// the source leaves the micro-batch unstated (mc24-gpt-119b), a larger one on fewer stages. Whether
+// and a deeper pipeline than the run used (e.g. nar1-gpt-39.1b: tp 4, pp 4 predicted 14% faster
+// than the published tp 8, pp 2; kor5-175b-full: tp 4, pp 16 6% faster than tp 8, pp 8), more data
+// parallelism once the fp16 gradients are priced as the run reduced them (kor5-530b-full-dp8: dp 40,
+// pp 7 5% faster than dp 8, pp 35), or, where the source leaves the micro-batch unstated
+// (mc24-gpt-119b), a larger one on fewer stages. Whether
 // the model or the published choice is right there is not settled by any measurement we have
 // (issue 3): these rows are listed, not hidden, and must stay in the family within 20% of its best.
-const std::set<std::string> kKnownMisses = {"kor5-175b-full", "mc24-gpt-119b", "nar1-gpt-18.4b",
-                                            "nar1-gpt-39.1b", "nar1-gpt-145.6b"};
+const std::set<std::string> kKnownMisses = {"kor5-175b-full", "kor5-530b-full-dp8", "mc24-gpt-119b",
+                                            "nar1-gpt-18.4b", "nar1-gpt-39.1b", "nar1-gpt-145.6b"};
 
 bool stated(const ValidationRow& row, const std::string& key) {
   return std::find(row.unstated.begin(), row.unstated.end(), key) == row.unstated.end();
@@ -67,6 +69,7 @@ TEST_CASE("planner quality on every calibration row" * doctest::test_suite("slow
     o.gpus = row.gpus;
     o.global_batch = pub.global_batch;
     o.precision = pub.precision;
+    o.grad_reduce = pub.grad_reduce;
     o.flash_attention = pub.flash_attention;
     o.overlap_grad_reduce = pub.overlap_grad_reduce;
     o.async_tp_backward = pub.async_tp_backward;

@@ -59,6 +59,7 @@ std::vector<double> step_times(const OpGraph& g, int64_t batch, const std::vecto
   o.gpus = 64;
   o.global_batch = batch;
   o.precision = DType::fp16;
+  o.grad_reduce = DType::fp16;  // the SC21 scripts' --fp16 without fp32 gradient accumulation
   o.flash_attention = false;
   o.async_tp_backward = false;
   o.allow_tp_across_nodes = true;
