@@ -15,6 +15,13 @@ using emit::gpt_style;
 
 // Gemma's layer (GeGLU, the norms after attention and FFN, softcapped logits): Megatron-Bridge
 // builds it in code; neither Megatron-LM's arguments nor Megatron-DeepSpeed's GPT can say it.
+// DeepSpeed's gradients are 16-bit under fp16 and bf16, except with bf16 and ZeRO-1, where
+// "data_types": {"grad_accum_dtype": "fp32"} selects BF16_Optimizer (runtime/engine.py).
+bool deepspeed_keeps_16bit_grads(const Strategy& s) {
+  return (s.precision == DType::fp16 || s.precision == DType::bf16) &&
+         !(s.precision == DType::bf16 && s.zero == 1);
+}
+
 template <class Need>
 void no_gemma_layer(const ModelSpec* m, const char* who, Need&& need) {
   if (!m) return;
@@ -98,6 +105,13 @@ void deepspeed(const Strategy& s, const ModelSpec* m, Need&& need) {
   need(s.precision != DType::fp8,
        "no FP8 training in the DeepSpeed config (its mixed-precision blocks are fp16 and bf16); "
        "re-plan with --precision bf16");
+  need(!deepspeed_keeps_16bit_grads(s) || s.grad_reduce != DType::fp32, [&] {
+    return std::string(
+               "no fp32 gradients with fp16, or with bf16 outside ZeRO-1 (runtime/engine.py "
+               "_do_optimizer_sanity_check: only BF16_Optimizer, bf16 with ZeRO-1, accumulates in "
+               "fp32); re-plan with --grad-reduce-dtype ") +
+           dtype_name(sixteen_bit_of(s.precision));
+  });
   no_gemma_layer(m, "Megatron-DeepSpeed's GPT model", need);
   no_gpt_oss_layer(m, "Megatron-DeepSpeed's GPT model", need);
   if (m) {
@@ -240,6 +254,8 @@ bool framework_plans(Framework f, Strategy& s, const ModelSpec* m) {
   // What the framework does whatever the plan says, where the strategy can express it.
   if (f == Framework::deepspeed && s.pp > 1)
     s.overlap_grad_reduce = false;  // the pipeline engine reduces after the last backward
+  if (f == Framework::deepspeed && deepspeed_keeps_16bit_grads(s))
+    s.grad_reduce = sixteen_bit_of(s.precision);
   if (f == Framework::torchtitan) s.flash_attention = true, s.overlap_grad_reduce = true;
   if (!framework_runs(f, s, m)) return false;
   // Points the framework runs but not as priced, whose twin in the space is priced as it runs

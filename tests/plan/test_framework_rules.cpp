@@ -99,3 +99,26 @@ TEST_CASE("framework_partition_runs: DeepSpeed takes even layer cuts only, the o
   CHECK(framework_partition_runs(Framework::torchtitan, uneven, 34));
   CHECK(framework_partition_runs(Framework::deepspeed, {0, 34}, 34));  // no pipeline
 }
+
+TEST_CASE("framework rules: DeepSpeed's gradients are 16-bit except bf16 with ZeRO-1") {
+  // runtime/engine.py _do_optimizer_sanity_check: bf16 model + fp32 grad_accum_dtype is
+  // BF16_Optimizer with ZeRO-1 only; ZeRO-2/3 and DDP keep the gradients in the model's type.
+  Strategy s;
+  s.dp = 8, s.global_batch = 64, s.seq_len = 4096, s.zero = 1;
+  CHECK(framework_gaps(Framework::deepspeed, s, nullptr).empty());  // bf16, ZeRO-1, fp32 grads
+  s.zero = 3;
+  const auto gaps = framework_gaps(Framework::deepspeed, s, nullptr);
+  REQUIRE(gaps.size() == 1);
+  CHECK(gaps[0].find("re-plan with --grad-reduce-dtype bf16") != std::string::npos);
+  // The planner prices what DeepSpeed runs: bf16 gradients there.
+  CHECK(framework_plans(Framework::deepspeed, s, nullptr));
+  CHECK(s.grad_reduce == DType::bf16);
+  Strategy h;
+  h.dp = 8, h.global_batch = 64, h.seq_len = 4096, h.zero = 1, h.precision = DType::fp16;
+  CHECK(framework_plans(Framework::deepspeed, h, nullptr));
+  CHECK(h.grad_reduce == DType::fp16);
+  // Megatron runs either; its plan keeps the choice.
+  Strategy m = s;
+  m.grad_reduce = DType::fp32;
+  CHECK(framework_gaps(Framework::megatron, m, nullptr).empty());
+}
