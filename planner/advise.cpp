@@ -1,6 +1,7 @@
 // Advice when nothing fits. Every suggestion is a search of the changed problem that found a plan:
 // first each dimension the space restricts opened to all its values (a flag to drop), then the
-// fewest GPUs that fit (doubling, then bisecting over whole nodes), then a smaller global batch.
+// fewest GPUs that fit (doubling, then bisecting over whole nodes), then gradients reduced in 16
+// bits (2 bytes per parameter less; it changes the numerics), then a smaller global batch.
 #include "planner/advise.hpp"
 
 #include <chrono>
@@ -24,7 +25,8 @@ class Trials {
       : g_(g), base_(base), o_(o), limit_s_(limit_s), budget_s_(budget_s) {}
 
   // The best plan of the problem with these changes, if one fits (and time is left).
-  std::optional<Candidate> best(const SearchSpace& space, int64_t gpus, int64_t global_batch) {
+  std::optional<Candidate> best(const SearchSpace& space, int64_t gpus, int64_t global_batch,
+                                std::optional<DType> grad_reduce = std::nullopt) {
     const double left = budget_s_ - std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
     if (left <= 0) {
       cut_short = true;
@@ -40,6 +42,7 @@ class Trials {
     so.gpus = gpus, so.global_batch = global_batch;
     so.top_k = 1, so.progress = nullptr, so.keep_pareto_strategies = false;
     so.time_limit_s = std::min(limit_s_, left);
+    if (grad_reduce) so.grad_reduce = *grad_reduce;
     SearchResult r = search(g_, cl, space, so);
     if (r.top.empty()) return std::nullopt;
     return r.top.front();
@@ -145,6 +148,13 @@ NothingFits advise_when_nothing_fits(const OpGraph& g, const ClusterSpec& base, 
     return out;
   }
   if (!fewest_gpus(space, "") && restricted > 0) fewest_gpus(open_all, " without " + flags);
+  // 16-bit gradients (Megatron's --grad-reduce-in-bf16): 18 -> 16 bytes per parameter unsharded.
+  const DType half = sixteen_bit_of(o.precision);
+  if (o.grad_reduce == DType::fp32 && half != DType::fp32)
+    if (auto c = trials.best(space, o.gpus, o.global_batch, half))
+      out.suggestions.push_back({std::string("--grad-reduce-dtype ") + dtype_name(half) +
+                                     " (now fp32; 2 bytes per parameter less, reduced in 16 bits)",
+                                 *c, o.gpus});
   // A smaller global batch (halving; it changes the training, so it comes last).
   for (int64_t b = o.global_batch / 2, k = 0; b >= 1 && k < 4; b /= 2, ++k)
     if (auto c = trials.best(space, o.gpus, b)) {

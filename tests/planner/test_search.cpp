@@ -273,3 +273,24 @@ TEST_CASE("explain: millisecond steps in ms, and the memory objective by its mem
   CHECK(why[1] == "  optimizer states smaller by 30.0 GiB");
   CHECK(why[2] == "  activations larger by 5.0 GiB");
 }
+
+TEST_CASE("nothing-fits advice: gradients reduced in 16 bits, when 2 bytes per parameter is enough") {
+  // Llama 3 8B on 8 H100s, ZeRO-0, tp 2, no pipeline, full recompute: 4e9 parameters x 18 B = 67 GiB
+  // of model states per GPU, 5% over the 71.7 GiB usable; with bf16 gradients (16 B) it fits.
+  auto [m, base, c, o] = problem("llama3-8b", "dgx-h100", 8, 8);
+  SearchSpace sp;
+  sp.zero = {0};
+  sp.tp = {2};
+  sp.pp = {1};
+  sp.recompute = {Recompute::full};
+  SearchResult r = search(m.graph, c, sp, o);
+  REQUIRE(r.top.empty());
+  NothingFits advice = advise_when_nothing_fits(m.graph, base, sp, o, r);
+  const Suggestion* bf16 = nullptr;
+  for (const Suggestion& s : advice.suggestions)
+    if (s.change.rfind("--grad-reduce-dtype bf16", 0) == 0) bf16 = &s;
+  REQUIRE(bf16 != nullptr);
+  CHECK(bf16->best.strategy.grad_reduce == DType::bf16);
+  CHECK(bf16->best.estimate.fits);
+  CHECK(bf16->best.strategy.zero == 0);  // the space as given
+}
