@@ -29,6 +29,15 @@ Problem problem(const std::string& model, const std::string& cluster, int64_t gp
   p.o.global_batch = global_batch;
   return p;
 }
+
+// The advice for a space in which nothing fits (the search must come back empty).
+NothingFits advice_when_none_fit(const std::string& model, const std::string& cluster, int64_t gpus,
+                                 int64_t global_batch, const SearchSpace& sp) {
+  auto [m, base, c, o] = problem(model, cluster, gpus, global_batch);
+  SearchResult r = search(m.graph, c, sp, o);
+  REQUIRE(r.top.empty());
+  return advise_when_nothing_fits(m.graph, base, sp, o, r);
+}
 }  // namespace
 
 TEST_CASE("enumeration of a small fixed space, counted by hand") {
@@ -179,14 +188,11 @@ TEST_CASE("rejections are counted by reason, and nothing-fits advice is a search
 TEST_CASE("nothing-fits advice: a restricted dimension opened, when that alone fits") {
   // Llama 3 70B on 64 H100s with ZeRO-0 and tp 8 without a pipeline: 70e9 x 18 B / 8 = 158 GB of
   // model states per GPU. ZeRO-3 over the 8 data-parallel ranks fits.
-  auto [m, base, c, o] = problem("llama3-70b", "dgx-h100", 64, 64);
   SearchSpace sp;
   sp.zero = {0};
   sp.pp = {1};
   sp.tp = {8};
-  SearchResult r = search(m.graph, c, sp, o);
-  REQUIRE(r.top.empty());
-  NothingFits advice = advise_when_nothing_fits(m.graph, base, sp, o, r);
+  NothingFits advice = advice_when_none_fit("llama3-70b", "dgx-h100", 64, 64, sp);
   REQUIRE(!advice.suggestions.empty());
   CHECK(advice.suggestions[0].change == "without --zero (all its values)");
   CHECK(advice.suggestions[0].best.strategy.zero > 0);
@@ -277,15 +283,12 @@ TEST_CASE("explain: millisecond steps in ms, and the memory objective by its mem
 TEST_CASE("nothing-fits advice: gradients reduced in 16 bits, when 2 bytes per parameter is enough") {
   // Llama 3 8B on 8 H100s, ZeRO-0, tp 2, no pipeline, full recompute: 4e9 parameters x 18 B = 67 GiB
   // of model states per GPU, 5% over the 71.7 GiB usable; with bf16 gradients (16 B) it fits.
-  auto [m, base, c, o] = problem("llama3-8b", "dgx-h100", 8, 8);
   SearchSpace sp;
   sp.zero = {0};
   sp.tp = {2};
   sp.pp = {1};
   sp.recompute = {Recompute::full};
-  SearchResult r = search(m.graph, c, sp, o);
-  REQUIRE(r.top.empty());
-  NothingFits advice = advise_when_nothing_fits(m.graph, base, sp, o, r);
+  NothingFits advice = advice_when_none_fit("llama3-8b", "dgx-h100", 8, 8, sp);
   const Suggestion* bf16 = nullptr;
   for (const Suggestion& s : advice.suggestions)
     if (s.change.rfind("--grad-reduce-dtype bf16", 0) == 0) bf16 = &s;
