@@ -84,7 +84,8 @@ void run_report(const ReportOptions& o, CLI::App* cmd) {
   if (s.chosen)
     so.flash_attention = s.chosen->flash_attention, so.attention_kernel = s.chosen->attention_kernel,
     so.overlap_grad_reduce = s.chosen->overlap_grad_reduce,
-    so.async_tp_backward = s.chosen->async_tp_backward;
+    so.async_tp_backward = s.chosen->async_tp_backward,
+    so.fp8_param_gather = s.chosen->fp8_param_gather;
   so.keep_pareto_strategies = true;  // the front comes from this one search, not a second pass
   const SearchSpace space = search_space_from(o.search);
   SearchResult r = search(s.graph, s.cluster, space, so);

@@ -86,7 +86,8 @@ executor::RunOptions resolve(const RunCliOptions& o) {
                                std::pair{f.tp_comm_overlap, "--tp-comm-overlap"},
                                std::pair{f.ep_comm_overlap, "--ep-comm-overlap"},
                                std::pair{f.no_overlap_grad_reduce, "--no-overlap-grad-reduce"},
-                               std::pair{f.no_async_tp_backward, "--no-async-tp-backward"}})
+                               std::pair{f.no_async_tp_backward, "--no-async-tp-backward"},
+                               std::pair{f.fp8_param_gather, "--fp8-param-gather"}})
       if (given) timing_only += std::string(timing_only.empty() ? "" : ", ") + flag;
     if (!timing_only.empty())
       throw UsageError(timing_only + ": the CPU executor computes attention one way and overlaps no communication, "
@@ -96,6 +97,7 @@ executor::RunOptions resolve(const RunCliOptions& o) {
   r.strategy.seq_len = r.model.seq_len;
   r.strategy.precision = DType::fp32;  // the executor's math, whatever the plan was made for
   r.strategy.grad_reduce = DType::fp32;  // and its gradients
+  r.strategy.fp8_param_gather = false;
   r.steps = o.steps;
   r.seed = o.seed;
   r.data_file = o.data;

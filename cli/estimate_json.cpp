@@ -39,6 +39,7 @@ OJ strategy_json(const Strategy& s) {
   j["attention_kernel"] = attention_kernel_name(s.attention_kernel);
   j["overlap_grad_reduce"] = s.overlap_grad_reduce;
   j["grad_reduce"] = dtype_name(s.grad_reduce);
+  j["fp8_param_gather"] = s.fp8_param_gather;
   j["async_tp_backward"] = s.async_tp_backward;
   return j;
 }

@@ -76,6 +76,8 @@ void add_search_flags(CLI::App* cmd, SearchFlags& f) {
   cmd->add_option("--time-limit", f.time_limit, "stop the search after this many seconds (0: no limit)")
       ->check(finite_in(0.0, 1e9, "seconds"));
   cmd->add_flag("--no-flash-attention", f.no_flash, "unfused attention");
+  cmd->add_flag("--fp8-param-gather", f.fp8_param_gather,
+                "FP8 weights all-gathered in FP8 wherever ZeRO >= 1 (with --precision fp8)");
   cmd->add_option("--attention-kernel", f.attention_kernel,
                   "fused-attention kernel: default (the GPU preset's), fa2, cudnn or fa3")
       ->check(CLI::IsMember(attention_kernel_names()));
@@ -132,6 +134,7 @@ SearchOptions search_options_from(const SearchFlags& f, int64_t gpus, int64_t gl
                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   so.time_limit_s = f.time_limit;
   so.flash_attention = !f.no_flash;
+  so.fp8_param_gather = f.fp8_param_gather;
   parse_attention_kernel(f.attention_kernel, so.attention_kernel);
   so.overlap_grad_reduce = !f.no_overlap_grad_reduce;
   so.async_tp_backward = !f.no_async_tp_backward;

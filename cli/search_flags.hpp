@@ -17,6 +17,7 @@ struct SearchFlags {
   int64_t top = 10;
   int threads = 0;  // 0: all cores
   bool no_flash = false, no_overlap_grad_reduce = false, no_async_tp_backward = false;
+  bool fp8_param_gather = false;
 };
 
 void add_search_flags(CLI::App* cmd, SearchFlags& f);

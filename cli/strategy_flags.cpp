@@ -39,6 +39,9 @@ void add_strategy_flags(CLI::App* cmd, StrategyFlags& f) {
   cmd->add_flag("--tp-comm-overlap", f.tp_comm_overlap, "overlap TP communication with GEMMs");
   cmd->add_flag("--ep-comm-overlap", f.ep_comm_overlap,
                 "overlap one micro-batch's expert all-to-all with another's compute (needs --ep > 1)");
+  cmd->add_flag("--fp8-param-gather", f.fp8_param_gather,
+                "FP8 weights, all-gathered in FP8 (needs --precision fp8 and --zero >= 1; Megatron's "
+                "--fp8-param-gather)");
   cmd->add_flag("--no-flash-attention", f.no_flash, "unfused attention (Megatron before FlashAttention)");
   cmd->add_option("--attention-kernel", f.attention_kernel,
                   "fused-attention kernel: default (the GPU preset's), fa2, cudnn or fa3")
@@ -90,6 +93,7 @@ Strategy resolve_strategy(const StrategyFlags& f, const Problem& p) {
   parse_attention_kernel(f.attention_kernel, s.attention_kernel);
   s.overlap_grad_reduce = !f.no_overlap_grad_reduce;
   s.async_tp_backward = !f.no_async_tp_backward;
+  s.fp8_param_gather = f.fp8_param_gather;
   return s;
 }
 

@@ -21,7 +21,7 @@ struct ProblemFlags {
 struct StrategyFlags {
   int64_t tp = 1, pp = 1, dp = 0, cp = 1, ep = 1, vp = 1, micro_batch = 1;
   bool sp = false, tp_comm_overlap = false, no_flash = false, no_overlap_grad_reduce = false;
-  bool no_async_tp_backward = false, ep_comm_overlap = false;
+  bool no_async_tp_backward = false, ep_comm_overlap = false, fp8_param_gather = false;
   int zero = 0;
   std::string recompute = "none", schedule, attention_kernel = "default";
 };

@@ -64,7 +64,7 @@ Strategy parse_strategy_string(const std::string& text, Strategy s) {
   static const std::vector<std::string> keys = {
       "dp", "tp", "pp", "cp", "ep", "vp", "sp", "zero", "recompute", "mbs", "micro_batch",
       "schedule", "precision", "tp_comm_overlap", "ep_comm_overlap", "flash_attention", "attention_kernel", "overlap_grad_reduce", "async_tp_backward",
-      "grad_reduce"};
+      "grad_reduce", "fp8_param_gather"};
   if (text.empty()) throw UsageError("strategy: empty (expected key=value items such as \"tp=8,pp=4\")");
   size_t pos = 0;
   std::vector<std::string> seen;
@@ -98,6 +98,7 @@ Strategy parse_strategy_string(const std::string& text, Strategy s) {
     }
     else if (key == "overlap_grad_reduce") s.overlap_grad_reduce = parse_flag(key, val);
     else if (key == "async_tp_backward") s.async_tp_backward = parse_flag(key, val);
+    else if (key == "fp8_param_gather") s.fp8_param_gather = parse_flag(key, val);
     else if (key == "zero") {
       if (val.size() != 1 || val[0] < '0' || val[0] > '3')
         throw UsageError("strategy: zero=" + val + ": expected 0, 1, 2 or 3");
@@ -153,6 +154,7 @@ std::string strategy_to_string(const Strategy& s) {
   if (!s.overlap_grad_reduce) out += ",overlap_grad_reduce=off";
   if (!s.async_tp_backward) out += ",async_tp_backward=off";
   if (s.grad_reduce != DType::fp32) out += std::string(",grad_reduce=") + dtype_name(s.grad_reduce);
+  if (s.fp8_param_gather) out += ",fp8_param_gather";
   return out;
 }
 

@@ -39,6 +39,10 @@ struct Strategy {
   // (sixteen_bit_of(precision): Megatron's --grad-reduce-in-bf16, DeepSpeed's default; the ZeRO
   // paper's 2 + 2 + 12 bytes per parameter). It sets the gradient memory and the DP traffic.
   DType grad_reduce = DType::fp32;
+  // FP8 training with its weights kept in FP8 and all-gathered in FP8 by the distributed optimizer
+  // or FSDP (Megatron's --fp8-param-gather, torchtitan's enable_fsdp_float8_all_gather): 1-byte
+  // parameter gathers and no 16-bit copy of the weights. Needs precision fp8 and ZeRO >= 1.
+  bool fp8_param_gather = false;
   int64_t seq_len = 0;      // 0: the model's
   bool tp_comm_overlap = false;
   // EP all-to-all of one micro-batch overlapped with another's compute (Megatron-Core >= 0.14

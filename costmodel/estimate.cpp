@@ -179,6 +179,11 @@ Reason Estimator::check(const Strategy& s, std::string* detail) const {
     return fail(Reason::precision, [&] { return grad_reduce_error(s); });
   if (s.sp && s.tp < 2)
     return fail(Reason::options, [&] { return std::string("sequence parallelism needs tp > 1"); });
+  if (s.fp8_param_gather && (s.precision != DType::fp8 || s.zero < 1))
+    return fail(Reason::options, [&] {
+      return std::string("--fp8-param-gather needs --precision fp8 and ZeRO >= 1 (the distributed "
+                         "optimizer or FSDP gathers the FP8 weights)");
+    });
   if (s.tp_comm_overlap && !s.sp)
     return fail(Reason::options,
                 [&] { return std::string("--tp-comm-overlap needs sequence parallelism (--sp)"); });
@@ -297,7 +302,7 @@ const std::vector<int64_t>& Estimator::memory_partition(const Strategy& s, Cache
   }
   // Per-stage overheads as stage_memory() counts them, bounded by the largest block of the model.
   double overhead = working + 4 * boundary;
-  if (params_sharded_in_step(s)) overhead += 2 * max_block * gathered_param_bytes(s.precision);
+  if (params_sharded_in_step(s)) overhead += 2 * max_block * gathered_param_bytes(s);
   if (grads_sharded_in_step(s)) overhead += max_block * sb.grads;
   const double usable = (capacity - cluster_.gpu.runtime_reserved_bytes) /
                             (1 + cluster_.gpu.allocator_fragmentation) - overhead;

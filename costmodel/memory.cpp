@@ -7,20 +7,24 @@
 
 namespace shardplan {
 
-StateBytes state_bytes(DType p, DType grad_reduce) {
+StateBytes state_bytes(DType p, DType grad_reduce, bool fp8_param_gather) {
   // Mixed precision keeps fp32 gradients (Megatron: 18 bytes per parameter) or, reduced in 16
   // bits, 2-byte ones (the ZeRO paper's 16 bytes per parameter).
   const double grads = dtype_bytes(grad_reduce);
   switch (p) {
     case DType::fp32:
     case DType::tf32: return {4, 4, 8};        // weights are the master copy: Adam m, v only
-    case DType::fp8: return {3, grads, 12};    // bf16 weights + fp8 copies for the GEMMs
+    // bf16 weights + fp8 copies for the GEMMs; with fp8_param_gather the FP8 weight and the
+    // transpose Transformer Engine keeps for Hopper's backward GEMMs, no bf16 copy (Megatron's
+    // uint8 parameter buffer; TE Float8Tensor update_usage caches the transpose).
+    case DType::fp8: return {fp8_param_gather ? 2.0 : 3.0, grads, 12};
     default: return {2, grads, 12};
   }
 }
 
-double gathered_param_bytes(DType p) {
-  return p == DType::fp32 || p == DType::tf32 ? 4 : 2;
+double gathered_param_bytes(const Strategy& s) {
+  if (s.fp8_param_gather) return 1;
+  return s.precision == DType::fp32 || s.precision == DType::tf32 ? 4 : 2;
 }
 
 double inflight_micro_batches(const Strategy& s, int64_t stage) {
@@ -57,7 +61,7 @@ std::vector<StageMemory> stage_memory_of(const Strategy& s, const ClusterSpec& c
     const double d = st[i].dense_params, e = st[i].expert_params;
     m.params_bytes = d * sb.weights / (zp ? dp : 1) + e * sb.weights / (zp ? edp : 1);
     // ZeRO-3 (FSDP) unshards the current and the prefetched block: two blocks of gathered weights.
-    if (zp) m.params_bytes += 2 * st[i].max_block_params * gathered_param_bytes(s.precision);
+    if (zp) m.params_bytes += 2 * st[i].max_block_params * gathered_param_bytes(s);
     m.grads_bytes = d * sb.grads / (zg ? dp : 1) + e * sb.grads / (zg ? edp : 1);
     // ZeRO-2/3: a block's gradient is computed in full, then reduce-scattered into the shard.
     if (zg) m.grads_bytes += st[i].max_block_params * sb.grads;

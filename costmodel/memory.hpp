@@ -16,10 +16,14 @@ struct StateBytes {
   double weights = 2, grads = 4, optimizer = 12;
 };
 // grad_reduce: Strategy::grad_reduce (fp32, or the 16-bit type of the training).
-StateBytes state_bytes(DType precision, DType grad_reduce);
-inline StateBytes state_bytes(const Strategy& s) { return state_bytes(s.precision, s.grad_reduce); }
-// Bytes per parameter of the compute copy that ZeRO-3 all-gathers (fp32: the weights themselves).
-double gathered_param_bytes(DType precision);
+// fp8_param_gather: Strategy::fp8_param_gather (FP8 weights only, no 16-bit copy).
+StateBytes state_bytes(DType precision, DType grad_reduce, bool fp8_param_gather = false);
+inline StateBytes state_bytes(const Strategy& s) {
+  return state_bytes(s.precision, s.grad_reduce, s.fp8_param_gather);
+}
+// Bytes per parameter of the compute copy that ZeRO all-gathers (fp32: the weights themselves;
+// FP8 weights with fp8_param_gather: 1).
+double gathered_param_bytes(const Strategy& s);
 
 // Micro-batches (of one stage's full set of chunks) whose activations stage `stage` holds at
 // its peak under the schedule.

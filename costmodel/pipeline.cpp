@@ -92,7 +92,7 @@ struct DpCollectives {
 DpCollectives dp_collectives(const GroupPlacement& dp, const GroupPlacement& edp, const Strategy& s,
                              const ChunkTotals& st) {
   const StateBytes sb = state_bytes(s);
-  const double wbytes = s.precision == DType::fp8 ? 2 : sb.weights;
+  const double wbytes = gathered_param_bytes(s);
   double grad_d = st.dense_params * sb.grads, grad_e = st.expert_params * sb.grads;
   double param_d = st.dense_params * wbytes, param_e = st.expert_params * wbytes;
   DpCollectives c;
@@ -318,7 +318,7 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
     cc.grad_bytes = (x.dense_params + x.expert_params) * state_bytes(s).grads;
     cc.blocks = std::max<int64_t>(1, x.blocks);
     cc.param_gather_bytes =
-        s.zero == 3 ? (x.dense_params + x.expert_params) * gathered_param_bytes(s.precision) : 0;
+        s.zero == 3 ? (x.dense_params + x.expert_params) * gathered_param_bytes(s) : 0;
   }
   const GroupPlacement dp = dp_group(s, cluster), edp = expert_dp_group(s, cluster);
   DpCollectivesPerStage collectives(dp, edp, s);

@@ -21,7 +21,8 @@ Strategy strategy_from_json(const JsonObject& o) {
   o.reject_unknown({"tp", "pp", "dp", "cp", "ep", "vp", "sp", "zero", "recompute", "micro_batch",
                     "global_batch", "schedule", "precision", "flash_attention", "attention_kernel",
                     "overlap_grad_reduce", "tp_comm_overlap", "ep_comm_overlap",
-                    "async_tp_backward", "grad_reduce"});
+                    "async_tp_backward", "grad_reduce",
+                    "fp8_param_gather"});
   Strategy s;
   s.tp = o.get_positive_int("tp", 1);
   s.pp = o.get_positive_int("pp", 1);
@@ -49,6 +50,7 @@ Strategy strategy_from_json(const JsonObject& o) {
   s.async_tp_backward = o.get_bool("async_tp_backward", true);
   s.grad_reduce = *parse_dtype(o.get_enum("grad_reduce", {"fp32", "bf16", "fp16"}, "fp32"));
   if (std::string why = grad_reduce_error(s); !why.empty()) o.fail("grad_reduce", why);
+  s.fp8_param_gather = o.get_bool("fp8_param_gather", false);
   return s;
 }
 

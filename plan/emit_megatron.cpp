@@ -131,6 +131,7 @@ Args training_args(const Strategy& s) {
   if (s.precision == DType::bf16 || s.precision == DType::fp8) add(a, "--bf16");
   if (s.precision == DType::fp16) add(a, "--fp16");
   if (s.precision == DType::fp8) add(a, "--fp8-format", "hybrid");
+  if (s.fp8_param_gather) add(a, "--fp8-param-gather");
   // Gradients: bf16 training accumulates and reduces them in fp32 unless --grad-reduce-in-bf16;
   // fp16 training keeps them in fp16 unless --accumulate-allreduce-grads-in-fp32.
   if (s.grad_reduce == DType::bf16) add(a, "--grad-reduce-in-bf16");

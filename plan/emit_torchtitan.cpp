@@ -165,6 +165,8 @@ Emitted emit_torchtitan(const Plan& p) {
   if (op_level) t += "selective_ac_option = \"op\"\n";
   // Async TP works only under torch.compile; float8 needs it to fuse its casts (docs/float8.md).
   t += fmt::format("\n[compile]\nenable = {}\n", s.tp_comm_overlap || s.precision == DType::fp8);
+  // FSDP2 all-gathers the float8 weights (torchao's float8 all-gather; job_config.py Float8Linear).
+  if (s.fp8_param_gather) t += "\n[quantize.linear.float8]\nenable_fsdp_float8_all_gather = true\n";
   e.text = std::move(t);
   return e;
 }

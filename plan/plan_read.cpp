@@ -14,7 +14,7 @@ Strategy strategy_from(const JsonObject& o) {
   o.reject_unknown({"dp", "tp", "pp", "cp", "ep", "vp", "sp", "zero", "recompute", "micro_batch",
                     "global_batch", "schedule", "precision", "seq_len", "tp_comm_overlap",
                     "ep_comm_overlap", "flash_attention", "attention_kernel", "overlap_grad_reduce", "async_tp_backward",
-                    "grad_reduce"});
+                    "grad_reduce", "fp8_param_gather"});
   Strategy s;
   s.dp = o.get_positive_int("dp");
   s.tp = o.get_positive_int("tp");
@@ -41,6 +41,9 @@ Strategy strategy_from(const JsonObject& o) {
   s.async_tp_backward = o.get_bool("async_tp_backward");
   s.grad_reduce = *parse_dtype(o.get_enum("grad_reduce", {"fp32", "bf16", "fp16"}, "fp32"));
   if (std::string why = grad_reduce_error(s); !why.empty()) o.fail("grad_reduce", why);
+  s.fp8_param_gather = o.get_bool("fp8_param_gather");
+  if (s.fp8_param_gather && (s.precision != DType::fp8 || s.zero < 1))
+    o.fail("fp8_param_gather", "expected false unless precision is fp8 and zero >= 1");
   // Divisibility checked without overflow: dp * micro_batch is formed only when <= global_batch.
   if (s.dp > s.global_batch / s.micro_batch || s.global_batch % (s.dp * s.micro_batch) != 0)
     o.fail("global_batch", "expected a multiple of dp * micro_batch = " + std::to_string(s.dp) + " * " +

@@ -34,7 +34,8 @@ OJ strategy(const Strategy& s) {
             {"attention_kernel", attention_kernel_name(s.attention_kernel)},
             {"overlap_grad_reduce", s.overlap_grad_reduce},
             {"async_tp_backward", s.async_tp_backward},
-            {"grad_reduce", dtype_name(s.grad_reduce)}};
+            {"grad_reduce", dtype_name(s.grad_reduce)},
+            {"fp8_param_gather", s.fp8_param_gather}};
 }
 
 

@@ -32,6 +32,7 @@ struct SearchOptions {
   int64_t gpus = 0, global_batch = 0;
   DType precision = DType::bf16;
   DType grad_reduce = DType::fp32;  // Strategy::grad_reduce of every strategy searched
+  bool fp8_param_gather = false;    // Strategy::fp8_param_gather wherever it applies (fp8, ZeRO >= 1)
   Objective objective = Objective::time;
   double memory_headroom = 0.1;  // keep this fraction of GPU memory free
   int64_t top_k = 10;

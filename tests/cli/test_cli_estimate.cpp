@@ -136,6 +136,12 @@ TEST_CASE("cli estimate: impossible strategies exit 2 with a one-line reason") {
     CHECK(ok.status == 0);
     CHECK(contains(ok.out, "\"grad_reduce\": \"bf16\""));
   }
+  SUBCASE("FP8 weight gathers without FP8 training") {
+    CliResult r = run_cli(gpt22b("--gpus 8 --tp 8 --global-batch 8 --zero 1 --fp8-param-gather"), dir);
+    CHECK(r.status == 2);
+    CHECK(one_error_line(r.err));
+    CHECK(contains(r.err, "--fp8-param-gather needs --precision fp8"));
+  }
   SUBCASE("tp does not divide the GPU count") {
     CliResult r = run_cli(gpt22b("--gpus 8 --tp 3 --global-batch 8"), dir);
     CHECK(r.status == 2);

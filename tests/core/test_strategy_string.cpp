@@ -50,3 +50,10 @@ TEST_CASE("strategy string: grad_reduce names the gradients' type, and round-tri
   CHECK_THROWS_WITH_AS(parse_strategy_string("grad_reduce=fp8", Strategy{}),
                        "strategy: grad_reduce=fp8: expected fp32, bf16 or fp16", UsageError);
 }
+
+TEST_CASE("strategy string: fp8_param_gather is a flag, and round-trips") {
+  Strategy s = parse_strategy_string("zero=1,fp8_param_gather", Strategy{});
+  CHECK(s.fp8_param_gather);
+  CHECK(parse_strategy_string(strategy_to_string(s), Strategy{}).fp8_param_gather);
+  CHECK(strategy_to_string(Strategy{}).find("fp8_param_gather") == std::string::npos);
+}

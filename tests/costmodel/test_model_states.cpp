@@ -240,3 +240,33 @@ TEST_CASE("model states: gradients are reduced in fp32 or in the training's 16-b
   s.precision = DType::fp16;
   CHECK(grad_reduce_error(s) == "gradients reduced in bf16 need bf16 or fp8 training (precision is fp16)");
 }
+
+TEST_CASE("model states: FP8 weights gathered in FP8 (--fp8-param-gather) keep 2 bytes and gather 1") {
+  // On H100 FP8 training keeps bf16 weights and FP8 copies for the GEMMs (3 B per parameter);
+  // with fp8_param_gather only the FP8 weight and its transpose (2 B), and the distributed
+  // optimizer all-gathers 1 B per parameter instead of 2.
+  // cp = 2, dp = 1 on 2 H100s, ZeRO-1, no overlap (NVLink 450 GB/s * 0.84 = 3.78e11 B/s, alpha 2.5 us):
+  //   reduce-scatter of 4P = 441,344 B: 2.5e-6 + 1/2 * 441,344 / 3.78e11 = 3.084e-6 s;
+  //   all-gather of 1P = 110,336 B: 2.5e-6 + 1/2 * 110,336 / 3.78e11 = 2.646e-6 s; 5.730e-6 s in all
+  //   (2P = 220,672 B: 2.792e-6 s, 5.876e-6 s without the flag).
+  static const OpGraph g = build_transformer_graph(tiny_gpt());
+  ClusterSpec c = load_cluster("dgx-h100");
+  c.set_gpu_count(2);
+  Estimator est(g, c);
+  Strategy s;
+  s.cp = 2, s.global_batch = 2, s.zero = 1, s.overlap_grad_reduce = false, s.precision = DType::fp8;
+  Estimate plain = est.estimate(s);
+  s.fp8_param_gather = true;
+  Estimate fp8w = est.estimate(s);
+  REQUIRE(plain.valid());
+  REQUIRE(fp8w.valid());
+  CHECK(plain.stages[0].params_bytes == testing::rel(3 * kP).epsilon(1e-12));
+  CHECK(fp8w.stages[0].params_bytes == testing::rel(2 * kP).epsilon(1e-12));
+  CHECK(plain.breakdown.dp_comm_s == testing::rel(5.876e-6).epsilon(1e-3));
+  CHECK(fp8w.breakdown.dp_comm_s == testing::rel(5.730e-6).epsilon(1e-3));
+  // Only for FP8 training with ZeRO >= 1 (the distributed optimizer or FSDP gathers the weights).
+  s.zero = 0;
+  CHECK(est.estimate(s).reason == Reason::options);
+  s.zero = 1, s.precision = DType::bf16;
+  CHECK(est.estimate(s).reason == Reason::options);
+}

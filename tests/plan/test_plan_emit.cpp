@@ -290,3 +290,13 @@ TEST_CASE("emit: the gradients' type becomes each framework's setting") {
   h.strategy.grad_reduce = DType::fp16;
   CHECK_FALSE(has(emit_megatron(h).text, "--accumulate-allreduce-grads-in-fp32"));
 }
+
+TEST_CASE("emit: FP8 weights gathered in FP8 become --fp8-param-gather and torchtitan's float8 all-gather") {
+  Plan p = llama70b_uneven();
+  p.strategy.precision = DType::fp8, p.strategy.fp8_param_gather = true;
+  CHECK(has(emit_megatron(p).text, "--fp8-param-gather"));
+  Plan t = llama8b_fsdp();
+  t.strategy.precision = DType::fp8, t.strategy.fp8_param_gather = true;
+  CHECK(has(emit_torchtitan(t).text, "[quantize.linear.float8]\nenable_fsdp_float8_all_gather = true"));
+  CHECK_FALSE(has(emit_megatron(llama70b_uneven()).text, "--fp8-param-gather"));
+}
