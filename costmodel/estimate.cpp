@@ -283,7 +283,7 @@ const std::vector<int64_t>& Estimator::memory_partition(const Strategy& s, Cache
       opts_.memory_capacity_bytes > 0 ? opts_.memory_capacity_bytes : cluster_.gpu.memory_bytes;
   uint64_t key = 1469598103934665603ULL;
   for (uint64_t v : {uint64_t(s.pp), uint64_t(s.zero), uint64_t(s.dp * s.cp), uint64_t(s.ep),
-                     uint64_t(s.tp), uint64_t(s.schedule), uint64_t(s.grad_reduce),
+                     uint64_t(s.tp), uint64_t(s.schedule), uint64_t(s.grad_reduce), uint64_t(s.fp8_param_gather),
                      uint64_t(std::min<int64_t>(s.micro_batches(), s.pp + 1))})
     key = mix(key, v);
   auto found = e.memory_partitions.find(key);
