@@ -10,6 +10,10 @@
 namespace shardplan {
 
 namespace {
+// Strategy keys a plan file may lack, with the value it then means.
+const std::vector<std::pair<std::string, Json>> kStrategyKeysWithDefaults = {
+    {"ep_comm_overlap", false}, {"grad_reduce", "fp32"}, {"fp8_param_gather", false}};
+
 Strategy strategy_from(const JsonObject& o) {
   o.reject_unknown({"dp", "tp", "pp", "cp", "ep", "vp", "sp", "zero", "recompute", "micro_batch",
                     "global_batch", "schedule", "precision", "seq_len", "tp_comm_overlap",
@@ -41,7 +45,7 @@ Strategy strategy_from(const JsonObject& o) {
   s.async_tp_backward = o.get_bool("async_tp_backward");
   s.grad_reduce = *parse_dtype(o.get_enum("grad_reduce", {"fp32", "bf16", "fp16"}, "fp32"));
   if (std::string why = grad_reduce_error(s); !why.empty()) o.fail("grad_reduce", why);
-  s.fp8_param_gather = o.get_bool("fp8_param_gather");
+  s.fp8_param_gather = o.get_bool("fp8_param_gather", false);
   if (s.fp8_param_gather && (s.precision != DType::fp8 || s.zero < 1))
     o.fail("fp8_param_gather", "expected false unless precision is fp8 and zero >= 1");
   // Divisibility checked without overflow: dp * micro_batch is formed only when <= global_batch.
@@ -247,7 +251,12 @@ Plan plan_from_text(const std::string& text, const std::string& file) {
               (i < p.blocks.size() ? "\"" + p.blocks[i] + "\"" : "the end of the list"));
   check_prediction(top.get_object("prediction"), p.strategy.pp);
   p.prediction = nlohmann::ordered_json::parse(text)["prediction"];
-  auto diffs = json_differences(Json(plan_json::document(p)), j, 0.0, 1);
+  // Strategy keys added after plan files were first written read as their defaults when absent,
+  // which is what the plans without them priced (kStrategyKeysWithDefaults).
+  Json given = j;
+  for (const auto& [key, value] : kStrategyKeysWithDefaults)
+    if (!given["strategy"].contains(key)) given["strategy"][key] = value;
+  auto diffs = json_differences(Json(plan_json::document(p)), given, 0.0, 1);
   if (!diffs.empty()) throw InputError(file, diffs.front().path, derived_message(diffs.front()));
   return p;
 }
