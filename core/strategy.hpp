@@ -85,6 +85,9 @@ int64_t data_parallel_size(int64_t gpus, int64_t tp, int64_t pp, int64_t cp, con
 // Why the strategy's grad_reduce cannot go with its precision ("" when it can): gradients are
 // reduced in fp32 or in the training's 16-bit type.
 std::string grad_reduce_error(const Strategy& s);
+// Whether FP8 weights can be gathered in FP8 (fp8_param_gather): FP8 training whose weights the
+// distributed optimizer or FSDP gathers (ZeRO >= 1).
+inline bool fp8_param_gather_allowed(DType precision, int zero) { return precision == DType::fp8 && zero >= 1; }
 
 // "tp=8,pp=8,mbs=1,recompute=selective,sp" <-> Strategy. Unknown keys, empty items and keys given
 // twice throw UsageError.

@@ -175,11 +175,11 @@ Reason Estimator::check(const Strategy& s, std::string* detail) const {
       return std::string(std::string(cluster_.gpu.name) + " has no " + dtype_name(s.precision) +
                          " math");
     });
-  if (s.grad_reduce != DType::fp32 && s.grad_reduce != sixteen_bit_of(s.precision))
+  if (!grad_reduce_error(s).empty())
     return fail(Reason::precision, [&] { return grad_reduce_error(s); });
   if (s.sp && s.tp < 2)
     return fail(Reason::options, [&] { return std::string("sequence parallelism needs tp > 1"); });
-  if (s.fp8_param_gather && (s.precision != DType::fp8 || s.zero < 1))
+  if (s.fp8_param_gather && !fp8_param_gather_allowed(s.precision, s.zero))
     return fail(Reason::options, [&] {
       return std::string("--fp8-param-gather needs --precision fp8 and ZeRO >= 1 (the distributed "
                          "optimizer or FSDP gathers the FP8 weights)");

@@ -46,7 +46,7 @@ Strategy strategy_from(const JsonObject& o) {
   s.grad_reduce = *parse_dtype(o.get_enum("grad_reduce", {"fp32", "bf16", "fp16"}, "fp32"));
   if (std::string why = grad_reduce_error(s); !why.empty()) o.fail("grad_reduce", why);
   s.fp8_param_gather = o.get_bool("fp8_param_gather", false);
-  if (s.fp8_param_gather && (s.precision != DType::fp8 || s.zero < 1))
+  if (s.fp8_param_gather && !fp8_param_gather_allowed(s.precision, s.zero))
     o.fail("fp8_param_gather", "expected false unless precision is fp8 and zero >= 1");
   // Divisibility checked without overflow: dp * micro_batch is formed only when <= global_batch.
   if (s.dp > s.global_batch / s.micro_batch || s.global_batch % (s.dp * s.micro_batch) != 0)
