@@ -1,6 +1,7 @@
 // The plan file: read -> write gives the same bytes; every section is there; a big run stays
 // small; bad files fail with the file, the JSON path and what was expected.
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 
 #include "cli/estimate_json.hpp"
 #include "core/error.hpp"
@@ -65,6 +66,26 @@ TEST_CASE("plan file: the gradients' type round-trips; a plan written before it 
   CHECK(back.strategy.grad_reduce == DType::fp32);
   CHECK_FALSE(back.strategy.fp8_param_gather);
   CHECK(plan_to_text(back) == plan_to_text(fixed_plan("tiny-dense", "dgx-h100", 16, pipelined())));
+}
+
+TEST_CASE("plan file: GPU-profile keys a plan was written without read as their defaults") {
+  // The profile gains keys as the cost model learns (attention_head_dim, attention_kernels,
+  // sustained_compute_fraction, clock_variation came after the first plan files). Presets may
+  // leave any of them out, and so may a plan file: it then reads as the preset loader reads it.
+  const Plan p = fixed_plan("tiny-dense", "dgx-h100", 16, pipelined());
+  nlohmann::ordered_json j = nlohmann::ordered_json::parse(plan_to_text(p));
+  for (const char* key : {"attention_head_dim", "attention_kernels", "sustained_compute_fraction", "clock_variation"}) {
+    REQUIRE(j["cluster"]["gpu"].contains(key));
+    j["cluster"]["gpu"].erase(key);
+  }
+  const Plan back = plan_from_text(j.dump(2), "old.json");
+  const GpuSpec expected = gpu_from_json_text(j["cluster"]["gpu"].dump(), "gpu.json");
+  CHECK(back.cluster.gpu == expected);
+  CHECK(back.cluster.gpu.sustained_compute_fraction == 1.0);
+  CHECK(back.strategy == p.strategy);
+  // A value of the wrong type is still refused, with its path.
+  j["cluster"]["gpu"]["gemm_tile_m"] = "wide";
+  CHECK(read_error(j.dump(2)).rfind("/cluster/gpu/gemm_tile_m", 0) == 0);
 }
 
 TEST_CASE("plan file: a real estimate round-trips too (analytic prediction of gpt-22b)") {
