@@ -58,6 +58,7 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& media
         const double tp_fwd_before = tp_fwd;
         t = p.matmul(o, params, replicated_input);
         bc.dense_params += params;
+        if (p.gemm_dtype == DType::fp8) bc.fp8_weight_params += params;
         double split = o.split == Split::none ? 1 : p.tp;
         bc.model_flops += (o.fwd_flops_per_token + o.bwd_flops_per_token) * p.T / split;
         // Megatron's linear layers (LinearWithGradAccumulationAndAsyncCommunication):
@@ -117,6 +118,7 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& media
         t = p.expert_matmul(o, params);
         p.fp8_casts(t, t.m * t.k, t.m * t.n);
         bc.expert_params += params;
+        if (p.gemm_dtype == DType::fp8) bc.fp8_weight_params += params;
         bc.model_flops += (o.fwd_flops_per_token + o.bwd_flops_per_token) * p.T / p.rep_div();
         op_saved = op_saved * p.T / p.rep_div() * p.fp8_saved_factor(false);
         sac.recomputed(t.fwd, o.fwd_flops_per_token * p.T / p.rep_div());  // grouped GEMM: not saved

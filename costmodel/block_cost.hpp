@@ -45,6 +45,7 @@ struct BlockCost {
   double transient_bytes = 0;  // largest working set while this block runs (backward)
   double dense_params = 0;   // parameters on this GPU (after TP), not expert
   double expert_params = 0;  // routed-expert parameters on this GPU (after EP)
+  double fp8_weight_params = 0;  // of those, the weights of GEMMs run in FP8 (dense and expert)
   double boundary_bytes = 0; // activation sent to the next pipeline stage
 };
 

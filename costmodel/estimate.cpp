@@ -262,7 +262,7 @@ const std::vector<int64_t>& Estimator::partition(const Strategy& s, CacheEntry& 
 // ZeRO-aware bytes per parameter of model states (weights, gradients, optimizer) on one GPU.
 namespace {
 struct StateCoefficients {
-  double dense = 0, expert = 0;
+  double dense = 0, expert = 0, fp8_cache = 0;  // fp8_cache: per FP8-GEMM weight, unsharded
 };
 StateCoefficients state_coefficients(const Strategy& s) {
   const StateBytes sb = state_bytes(s);
@@ -271,7 +271,7 @@ StateCoefficients state_coefficients(const Strategy& s) {
     return sb.weights / (params_sharded_in_step(s) ? d : 1) + sb.grads / (grads_sharded_in_step(s) ? d : 1) +
            sb.optimizer / (s.zero >= 1 ? d : 1);
   };
-  return {per(dp), per(edp)};
+  return {per(dp), per(edp), fp8_weight_cache_bytes(s)};
 }
 }  // namespace
 
@@ -294,7 +294,7 @@ const std::vector<int64_t>& Estimator::memory_partition(const Strategy& s, Cache
   // Whole-model totals from the current cut's chunks (tied output copy included).
   double states = 0, saved = 0, max_block = 0, working = 0, boundary = 0;
   for (const ChunkTotals& c : chunks) {
-    states += c.dense_params * k.dense + c.expert_params * k.expert;
+    states += c.dense_params * k.dense + c.expert_params * k.expert + c.fp8_weight_params * k.fp8_cache;
     saved += c.saved_bytes;
     max_block = std::max(max_block, c.max_block_params);
     working = std::max(working, c.transient_bytes);
@@ -318,7 +318,7 @@ const std::vector<int64_t>& Estimator::memory_partition(const Strategy& s, Cache
     for (int64_t b = 0; b < nb; ++b) {
       const BlockCost& bc = e.costs[type_of_block_[b]];
       cost[b] = bc.fwd_s + bc.bwd_input_s + bc.bwd_weight_s + bc.recompute_s;
-      lim.fixed.push_back(bc.dense_params * k.dense + bc.expert_params * k.expert);
+      lim.fixed.push_back(bc.dense_params * k.dense + bc.expert_params * k.expert + bc.fp8_weight_params * k.fp8_cache);
       lim.scaled.push_back(bc.saved_bytes);
     }
     // The last stage's own copy of a tied output embedding (see sum_chunks()).

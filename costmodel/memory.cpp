@@ -14,12 +14,18 @@ StateBytes state_bytes(DType p, DType grad_reduce, bool fp8_param_gather) {
   switch (p) {
     case DType::fp32:
     case DType::tf32: return {4, 4, 8};        // weights are the master copy: Adam m, v only
-    // bf16 weights + fp8 copies for the GEMMs; with fp8_param_gather the FP8 weight and the
-    // transpose Transformer Engine keeps for Hopper's backward GEMMs, no bf16 copy (Megatron's
-    // uint8 parameter buffer; TE Float8Tensor update_usage caches the transpose).
-    case DType::fp8: return {fp8_param_gather ? 2.0 : 3.0, grads, 12};
+    // bf16 weights (the FP8 copies of the GEMMs' weights: fp8_weight_cache_bytes). With
+    // fp8_param_gather the FP8-GEMM weights are 1 B of FP8 data (Megatron's uint8 parameter
+    // buffer) and the 1 B transpose TE keeps (Float8Tensor update_usage), no bf16 copy: 2 B as well;
+    // the embedding, output layer and norms stay bf16.
+    case DType::fp8: (void)fp8_param_gather; return {2, grads, 12};
     default: return {2, grads, 12};
   }
+}
+
+double fp8_weight_cache_bytes(const Strategy& s) {
+  if (s.precision != DType::fp8 || s.fp8_param_gather || params_sharded_in_step(s)) return 0;
+  return 2;
 }
 
 double gathered_param_bytes(const Strategy& s) {
@@ -59,7 +65,8 @@ std::vector<StageMemory> stage_memory_of(const Strategy& s, const ClusterSpec& c
   for (int64_t i = 0; i < s.pp; ++i) {
     StageMemory& m = out[i];
     const double d = st[i].dense_params, e = st[i].expert_params;
-    m.params_bytes = d * sb.weights / (zp ? dp : 1) + e * sb.weights / (zp ? edp : 1);
+    m.params_bytes = d * sb.weights / (zp ? dp : 1) + e * sb.weights / (zp ? edp : 1) +
+                     st[i].fp8_weight_params * fp8_weight_cache_bytes(s);
     // ZeRO-3 (FSDP) unshards the current and the prefetched block: two blocks of gathered weights.
     if (zp) m.params_bytes += 2 * st[i].max_block_params * gathered_param_bytes(s);
     m.grads_bytes = d * sb.grads / (zg ? dp : 1) + e * sb.grads / (zg ? edp : 1);

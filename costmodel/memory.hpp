@@ -21,6 +21,18 @@ StateBytes state_bytes(DType precision, DType grad_reduce, bool fp8_param_gather
 inline StateBytes state_bytes(const Strategy& s) {
   return state_bytes(s.precision, s.grad_reduce, s.fp8_param_gather);
 }
+// Bytes per FP8-GEMM weight parameter (BlockCost::fp8_weight_params) that FP8 training keeps
+// beside the bf16 weight: Transformer Engine, called by Megatron-Core with is_first_microbatch
+// (disable_parameter_transpose_cache is false by default), quantizes each weight on a step's first
+// micro-batch into a module-held workspace (_fp8_workspaces) and reuses it: the FP8 weight (1 B)
+// and, on Hopper, whose FP8 GEMMs take only the TN layout, its FP8 transpose for the input-gradient
+// GEMM (1 B; MXFP8 on Blackwell keeps column-wise data likewise). TE v1.11 module/base.py
+// get_fp8_workspace, v2.4 get_weight_workspace; Megatron-Core extensions/transformer_engine.py.
+// 2 B with bf16 weights; 0 with fp8_param_gather (the FP8 weight is the parameter, state_bytes)
+// and under ZeRO-3, whose per-block gather makes the FP8 copies transient (Megatron-FSDP and
+// FSDP2 drop the transpose cache).
+double fp8_weight_cache_bytes(const Strategy& s);
+
 // Bytes per parameter of the compute copy that ZeRO all-gathers (fp32: the weights themselves;
 // FP8 weights with fp8_param_gather: 1).
 double gathered_param_bytes(const Strategy& s);

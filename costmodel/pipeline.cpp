@@ -27,6 +27,7 @@ void ChunkTotals::add(const BlockCost& b, int64_t count) {
   max_block_params = std::max(max_block_params, b.dense_params + b.expert_params);
   dense_params += n * b.dense_params;
   expert_params += n * b.expert_params;
+  fp8_weight_params += n * b.fp8_weight_params;
   boundary_bytes = b.boundary_bytes;  // the chunk's last block sends (callers adding counts set it)
   blocks += count;
 }
@@ -56,6 +57,7 @@ void stage_totals(const Strategy& s, const std::vector<ChunkTotals>& chunks, std
     t.max_block_params = std::max(t.max_block_params, x.max_block_params);
     t.dense_params += x.dense_params;
     t.expert_params += x.expert_params;
+    t.fp8_weight_params += x.fp8_weight_params;
     t.boundary_bytes = std::max(t.boundary_bytes, x.boundary_bytes);
     t.blocks += x.blocks;
   }
