@@ -1,6 +1,8 @@
 // `shardplan calibrate --backend cpu`: measures this machine as the CPU executor uses it (GEMM
 // rates by shape, streaming bandwidth, in-process all-reduce) and writes a cluster profile in the
 // hardware/ format (GPU inline) that --cluster of estimate, simulate and plan accepts.
+// `--backend cuda` measures the GPUs instead (cuBLAS GEMM grid, fused attention, device memory
+// bandwidth, launch cost, the runtime's memory, NCCL all-reduce; executor/cuda/calibrate_cuda.hpp).
 #include <fmt/format.h>
 
 #include <iostream>
@@ -8,9 +10,11 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/cuda_backend.hpp"
 #include "cli/validators.hpp"
 #include "cli/format.hpp"
 #include "core/atomic_file.hpp"
+#include "core/error.hpp"
 #include "costmodel/collectives.hpp"
 #include "costmodel/gemm.hpp"
 #include "executor/calibrate.hpp"
@@ -19,7 +23,7 @@ namespace shardplan::cli {
 
 namespace {
 struct CalibrateOptions {
-  std::string backend = "cpu", out, gpu_out;
+  std::string backend = "cpu", out, gpu_out, gpu_preset;
   int threads = 0;
   double seconds_per_point = 0.05;
   bool json = false;
@@ -79,7 +83,19 @@ nlohmann::ordered_json measurements_json(const executor::Calibration& m, const s
             {"profile", out}};
 }
 
+void run_calibrate_cuda(const CalibrateOptions& o) {
+  if (o.threads > 0) throw UsageError("--threads: for --backend cpu (the GPU calibration uses every GPU present)");
+  const CudaCalibrationResult m = calibrate_on_cuda(o.gpu_preset, o.seconds_per_point);
+  const std::string out = o.out.empty() ? "gpu-calibrated.json" : o.out;
+  write_file_atomically(out, m.profile_json);
+  if (!o.gpu_out.empty()) write_file_atomically(o.gpu_out, m.gpu_json);
+  if (o.json) std::cout << m.measurements_json << "\n";
+  else std::cout << m.summary << fmt::format("wrote {} (use it as --cluster {})\n", out, out);
+}
+
 void run_calibrate(const CalibrateOptions& o) {
+  if (o.backend == "cuda") return run_calibrate_cuda(o);
+  if (!o.gpu_preset.empty()) throw UsageError("--gpu-preset: for --backend cuda");
   executor::CalibrationOptions co;
   co.threads = o.threads;
   co.seconds_per_point = o.seconds_per_point;
@@ -96,8 +112,10 @@ void run_calibrate(const CalibrateOptions& o) {
 void register_calibrate(CLI::App& app) {
   auto o = std::make_shared<CalibrateOptions>();
   auto* cmd = app.add_subcommand("calibrate", "Measure this machine and write a hardware profile for it");
-  cmd->add_option("--backend", o->backend, "what to measure")->check(CLI::IsMember({"cpu"}))->capture_default_str();
-  cmd->add_option("--out", o->out, "cluster profile to write (default: cpu-<host>.json)");
+  cmd->add_option("--backend", o->backend, "what to measure: cpu (this machine as the CPU executor uses it) or cuda (the GPUs)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  cmd->add_option("--out", o->out, "cluster profile to write (default: cpu-<host>.json, or gpu-calibrated.json)");
+  cmd->add_option("--gpu-preset", o->gpu_preset, "cuda: preset of the datasheet figures (default: by device name)");
   cmd->add_option("--gpu-out", o->gpu_out, "also write the GPU object alone (hardware/gpus format)");
   cmd->add_option("--threads", o->threads, "threads measured at once (default: all cores)")->check(CLI::Range(1, 4096));
   cmd->add_option("--seconds-per-point", o->seconds_per_point, "minimum timed seconds per measurement")

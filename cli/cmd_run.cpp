@@ -1,14 +1,18 @@
-// `shardplan run`: trains a plan on the CPU executor (one thread per rank, float32) and prints the
-// loss per step, the step time, tokens/s and each rank's peak memory by category. The plan comes
-// from a plan file or from the same flags as `estimate`; the model may be scaled down to CPU size.
+// `shardplan run`: trains a plan on the CPU executor (one thread per rank, float32) or on the CUDA
+// executor (--backend cuda: bf16 with fp32 master weights; every rank on GPU 0, or one process per
+// GPU with --nproc-per-node) and prints the loss per step, the step time, tokens/s and each rank's
+// peak memory. The plan comes from a plan file or from the same flags as `estimate`; the model may
+// be scaled down. On the GPU a plan file's own prediction is set beside what was measured.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "cli/commands.hpp"
+#include "cli/cuda_backend.hpp"
 #include "cli/format.hpp"
 #include "cli/strategy_flags.hpp"
 #include "core/error.hpp"
@@ -24,11 +28,17 @@ struct RunCliOptions {
   int64_t gpus = 0, global_batch = 0, seq_len = 0;
   int64_t layers = 0, hidden = 0, heads = 0, kv_heads = 0, ffn_hidden = 0, vocab = 0;
   StrategyFlags strategy;
-  int steps = 5;
+  int steps = 5, nproc_per_node = 1;
+  int64_t comm_timeout_s = 300;
   uint64_t seed = 1;
   bool resume = false, json = false;
   CLI::App* cmd = nullptr;
+  bool cuda() const { return backend == "cuda"; }
+  bool resized() const { return layers || hidden || heads || kv_heads || ffn_hidden || vocab || seq_len; }
 };
+
+// What the executor of `o.backend` computes in, for the report.
+const char* math_of(const RunCliOptions& o) { return o.cuda() ? "bf16 (fp32 master weights)" : "float32"; }
 
 // --layers, --hidden, ... replace the spec's sizes; head_dim follows hidden / heads, and --heads
 // alone keeps the model's query heads per kv head (MHA stays MHA).
@@ -51,9 +61,14 @@ ModelSpec scaled(ModelSpec m, const RunCliOptions& o) {
 }
 
 executor::RunOptions resolve(const RunCliOptions& o) {
-  if (!o.precision.empty())
-    throw UsageError("--precision " + o.precision +
-                     ": the CPU executor computes in float32 whatever the plan was made for; drop the flag");
+  const std::string exec = o.cuda() ? "the CUDA executor" : "the CPU executor";
+  if (!o.precision.empty() && !(o.cuda() && o.precision == "bf16"))
+    throw UsageError("--precision " + o.precision + ": " + exec + " computes in " + math_of(o) +
+                     " whatever the plan was made for; drop the flag");
+  if (!o.cuda() && o.nproc_per_node != 1)
+    throw UsageError("--nproc-per-node: the CPU executor runs every rank as a thread of this process; it is for --backend cuda");
+  if (!o.cuda() && o.cmd->count("--comm-timeout") > 0)
+    throw UsageError("--comm-timeout: for --backend cuda (NCCL); the CPU executor's ranks are threads");
   executor::RunOptions r;
   if (!o.plan_file.empty()) {
     for (const char* flag : {"--model", "--gpus", "--global-batch", "--tp", "--pp", "--dp", "--cp", "--ep",
@@ -62,26 +77,27 @@ executor::RunOptions resolve(const RunCliOptions& o) {
         throw UsageError(std::string(flag) + " cannot be combined with a plan file (the plan fixes the strategy)");
     const Plan p = read_plan_file(o.plan_file);
     if (!p.model.spec)
-      throw InputError(o.plan_file, "/model", "expected a transformer spec model (the CPU executor cannot run an op graph)");
+      throw InputError(o.plan_file, "/model", "expected a transformer spec model (" + exec + " cannot run an op graph)");
     r.model = scaled(*p.model.spec, o);
     r.strategy = p.strategy;
   } else {
     if (o.model.empty() || o.gpus == 0 || o.global_batch == 0)
       throw UsageError("give a plan file, or --model, --gpus and --global-batch");
     LoadedModel lm = load_model(o.model);
-    if (!lm.spec) throw UsageError("--model " + o.model + ": an op graph; the CPU executor runs transformer specs only");
+    if (!lm.spec) throw UsageError("--model " + o.model + ": an op graph; " + exec + " runs transformer specs only");
     r.model = scaled(*lm.spec, o);
     Problem p;
     p.gpus = o.gpus;  // ranks = threads
     p.global_batch = o.global_batch;
-    p.precision = DType::fp32;
+    p.precision = o.cuda() ? DType::bf16 : DType::fp32;
     p.model.graph.seq_len = r.model.seq_len;
-    // Flags that shape only GPU timing or GPU kernels: the CPU executor runs one attention and
-    // overlaps nothing, so it refuses them rather than ignore them (a plan file may carry them:
-    // its prediction priced them, and the numerics are the same).
+    // Flags that shape only GPU timing or GPU kernels: the executors overlap nothing and the CPU
+    // one runs one attention (the CUDA one has a fused and an unfused one), so they refuse them
+    // rather than ignore them (a plan file may carry them: its prediction priced them, and the
+    // numerics are the same).
     const StrategyFlags& f = o.strategy;
     std::string timing_only;
-    for (auto [given, flag] : {std::pair{f.no_flash, "--no-flash-attention"},
+    for (auto [given, flag] : {std::pair{f.no_flash && !o.cuda(), "--no-flash-attention"},
                                std::pair{f.attention_kernel != "default", "--attention-kernel"},
                                std::pair{f.tp_comm_overlap, "--tp-comm-overlap"},
                                std::pair{f.ep_comm_overlap, "--ep-comm-overlap"},
@@ -90,21 +106,24 @@ executor::RunOptions resolve(const RunCliOptions& o) {
                                std::pair{f.fp8_param_gather, "--fp8-param-gather"}})
       if (given) timing_only += std::string(timing_only.empty() ? "" : ", ") + flag;
     if (!timing_only.empty())
-      throw UsageError(timing_only + ": the CPU executor computes attention one way and overlaps no communication, "
-                       "so these change only the prediction (estimate, simulate); drop them to run");
+      throw UsageError(timing_only + ": " + exec + (o.cuda() ? "" : " computes attention one way and") +
+                       " overlaps no communication, so these change only the prediction (estimate, simulate); "
+                       "drop them to run");
     r.strategy = resolve_strategy(o.strategy, p);
   }
   r.strategy.seq_len = r.model.seq_len;
-  r.strategy.precision = DType::fp32;  // the executor's math, whatever the plan was made for
-  r.strategy.grad_reduce = DType::fp32;  // and its gradients
+  // The executor's math, whatever the plan was made for, and its gradients (fp32).
+  r.strategy.precision = o.cuda() ? DType::bf16 : DType::fp32;
+  r.strategy.grad_reduce = DType::fp32;
   r.strategy.fp8_param_gather = false;
   r.steps = o.steps;
   r.seed = o.seed;
   r.data_file = o.data;
   r.checkpoint_dir = o.checkpoint;
   r.resume = o.resume;
-  const std::string why = executor::unsupported_reason(r);
-  if (!why.empty()) throw UsageError("cannot run this plan on the CPU executor: " + why);
+  // shardplan-cuda checks its own plans (executor/cuda/run_cuda.hpp) and says why it cannot.
+  const std::string why = o.cuda() ? std::string() : executor::unsupported_reason(r);
+  if (!why.empty()) throw UsageError("cannot run this plan on " + exec + ": " + why);
   return r;
 }
 
@@ -112,15 +131,24 @@ const executor::MemCategory kCategories[] = {
     executor::MemCategory::weights, executor::MemCategory::gradients, executor::MemCategory::optimizer_states,
     executor::MemCategory::activations, executor::MemCategory::temporaries};
 
-nlohmann::ordered_json report_json(const executor::RunOptions& r, const executor::RunReport& rep, int64_t first) {
+// A plan file's prediction beside the measurement (CUDA runs of the plan's own model): its step
+// time and peak memory per GPU, as the plan file stores them; null without one.
+struct Predicted {
+  std::string cluster;
+  double step_time_s = 0, peak_memory_bytes = 0;
+};
+
+nlohmann::ordered_json report_json(const RunCliOptions& o, const executor::RunOptions& r, const executor::RunReport& rep,
+                                   int64_t first, const std::optional<Predicted>& pred) {
   using OJ = nlohmann::ordered_json;
   const ModelSpec& m = r.model;
   OJ j;
-  j["backend"] = "cpu";
+  j["backend"] = o.backend;
   j["model"] = {{"name", m.name}, {"layers", m.layers}, {"hidden", m.hidden}, {"heads", m.heads},
                 {"kv_heads", m.kv_heads}, {"ffn_hidden", m.ffn_hidden}, {"vocab", m.vocab}, {"seq_len", m.seq_len}};
   j["strategy"] = strategy_to_string(r.strategy);
   j["ranks"] = r.strategy.gpus();
+  if (o.cuda()) j["nproc_per_node"] = o.nproc_per_node;
   OJ steps = OJ::array();
   for (size_t i = 0; i < rep.losses.size(); ++i)
     steps.push_back({{"step", first + int64_t(i) + 1}, {"loss", rep.losses[i]}, {"grad_norm", rep.grad_norms[i]},
@@ -139,16 +167,26 @@ nlohmann::ordered_json report_json(const executor::RunOptions& r, const executor
     ranks.push_back(row);
   }
   j["peak_memory_per_rank"] = ranks;
+  if (o.cuda()) j["device_peak_bytes"] = rep.device_peak_bytes;
+  if (pred) {
+    j["predicted"] = {{"cluster", pred->cluster}, {"step_time_s", pred->step_time_s},
+                      {"peak_memory_bytes", pred->peak_memory_bytes}};
+  }
   return j;
 }
 
-std::string report_text(const executor::RunOptions& r, const executor::RunReport& rep, int64_t first) {
+std::string report_text(const RunCliOptions& o, const executor::RunOptions& r, const executor::RunReport& rep,
+                        int64_t first, const std::optional<Predicted>& pred) {
   const ModelSpec& m = r.model;
   const Strategy& s = r.strategy;
+  const std::string where =
+      !o.cuda() ? fmt::format("{} CPU rank(s)", s.gpus())
+      : o.nproc_per_node == 1 ? fmt::format("{} rank(s) on GPU 0", s.gpus())
+                              : fmt::format("{} GPUs, one process each", o.nproc_per_node);
   std::string out = fmt::format(
-      "{} (layers {}, hidden {}, heads {}/{} kv, ffn {}, vocab {}) on {} CPU rank(s), float32\n"
+      "{} (layers {}, hidden {}, heads {}/{} kv, ffn {}, vocab {}) on {}, {}\n"
       "strategy  {}\nglobal batch {} x {} tokens\n\n  step        loss   grad norm        time\n",
-      m.name, m.layers, m.hidden, m.heads, m.kv_heads, m.ffn_hidden, m.vocab, s.gpus(), strategy_to_string(s),
+      m.name, m.layers, m.hidden, m.heads, m.kv_heads, m.ffn_hidden, m.vocab, where, math_of(o), strategy_to_string(s),
       s.global_batch, m.seq_len);
   for (size_t i = 0; i < rep.losses.size(); ++i)
     out += fmt::format("  {:>4} {:>11.6f} {:>11.5f} {:>11}\n", first + int64_t(i) + 1, rep.losses[i],
@@ -165,28 +203,55 @@ std::string report_text(const executor::RunOptions& r, const executor::RunReport
     for (executor::MemCategory k : kCategories) out += fmt::format(" {:>11}", human_bytes(double(mem.peak_bytes[int(k)])));
     out += fmt::format(" {:>11}\n", human_bytes(double(mem.peak_total_bytes)));
   }
+  for (size_t g = 0; g < rep.device_peak_bytes.size(); ++g)
+    out += fmt::format("GPU {}: allocator pool peak {} (the CUDA context and library workspaces come on top)\n", g,
+                       human_bytes(double(rep.device_peak_bytes[g])));
+  if (pred && rep.step_time_s > 0) {
+    out += fmt::format("\nthe plan's prediction (cluster {}): step time {}, measured {} ({:+.1f}%)", pred->cluster,
+                       human_seconds(pred->step_time_s), human_seconds(rep.step_time_s),
+                       100 * (pred->step_time_s - rep.step_time_s) / rep.step_time_s);
+    out += fmt::format("; peak memory per GPU {}\n", human_bytes(pred->peak_memory_bytes));
+  }
   return out;
+}
+
+// The plan file's prediction, for a CUDA run of the plan's own (unresized) model.
+std::optional<Predicted> predicted(const RunCliOptions& o) {
+  if (!o.cuda() || o.plan_file.empty() || o.resized()) return std::nullopt;
+  const Plan p = read_plan_file(o.plan_file);
+  return Predicted{p.cluster.name, p.prediction.value("step_time_s", 0.0),
+                   p.prediction.value("peak_memory_bytes", 0.0)};
 }
 
 void run_run(const RunCliOptions& o) {
   const executor::RunOptions r = resolve(o);
-  const executor::RunReport rep = executor::run_training(r);
+  const executor::RunReport rep =
+      o.cuda() ? run_on_cuda(r, o.nproc_per_node, std::chrono::seconds(o.comm_timeout_s)) : executor::run_training(r);
   const int64_t first = r.steps - int64_t(rep.losses.size());
-  if (o.json) std::cout << report_json(r, rep, first).dump(1) << "\n";
-  else std::cout << report_text(r, rep, first);
+  const std::optional<Predicted> pred = predicted(o);
+  if (o.json) std::cout << report_json(o, r, rep, first, pred).dump(1) << "\n";
+  else std::cout << report_text(o, r, rep, first, pred);
 }
 }  // namespace
 
 void register_run(CLI::App& app) {
   auto o = std::make_shared<RunCliOptions>();
-  auto* cmd = app.add_subcommand("run", "Train a plan on the CPU executor (threads as ranks) and measure it");
+  auto* cmd = app.add_subcommand("run", "Train a plan on the CPU executor (threads as ranks) or the GPU(s) and measure it");
   o->cmd = cmd;
   auto pos = CLI::Range(int64_t{1}, int64_t{1} << 30);
   cmd->add_option("plan", o->plan_file, "plan file (shardplan.plan/1); else the strategy flags below")->check(CLI::ExistingFile);
-  cmd->add_option("--backend", o->backend, "executor backend")->check(CLI::IsMember({"cpu"}))->capture_default_str();
+  cmd->add_option("--backend", o->backend, "executor backend: cpu (float32, threads as ranks) or cuda (bf16, cuBLAS, NCCL)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  cmd->add_option("--nproc-per-node", o->nproc_per_node,
+                  "cuda: processes, one per GPU (dp*tp*pp of them, over NCCL); 1 runs every rank on GPU 0")
+      ->check(CLI::Range(1, 4096))->capture_default_str();
+  cmd->add_option("--comm-timeout", o->comm_timeout_s,
+                  "cuda: seconds before a failed or hung collective aborts every rank")
+      ->check(CLI::Range(int64_t{1}, int64_t{86400}))->capture_default_str();
   cmd->add_option("--steps", o->steps, "optimizer steps (a resumed run continues up to this)")
       ->check(CLI::Range(0, 1 << 30))->capture_default_str();
-  cmd->add_option("--precision", o->precision, "refused: the CPU executor computes in float32 whatever the plan's precision");
+  cmd->add_option("--precision", o->precision,
+                  "refused (cuda: bf16 only): the executors compute in float32 (cpu) or bf16 (cuda) whatever the plan's precision");
   cmd->add_option("--data", o->data, "token file (llm.c .bin or raw uint16); default synthetic tokens");
   cmd->add_option("--seed", o->seed, "seed of the weights and synthetic data")->capture_default_str();
   cmd->add_option("--checkpoint", o->checkpoint, "directory for a checkpoint written after the last step");

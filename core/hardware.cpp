@@ -213,6 +213,8 @@ void set_program_path(const std::string& argv0) {
   g_program_dir = p.parent_path().string();
 }
 
+std::string program_dir() { return g_program_dir; }
+
 std::vector<std::string> data_roots() {
   std::vector<std::string> roots;
   if (const char* env = std::getenv("SHARDPLAN_DATA")) roots.emplace_back(env);

@@ -106,6 +106,7 @@ GpuSpec gpu_from_json_text(const std::string& text, const std::string& file);
 std::vector<std::string> list_presets(const std::string& kind);  // "gpus" or "clusters"
 // Where the executable lives (set by main), to find the shipped data next to it.
 void set_program_path(const std::string& argv0);
+std::string program_dir();  // the running program's directory ("" before set_program_path)
 std::string data_dir(const std::string& sub);  // first existing <dir>/<sub> among the data roots
 
 }  // namespace shardplan

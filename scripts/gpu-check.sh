@@ -3,7 +3,8 @@
 # sm_80 and sm_90 (A100, H100/H200), runs the GPU tests, calibrates (hardware profile), trains a
 # GPT of about 1.7B parameters for a few steps on GPU 0 under two plans (fused attention, the
 # executor's own kernel; unfused, cuBLAS GEMMs and a softmax kernel), and asks `shardplan
-# simulate` with the calibrated profile what it predicts for each. Prints a table last: measured
+# simulate` with the calibrated profile what it predicts for each, and trains a two-layer TP plan
+# through the main CLI (`shardplan run --backend cuda`). Prints a table last: measured
 # step time, MFU, peak memory against the prediction, with the targets (MFU >= 45 %, predictions
 # within 10 %).
 #
@@ -170,14 +171,11 @@ for i in "${!PLANS[@]}"; do
   fi
 done
 
-# ---- the main CLI's CUDA entry points (written separately, cli/cmd_run.cpp, cmd_calibrate.cpp) ----
-if [ -x "$BUILD/shardplan" ]; then
-  missing=""
-  accepts_cuda() { "$BUILD/shardplan" "$1" --help 2>/dev/null | grep -E -- '--backend' | grep -q 'cuda'; }
-  accepts_cuda run || missing="shardplan run --backend cuda"
-  accepts_cuda calibrate || missing="${missing:+$missing, }shardplan calibrate --backend cuda"
-  if [ -z "$missing" ]; then STATUS[cli]="ok"; NOTE[cli]="run and calibrate accept --backend cuda"
-  else STATUS[cli]="FAIL"; NOTE[cli]="not in the CLI yet: $missing (this check used shardplan-cuda)"; fi
+# ---- the main CLI's CUDA entry point (cli/cuda_backend.cpp): a two-layer TP plan, both ranks on GPU 0 ----
+if [ -x "$BUILD/shardplan" ] && [ "${STATUS[build]}" = ok ]; then
+  run_stage cli 60 "$OUT/cli-run.json" "$BUILD/shardplan" run --backend cuda --model "$MODEL" --layers 2 \
+    --gpus 2 --tp 2 --global-batch 4 --micro-batch 1 --steps 2 --json
+  [ "${STATUS[cli]}" = ok ] && NOTE[cli]="shardplan run --backend cuda (tp=2, 2 layers): ${NOTE[cli]}"
 else
   STATUS[cli]="FAIL"; NOTE[cli]="needs the build"
 fi

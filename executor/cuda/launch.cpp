@@ -16,7 +16,6 @@
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -24,6 +23,7 @@
 #include "executor/cuda/comm_nccl.hpp"
 #include "executor/cuda/run_cuda.hpp"
 #include "executor/cuda/trainer.hpp"
+#include "executor/run_json.hpp"
 
 namespace shardplan::executor::cuda {
 
@@ -145,34 +145,6 @@ int child_body(const RunOptions& o, int rank, int nproc, const std::vector<int>&
   return code;
 }
 
-// RunOptions as a worker reads them (the model spec, the strategy string, and what the string
-// leaves out).
-std::string options_json(const RunOptions& o) {
-  nlohmann::json j{{"model", nlohmann::json::parse(model_spec_to_json_text(o.model))},
-                   {"strategy", strategy_to_string(o.strategy)},
-                   {"global_batch", o.strategy.global_batch},
-                   {"seq_len", o.strategy.seq_len},
-                   {"precision", static_cast<int>(o.strategy.precision)},
-                   {"steps", o.steps},
-                   {"seed", o.seed},
-                   {"data_file", o.data_file}};
-  return j.dump();
-}
-RunOptions options_from_json(const std::string& text, const std::string& file) {
-  const nlohmann::json j = nlohmann::json::parse(text);
-  RunOptions o;
-  o.model = model_spec_from_json_text(j.at("model").dump(), file);
-  Strategy base;
-  base.global_batch = j.at("global_batch").get<int64_t>();
-  base.seq_len = j.at("seq_len").get<int64_t>();
-  base.precision = static_cast<DType>(j.at("precision").get<int>());
-  o.strategy = parse_strategy_string(j.at("strategy").get<std::string>(), base);
-  o.steps = j.at("steps").get<int>();
-  o.seed = j.at("seed").get<uint64_t>();
-  o.data_file = j.at("data_file").get<std::string>();
-  return o;
-}
-
 struct Child {
   pid_t pid = -1;
   int fd = -1;  // result pipe, read end
@@ -225,7 +197,7 @@ RunReport train_multiprocess(const RunOptions& o, int nproc, std::chrono::second
     std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/shardplan-cuda-run-XXXXXX";
     const int fd = ::mkstemp(pattern.data());
     if (fd < 0) throw std::runtime_error("mkstemp " + pattern + ": " + std::strerror(errno));
-    write_all(fd, options_json(o));
+    write_all(fd, run_options_to_json(o));
     ::close(fd);
     options_file = pattern;
   }
@@ -364,7 +336,7 @@ bool run_cuda_worker_if_requested(int argc, char** argv, int* rc) {
     std::ifstream f(options_file);
     std::stringstream text;
     text << f.rdbuf();
-    o = cuda::options_from_json(text.str(), options_file);
+    o = run_options_from_json(text.str(), options_file);
   } catch (const std::exception& e) {
     cuda::write_all(result_fd, std::string("error reading the run's options ") + options_file +
                                    ": " + e.what() + "\n");

@@ -1,10 +1,15 @@
-// shardplan-cuda: the CUDA backend from the command line without the main CLI (scripts/
-// gpu-check.sh uses it): `info` (GPUs, NCCL), `train` (a model and a strategy string on the GPU,
-// JSON report) and `calibrate` (the hardware profile). Exit status 0 ok, 1 failure, 2 bad usage.
+// shardplan-cuda: the CUDA backend as a program of its own, so that the main CLI stays free of
+// the CUDA libraries (loading cuBLAS and NCCL costs every `shardplan` call half a second):
+// `info` (GPUs, NCCL), `train` (a model and a strategy string on the GPU, JSON report;
+// scripts/gpu-check.sh), `run` (a run's options as executor/run_json.hpp writes them, the
+// report likewise; what `shardplan run --backend cuda` calls) and `calibrate` (the hardware
+// profile; what `shardplan calibrate --backend cuda` calls). Exit status 0 ok, 1 failure, 2 bad
+// usage.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
@@ -14,6 +19,7 @@
 #include "executor/cuda/comm_nccl.hpp"
 #include "executor/cuda/device.hpp"
 #include "executor/cuda/run_cuda.hpp"
+#include "executor/run_json.hpp"
 #include "graph/model_loader.hpp"
 
 using namespace shardplan;
@@ -79,6 +85,19 @@ int train(const TrainArgs& a) {
   return 0;
 }
 
+// `run`: the options file in, the report out (both executor/run_json.hpp).
+int run(const std::string& options_file, int nproc, int64_t timeout_s) {
+  std::ifstream f(options_file);
+  if (!f) throw InputError(options_file, "/", "cannot read the run's options");
+  std::stringstream text;
+  text << f.rdbuf();
+  const executor::RunOptions o = executor::run_options_from_json(text.str(), options_file);
+  const executor::RunReport rep =
+      executor::run_training_cuda(o, nproc, std::chrono::seconds(timeout_s), "/proc/self/exe");
+  std::cout << executor::run_report_to_json(rep) << "\n";
+  return 0;
+}
+
 int calibrate(const executor::cuda::CudaCalibrationOptions& o, const std::string& out, bool json) {
   const executor::cuda::CudaCalibration m = executor::cuda::calibrate_cuda(o);
   const ClusterSpec c = executor::cuda::cuda_cluster_profile(m);
@@ -139,6 +158,14 @@ int main(int argc, char** argv) {
       ->add_option("--comm-timeout", t.timeout_s,
                    "seconds before a hung NCCL operation aborts every rank")
       ->capture_default_str();
+  std::string options_file;
+  int run_nproc = 1;
+  int64_t run_timeout_s = 300;
+  auto* run_cmd = app.add_subcommand("run", "run the options of executor/run_json.hpp; JSON report (shardplan run --backend cuda)");
+  run_cmd->add_option("--options", options_file, "options file")->required();
+  run_cmd->add_option("--nproc", run_nproc, "1: every rank on GPU 0; else one process per GPU")->capture_default_str();
+  run_cmd->add_option("--comm-timeout", run_timeout_s, "seconds before a hung NCCL operation aborts every rank")
+      ->capture_default_str();
   executor::cuda::CudaCalibrationOptions co;
   std::string out;
   bool json = false;
@@ -153,6 +180,7 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
     if (*info_cmd) return info();
     if (*train_cmd) return train(t);
+    if (*run_cmd) return run(options_file, run_nproc, run_timeout_s);
     if (*cal_cmd) return calibrate(co, out, json);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;

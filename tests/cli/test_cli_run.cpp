@@ -105,6 +105,53 @@ TEST_CASE("cli run: unsupported plans and bad files exit 2 with one line") {
   }
 }
 
+TEST_CASE("cli run/calibrate --backend cuda: the GPU path, or one line saying why not") {
+  // With a GPU `run --backend cuda` trains (executor_cuda_tests checks its losses against the
+  // executor's); without one, or in a build without the CUDA executor, it says which, exit 2.
+  ScratchDir dir("cli_run_cuda");
+  const std::string model = dir.write("tiny.json", kTiny);
+  const std::string base = "run --backend cuda --model " + quoted(model) + " --global-batch 4 --steps 2 ";
+#ifdef SHARDPLAN_TEST_CUDA_PROGRAM
+  const char* why_not = "no usable GPU";
+  // Plans it cannot run are refused before any GPU is looked for.
+  CliResult n = run_cli(base + "--gpus 2 --tp 2 --nproc-per-node 3", dir);
+  CHECK(n.status == 2);
+  CHECK(n.err.find("nproc (3) must be 1 (every rank on one GPU) or dp*tp*pp (2, one process per GPU)") !=
+        std::string::npos);
+  CliResult c = run_cli(base + "--gpus 2 --cp 2", dir);
+  CHECK(c.status == 2);
+  CHECK(c.err.find("not supported by the CUDA executor") != std::string::npos);
+#else
+  const char* why_not = "built without the CUDA executor";
+#endif
+  CliResult r = run_cli(base + "--gpus 2 --tp 2 --json", dir);
+  if (r.status == 0) {
+    const nlohmann::json j = nlohmann::json::parse(r.out);
+    CHECK(j["backend"] == "cuda");
+    CHECK(j["steps"].size() == 2);
+  } else {
+    CHECK(r.status == 2);
+    CHECK(one_error_line(r.err));
+    CHECK(r.err.find(why_not) != std::string::npos);
+  }
+  CliResult cal = run_cli("calibrate --backend cuda --seconds-per-point 0.005 --out " + quoted(dir.file("g.json")), dir);
+  if (cal.status != 0) {
+    CHECK(cal.status == 2);
+    CHECK(one_error_line(cal.err));
+    CHECK(cal.err.find(why_not) != std::string::npos);
+  }
+  // Options of one backend given to the other, and math the GPU executor does not do.
+  for (const std::string& args :
+       {"run --model " + quoted(model) + " --global-batch 4 --gpus 1 --nproc-per-node 2",
+        "run --model " + quoted(model) + " --global-batch 4 --gpus 1 --comm-timeout 10", base + "--gpus 1 --precision fp8",
+        std::string("calibrate --backend cuda --threads 2"), std::string("calibrate --backend cpu --gpu-preset h100-sxm")}) {
+    CAPTURE(args);
+    CliResult b = run_cli(args, dir);
+    CHECK(b.status == 2);
+    CHECK(one_error_line(b.err));
+  }
+}
+
 TEST_CASE("cli calibrate: writes a cluster profile that estimate accepts") {
   ScratchDir dir("cli_calibrate");
   const std::string out = dir.file("cpu.json"), gpu = dir.file("cpu-gpu.json");

@@ -154,6 +154,21 @@ TEST_CASE("the same plan twice on the GPU gives bit-identical losses and paramet
   CHECK(a->params.tensors == b->params.tensors);
 }
 
+#if defined(SHARDPLAN_CUDA_TOOL) || defined(SHARDPLAN_CLI)
+namespace {
+// What `cmd` prints on stdout; it must exit 0.
+std::string stdout_of(const std::string& cmd) {
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string out;
+  char buf[4096];
+  for (size_t k; (k = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, k);
+  REQUIRE(pclose(p) == 0);
+  return out;
+}
+}  // namespace
+#endif
+
 #ifdef SHARDPLAN_CUDA_TOOL
 TEST_CASE("NCCL across processes (shardplan-cuda train --nproc 2) matches the local run") {
   SKIP_WITHOUT_GPU();
@@ -167,14 +182,28 @@ TEST_CASE("NCCL across processes (shardplan-cuda train --nproc 2) matches the lo
   const std::string cmd =
       std::string(SHARDPLAN_CUDA_TOOL) + " train --model " + spec +
       " --plan dp=2,zero=1 --global-batch 8 --steps 5 --seed 7 --nproc 2 --comm-timeout 60";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[4096];
-  for (size_t k; (k = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, k);
-  REQUIRE(pclose(p) == 0);
-  const auto j = nlohmann::json::parse(out);
+  const auto j = nlohmann::json::parse(stdout_of(cmd));
   const RunReport local = cuda::train_local(options(m, "dp=2,zero=1"));
+  REQUIRE(j["steps"].size() == local.losses.size());
+  for (size_t i = 0; i < local.losses.size(); ++i)
+    CHECK(j["steps"][i]["loss"].get<double>() == doctest::Approx(local.losses[i]).epsilon(1e-3));
+}
+#endif
+
+#ifdef SHARDPLAN_CLI
+TEST_CASE("the main CLI's run --backend cuda trains as the CUDA executor does") {
+  // `shardplan run --backend cuda` (cli/cuda_backend.cpp) on one GPU: a TP plan's two ranks on
+  // GPU 0, the same losses as the executor's local run of the same plan and seed.
+  SKIP_WITHOUT_GPU();
+  const ModelSpec m = tiny(true);
+  const std::string spec = "/tmp/shardplan-cli-cuda-test-tiny.json";
+  std::ofstream(spec) << model_spec_to_json_text(m);
+  const std::string cmd = std::string(SHARDPLAN_CLI) + " run --backend cuda --model " + spec +
+                          " --gpus 2 --tp 2 --global-batch 8 --micro-batch 1 --steps 5 --seed 7 --json";
+  const auto j = nlohmann::json::parse(stdout_of(cmd));
+  CHECK(j["backend"] == "cuda");
+  CHECK(j["device_peak_bytes"].size() == 1);
+  const RunReport local = cuda::train_local(options(m, "tp=2"));
   REQUIRE(j["steps"].size() == local.losses.size());
   for (size_t i = 0; i < local.losses.size(); ++i)
     CHECK(j["steps"][i]["loss"].get<double>() == doctest::Approx(local.losses[i]).epsilon(1e-3));
