@@ -225,8 +225,10 @@ std::optional<Predicted> predicted(const RunCliOptions& o) {
 
 void run_run(const RunCliOptions& o) {
   const executor::RunOptions r = resolve(o);
-  const executor::RunReport rep =
+  std::optional<executor::RunReport> got =
       o.cuda() ? run_on_cuda(r, o.nproc_per_node, std::chrono::seconds(o.comm_timeout_s)) : executor::run_training(r);
+  if (!got) return;  // one rank of an mpirun/torchrun job, not rank 0: rank 0 reports
+  const executor::RunReport& rep = *got;
   const int64_t first = r.steps - int64_t(rep.losses.size());
   const std::optional<Predicted> pred = predicted(o);
   if (o.json) std::cout << report_json(o, r, rep, first, pred).dump(1) << "\n";

@@ -122,7 +122,8 @@ std::string cuda_program() {
   return !program_dir().empty() && ::access(p.c_str(), X_OK) == 0 ? p.string() : "";
 }
 
-executor::RunReport run_on_cuda(const executor::RunOptions& r, int nproc, std::chrono::seconds comm_timeout) {
+std::optional<executor::RunReport> run_on_cuda(const executor::RunOptions& r, int nproc,
+                                               std::chrono::seconds comm_timeout) {
   require_program();
   TempDir dir;
   const fs::path options = dir / "options.json";
@@ -130,6 +131,7 @@ executor::RunReport run_on_cuda(const executor::RunOptions& r, int nproc, std::c
   const std::string report = run_program({"run", "--options", options.string(), "--nproc", std::to_string(nproc),
                                           "--comm-timeout", std::to_string(comm_timeout.count())},
                                          dir);
+  if (report.find_first_not_of(" \n") == std::string::npos) return std::nullopt;  // a launched rank but 0
   return executor::run_report_from_json(report, "shardplan-cuda run's report");
 }
 

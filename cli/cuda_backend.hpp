@@ -5,6 +5,7 @@
 // call). Where shardplan-cuda is missing each entry point throws a UsageError saying so.
 #pragma once
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "executor/run.hpp"
@@ -15,9 +16,11 @@ namespace shardplan::cli {
 std::string cuda_program();
 
 // Trains on the GPU(s): nproc 1 puts every rank on GPU 0; nproc = dp*tp*pp runs one process per
-// GPU over NCCL. Throws UsageError with shardplan-cuda's reason when it cannot (a plan it does
-// not run, no usable GPU, a failed rank).
-executor::RunReport run_on_cuda(const executor::RunOptions& r, int nproc, std::chrono::seconds comm_timeout);
+// GPU over NCCL. Under mpirun, PMI or torchrun (executor/rendezvous.hpp) this process is one rank
+// of the job, and only rank 0 gets the report (the others nullopt). Throws UsageError with
+// shardplan-cuda's reason when it cannot (a plan it does not run, no usable GPU, a failed rank).
+std::optional<executor::RunReport> run_on_cuda(const executor::RunOptions& r, int nproc,
+                                               std::chrono::seconds comm_timeout);
 
 struct CudaCalibrationResult {
   std::string profile_json;       // the cluster profile (docs/hardware.md)

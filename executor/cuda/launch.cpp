@@ -21,6 +21,7 @@
 #include <stdexcept>
 
 #include "executor/cuda/comm_nccl.hpp"
+#include "executor/cuda/launch_internal.hpp"
 #include "executor/cuda/run_cuda.hpp"
 #include "executor/cuda/trainer.hpp"
 #include "executor/run_json.hpp"
@@ -68,26 +69,23 @@ std::string num(double v) {
   return b;
 }
 
-// One rank in a child process; returns its report as text lines.
-std::string run_rank(const RunOptions& o, int rank, int nproc, const std::vector<int>& id_out,
-                     int id_in, std::chrono::seconds timeout) {
+}  // namespace
+
+std::string run_rank(const RunOptions& o, int rank, int nproc, int device, int local_ranks,
+                     const std::function<void(NcclId&)>& share_id, std::chrono::seconds timeout) {
   const std::string gpu = no_gpu_reason();
   if (!gpu.empty()) throw std::runtime_error("cannot run on the CUDA backend: " + gpu);
   const int devices = device_count();
-  if (devices < nproc)
-    throw std::runtime_error(std::to_string(nproc) + " processes need " + std::to_string(nproc) +
-                             " GPUs, found " + std::to_string(devices) +
+  if (devices < local_ranks)
+    throw std::runtime_error(std::to_string(local_ranks) + " processes on this host need " +
+                             std::to_string(local_ranks) + " GPUs, found " + std::to_string(devices) +
                              " (NCCL cannot put two ranks of one communicator on one GPU; nproc 1 "
                              "runs every rank on one GPU with the local communicator)");
-  use_device(rank);
-  reset_pool_peak(rank);
+  use_device(device);
+  reset_pool_peak(device);
   NcclId id;
-  if (rank == 0) {
-    id = nccl_unique_id();
-    for (int fd : id_out) write_all(fd, std::string(id.bytes.data(), id.bytes.size()));
-  } else {
-    read_exactly(id_in, id.bytes.data(), id.bytes.size(), timeout, "the NCCL unique id");
-  }
+  if (rank == 0) id = nccl_unique_id();
+  share_id(id);
   const Strategy& s = o.strategy;
   const RankLayout layout{static_cast<int>(s.dp), static_cast<int>(s.pp), static_cast<int>(s.tp)};
   TrainConfig cfg;
@@ -125,17 +123,27 @@ std::string run_rank(const RunOptions& o, int rank, int nproc, const std::vector
   out << "mem " << m.peak_total_bytes;
   for (int64_t b : m.peak_bytes) out << " " << b;
   for (int64_t b : m.current_bytes) out << " " << b;
-  out << "\ndevice " << pool_reserved_peak_bytes(rank) << "\nok\n";
+  out << "\ndevice " << pool_reserved_peak_bytes(device) << "\nok\n";
   return out.str();
 }
+
+namespace {
 
 // The child's whole life: run the rank, report into result_fd, return the exit status.
 int child_body(const RunOptions& o, int rank, int nproc, const std::vector<int>& id_out, int id_in,
                int result_fd, std::chrono::seconds timeout) {
   int code = 0;
   std::string text;
+  // Rank 0 writes the id into a pipe to every other child; they read theirs.
+  auto share = [&](NcclId& id) {
+    if (rank == 0) {
+      for (int fd : id_out) write_all(fd, std::string(id.bytes.data(), id.bytes.size()));
+    } else {
+      read_exactly(id_in, id.bytes.data(), id.bytes.size(), timeout, "the NCCL unique id");
+    }
+  };
   try {
-    text = run_rank(o, rank, nproc, id_out, id_in, timeout);
+    text = run_rank(o, rank, nproc, rank, nproc, share, timeout);
   } catch (const std::exception& e) {
     text = std::string("error ") + e.what() + "\n";
     code = 1;
@@ -153,7 +161,8 @@ struct Child {
   int status = 0;
 };
 
-// Parses a child's report into `r` (losses, norms and times from rank 0 only).
+}  // namespace
+
 void parse_report(const std::string& text, int rank, RunReport& r) {
   std::istringstream in(text);
   std::string key;
@@ -175,6 +184,8 @@ void parse_report(const std::string& text, int rank, RunReport& r) {
     }
   }
 }
+
+namespace {
 
 std::string child_error(const Child& c) {
   const auto at = c.text.find("error ");
@@ -298,10 +309,17 @@ RunReport train_multiprocess(const RunOptions& o, int nproc, std::chrono::second
     if (!e.empty() && (first_failed < 0 || r == first_failed))
       throw std::runtime_error("rank " + std::to_string(r) + ": " + e);
   }
+  std::vector<std::string> texts;
+  for (const Child& c : kids) texts.push_back(c.text);
+  return report_of(o, texts);
+}
+
+RunReport report_of(const RunOptions& o, const std::vector<std::string>& texts) {
+  const int nproc = static_cast<int>(texts.size());
   RunReport report;
   report.peak_bytes_per_rank.resize(nproc);
   report.device_peak_bytes.resize(nproc);
-  for (int r = 0; r < nproc; ++r) parse_report(kids[r].text, r, report);
+  for (int r = 0; r < nproc; ++r) parse_report(texts[r], r, report);
   report.step_time_s = typical_step_time(report.step_times_s);
   const int64_t seq = o.strategy.seq_len > 0 ? o.strategy.seq_len : o.model.seq_len;
   if (report.step_time_s > 0)

@@ -16,8 +16,10 @@
 //    child still running and reports the first error.
 #pragma once
 #include <chrono>
+#include <optional>
 #include <string>
 
+#include "executor/rendezvous.hpp"
 #include "executor/run.hpp"
 #include "executor/unit.hpp"
 
@@ -51,6 +53,12 @@ RunReport train_local(const RunOptions& options, ParamStore<float>* final_params
 // The forked multi-process run behind nproc > 1.
 RunReport train_multiprocess(const RunOptions& options, int nproc,
                              std::chrono::seconds comm_timeout, const std::string& worker_exe = "");
+// This process as one rank of a job another launcher started (mpirun, PMI, torchrun: `env`, its
+// size dp*tp*pp), on its host's GPU env.local_rank, over NCCL; the NCCL id and the reports pass
+// through the rendezvous at env.master_addr:master_port. Rank 0 returns the report, the others
+// nullopt; a failed rank makes every rank throw with its reason.
+std::optional<RunReport> train_launched(const RunOptions& options, const LaunchEnv& env,
+                                        std::chrono::seconds comm_timeout);
 inline constexpr const char* kCudaWorkerArg = "__shardplan_cuda_worker__";
 inline constexpr const char* kWorkerEnv = "SHARDPLAN_CUDA_WORKER";
 

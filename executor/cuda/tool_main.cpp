@@ -92,6 +92,15 @@ int run(const std::string& options_file, int nproc, int64_t timeout_s) {
   std::stringstream text;
   text << f.rdbuf();
   const executor::RunOptions o = executor::run_options_from_json(text.str(), options_file);
+  // Started by mpirun, PMI or torchrun: this process is one rank; only rank 0 prints the report.
+  if (const auto env = executor::launch_env()) {
+    if (nproc != 1)
+      throw UsageError("--nproc " + std::to_string(nproc) + ": started by " + env->launcher +
+                       ", which starts the ranks (one process per GPU); drop it");
+    const auto rep = executor::cuda::train_launched(o, *env, std::chrono::seconds(timeout_s));
+    if (rep) std::cout << executor::run_report_to_json(*rep) << "\n";
+    return 0;
+  }
   const executor::RunReport rep =
       executor::run_training_cuda(o, nproc, std::chrono::seconds(timeout_s), "/proc/self/exe");
   std::cout << executor::run_report_to_json(rep) << "\n";

@@ -6,6 +6,7 @@
 #include "tests/approx.hpp"
 
 #include <cmath>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -151,6 +152,41 @@ TEST_CASE("cli run/calibrate --backend cuda: the GPU path, or one line saying wh
     CHECK(one_error_line(b.err));
   }
 }
+
+#ifdef SHARDPLAN_TEST_CUDA_PROGRAM
+TEST_CASE("cli run --backend cuda under a launcher: every rank ends with its reason, none hangs") {
+  // Two ranks as torchrun (or mpirun -x MASTER_ADDR -x MASTER_PORT) starts them, on this host:
+  // they meet at the rendezvous; without two GPUs each says why it cannot run, with two they train
+  // and only rank 0 prints the report.
+  ScratchDir dir("cli_run_launched");
+  const std::string model = dir.write("tiny.json", kTiny);
+  const int port = 20000 + int(::getpid() % 20000);
+  std::string script = "cd " + quoted(dir.file("")) + " || exit 1\n";
+  for (int r : {1, 0}) {
+    const std::string rank = std::to_string(r);
+    script += std::string(r == 1 ? "(" : "") + "RANK=" + rank + " WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
+              std::to_string(port) + " timeout 120 " + quoted(SHARDPLAN_BINARY) + " run --backend cuda --model " +
+              quoted(model) + " --gpus 2 --tp 2 --global-batch 4 --steps 1 --json >out" + rank + " 2>err" + rank +
+              "; echo $? >status" + rank + (r == 1 ? ") & " : "; wait");
+  }
+  const std::string file = dir.write("ranks.sh", script);
+  REQUIRE(std::system(("bash " + file).c_str()) == 0);
+  const std::string s0 = shardplan_test::slurp(dir.file("status0")), s1 = shardplan_test::slurp(dir.file("status1"));
+  if (s0 == "0\n") {
+    CHECK(s1 == "0\n");
+    CHECK(nlohmann::json::parse(shardplan_test::slurp(dir.file("out0")))["backend"] == "cuda");
+    CHECK(shardplan_test::slurp(dir.file("out1")).empty());
+  } else {
+    for (int r : {0, 1}) {
+      CAPTURE(r);
+      const std::string err = shardplan_test::slurp(dir.file("err" + std::to_string(r)));
+      CHECK(shardplan_test::slurp(dir.file("status" + std::to_string(r))) == "2\n");
+      CHECK(one_error_line(err));
+      CHECK(err.rfind("error: rank ", 0) == 0);
+    }
+  }
+}
+#endif
 
 TEST_CASE("cli calibrate: writes a cluster profile that estimate accepts") {
   ScratchDir dir("cli_calibrate");
