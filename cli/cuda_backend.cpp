@@ -19,6 +19,7 @@
 
 #include "core/error.hpp"
 #include "core/hardware.hpp"
+#include "executor/rendezvous.hpp"
 #include "executor/run_json.hpp"
 
 extern char** environ;
@@ -131,7 +132,8 @@ std::optional<executor::RunReport> run_on_cuda(const executor::RunOptions& r, in
   const std::string report = run_program({"run", "--options", options.string(), "--nproc", std::to_string(nproc),
                                           "--comm-timeout", std::to_string(comm_timeout.count())},
                                          dir);
-  if (report.find_first_not_of(" \n") == std::string::npos) return std::nullopt;  // a launched rank but 0
+  // Under mpirun/PMI/torchrun only rank 0 reports (shardplan-cuda checked the environment).
+  if (const auto env = executor::launch_env(); env && env->rank != 0) return std::nullopt;
   return executor::run_report_from_json(report, "shardplan-cuda run's report");
 }
 
