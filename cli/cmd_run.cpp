@@ -17,6 +17,7 @@
 #include "cli/strategy_flags.hpp"
 #include "core/error.hpp"
 #include "executor/layout.hpp"
+#include "executor/rendezvous.hpp"
 #include "executor/run.hpp"
 #include "plan/plan.hpp"
 
@@ -65,6 +66,10 @@ executor::RunOptions resolve(const RunCliOptions& o) {
   if (!o.precision.empty() && !(o.cuda() && o.precision == "bf16"))
     throw UsageError("--precision " + o.precision + ": " + exec + " computes in " + math_of(o) +
                      " whatever the plan was made for; drop the flag");
+  if (o.cuda() && o.nproc_per_node != 1)
+    if (const auto env = executor::launch_env())
+      throw UsageError("--nproc-per-node: started by " + env->launcher +
+                       ", which starts one process per GPU itself; drop the flag");
   if (!o.cuda() && o.nproc_per_node != 1)
     throw UsageError("--nproc-per-node: the CPU executor runs every rank as a thread of this process; it is for --backend cuda");
   if (!o.cuda() && o.cmd->count("--comm-timeout") > 0)

@@ -118,6 +118,17 @@ std::optional<LaunchEnv> launch_env(const std::function<const char*(const char*)
 }
 
 Rendezvous::Rendezvous(const LaunchEnv& env, std::chrono::seconds timeout) : env_(env), timeout_(timeout) {
+  try {
+    meet();
+  } catch (...) {
+    close_all();  // a throwing constructor runs no destructor
+    throw;
+  }
+}
+
+void Rendezvous::meet() {
+  const LaunchEnv& env = env_;
+  const std::chrono::seconds timeout = timeout_;
   const auto deadline = Clock::now() + timeout;
   const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
   if (env.rank == 0) {
@@ -131,7 +142,6 @@ Rendezvous::Rendezvous(const LaunchEnv& env, std::chrono::seconds timeout) : env
     a.sin_port = htons(static_cast<uint16_t>(env.master_port));
     if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(listen_fd_, env.size) != 0) {
       const std::string why = std::strerror(errno);
-      ::close(listen_fd_);
       throw std::runtime_error("rendezvous: rank 0 cannot listen on port " + std::to_string(env.master_port) + ": " +
                                why + " (MASTER_PORT)");
     }
@@ -141,7 +151,6 @@ Rendezvous::Rendezvous(const LaunchEnv& env, std::chrono::seconds timeout) : env
       const int r = ::poll(&q, 1, left_ms(deadline));
       if (r < 0 && errno == EINTR) continue;
       if (r == 0) {
-        close_all();
         throw std::runtime_error("rendezvous: " + std::to_string(joined) + " of " + std::to_string(env.size) +
                                  " ranks met at port " + std::to_string(env.master_port) + " within " +
                                  std::to_string(timeout.count()) + " s");
@@ -149,7 +158,14 @@ Rendezvous::Rendezvous(const LaunchEnv& env, std::chrono::seconds timeout) : env
       const int fd = ::accept(listen_fd_, nullptr, nullptr);
       if (fd < 0) continue;
       int32_t rank = -1;
-      if (!recv_all(fd, &rank, sizeof rank, deadline) || rank < 1 || rank >= env.size || peers_[rank] >= 0) {
+      bool said = false;
+      try {
+        said = recv_all(fd, &rank, sizeof rank, deadline);
+      } catch (...) {
+        ::close(fd);
+        throw;
+      }
+      if (!said || rank < 1 || rank >= env.size || peers_[rank] >= 0) {
         ::close(fd);  // not one of ours, or a duplicate
         continue;
       }
@@ -179,9 +195,9 @@ Rendezvous::Rendezvous(const LaunchEnv& env, std::chrono::seconds timeout) : env
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ::freeaddrinfo(res);
+  peers_ = {fd};
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  peers_ = {fd};
   const int32_t rank = env.rank;
   send_all(fd, &rank, sizeof rank);
 }

@@ -45,6 +45,7 @@ class Rendezvous {
   std::vector<std::string> gather(const std::string& text);
 
  private:
+  void meet();
   void close_all();
   LaunchEnv env_;
   std::chrono::seconds timeout_;
