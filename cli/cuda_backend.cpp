@@ -106,8 +106,10 @@ std::string summary_of(const nlohmann::json& m) {
                      p.value("k", 0), p.value("tflops", 0.0));
   s += fmt::format("\nfused attention: forward {:.1f}, backward {:.1f} TFLOP/s\n", m.value("attention_fwd_tflops", 0.0),
                    m.value("attention_bwd_tflops", 0.0));
-  s += fmt::format("device copy {:.0f} GB/s; kernel launch {:.1f} us; runtime reserved {:.2f} GiB\n",
-                   m.value("copy_GBps", 0.0), m.value("launch_us", 0.0), m.value("reserved_bytes", 0.0) / double(1 << 30));
+  s += fmt::format("device copy {:.0f} GB/s; the executor's layernorm/GELU kernels {:.0f} GB/s ({}); kernel launch "
+                   "{:.1f} us; runtime reserved {:.2f} GiB\n",
+                   m.value("copy_GBps", 0.0), m.value("pointwise_GBps", 0.0), m.value("pointwise_detail", ""),
+                   m.value("launch_us", 0.0), m.value("reserved_bytes", 0.0) / double(1 << 30));
   for (const auto& p : m["all_reduce"])
     s += fmt::format("NCCL all-reduce of {} B: {:.1f} us, bus bandwidth {:.1f} GB/s\n", p.value("bytes", 0),
                      p.value("time_s", 0.0) * 1e6, p.value("bus_GBps", 0.0));

@@ -213,7 +213,8 @@ if cal:
     print(f"  best bf16 GEMM {best['tflops']:.0f} TFLOP/s ({best['m']}x{best['n']}x{best['k']}), gemm_peak_fraction {cal['gemm_peak_fraction']:.3f}")
     print(f"  fused attention fwd {cal['attention_fwd_tflops']:.1f} / bwd {cal['attention_bwd_tflops']:.1f} TFLOP/s"
           f" (fractions {cal['attention_fwd_fraction']:.3f} / {cal['attention_bwd_fraction']:.3f})")
-    print(f"  copy {cal['copy_GBps']:.0f} GB/s, launch {cal['launch_us']:.1f} us, runtime reserved {cal['reserved_bytes']/2**30:.2f} GiB")
+    print(f"  copy {cal['copy_GBps']:.0f} GB/s, layernorm/GELU kernels {cal.get('pointwise_GBps', 0):.0f} GB/s"
+          f" ({cal.get('pointwise_detail', '')}), launch {cal['launch_us']:.1f} us, runtime reserved {cal['reserved_bytes']/2**30:.2f} GiB")
 reserved = cal["reserved_bytes"] if cal else 0
 tables = []
 for i, plan in enumerate(plans):

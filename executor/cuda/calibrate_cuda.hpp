@@ -43,6 +43,10 @@ struct CudaCalibration {
   double attention_fwd_tflops = 0, attention_bwd_tflops = 0;  // FlashAttention FLOP convention
   std::string attention_shape;
   double copy_GBps = 0;       // device-to-device copy, read + write bytes / time
+  // The executor's memory-bound kernels (layernorm and GELU, forward and backward) on 8192 x
+  // 4096 elements: the bytes they move over their time, together and each ("name GB/s; ...").
+  double pointwise_GBps = 0;
+  std::string pointwise_detail;
   double launch_us = 0;       // per kernel, back to back
   double reserved_bytes = 0;  // taken by context, cuBLAS workspace (and NCCL) before any tensor
   std::vector<CudaCollectivePoint> all_reduce;  // bf16 over `devices` GPUs (empty with one)

@@ -127,6 +127,8 @@ int calibrate(const executor::cuda::CudaCalibrationOptions& o, const std::string
        {"attention_fwd_tflops", m.attention_fwd_tflops},
        {"attention_bwd_tflops", m.attention_bwd_tflops},
        {"copy_GBps", m.copy_GBps},
+       {"pointwise_GBps", m.pointwise_GBps},
+       {"pointwise_detail", m.pointwise_detail},
        {"launch_us", m.launch_us},
        {"reserved_bytes", m.reserved_bytes},
        {"all_reduce", ar},
