@@ -264,7 +264,7 @@ void register_run(CLI::App& app) {
   cmd->add_option("--checkpoint", o->checkpoint, "directory for a checkpoint written after the last step");
   cmd->add_flag("--resume", o->resume, "continue from the checkpoint in --checkpoint");
   cmd->add_option("--model", o->model, "zoo name or transformer spec / HF config.json");
-  cmd->add_option("--gpus", o->gpus, "ranks (threads)")->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  cmd->add_option("--gpus", o->gpus, "ranks (threads on the CPU backend)")->check(CLI::Range(int64_t{1}, int64_t{4096}));
   cmd->add_option("--global-batch", o->global_batch, "sequences per step")->check(pos);
   cmd->add_option("--seq-len", o->seq_len, "override the sequence length")->check(pos);
   cmd->add_option("--layers", o->layers, "override the layer count (CPU-sized runs)")->check(pos);
