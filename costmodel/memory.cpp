@@ -7,18 +7,17 @@
 
 namespace shardplan {
 
-StateBytes state_bytes(DType p, DType grad_reduce, bool fp8_param_gather) {
+StateBytes state_bytes(DType p, DType grad_reduce) {
   // Mixed precision keeps fp32 gradients (Megatron: 18 bytes per parameter) or, reduced in 16
   // bits, 2-byte ones (the ZeRO paper's 16 bytes per parameter).
   const double grads = dtype_bytes(grad_reduce);
   switch (p) {
     case DType::fp32:
     case DType::tf32: return {4, 4, 8};        // weights are the master copy: Adam m, v only
-    // bf16 weights (the FP8 copies of the GEMMs' weights: fp8_weight_cache_bytes). With
-    // fp8_param_gather the FP8-GEMM weights are 1 B of FP8 data (Megatron's uint8 parameter
-    // buffer) and the 1 B transpose TE keeps (Float8Tensor update_usage), no bf16 copy: 2 B as well;
-    // the embedding, output layer and norms stay bf16.
-    case DType::fp8: (void)fp8_param_gather; return {2, grads, 12};
+    // 16-bit weights. FP8 training too: bf16 weights (the FP8 copies of the GEMMs' weights are
+    // fp8_weight_cache_bytes), or with fp8_param_gather 1 B of FP8 data (Megatron's uint8
+    // parameter buffer) and the 1 B transpose TE keeps (Float8Tensor update_usage) for the
+    // FP8-GEMM weights and bf16 for the embedding, output layer and norms: 2 B either way.
     default: return {2, grads, 12};
   }
 }

@@ -16,10 +16,9 @@ struct StateBytes {
   double weights = 2, grads = 4, optimizer = 12;
 };
 // grad_reduce: Strategy::grad_reduce (fp32, or the 16-bit type of the training).
-// fp8_param_gather: Strategy::fp8_param_gather (FP8 weights only, no 16-bit copy).
-StateBytes state_bytes(DType precision, DType grad_reduce, bool fp8_param_gather = false);
+StateBytes state_bytes(DType precision, DType grad_reduce);
 inline StateBytes state_bytes(const Strategy& s) {
-  return state_bytes(s.precision, s.grad_reduce, s.fp8_param_gather);
+  return state_bytes(s.precision, s.grad_reduce);
 }
 // Bytes per FP8-GEMM weight parameter (BlockCost::fp8_weight_params) that FP8 training keeps
 // beside the bf16 weight: Transformer Engine, called by Megatron-Core with is_first_microbatch
