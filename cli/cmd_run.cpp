@@ -61,7 +61,16 @@ ModelSpec scaled(ModelSpec m, const RunCliOptions& o) {
   return m;
 }
 
-executor::RunOptions resolve(const RunCliOptions& o) {
+// A plan file's prediction beside the measurement (CUDA runs of the plan's own model): its step
+// time and peak memory per GPU, as the plan file stores them; null without one.
+struct Predicted {
+  std::string cluster;
+  double step_time_s = 0, peak_memory_bytes = 0;
+};
+
+// The run the options ask for; `predicted` gets a plan file's prediction when a CUDA run of the
+// plan's own (unresized) model can be set beside it.
+executor::RunOptions resolve(const RunCliOptions& o, std::optional<Predicted>& predicted) {
   const std::string exec = o.cuda() ? "the CUDA executor" : "the CPU executor";
   if (!o.precision.empty() && !(o.cuda() && o.precision == "bf16"))
     throw UsageError("--precision " + o.precision + ": " + exec + " computes in " + math_of(o) +
@@ -85,6 +94,9 @@ executor::RunOptions resolve(const RunCliOptions& o) {
       throw InputError(o.plan_file, "/model", "expected a transformer spec model (" + exec + " cannot run an op graph)");
     r.model = scaled(*p.model.spec, o);
     r.strategy = p.strategy;
+    if (o.cuda() && !o.resized())
+      predicted = Predicted{p.cluster.name, p.prediction.value("step_time_s", 0.0),
+                            p.prediction.value("peak_memory_bytes", 0.0)};
   } else {
     if (o.model.empty() || o.gpus == 0 || o.global_batch == 0)
       throw UsageError("give a plan file, or --model, --gpus and --global-batch");
@@ -135,13 +147,6 @@ executor::RunOptions resolve(const RunCliOptions& o) {
 const executor::MemCategory kCategories[] = {
     executor::MemCategory::weights, executor::MemCategory::gradients, executor::MemCategory::optimizer_states,
     executor::MemCategory::activations, executor::MemCategory::temporaries};
-
-// A plan file's prediction beside the measurement (CUDA runs of the plan's own model): its step
-// time and peak memory per GPU, as the plan file stores them; null without one.
-struct Predicted {
-  std::string cluster;
-  double step_time_s = 0, peak_memory_bytes = 0;
-};
 
 nlohmann::ordered_json report_json(const RunCliOptions& o, const executor::RunOptions& r, const executor::RunReport& rep,
                                    int64_t first, const std::optional<Predicted>& pred) {
@@ -220,22 +225,14 @@ std::string report_text(const RunCliOptions& o, const executor::RunOptions& r, c
   return out;
 }
 
-// The plan file's prediction, for a CUDA run of the plan's own (unresized) model.
-std::optional<Predicted> predicted(const RunCliOptions& o) {
-  if (!o.cuda() || o.plan_file.empty() || o.resized()) return std::nullopt;
-  const Plan p = read_plan_file(o.plan_file);
-  return Predicted{p.cluster.name, p.prediction.value("step_time_s", 0.0),
-                   p.prediction.value("peak_memory_bytes", 0.0)};
-}
-
 void run_run(const RunCliOptions& o) {
-  const executor::RunOptions r = resolve(o);
+  std::optional<Predicted> pred;
+  const executor::RunOptions r = resolve(o, pred);
   std::optional<executor::RunReport> got =
       o.cuda() ? run_on_cuda(r, o.nproc_per_node, std::chrono::seconds(o.comm_timeout_s)) : executor::run_training(r);
   if (!got) return;  // one rank of an mpirun/torchrun job, not rank 0: rank 0 reports
   const executor::RunReport& rep = *got;
   const int64_t first = r.steps - int64_t(rep.losses.size());
-  const std::optional<Predicted> pred = predicted(o);
   if (o.json) std::cout << report_json(o, r, rep, first, pred).dump(1) << "\n";
   else std::cout << report_text(o, r, rep, first, pred);
 }

@@ -14,11 +14,11 @@
 #include <fmt/format.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <vector>
 
 #include "core/error.hpp"
 #include "core/hardware.hpp"
+#include "core/json_reader.hpp"
 #include "executor/rendezvous.hpp"
 #include "executor/run_json.hpp"
 
@@ -29,13 +29,6 @@ namespace shardplan::cli {
 namespace fs = std::filesystem;
 
 namespace {
-std::string read_text(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
 // A directory of its own under $TMPDIR, removed with everything in it.
 class TempDir {
  public:
@@ -65,9 +58,10 @@ std::string require_program() {
   return p;
 }
 
-// Runs shardplan-cuda with `args`; its stdout, or a UsageError with the last line of its stderr.
-std::string run_program(const std::vector<std::string>& args, const TempDir& dir) {
-  std::vector<std::string> argv_s = {require_program()};
+// Runs `program` (shardplan-cuda) with `args`; its stdout, or a UsageError with the last line of
+// its stderr.
+std::string run_program(const std::string& program, const std::vector<std::string>& args, const TempDir& dir) {
+  std::vector<std::string> argv_s = {program};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& a : argv_s) argv.push_back(a.data());
@@ -84,9 +78,9 @@ std::string run_program(const std::vector<std::string>& args, const TempDir& dir
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return read_text(out);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return read_input_file(out);
   // Its last line is the reason ("shardplan-cuda: ..."); say it as ours.
-  std::string why = read_text(err);
+  std::string why = read_input_file(err);
   while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
   if (auto nl = why.rfind('\n'); nl != std::string::npos) why = why.substr(nl + 1);
   const std::string prefix = "shardplan-cuda: ";
@@ -127,11 +121,11 @@ std::string cuda_program() {
 
 std::optional<executor::RunReport> run_on_cuda(const executor::RunOptions& r, int nproc,
                                                std::chrono::seconds comm_timeout) {
-  require_program();
+  const std::string program = require_program();
   TempDir dir;
   const fs::path options = dir / "options.json";
   std::ofstream(options) << executor::run_options_to_json(r);
-  const std::string report = run_program({"run", "--options", options.string(), "--nproc", std::to_string(nproc),
+  const std::string report = run_program(program, {"run", "--options", options.string(), "--nproc", std::to_string(nproc),
                                           "--comm-timeout", std::to_string(comm_timeout.count())},
                                          dir);
   // Under mpirun/PMI/torchrun only rank 0 reports (shardplan-cuda checked the environment).
@@ -140,15 +134,15 @@ std::optional<executor::RunReport> run_on_cuda(const executor::RunOptions& r, in
 }
 
 CudaCalibrationResult calibrate_on_cuda(const std::string& gpu_preset, double seconds_per_point) {
-  require_program();
+  const std::string program = require_program();
   TempDir dir;
   const fs::path profile = dir / "profile.json";
   std::vector<std::string> args = {"calibrate", "--out", profile.string(), "--json", "--seconds-per-point",
                                    fmt::format("{}", seconds_per_point)};
   if (!gpu_preset.empty()) args.insert(args.end(), {"--gpu-preset", gpu_preset});
   CudaCalibrationResult res;
-  res.measurements_json = run_program(args, dir);
-  res.profile_json = read_text(profile);
+  res.measurements_json = run_program(program, args, dir);
+  res.profile_json = read_input_file(profile.string());
   try {
     const nlohmann::ordered_json p = nlohmann::ordered_json::parse(res.profile_json);
     res.gpu_json = p.at("gpu").dump(2) + "\n";

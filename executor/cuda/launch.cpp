@@ -14,7 +14,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -24,6 +23,7 @@
 #include "executor/cuda/launch_internal.hpp"
 #include "executor/cuda/run_cuda.hpp"
 #include "executor/cuda/trainer.hpp"
+#include "core/json_reader.hpp"
 #include "executor/run_json.hpp"
 
 namespace shardplan::executor::cuda {
@@ -185,11 +185,18 @@ void parse_report(const std::string& text, int rank, RunReport& r) {
   }
 }
 
+std::string report_error(const std::string& text) {
+  const auto at = text.find("error ");
+  if (at == std::string::npos) return "";
+  std::string why = text.substr(at + 6);
+  while (!why.empty() && why.back() == '\n') why.pop_back();
+  return why;
+}
+
 namespace {
 
 std::string child_error(const Child& c) {
-  const auto at = c.text.find("error ");
-  if (at != std::string::npos) return c.text.substr(at + 6);
+  if (std::string why = report_error(c.text); !why.empty()) return why;
   if (c.exited && WIFSIGNALED(c.status))
     return "killed by signal " + std::to_string(WTERMSIG(c.status));
   if (c.exited && WIFEXITED(c.status) && WEXITSTATUS(c.status) != 0)
@@ -351,10 +358,7 @@ bool run_cuda_worker_if_requested(int argc, char** argv, int* rc) {
   }
   RunOptions o;
   try {
-    std::ifstream f(options_file);
-    std::stringstream text;
-    text << f.rdbuf();
-    o = run_options_from_json(text.str(), options_file);
+    o = run_options_from_json(read_input_file(options_file), options_file);
   } catch (const std::exception& e) {
     cuda::write_all(result_fd, std::string("error reading the run's options ") + options_file +
                                    ": " + e.what() + "\n");

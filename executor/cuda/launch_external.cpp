@@ -41,9 +41,8 @@ std::optional<RunReport> train_launched(const RunOptions& o, const LaunchEnv& en
       }
     }
   }
-  const bool failed = text.rfind("error ", 0) == 0;
-  std::string own = failed ? text.substr(6) : "";
-  while (!own.empty() && own.back() == '\n') own.pop_back();
+  const std::string own = report_error(text);
+  const bool failed = !own.empty();
   std::vector<std::string> all;
   try {
     all = rv.gather(text);
@@ -55,14 +54,9 @@ std::optional<RunReport> train_launched(const RunOptions& o, const LaunchEnv& en
     if (failed) throw std::runtime_error("rank " + std::to_string(env.rank) + ": " + own);
     return std::nullopt;
   }
-  for (size_t r = 0; r < all.size(); ++r) {
-    const auto at = all[r].find("error ");
-    if (at != std::string::npos) {
-      std::string why = all[r].substr(at + 6);
-      while (!why.empty() && why.back() == '\n') why.pop_back();
+  for (size_t r = 0; r < all.size(); ++r)
+    if (const std::string why = report_error(all[r]); !why.empty())
       throw std::runtime_error("rank " + std::to_string(r) + ": " + why);
-    }
-  }
   return report_of(o, all);
 }
 

@@ -21,6 +21,10 @@ std::string run_rank(const RunOptions& o, int rank, int nproc, int device, int l
 // One rank's text report into `r` (losses, norms and times from rank 0 only).
 void parse_report(const std::string& text, int rank, RunReport& r);
 
+// The reason a rank's text report gives for failing ("error <reason>"), without trailing
+// newlines; "" when it gives none.
+std::string report_error(const std::string& text);
+
 // The report of a run from every rank's text, in rank order.
 RunReport report_of(const RunOptions& o, const std::vector<std::string>& texts);
 

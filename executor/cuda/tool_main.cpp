@@ -9,11 +9,11 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "core/hardware.hpp"
+#include "core/json_reader.hpp"
 #include "core/strategy.hpp"
 #include "executor/cuda/calibrate_cuda.hpp"
 #include "executor/cuda/comm_nccl.hpp"
@@ -87,11 +87,7 @@ int train(const TrainArgs& a) {
 
 // `run`: the options file in, the report out (both executor/run_json.hpp).
 int run(const std::string& options_file, int nproc, int64_t timeout_s) {
-  std::ifstream f(options_file);
-  if (!f) throw InputError(options_file, "/", "cannot read the run's options");
-  std::stringstream text;
-  text << f.rdbuf();
-  const executor::RunOptions o = executor::run_options_from_json(text.str(), options_file);
+  const executor::RunOptions o = executor::run_options_from_json(read_input_file(options_file), options_file);
   // Started by mpirun, PMI or torchrun: this process is one rank; only rank 0 prints the report.
   if (const auto env = executor::launch_env()) {
     if (nproc != 1)
