@@ -153,6 +153,15 @@ double optimizer_time_s(const GpuSpec& gpu, DType precision, double grad_bytes, 
   const double cast = grad_bytes < 4 ? grad_bytes + 4 : 0;
   return memory_time_s(gpu, grad_bytes * grad_params + shard_params * (unscale + cast + 4 + 28 + copy), 12);
 }
+// Megatron's scatter/gather between stages: each TP rank sends 1/tp of a chunk's boundary
+// activation (boundary_bytes, already 1/tp under SP), and without SP the receiving stage
+// all-gathers it over its TP group.
+double p2p_message_bytes(const Strategy& s, double boundary_bytes) {
+  return s.sp ? boundary_bytes : boundary_bytes / double(s.tp);
+}
+double p2p_regather_s(const Strategy& s, const ClusterSpec& cluster, double boundary_bytes) {
+  return !s.sp && s.tp > 1 ? all_gather_s(place_group(cluster, s.tp, 1), boundary_bytes) : 0;
+}
 }  // namespace
 
 // (pipeline.hpp) What a step's gradient reduction of `comm` leaves exposed after the last backward when it
@@ -235,14 +244,10 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
     in.optimizer_s.push_back(optimizer_time_s(cluster.gpu, s.precision, state_bytes(s).grads, grads_held, local));
   }
   if (s.pp > 1) {
-    // Megatron's scatter/gather: each TP rank sends 1/tp of the activation, then the receiving
-    // stage all-gathers it over NVLink (already sharded under SP).
     double bytes = 0;
     for (const auto& st : in.stage) bytes = std::max(bytes, st.boundary_bytes);
-    const int64_t stride = s.tp * s.cp * s.dp;
-    double msg = s.sp ? bytes : bytes / double(s.tp);
-    in.p2p_s = p2p_s(cluster, stride, s.pp, msg);
-    if (!s.sp && s.tp > 1) in.p2p_s += all_gather_s(place_group(cluster, s.tp, 1), bytes);
+    in.p2p_s = p2p_s(cluster, s.tp * s.cp * s.dp, s.pp, p2p_message_bytes(s, bytes)) +
+               p2p_regather_s(s, cluster, bytes);
   }
   (void)g;
 }
@@ -316,7 +321,7 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
     cc.bwd_weight_s = x.bwd_weight_s;
     cc.recompute_s = x.recompute_s;
     cc.activation_bytes = x.saved_bytes;
-    cc.send_bytes = x.boundary_bytes;
+    cc.send_bytes = p2p_message_bytes(s, x.boundary_bytes);
     cc.grad_bytes = (x.dense_params + x.expert_params) * state_bytes(s).grads;
     cc.blocks = std::max<int64_t>(1, x.blocks);
     cc.param_gather_bytes =
@@ -365,7 +370,11 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
   }
   if (s.pp > 1) {
     const NetworkLevel& l = p2p_level(cluster, s.tp * s.cp * s.dp, s.pp);
-    sc.p2p = Link{l.bandwidth_GBps * 1e9 * l.efficiency, l.latency_us * 1e-6, l.name};
+    // The receiver's all-gather (no SP) is a fixed time per transfer, as the estimate prices it
+    // (for the largest boundary).
+    double bytes = 0;
+    for (const ChunkTotals& x : chunks) bytes = std::max(bytes, x.boundary_bytes);
+    sc.p2p = Link{l.bandwidth_GBps * 1e9 * l.efficiency, l.latency_us * 1e-6 + p2p_regather_s(s, cluster, bytes), l.name};
     sc.p2p_on_nic = p2p_crosses_domain(cluster, s.tp * s.cp * s.dp, s.pp);
   }
   const NetworkLevel& dl = *dp.outer;

@@ -41,6 +41,22 @@ PipelineInputs uniform(const Strategy& s, double f, double b, double w) {
   in.optimizer_s.assign(s.pp, 0);
   return in;
 }
+
+// A 4-layer GPT (h 1024, 16 heads, vocab 51200, s 1024) for the tests that price real blocks.
+OpGraph gpt_small_graph() {
+  ModelSpec m;
+  m.name = "gpt-small";
+  m.layers = 4;
+  m.hidden = 1024;
+  m.heads = 16;
+  m.kv_heads = 16;
+  m.head_dim = 64;
+  m.ffn_hidden = 4096;
+  m.vocab = 51200;
+  m.seq_len = 1024;
+  m.tied_embeddings = true;
+  return build_transformer_graph(m);
+}
 }  // namespace
 
 TEST_CASE("pipeline: 1F1B and GPipe bubble is (p-1)/m of the ideal time") {
@@ -139,18 +155,7 @@ TEST_CASE("pipeline: the Estimator's bubble is the sum of its stage times minus 
   // A 4-layer GPT on 4 GPUs, pp = 4, m = 8: Megatron's even split puts embedding + layer0 on
   // stage 0 and layer3 + head on stage 3, so stages differ; with zero 0 the 1F1B bubble is
   // sum_i t_i - max_i t_i, t_i = F + B + W + R of stage i per micro-batch (from stage_costs).
-  ModelSpec m;
-  m.name = "gpt-small";
-  m.layers = 4;
-  m.hidden = 1024;
-  m.heads = 16;
-  m.kv_heads = 16;
-  m.head_dim = 64;
-  m.ffn_hidden = 4096;
-  m.vocab = 51200;
-  m.seq_len = 1024;
-  m.tied_embeddings = true;
-  OpGraph g = build_transformer_graph(m);
+  OpGraph g = gpt_small_graph();
   ClusterSpec c = load_cluster("dgx-a100");
   c.set_gpu_count(4);
   Estimator est(g, c);
@@ -174,22 +179,11 @@ TEST_CASE("pipeline: the Estimator's bubble is the sum of its stage times minus 
 }
 
 TEST_CASE("pipeline: stage_costs hands the simulator the whole DP reduce with its NIC part") {
-  // gpt-small (as above) on dgx-a100 with dp = 4 x pp = 4 (tp 1): a DP group of 4 ranks 1 apart
+  // gpt-small on dgx-a100 with dp = 4 x pp = 4 (tp 1): a DP group of 4 ranks 1 apart
   // stays inside a node of 8, so its reduce does not go through the NIC; the pipeline's stages 4
   // ranks apart (0, 4, 8, 12) leave the node between the second and third stage, so p2p does.
   // With pp = 4 x dp = 4 x tp = 8 the DP group (stride 8) and p2p (stride 32) both leave the node.
-  ModelSpec m;
-  m.name = "gpt-small";
-  m.layers = 4;
-  m.hidden = 1024;
-  m.heads = 16;
-  m.kv_heads = 16;
-  m.head_dim = 64;
-  m.ffn_hidden = 4096;
-  m.vocab = 51200;
-  m.seq_len = 1024;
-  m.tied_embeddings = true;
-  OpGraph g = build_transformer_graph(m);
+  OpGraph g = gpt_small_graph();
   for (int64_t tp : {1, 8}) {
     ClusterSpec c = load_cluster("dgx-a100");
     c.set_gpu_count(16 * tp);
@@ -209,6 +203,29 @@ TEST_CASE("pipeline: stage_costs hands the simulator the whole DP reduce with it
       CHECK(sc.dp_comm_nic_s[i] == testing::rel(all_reduce_time(dp, grads).nic_s).epsilon(1e-9));
       CHECK((sc.dp_comm_nic_s[i] > 0) == (tp == 8));
     }
+  }
+}
+
+TEST_CASE("pipeline: stage_costs sends each TP rank's share between stages, as the estimate prices it") {
+  // gpt-small, tp 8 x pp 4 on dgx-a100, micro-batch 1: a chunk's boundary activation is
+  // s x h x 2 B = 1024 x 1024 x 2 = 2 MiB. Megatron's scatter/gather sends 1/8 of it per TP rank
+  // (256 KiB) and, without SP, the receiving stage all-gathers the 2 MiB over NVLink; under SP the
+  // activation is already sharded (256 KiB per rank) and nothing is re-gathered. The simulator's
+  // transfer (latency + bytes / bandwidth) is then the estimate's p2p time.
+  OpGraph g = gpt_small_graph();
+  ClusterSpec c = load_cluster("dgx-a100");
+  c.set_gpu_count(32);
+  Estimator est(g, c);
+  for (bool sp : {false, true}) {
+    INFO("sp=", sp);
+    Strategy s;
+    s.pp = 4, s.tp = 8, s.sp = sp, s.global_batch = 8;
+    StageCosts sc = est.stage_costs(s);
+    const double full = 1024.0 * 1024 * 2, share = full / 8;
+    CHECK(sc.chunks[0][0].send_bytes == testing::rel(share).epsilon(1e-12));
+    const double regather = sp ? 0 : all_gather_s(place_group(c, 8, 1), full);
+    CHECK(sc.p2p.latency_s + sc.chunks[0][0].send_bytes / sc.p2p.bandwidth_Bps ==
+          testing::rel(p2p_s(c, 8, 4, share) + regather).epsilon(1e-9));
   }
 }
 
