@@ -8,6 +8,7 @@
 #include "costmodel/collectives.hpp"
 #include "costmodel/gemm.hpp"
 #include "costmodel/memory.hpp"
+#include "costmodel/tp_overlap.hpp"
 
 namespace shardplan {
 
@@ -132,9 +133,11 @@ class DpCollectivesPerStage {
 
 // The part of `c` that `hide_s` of compute running beside it cannot hide, keeping its split
 // between fixed time and NIC time.
-CommTime exposed(const CommTime& c, double hide_s) {
+// What of a collective run beside `hide_s` of compute the step pays (beside_compute_s), with
+// the collective's split between the NIC and the rest kept.
+CommTime exposed(const GpuSpec& gpu, const CommTime& c, double hide_s) {
   const double t = c.total_s();
-  return t > 0 ? c.scaled(std::max(0.0, t - hide_s) / t) : c;
+  return t > 0 ? c.scaled(beside_compute_s(gpu, t, std::max(0.0, t - hide_s)) / t) : c;
 }
 
 // The optimizer step of Megatron's mixed-precision optimizer, memory-bound, per parameter:
@@ -193,6 +196,7 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
   in.dp_comm_s.clear();
   in.dp_per_micro_batch_s.clear();
   in.optimizer_s.clear();
+  in.drain_stretch_s.clear();
   in.p2p_s = 0;
   const GroupPlacement dp = dp_group(s, cluster), edp = expert_dp_group(s, cluster);
   DpCollectivesPerStage collectives(dp, edp, s);
@@ -203,25 +207,33 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
     double bwd = st.bwd_input_s + st.bwd_weight_s + st.recompute_s;
     double once = 0, per_mb = 0;
     const bool ov = s.overlap_grad_reduce;
+    // A collective of `comm` hidden behind `hide` of compute: its exposed tail, or the SMs it
+    // takes from that compute, whichever costs more (beside_compute_s).
+    auto beside = [&](double comm, double hide) {
+      return beside_compute_s(cluster.gpu, comm, std::max(0.0, comm - hide));
+    };
     switch (zero_within_step(s)) {
-      case 0: once = ov ? exposed_after_backward(ar, bwd, s.vp, s.pp) : ar; break;
+      case 0:
+        once = ov ? beside_compute_s(cluster.gpu, ar, exposed_after_backward(ar, bwd, s.vp, s.pp)) : ar;
+        break;
       case 1:
-        once = ov ? exposed_after_backward(rs, bwd, s.vp, s.pp) + std::max(0.0, ag - st.fwd_s) : rs + ag;
+        once = ov ? beside_compute_s(cluster.gpu, rs, exposed_after_backward(rs, bwd, s.vp, s.pp)) +
+                        beside(ag, st.fwd_s)
+                  : rs + ag;
         break;
       case 2:  // gradients are sharded, so every micro-batch's gradients are reduce-scattered
         // as its backward produces them; nothing waits for the reduction, which runs on beside
         // the next micro-batch's forward too. The last one has only its own backward to hide in.
         if (ov) {
-          per_mb = std::max(0.0, rs_unit - bwd - st.fwd_s);
-          once = std::max(0.0, rs_unit - bwd) - per_mb;
+          per_mb = beside(rs_unit, bwd + st.fwd_s);
+          once = beside(rs_unit, bwd) - per_mb;
         } else {
           per_mb = rs_unit;
         }
-        once += ov ? std::max(0.0, ag - st.fwd_s) : ag;
+        once += ov ? beside(ag, st.fwd_s) : ag;
         break;
       default:  // ZeRO-3: gather parameters for forward and backward of every micro-batch
-        per_mb = ov ? std::max(0.0, ag_unit - st.fwd_s) + std::max(0.0, ag_unit + rs_unit - bwd)
-                    : 2 * ag_unit + rs_unit;
+        per_mb = ov ? beside(ag_unit, st.fwd_s) + beside(ag_unit + rs_unit, bwd) : 2 * ag_unit + rs_unit;
         break;
     }
     if (regathers_before_backward(s) && !ov) {
@@ -231,11 +243,16 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
       // ahead); under ZB-H1 that pass leaves the weight gradients to the W pass. The last
       // micro-batch's backward carries the step's reduce-scatter beside its gathers.
       const double b_pass = bwd - (s.schedule == Schedule::zero_bubble ? st.bwd_weight_s : 0);
-      per_mb = std::max(0.0, ag_unit - b_pass);
-      once = std::max(0.0, ag_unit + rs - bwd - per_mb) + std::max(0.0, ag - st.fwd_s);
+      per_mb = beside(ag_unit, b_pass);
+      once = std::max(0.0, beside(ag_unit + rs, bwd) - per_mb) + beside(ag, st.fwd_s);
     }
     in.dp_comm_s.push_back(once);
     in.dp_per_micro_batch_s.push_back(per_mb);
+    // The step's reduction (ZeRO 0/1) beside the stage's last backward passes: at most the whole
+    // of one micro-batch's backward at the rate the collective leaves (as the simulator runs it).
+    const double kf = comm_sm_fraction(cluster.gpu);
+    const double reduced = zero_within_step(s) == 0 ? ar : zero_within_step(s) == 1 ? rs : 0;
+    in.drain_stretch_s.push_back(ov && kf < 1 ? kf * std::min(reduced, bwd / (1 - kf)) : 0);
     double local = st.dense_params / (s.zero >= 1 ? double(s.dp * s.cp) : 1.0) +
                    st.expert_params / (s.zero >= 1 ? double(expert_dp(s)) : 1.0);
     const bool zg = grads_sharded_in_step(s);
@@ -291,12 +308,14 @@ PipelineResult pipeline_time(const PipelineInputs& in) {
   b.pp_bubble_s = bubble;
   b.pp_comm_s = p > 1 ? 2 * in.p2p_s * (m * v + double(p) - 1) : 0;
   size_t tail_stage = 0;
-  double tail = -1;
-  for (size_t i = 0; i < p; ++i) {
-    double ti = in.dp_comm_s[i] + in.optimizer_s[i];
-    if (ti > tail) tail = ti, tail_stage = i;
+  double tail = -1, drain = 0, tail_drain = 0;  // drain: the stretch of the stages after i
+  for (size_t i = p; i-- > 0;) {
+    double ti = drain + in.dp_comm_s[i] + in.optimizer_s[i];
+    if (ti >= tail) tail = ti, tail_stage = i, tail_drain = drain;
+    drain += in.drain_stretch_s.empty() ? 0 : in.drain_stretch_s[i];
   }
-  b.dp_comm_s = in.dp_comm_s[tail_stage] + m * in.dp_per_micro_batch_s[k];
+  // The drain's stretch is the DP reduction's doing: it counts as exposed DP communication.
+  b.dp_comm_s = tail_drain + in.dp_comm_s[tail_stage] + m * in.dp_per_micro_batch_s[k];
   b.optimizer_s = in.optimizer_s[tail_stage];
   r.step_s = m * t[k] + bubble + b.pp_comm_s + tail;
   return r;
@@ -310,6 +329,7 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
   sc.micro_batches = s.micro_batches();
   sc.schedule = s.schedule;
   sc.overlap_grad_reduce = s.overlap_grad_reduce;
+  sc.comm_sm_fraction = comm_sm_fraction(cluster.gpu);
   sc.chunks.assign(s.pp, std::vector<ChunkCost>(s.vp));
   PipelineInputs in = pipeline_inputs(s, cluster, g, chunks);
   std::vector<StageMemory> mem = stage_memory(s, cluster, g, chunks);
@@ -346,10 +366,10 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
     CommTime once, gather, reduce;
     switch (zero_within_step(s)) {
       case 0: once = c.ar; break;
-      case 1: once = c.rs + (ov ? exposed(c.ag, st.fwd_s) : c.ag); break;
+      case 1: once = c.rs + (ov ? exposed(cluster.gpu, c.ag, st.fwd_s) : c.ag); break;
       case 2:
         reduce = c.rs_unit;
-        once = ov ? exposed(c.ag, st.fwd_s) : c.ag;
+        once = ov ? exposed(cluster.gpu, c.ag, st.fwd_s) : c.ag;
         break;
       default:
         gather = c.ag_unit;

@@ -31,6 +31,10 @@ struct PipelineInputs {
   std::vector<double> dp_comm_s;    // per stage: gradient reduction (+ param gather) if alone
   std::vector<double> dp_per_micro_batch_s;  // per stage: ZeRO-2/3 traffic of each micro-batch
   std::vector<double> optimizer_s;  // per stage
+  // Per stage: how much longer its last backward passes run because the step's gradient
+  // reduction, issued beside them, holds some of the SMs; the drain carries it to the stages
+  // before (each waits for the gradients of the one after).
+  std::vector<double> drain_stretch_s;
   double p2p_s = 0;                 // one activation transfer between stages
 };
 

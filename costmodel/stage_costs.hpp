@@ -61,6 +61,10 @@ struct StageCosts {
   Link nic;      // each GPU's own NIC (the first level above NVLink), shared by all its traffic
   bool p2p_on_nic = false;  // stage-to-stage transfers leave the NVLink domain (share the NIC)
   bool overlap_grad_reduce = true;
+  // The SMs the DP collectives' kernels hold while they run beside compute (comm_sms / sms): with
+  // overlap_grad_reduce, a pass that a reduction or gather runs beside is that fraction of the
+  // collective's time longer (beside_compute_s in the estimate).
+  double comm_sm_fraction = 0;
 };
 
 }  // namespace shardplan

@@ -19,6 +19,12 @@ double beside_collective(const GpuSpec& gpu, double g, double c) {
   return c * f >= g ? c : g + c * (1 - f);
 }
 
+double comm_sm_fraction(const GpuSpec& gpu) { return 1 - gemm_share(gpu); }
+
+double beside_compute_s(const GpuSpec& gpu, double comm, double exposed) {
+  return std::max(exposed, comm * comm_sm_fraction(gpu));
+}
+
 double te_ring_exchange_s(const GpuSpec& gpu, DType dt, double m, double n, double k, double tp,
                           double all_gather_s) {
   // The chunks run on Transformer Engine's rotating compute streams (num_max_streams 3), so

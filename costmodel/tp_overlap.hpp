@@ -13,6 +13,16 @@ namespace shardplan {
 // collective is done. Returns the time both take (>= max(g, c)).
 double beside_collective(const GpuSpec& gpu, double g, double c);
 
+// The fraction of the SMs a collective's kernels hold while they run (comm_sms / sms; 0 for a
+// profile without SMs).
+double comm_sm_fraction(const GpuSpec& gpu);
+
+// What a collective of `comm` seconds issued beside compute (a DP reduction behind the backward,
+// ZeRO-3's gathers) costs the step when `exposed` seconds of it outlast that compute: the compute
+// runs on the SMs the collective leaves while they overlap, so the cost is the larger of the
+// exposed tail and comm * comm_sm_fraction (beside_collective's two cases, max(c - g, c (1 - f))).
+double beside_compute_s(const GpuSpec& gpu, double comm, double exposed);
+
 // Ring exchange (the all-gathers before qkv/fc1 forward and proj/fc2 input-gradient): the GEMM
 // (m x k) x (k x n) is cut into tp chunks of m/tp rows; chunk i computes while the copy engines
 // bring shard i+1 (no SMs taken). The chunks run on rotating streams and fill each other's waves,

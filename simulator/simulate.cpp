@@ -175,10 +175,26 @@ void Builder::build_stage(int64_t s) {
     const bool reduces = rs_s > 0 && frees(p);                           // every micro-batch
     const bool split = overlap && dp_s > 0 && i == last_bwd[p.chunk] && share[p.chunk] > 0;  // once
     const int64_t parts = gathers || reduces ? K : split ? std::max(o_.grad_buckets_per_chunk, K) : 1;
-    const double dur = p.kind == Pass::F   ? cc.fwd_s
-                       : p.kind == Pass::W ? cc.bwd_weight_s
-                       : has_w[p.chunk]    ? cc.bwd_input_s
-                                           : cc.bwd_input_s + cc.bwd_weight_s;
+    const double alone = p.kind == Pass::F   ? cc.fwd_s
+                         : p.kind == Pass::W ? cc.bwd_weight_s
+                         : has_w[p.chunk]    ? cc.bwd_input_s
+                                             : cc.bwd_input_s + cc.bwd_weight_s;
+    // With overlap the collectives issued beside this pass hold comm_sm_fraction k of the SMs
+    // while they run, which lengthens it by k times the part of them it overlaps: the step's
+    // reduction of the chunk's gradients beside its last backward (at most the whole pass at the
+    // reduced rate, as beside_collective has it: it may outlast the pass); a unit's reduce-scatter
+    // beside the backward that frees it and the next forward, and the gathers beside the pass
+    // before the one they feed (each counted whole, on the pass it comes from or feeds: the same
+    // total).
+    double stretch = 0;
+    const double k = overlap ? c_.comm_sm_fraction : 0;
+    if (k > 0 && k < 1) {
+      if (split) stretch += k * std::min(share[p.chunk], alone / (1 - k));
+      if (reduces) stretch += k * rs_share[p.chunk];
+      if (gathers)
+        stretch += k * (gather_bytes > 0 ? cc.param_gather_bytes / gather_bytes : 1.0 / double(vp)) * gather_s;
+    }
+    const double dur = alone + stretch;
     // Recomputation runs with the backward, unit by unit when the pass is split.
     const double re = p.kind == Pass::B ? cc.recompute_s : 0;
     pieces.assign(reps * parts, -1);

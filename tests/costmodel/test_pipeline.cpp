@@ -229,6 +229,21 @@ TEST_CASE("pipeline: stage_costs sends each TP rank's share between stages, as t
   }
 }
 
+TEST_CASE("pipeline: the drain carries each later stage's contention to the stages before") {
+  // 1F1B, p = 3, m = 4, every stage F = 1, B = 2 per micro-batch: m (F + B) = 12, bubble 2 x 3 =
+  // 6. Each stage's reduction costs 0.5 once after its backward; stages 1 and 2 ran their last
+  // backwards 0.25 and 0.125 s longer beside theirs. Stage 0 waits for both in the drain: its tail
+  // is 0.375 + 0.5 = 0.875 (stage 1: 0.125 + 0.5, stage 2: 0.5). Step 12 + 6 + 0.875 = 18.875,
+  // all 0.875 of the tail counted as exposed DP communication.
+  const Strategy s = pipe(3, 4, Schedule::one_f_one_b);
+  PipelineInputs in = uniform(s, 1, 2, 0);
+  in.dp_comm_s = {0.5, 0.5, 0.5};
+  in.drain_stretch_s = {0.0625, 0.25, 0.125};  // stage 0's own stretch delays no one
+  const PipelineResult r = pipeline_time(in);
+  CHECK(r.step_s == testing::rel(18.875));
+  CHECK(r.breakdown.dp_comm_s == testing::rel(0.875));
+}
+
 TEST_CASE("pipeline: under interleaving the gradient reduction starts as each chunk finishes") {
   // exposed = max(0, max_c [(c + 1) comm / vp - (c pp + 1) bwd / vp]). No interleaving: comm -
   // bwd = 4 - 2 = 2. vp = 2, pp = 4: chunk 1 finishes 4 chunk-backwards (1 s each) before chunk

@@ -34,6 +34,23 @@ TEST_CASE("tp overlap: a GEMM beside a collective that holds a fifth of the SMs"
   CHECK(te_bulk_s(g, 1.0, 2.0) == testing::rel(2.0));
 }
 
+TEST_CASE("tp overlap: a DP collective beside compute costs its tail or its SM share") {
+  const GpuSpec g = gpu100();  // the collective holds 20 of 100 SMs: k = 0.2
+  CHECK(comm_sm_fraction(g) == testing::rel(0.2));
+  // 1 s of reduction hidden entirely behind the backward: the backward loses 0.2 of its SMs for
+  // 1 s, i.e. is 0.2 s longer (beside_collective(g, 2, 1) - 2 = 0.2).
+  CHECK(beside_compute_s(g, 1.0, 0.0) == testing::rel(0.2));
+  CHECK(beside_compute_s(g, 1.0, 0.0) == testing::rel(beside_collective(g, 2.0, 1.0) - 2.0));
+  // 3 s of reduction beside 2 s of backward, 1 s exposed: the compute (2 / 0.8 = 2.5 s) ends
+  // inside the collective, so only the tail shows: max(1, 0.6) = 1 = beside_collective(g, 2, 3) - 2.
+  CHECK(beside_compute_s(g, 3.0, 1.0) == testing::rel(1.0));
+  CHECK(beside_compute_s(g, 3.0, 1.0) == testing::rel(beside_collective(g, 2.0, 3.0) - 2.0));
+  // No SMs held (a profile without comm_sms): the exposed tail alone.
+  GpuSpec free = g;
+  free.comm_sms = 0;
+  CHECK(beside_compute_s(free, 1.0, 0.0) == 0.0);
+}
+
 TEST_CASE("tp overlap: ring exchange and pipelined reduce-scatter compose their chunks") {
   const GpuSpec g = gpu100();
   const double m = 4096, n = 3072, k = 8192;
