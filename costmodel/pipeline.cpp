@@ -131,8 +131,6 @@ class DpCollectivesPerStage {
   bool valid_ = false;
 };
 
-// The part of `c` that `hide_s` of compute running beside it cannot hide, keeping its split
-// between fixed time and NIC time.
 // What of a collective run beside `hide_s` of compute the step pays (beside_compute_s), with
 // the collective's split between the NIC and the rest kept.
 CommTime exposed(const GpuSpec& gpu, const CommTime& c, double hide_s) {
@@ -161,6 +159,12 @@ double optimizer_time_s(const GpuSpec& gpu, DType precision, double grad_bytes, 
 // all-gathers it over its TP group.
 double p2p_message_bytes(const Strategy& s, double boundary_bytes) {
   return s.sp ? boundary_bytes : boundary_bytes / double(s.tp);
+}
+// The largest activation any chunk (or stage) sends on.
+double max_boundary_bytes(const std::vector<ChunkTotals>& chunks) {
+  double bytes = 0;
+  for (const ChunkTotals& x : chunks) bytes = std::max(bytes, x.boundary_bytes);
+  return bytes;
 }
 double p2p_regather_s(const Strategy& s, const ClusterSpec& cluster, double boundary_bytes) {
   return !s.sp && s.tp > 1 ? all_gather_s(place_group(cluster, s.tp, 1), boundary_bytes) : 0;
@@ -206,6 +210,7 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
     const double rs_unit = c.rs_unit.total_s(), ag_unit = c.ag_unit.total_s();
     double bwd = st.bwd_input_s + st.bwd_weight_s + st.recompute_s;
     double once = 0, per_mb = 0;
+    double reduced = 0;  // the step's reduction beside the last backward passes (ZeRO 0/1)
     const bool ov = s.overlap_grad_reduce;
     // A collective of `comm` hidden behind `hide` of compute: its exposed tail, or the SMs it
     // takes from that compute, whichever costs more (beside_compute_s).
@@ -215,8 +220,10 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
     switch (zero_within_step(s)) {
       case 0:
         once = ov ? beside_compute_s(cluster.gpu, ar, exposed_after_backward(ar, bwd, s.vp, s.pp)) : ar;
+        reduced = ar;
         break;
       case 1:
+        reduced = rs;
         once = ov ? beside_compute_s(cluster.gpu, rs, exposed_after_backward(rs, bwd, s.vp, s.pp)) +
                         beside(ag, st.fwd_s)
                   : rs + ag;
@@ -248,11 +255,9 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
     }
     in.dp_comm_s.push_back(once);
     in.dp_per_micro_batch_s.push_back(per_mb);
-    // The step's reduction (ZeRO 0/1) beside the stage's last backward passes: at most the whole
-    // of one micro-batch's backward at the rate the collective leaves (as the simulator runs it).
-    const double kf = comm_sm_fraction(cluster.gpu);
-    const double reduced = zero_within_step(s) == 0 ? ar : zero_within_step(s) == 1 ? rs : 0;
-    in.drain_stretch_s.push_back(ov && kf < 1 ? kf * std::min(reduced, bwd / (1 - kf)) : 0);
+    // The step's reduction beside the stage's last backward passes lengthens them as the
+    // simulator runs it.
+    in.drain_stretch_s.push_back(ov ? stretch_beside_collective_s(comm_sm_fraction(cluster.gpu), bwd, reduced) : 0);
     double local = st.dense_params / (s.zero >= 1 ? double(s.dp * s.cp) : 1.0) +
                    st.expert_params / (s.zero >= 1 ? double(expert_dp(s)) : 1.0);
     const bool zg = grads_sharded_in_step(s);
@@ -261,8 +266,7 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
     in.optimizer_s.push_back(optimizer_time_s(cluster.gpu, s.precision, state_bytes(s).grads, grads_held, local));
   }
   if (s.pp > 1) {
-    double bytes = 0;
-    for (const auto& st : in.stage) bytes = std::max(bytes, st.boundary_bytes);
+    const double bytes = max_boundary_bytes(in.stage);
     in.p2p_s = p2p_s(cluster, s.tp * s.cp * s.dp, s.pp, p2p_message_bytes(s, bytes)) +
                p2p_regather_s(s, cluster, bytes);
   }
@@ -392,9 +396,8 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
     const NetworkLevel& l = p2p_level(cluster, s.tp * s.cp * s.dp, s.pp);
     // The receiver's all-gather (no SP) is a fixed time per transfer, as the estimate prices it
     // (for the largest boundary).
-    double bytes = 0;
-    for (const ChunkTotals& x : chunks) bytes = std::max(bytes, x.boundary_bytes);
-    sc.p2p = Link{l.bandwidth_GBps * 1e9 * l.efficiency, l.latency_us * 1e-6 + p2p_regather_s(s, cluster, bytes), l.name};
+    sc.p2p = Link{l.bandwidth_GBps * 1e9 * l.efficiency,
+                  l.latency_us * 1e-6 + p2p_regather_s(s, cluster, max_boundary_bytes(chunks)), l.name};
     sc.p2p_on_nic = p2p_crosses_domain(cluster, s.tp * s.cp * s.dp, s.pp);
   }
   const NetworkLevel& dl = *dp.outer;

@@ -3,6 +3,7 @@
 // the step's data-parallel and optimizer work. One source of truth for per-op cost: the simulator
 // schedules these tasks, it never prices an op itself.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -66,5 +67,12 @@ struct StageCosts {
   // collective's time longer (beside_compute_s in the estimate).
   double comm_sm_fraction = 0;
 };
+
+// How much longer `compute_s` of work runs beside a collective of `comm_s` whose kernels hold
+// fraction k of the SMs: k times the part of the collective it overlaps, at most the whole pass
+// at the reduced rate (the collective may outlast it): k min(comm, compute / (1 - k)).
+inline double stretch_beside_collective_s(double k, double compute_s, double comm_s) {
+  return k > 0 && k < 1 ? k * std::min(comm_s, compute_s / (1 - k)) : 0;
+}
 
 }  // namespace shardplan

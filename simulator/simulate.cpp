@@ -189,7 +189,7 @@ void Builder::build_stage(int64_t s) {
     double stretch = 0;
     const double k = overlap ? c_.comm_sm_fraction : 0;
     if (k > 0 && k < 1) {
-      if (split) stretch += k * std::min(share[p.chunk], alone / (1 - k));
+      if (split) stretch += stretch_beside_collective_s(k, alone, share[p.chunk]);
       if (reduces) stretch += k * rs_share[p.chunk];
       if (gathers)
         stretch += k * (gather_bytes > 0 ? cc.param_gather_bytes / gather_bytes : 1.0 / double(vp)) * gather_s;
