@@ -5,10 +5,7 @@
 #include <cmath>
 #include <string>
 
-#include "core/hardware.hpp"
-#include "costmodel/estimate.hpp"
-#include "graph/model_loader.hpp"
-#include "simulator/simulate.hpp"
+#include "tests/simulator/predict_fixture.hpp"
 
 using namespace shardplan;
 
@@ -17,21 +14,10 @@ namespace {
 // simulated step within 3% of the estimate.
 void check_agree(const char* model, const char* cluster, int64_t gpus, int64_t global_batch,
                  const std::string& strategy) {
-  const LoadedModel m = load_model(model);
-  ClusterSpec c = load_cluster(cluster);
-  c.set_gpu_count(gpus);
-  Estimator est(m.graph, c);
-  Strategy base;
-  base.global_batch = global_batch;
-  Strategy s = parse_strategy_string(strategy, base);
-  s.dp = gpus / (s.tp * s.pp * s.cp);
-  const Estimate e = est.estimate(s);
+  const testing::Predicted p = testing::estimate_and_simulate(model, cluster, gpus, global_batch, strategy);
   INFO(model, " on ", gpus, " ", cluster, ": ", strategy);
-  REQUIRE(e.valid());
-  const SimResult r = simulate(est.stage_costs(s), SimOptions{});
-  REQUIRE(r.error.empty());
-  INFO("estimate ", e.step_time_s, " s, simulated ", r.step_time_s, " s");
-  CHECK(std::abs(r.step_time_s / e.step_time_s - 1) < 0.03);
+  INFO("estimate ", p.estimate.step_time_s, " s, simulated ", p.simulated.step_time_s, " s");
+  CHECK(std::abs(p.simulated.step_time_s / p.estimate.step_time_s - 1) < 0.03);
 }
 }  // namespace
 
