@@ -85,7 +85,7 @@ void run_report(const ReportOptions& o, CLI::App* cmd) {
     so.flash_attention = s.chosen->flash_attention, so.attention_kernel = s.chosen->attention_kernel,
     so.overlap_grad_reduce = s.chosen->overlap_grad_reduce,
     so.async_tp_backward = s.chosen->async_tp_backward,
-    so.fp8_param_gather = s.chosen->fp8_param_gather;
+    so.fp8_param_gather = s.chosen->fp8_param_gather, so.zero3_impl = s.chosen->zero3_impl;
   so.keep_pareto_strategies = true;  // the front comes from this one search, not a second pass
   const SearchSpace space = search_space_from(o.search);
   SearchResult r = search(s.graph, s.cluster, space, so);

@@ -120,7 +120,8 @@ executor::RunOptions resolve(const RunCliOptions& o, std::optional<Predicted>& p
                                std::pair{f.ep_comm_overlap, "--ep-comm-overlap"},
                                std::pair{f.no_overlap_grad_reduce, "--no-overlap-grad-reduce"},
                                std::pair{f.no_async_tp_backward, "--no-async-tp-backward"},
-                               std::pair{f.fp8_param_gather, "--fp8-param-gather"}})
+                               std::pair{f.fp8_param_gather, "--fp8-param-gather"},
+                               std::pair{f.zero3_impl != "fsdp", "--zero3-impl"}})
       if (given) timing_only += std::string(timing_only.empty() ? "" : ", ") + flag;
     if (!timing_only.empty())
       throw UsageError(timing_only + ": " + exec + (o.cuda() ? "" : " computes attention one way and") +

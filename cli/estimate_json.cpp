@@ -41,6 +41,7 @@ OJ strategy_json(const Strategy& s) {
   j["grad_reduce"] = dtype_name(s.grad_reduce);
   j["fp8_param_gather"] = s.fp8_param_gather;
   j["async_tp_backward"] = s.async_tp_backward;
+  j["zero3_impl"] = zero3_impl_name(s.zero3_impl);
   return j;
 }
 

@@ -85,6 +85,10 @@ void add_search_flags(CLI::App* cmd, SearchFlags& f) {
                 "DP reduction after the backward");
   cmd->add_flag("--no-async-tp-backward", f.no_async_tp_backward,
                 "TP input-gradient reduction not overlapped with the weight-gradient GEMM (Megatron before 2022)");
+  cmd->add_option("--zero3-impl", f.zero3_impl,
+                  "how the ZeRO-3 plans issue their collectives: fsdp, deepspeed or deepspeed-2021 (see estimate "
+                  "--help); deepspeed ones run without pipeline parallelism")
+      ->check(CLI::IsMember(zero3_impl_names()));
 }
 
 SearchSpace search_space_from(const SearchFlags& f) {
@@ -138,6 +142,7 @@ SearchOptions search_options_from(const SearchFlags& f, int64_t gpus, int64_t gl
   parse_attention_kernel(f.attention_kernel, so.attention_kernel);
   so.overlap_grad_reduce = !f.no_overlap_grad_reduce;
   so.async_tp_backward = !f.no_async_tp_backward;
+  parse_zero3_impl(f.zero3_impl, so.zero3_impl);
   so.allow_tp_across_nodes = allow_tp_across_nodes;
   return so;
 }

@@ -12,7 +12,7 @@ namespace shardplan::cli {
 
 struct SearchFlags {
   std::string tp, pp, cp, ep, vp, micro_batch, zero, recompute, schedule, sp, tp_comm_overlap, ep_comm_overlap;
-  std::string objective = "time", attention_kernel = "default";
+  std::string objective = "time", attention_kernel = "default", zero3_impl = "fsdp";
   double headroom = 0.1, time_limit = 0;
   int64_t top = 10;
   int threads = 0;  // 0: all cores

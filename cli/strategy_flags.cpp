@@ -49,6 +49,11 @@ void add_strategy_flags(CLI::App* cmd, StrategyFlags& f) {
   cmd->add_flag("--no-overlap-grad-reduce", f.no_overlap_grad_reduce, "DP gradient reduction after the backward");
   cmd->add_flag("--no-async-tp-backward", f.no_async_tp_backward,
                 "TP input-gradient reduction not overlapped with the weight-gradient GEMM (Megatron before 2022)");
+  cmd->add_option("--zero3-impl", f.zero3_impl,
+                  "how ZeRO-3 issues its collectives: fsdp (one per block), deepspeed (one per linear layer, "
+                  "re-gathered for recompute) or deepspeed-2021 (DeepSpeed 0.3.13-0.5.4: one per parameter, host "
+                  "loop over the ranks, no overlap); needs --zero 3")
+      ->check(CLI::IsMember(zero3_impl_names()));
 }
 
 Problem resolve_problem(const ProblemFlags& f) {
@@ -94,6 +99,7 @@ Strategy resolve_strategy(const StrategyFlags& f, const Problem& p) {
   s.overlap_grad_reduce = !f.no_overlap_grad_reduce;
   s.async_tp_backward = !f.no_async_tp_backward;
   s.fp8_param_gather = f.fp8_param_gather;
+  parse_zero3_impl(f.zero3_impl, s.zero3_impl);
   return s;
 }
 

@@ -23,7 +23,7 @@ struct StrategyFlags {
   bool sp = false, tp_comm_overlap = false, no_flash = false, no_overlap_grad_reduce = false;
   bool no_async_tp_backward = false, ep_comm_overlap = false, fp8_param_gather = false;
   int zero = 0;
-  std::string recompute = "none", schedule, attention_kernel = "default";
+  std::string recompute = "none", schedule, attention_kernel = "default", zero3_impl = "fsdp";
 };
 
 void add_problem_flags(CLI::App* cmd, ProblemFlags& f);

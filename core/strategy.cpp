@@ -64,7 +64,7 @@ Strategy parse_strategy_string(const std::string& text, Strategy s) {
   static const std::vector<std::string> keys = {
       "dp", "tp", "pp", "cp", "ep", "vp", "sp", "zero", "recompute", "mbs", "micro_batch",
       "schedule", "precision", "tp_comm_overlap", "ep_comm_overlap", "flash_attention", "attention_kernel", "overlap_grad_reduce", "async_tp_backward",
-      "grad_reduce", "fp8_param_gather"};
+      "grad_reduce", "fp8_param_gather", "zero3_impl"};
   if (text.empty()) throw UsageError("strategy: empty (expected key=value items such as \"tp=8,pp=4\")");
   size_t pos = 0;
   std::vector<std::string> seen;
@@ -99,6 +99,10 @@ Strategy parse_strategy_string(const std::string& text, Strategy s) {
     else if (key == "overlap_grad_reduce") s.overlap_grad_reduce = parse_flag(key, val);
     else if (key == "async_tp_backward") s.async_tp_backward = parse_flag(key, val);
     else if (key == "fp8_param_gather") s.fp8_param_gather = parse_flag(key, val);
+    else if (key == "zero3_impl") {
+      if (!parse_zero3_impl(val, s.zero3_impl))
+        throw UsageError("strategy: zero3_impl=" + val + ": expected " + kZero3ImplChoices);
+    }
     else if (key == "zero") {
       if (val.size() != 1 || val[0] < '0' || val[0] > '3')
         throw UsageError("strategy: zero=" + val + ": expected 0, 1, 2 or 3");
@@ -155,6 +159,7 @@ std::string strategy_to_string(const Strategy& s) {
   if (!s.async_tp_backward) out += ",async_tp_backward=off";
   if (s.grad_reduce != DType::fp32) out += std::string(",grad_reduce=") + dtype_name(s.grad_reduce);
   if (s.fp8_param_gather) out += ",fp8_param_gather";
+  if (s.zero3_impl != Zero3Impl::fsdp) out += std::string(",zero3_impl=") + zero3_impl_name(s.zero3_impl);
   return out;
 }
 

@@ -7,6 +7,7 @@
 
 #include "core/attention_kernel.hpp"
 #include "core/dtype.hpp"
+#include "core/zero3_impl.hpp"
 
 namespace shardplan {
 
@@ -57,6 +58,8 @@ struct Strategy {
   // Megatron (since 2022) runs the input-gradient all-reduce / reduce-scatter of column-parallel
   // layers asynchronously behind the weight-gradient GEMM; Megatron of 2020-2021 did not.
   bool async_tp_backward = true;
+  // How ZeRO-3 issues its collectives (core/zero3_impl.hpp); anything but fsdp needs zero = 3.
+  Zero3Impl zero3_impl = Zero3Impl::fsdp;
   bool operator==(const Strategy&) const = default;
 
   int64_t gpus() const { return dp * tp * pp * cp; }

@@ -47,7 +47,21 @@ struct BlockCost {
   double expert_params = 0;  // routed-expert parameters on this GPU (after EP)
   double fp8_weight_params = 0;  // of those, the weights of GEMMs run in FP8 (dense and expert)
   double boundary_bytes = 0; // activation sent to the next pipeline stage
+  // Weight tensors on this GPU that DeepSpeed's ZeRO-3 gathers one by one (per_module_gathers):
+  // each linear layer (QKV and a gated fc1 fused, as Megatron-DeepSpeed's GPT and Llama layers have
+  // them; a Hugging Face model's separate q, k, v, gate and up projections would be more), the
+  // embedding table, each local expert's linears; tensors under its persistence threshold stay
+  // whole and do not count.
+  double module_tensors = 0;
 };
+
+// DeepSpeed's stage3_param_persistence_threshold default: parameters of fewer elements are not
+// partitioned (zero/config.py, 1e5 since v0.3.13), so biases and norm weights are never gathered.
+inline constexpr double kZero3PersistenceThreshold = 1e5;
+// The gathered tensors among `count` equal weights of `params` elements in all.
+inline double module_tensors(double params, double count) {
+  return count > 0 && params / count >= kZero3PersistenceThreshold ? count : 0;
+}
 
 BlockCost price_block(const OpGraph& graph, const Block& block, const GpuSpec& gpu, const ShardContext& ctx);
 

@@ -195,6 +195,12 @@ Reason Estimator::check(const Strategy& s, std::string* detail) const {
                  : cluster_.gpu.name + " has no figures for attention kernel " +
                        attention_kernel_name(s.attention_kernel) + " (its preset's attention_kernels)";
     });
+  if (s.zero3_impl != Zero3Impl::fsdp && (s.zero != 3 || s.pp > 1))
+    return fail(Reason::options, [&] {
+      return std::string("zero3_impl ") + zero3_impl_name(s.zero3_impl) +
+             (s.zero != 3 ? " needs ZeRO-3 (--zero 3)"
+                          : " needs pp = 1 (DeepSpeed's ZeRO-3 does not run under its pipeline engine)");
+    });
   if (s.ep_comm_overlap && s.ep < 2)
     return fail(Reason::options,
                 [&] { return std::string("--ep-comm-overlap needs expert parallelism (--ep > 1)"); });

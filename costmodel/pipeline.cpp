@@ -9,6 +9,7 @@
 #include "costmodel/gemm.hpp"
 #include "costmodel/memory.hpp"
 #include "costmodel/tp_overlap.hpp"
+#include "costmodel/zero3_host.hpp"
 
 namespace shardplan {
 
@@ -29,6 +30,7 @@ void ChunkTotals::add(const BlockCost& b, int64_t count) {
   dense_params += n * b.dense_params;
   expert_params += n * b.expert_params;
   fp8_weight_params += n * b.fp8_weight_params;
+  module_tensors += n * b.module_tensors;
   boundary_bytes = b.boundary_bytes;  // the chunk's last block sends (callers adding counts set it)
   blocks += count;
 }
@@ -59,6 +61,7 @@ void stage_totals(const Strategy& s, const std::vector<ChunkTotals>& chunks, std
     t.dense_params += x.dense_params;
     t.expert_params += x.expert_params;
     t.fp8_weight_params += x.fp8_weight_params;
+    t.module_tensors += x.module_tensors;
     t.boundary_bytes = std::max(t.boundary_bytes, x.boundary_bytes);
     t.blocks += x.blocks;
   }
@@ -72,6 +75,18 @@ int64_t expert_dp(const Strategy& s) { return std::max<int64_t>(1, s.dp * s.cp *
 // parameters gathered once per step, as ZeRO-1. ZeRO-3 there also re-gathers the parameters
 // before every backward, having resharded them after the forward.
 bool regathers_before_backward(const Strategy& s) { return s.zero == 3 && !params_sharded_in_step(s); }
+
+// The ZeRO-3 gathers before each backward: two where the recomputed forward gathers its
+// parameters again (DeepSpeed's hooks release them after every forward, that one too).
+double backward_gathers(const Strategy& s) {
+  return s.zero == 3 && per_module_gathers(s.zero3_impl) && s.recompute == Recompute::full ? 2 : 1;
+}
+
+// Whether the DP traffic runs beside compute: as the strategy says, except that deepspeed-2021
+// synchronizes the whole device before every parameter gather (core/zero3_impl.hpp).
+bool dp_overlaps(const Strategy& s) {
+  return s.overlap_grad_reduce && !(s.zero == 3 && s.zero3_impl == Zero3Impl::deepspeed_2021);
+}
 
 // CP ranks hold the same weights: gradients are reduced and ZeRO shards over dp*cp ranks, which
 // sit tp apart in the layout (Megatron's data-parallel group with context parallelism).
@@ -87,9 +102,11 @@ GroupPlacement expert_dp_group(const Strategy& s, const ClusterSpec& cluster) {
 // their stored width; parameters are gathered in 16 bits (fp8 training keeps bf16 masters).
 struct DpCollectives {
   CommTime ar, rs, ag;  // all-reduce and reduce-scatter of gradients, all-gather of parameters
-  // The same reduce-scatter and all-gather issued one block (one FSDP unit) at a time, as FSDP and
-  // Megatron-FSDP do for ZeRO-2/3's per-micro-batch traffic: each block's collective pays the
-  // latency. Alpha-beta costs are linear in bytes, so blocks * cost(bytes / blocks) sums them.
+  // The same reduce-scatter and all-gather issued unit by unit, as ZeRO-2/3's per-micro-batch
+  // traffic goes: one block (one FSDP unit) at a time, or one weight tensor at a time under
+  // DeepSpeed's ZeRO-3 (per_module_gathers). Each unit's collective pays the latency (and the
+  // implementation's host time, zero3_host_s). Alpha-beta costs are linear in bytes, so
+  // units * cost(bytes / units) sums them.
   CommTime rs_unit, ag_unit;
 };
 DpCollectives dp_collectives(const GroupPlacement& dp, const GroupPlacement& edp, const Strategy& s,
@@ -102,9 +119,11 @@ DpCollectives dp_collectives(const GroupPlacement& dp, const GroupPlacement& edp
   c.ar = all_reduce_time(dp, grad_d) + all_reduce_time(edp, grad_e);
   c.rs = all_gather_time(dp, grad_d) + all_gather_time(edp, grad_e);  // same cost as a gather
   c.ag = all_gather_time(dp, param_d) + all_gather_time(edp, param_e);
-  const double units = double(std::max<int64_t>(1, st.blocks));
-  c.rs_unit = (all_gather_time(dp, grad_d / units) + all_gather_time(edp, grad_e / units)).scaled(units);
-  c.ag_unit = (all_gather_time(dp, param_d / units) + all_gather_time(edp, param_e / units)).scaled(units);
+  const bool per_module = s.zero == 3 && per_module_gathers(s.zero3_impl);
+  const double units = std::max(1.0, per_module ? st.module_tensors : double(st.blocks));
+  const CommTime host{per_module ? zero3_host_s(s.zero3_impl, dp.n) : 0, 0};
+  c.rs_unit = (all_gather_time(dp, grad_d / units) + all_gather_time(edp, grad_e / units) + host).scaled(units);
+  c.ag_unit = (all_gather_time(dp, param_d / units) + all_gather_time(edp, param_e / units) + host).scaled(units);
   return c;
 }
 
@@ -115,9 +134,11 @@ class DpCollectivesPerStage {
   DpCollectivesPerStage(const GroupPlacement& dp, const GroupPlacement& edp, const Strategy& s)
       : dp_(dp), edp_(edp), s_(s) {}
   const DpCollectives& operator()(const ChunkTotals& st) {
-    if (!valid_ || st.dense_params != dense_ || st.expert_params != expert_ || st.blocks != blocks_) {
+    if (!valid_ || st.dense_params != dense_ || st.expert_params != expert_ || st.blocks != blocks_ ||
+        st.module_tensors != tensors_) {
       last_ = dp_collectives(dp_, edp_, s_, st);
       dense_ = st.dense_params, expert_ = st.expert_params, blocks_ = st.blocks, valid_ = true;
+      tensors_ = st.module_tensors;
     }
     return last_;
   }
@@ -126,7 +147,7 @@ class DpCollectivesPerStage {
   GroupPlacement dp_, edp_;
   const Strategy& s_;
   DpCollectives last_;
-  double dense_ = 0, expert_ = 0;
+  double dense_ = 0, expert_ = 0, tensors_ = 0;
   int64_t blocks_ = 0;
   bool valid_ = false;
 };
@@ -211,7 +232,7 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
     double bwd = st.bwd_input_s + st.bwd_weight_s + st.recompute_s;
     double once = 0, per_mb = 0;
     double reduced = 0;  // the step's reduction beside the last backward passes (ZeRO 0/1)
-    const bool ov = s.overlap_grad_reduce;
+    const bool ov = dp_overlaps(s);
     // A collective of `comm` hidden behind `hide` of compute: its exposed tail, or the SMs it
     // takes from that compute, whichever costs more (beside_compute_s).
     auto beside = [&](double comm, double hide) {
@@ -240,7 +261,8 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
         once += ov ? beside(ag, st.fwd_s) : ag;
         break;
       default:  // ZeRO-3: gather parameters for forward and backward of every micro-batch
-        per_mb = ov ? beside(ag_unit, st.fwd_s) + beside(ag_unit + rs_unit, bwd) : 2 * ag_unit + rs_unit;
+        per_mb = ov ? beside(ag_unit, st.fwd_s) + beside(backward_gathers(s) * ag_unit + rs_unit, bwd)
+                    : (1 + backward_gathers(s)) * ag_unit + rs_unit;
         break;
     }
     if (regathers_before_backward(s) && !ov) {
@@ -332,7 +354,8 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
   sc.vp = s.vp;
   sc.micro_batches = s.micro_batches();
   sc.schedule = s.schedule;
-  sc.overlap_grad_reduce = s.overlap_grad_reduce;
+  sc.overlap_grad_reduce = dp_overlaps(s);
+  sc.backward_gathers = backward_gathers(s);
   sc.comm_sm_fraction = comm_sm_fraction(cluster.gpu);
   sc.chunks.assign(s.pp, std::vector<ChunkCost>(s.vp));
   PipelineInputs in = pipeline_inputs(s, cluster, g, chunks);
@@ -366,7 +389,7 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
     // out what compute hides (as it does for the ZeRO 0/1 buckets).
     const ChunkTotals& st = in.stage[i];
     const DpCollectives& c = collectives(st);
-    const bool ov = s.overlap_grad_reduce;
+    const bool ov = dp_overlaps(s);
     CommTime once, gather, reduce;
     switch (zero_within_step(s)) {
       case 0: once = c.ar; break;

@@ -21,6 +21,7 @@ struct ChunkTotals {
   double saved_bytes = 0, transient_bytes = 0, max_block_params = 0;
   double dense_params = 0, expert_params = 0, boundary_bytes = 0;
   double fp8_weight_params = 0;  // BlockCost::fp8_weight_params, summed
+  double module_tensors = 0;     // BlockCost::module_tensors, summed
   int64_t blocks = 0;
   void add(const BlockCost& b, int64_t count = 1);  // `count` identical blocks
 };

@@ -22,7 +22,7 @@ Strategy strategy_from_json(const JsonObject& o) {
                     "global_batch", "schedule", "precision", "flash_attention", "attention_kernel",
                     "overlap_grad_reduce", "tp_comm_overlap", "ep_comm_overlap",
                     "async_tp_backward", "grad_reduce",
-                    "fp8_param_gather"});
+                    "fp8_param_gather", "zero3_impl"});
   Strategy s;
   s.tp = o.get_positive_int("tp", 1);
   s.pp = o.get_positive_int("pp", 1);
@@ -51,6 +51,7 @@ Strategy strategy_from_json(const JsonObject& o) {
   s.grad_reduce = *parse_dtype(o.get_enum("grad_reduce", {"fp32", "bf16", "fp16"}, "fp32"));
   if (std::string why = grad_reduce_error(s); !why.empty()) o.fail("grad_reduce", why);
   s.fp8_param_gather = o.get_bool("fp8_param_gather", false);
+  parse_zero3_impl(o.get_enum("zero3_impl", zero3_impl_names(), "fsdp"), s.zero3_impl);
   return s;
 }
 

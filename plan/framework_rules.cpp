@@ -75,6 +75,9 @@ void megatron(const Strategy& s, const ModelSpec* m, Need&& need) {
   need(!(s.ep > 1 && s.tp > 1 && !s.sp),
        "no expert parallelism with tensor parallelism but without sequence parallelism "
        "(megatron/core/transformer/moe/README.md: it must be enabled); re-plan with --sp on");
+  need(s.zero3_impl == Zero3Impl::fsdp,
+       "no DeepSpeed-style ZeRO-3 (Megatron-FSDP gathers one unit, a layer, at a time); re-plan "
+       "with --zero3-impl fsdp");
 }
 
 template <class Need>
@@ -92,6 +95,9 @@ void deepspeed(const Strategy& s, const ModelSpec* m, Need&& need) {
          "no ZeRO-2/3 with pipeline parallelism (runtime/pipe/engine.py: \"ZeRO-2 and ZeRO-3 are "
          "incompatible with pipeline parallelism\"); re-plan with --zero 0,1");
   }
+  need(s.zero != 3 || s.zero3_impl == Zero3Impl::deepspeed,
+       "no ZeRO-3 but its own (stage 3 gathers linear layer by linear layer, and again for a "
+       "recomputed forward); re-plan with --zero3-impl deepspeed");
   need(s.cp == 1,
        "no ring context parallelism (its sequence parallelism, --ds-sequence-parallel-size, is "
        "DeepSpeed-Ulysses all-to-all, which the plan did not price); re-plan with --cp 1");
@@ -132,6 +138,9 @@ void deepspeed(const Strategy& s, const ModelSpec* m, Need&& need) {
 template <class Need>
 void torchtitan(const Strategy& s, const ModelSpec* m, Need&& need) {
   const bool other = s.tp > 1 || s.pp > 1 || s.cp > 1 || s.ep > 1;
+  need(s.zero3_impl == Zero3Impl::fsdp,
+       "no DeepSpeed-style ZeRO-3 (FSDP2 gathers one wrapped block at a time); re-plan with "
+       "--zero3-impl fsdp");
   need(s.zero != 1 || s.pp > 1,
        "no optimizer-only sharding (ZeRO-1) without pipeline parallelism: FSDP2 shards gradients "
        "too; re-plan with --zero 2 (FSDP without resharding after forward) or 3");
@@ -256,6 +265,7 @@ bool framework_plans(Framework f, Strategy& s, const ModelSpec* m) {
     s.overlap_grad_reduce = false;  // the pipeline engine reduces after the last backward
   if (f == Framework::deepspeed && deepspeed_keeps_16bit_grads(s))
     s.grad_reduce = sixteen_bit_of(s.precision);
+  if (f == Framework::deepspeed && s.zero == 3) s.zero3_impl = Zero3Impl::deepspeed;
   if (f == Framework::torchtitan) s.flash_attention = true, s.overlap_grad_reduce = true;
   if (!framework_runs(f, s, m)) return false;
   // Points the framework runs but not as priced, whose twin in the space is priced as it runs

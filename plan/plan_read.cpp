@@ -12,13 +12,13 @@ namespace shardplan {
 namespace {
 // Strategy keys a plan file may lack, with the value it then means.
 const std::vector<std::pair<std::string, Json>> kStrategyKeysWithDefaults = {
-    {"ep_comm_overlap", false}, {"grad_reduce", "fp32"}, {"fp8_param_gather", false}};
+    {"ep_comm_overlap", false}, {"grad_reduce", "fp32"}, {"fp8_param_gather", false}, {"zero3_impl", "fsdp"}};
 
 Strategy strategy_from(const JsonObject& o) {
   o.reject_unknown({"dp", "tp", "pp", "cp", "ep", "vp", "sp", "zero", "recompute", "micro_batch",
                     "global_batch", "schedule", "precision", "seq_len", "tp_comm_overlap",
                     "ep_comm_overlap", "flash_attention", "attention_kernel", "overlap_grad_reduce", "async_tp_backward",
-                    "grad_reduce", "fp8_param_gather"});
+                    "grad_reduce", "fp8_param_gather", "zero3_impl"});
   Strategy s;
   s.dp = o.get_positive_int("dp");
   s.tp = o.get_positive_int("tp");
@@ -48,6 +48,9 @@ Strategy strategy_from(const JsonObject& o) {
   s.fp8_param_gather = o.get_bool("fp8_param_gather", false);
   if (s.fp8_param_gather && !fp8_param_gather_allowed(s.precision, s.zero))
     o.fail("fp8_param_gather", "expected false unless precision is fp8 and zero >= 1");
+  parse_zero3_impl(o.get_enum("zero3_impl", zero3_impl_names(), "fsdp"), s.zero3_impl);
+  if (s.zero3_impl != Zero3Impl::fsdp && (s.zero != 3 || s.pp > 1))
+    o.fail("zero3_impl", std::string("expected fsdp unless zero is 3 and pp is 1, found ") + zero3_impl_name(s.zero3_impl));
   // Divisibility checked without overflow: dp * micro_batch is formed only when <= global_batch.
   if (s.dp > s.global_batch / s.micro_batch || s.global_batch % (s.dp * s.micro_batch) != 0)
     o.fail("global_batch", "expected a multiple of dp * micro_batch = " + std::to_string(s.dp) + " * " +

@@ -35,7 +35,8 @@ OJ strategy(const Strategy& s) {
             {"overlap_grad_reduce", s.overlap_grad_reduce},
             {"async_tp_backward", s.async_tp_backward},
             {"grad_reduce", dtype_name(s.grad_reduce)},
-            {"fp8_param_gather", s.fp8_param_gather}};
+            {"fp8_param_gather", s.fp8_param_gather},
+            {"zero3_impl", zero3_impl_name(s.zero3_impl)}};
 }
 
 

@@ -94,6 +94,7 @@ std::vector<Strategy> enumerate_space(const OpGraph& g, const ClusterSpec& clust
                           s.flash_attention = o.flash_attention, s.overlap_grad_reduce = o.overlap_grad_reduce;
                           s.attention_kernel = o.attention_kernel;
                           s.async_tp_backward = o.async_tp_backward;
+                          s.zero3_impl = z == 3 ? o.zero3_impl : Zero3Impl::fsdp;
                           s.fp8_param_gather = o.fp8_param_gather && fp8_param_gather_allowed(o.precision, z);
                           if (zero2_twin(s, zeros)) continue;
                           out.push_back(s);

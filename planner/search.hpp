@@ -42,6 +42,7 @@ struct SearchOptions {
   AttentionKernel attention_kernel = AttentionKernel::gpu_default;
   bool overlap_grad_reduce = true;
   bool async_tp_backward = true;  // Megatron >= 2022 (v3); false for the 2020-21 releases
+  Zero3Impl zero3_impl = Zero3Impl::fsdp;  // how the ZeRO-3 strategies issue their collectives
   bool allow_tp_across_nodes = false;
   // Also return the Pareto front's strategies (SearchResult::pareto_front), for the report.
   bool keep_pareto_strategies = false;

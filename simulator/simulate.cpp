@@ -155,7 +155,8 @@ void Builder::build_stage(int64_t s) {
   std::vector<TaskId> unit_end(reps * units, -1);                    // each unit's compute
   auto add_gather = [&](int64_t u) {
     const Pass& p = sched[gathered_pass[u / K]];
-    const double f = gather_bytes > 0 ? c_.chunks[s][p.chunk].param_gather_bytes / gather_bytes : 1.0 / vp;
+    const double f = (gather_bytes > 0 ? c_.chunks[s][p.chunk].param_gather_bytes / gather_bytes : 1.0 / vp) *
+                     (p.kind == Pass::B ? c_.backward_gathers : 1.0);
     TaskMeta m = make_meta(TaskMeta::gather, p.kind, s, p.micro_batch, p.chunk);
     m.part = static_cast<int16_t>(u % K), m.parts = static_cast<int16_t>(K);
     gather[u] = add_dp(s, SimStream::dp_comm, f * gather_s / K, f * gather_nic_s / K, m);
@@ -192,7 +193,8 @@ void Builder::build_stage(int64_t s) {
       if (split) stretch += stretch_beside_collective_s(k, alone, share[p.chunk]);
       if (reduces) stretch += k * rs_share[p.chunk];
       if (gathers)
-        stretch += k * (gather_bytes > 0 ? cc.param_gather_bytes / gather_bytes : 1.0 / double(vp)) * gather_s;
+        stretch += k * (gather_bytes > 0 ? cc.param_gather_bytes / gather_bytes : 1.0 / double(vp)) * gather_s *
+                   (p.kind == Pass::B ? c_.backward_gathers : 1.0);
     }
     const double dur = alone + stretch;
     // Recomputation runs with the backward, unit by unit when the pass is split.

@@ -142,6 +142,18 @@ TEST_CASE("cli estimate: impossible strategies exit 2 with a one-line reason") {
     CHECK(one_error_line(r.err));
     CHECK(contains(r.err, "--fp8-param-gather needs --precision fp8"));
   }
+  SUBCASE("a ZeRO-3 implementation without ZeRO-3, and an unknown one") {
+    CliResult r = run_cli(gpt22b("--gpus 8 --tp 8 --global-batch 8 --zero 1 --zero3-impl deepspeed"), dir);
+    CHECK(r.status == 2);
+    CHECK(one_error_line(r.err));
+    CHECK(contains(r.err, "zero3_impl deepspeed needs ZeRO-3 (--zero 3)"));
+    CliResult bad = run_cli(gpt22b("--gpus 8 --tp 8 --global-batch 8 --zero 3 --zero3-impl megatron"), dir);
+    CHECK(bad.status == 2);
+    CHECK(contains(bad.err, "--zero3-impl"));
+    CliResult ok = run_cli(gpt22b("--gpus 16 --tp 8 --global-batch 16 --zero 3 --zero3-impl deepspeed-2021 --json"), dir);
+    CHECK(ok.status == 0);
+    CHECK(contains(ok.out, "\"zero3_impl\": \"deepspeed-2021\""));
+  }
   SUBCASE("tp does not divide the GPU count") {
     CliResult r = run_cli(gpt22b("--gpus 8 --tp 3 --global-batch 8"), dir);
     CHECK(r.status == 2);

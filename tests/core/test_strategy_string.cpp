@@ -57,3 +57,12 @@ TEST_CASE("strategy string: fp8_param_gather is a flag, and round-trips") {
   CHECK(parse_strategy_string(strategy_to_string(s), Strategy{}).fp8_param_gather);
   CHECK(strategy_to_string(Strategy{}).find("fp8_param_gather") == std::string::npos);
 }
+
+TEST_CASE("strategy string: zero3_impl names the ZeRO-3 implementation, and round-trips") {
+  Strategy s = parse_strategy_string("zero=3,zero3_impl=deepspeed-2021", Strategy{});
+  CHECK(s.zero3_impl == Zero3Impl::deepspeed_2021);
+  CHECK(parse_strategy_string(strategy_to_string(s), Strategy{}).zero3_impl == Zero3Impl::deepspeed_2021);
+  CHECK(strategy_to_string(Strategy{}).find("zero3_impl") == std::string::npos);  // fsdp, the default
+  CHECK_THROWS_WITH_AS(parse_strategy_string("zero3_impl=zero", Strategy{}),
+                       "strategy: zero3_impl=zero: expected fsdp, deepspeed or deepspeed-2021", UsageError);
+}

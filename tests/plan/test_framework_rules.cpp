@@ -106,7 +106,7 @@ TEST_CASE("framework rules: DeepSpeed's gradients are 16-bit except bf16 with Ze
   Strategy s;
   s.dp = 8, s.global_batch = 64, s.seq_len = 4096, s.zero = 1;
   CHECK(framework_gaps(Framework::deepspeed, s, nullptr).empty());  // bf16, ZeRO-1, fp32 grads
-  s.zero = 3;
+  s.zero = 3, s.zero3_impl = Zero3Impl::deepspeed;
   const auto gaps = framework_gaps(Framework::deepspeed, s, nullptr);
   REQUIRE(gaps.size() == 1);
   CHECK(gaps[0].find("re-plan with --grad-reduce-dtype bf16") != std::string::npos);
@@ -119,6 +119,24 @@ TEST_CASE("framework rules: DeepSpeed's gradients are 16-bit except bf16 with Ze
   CHECK(h.grad_reduce == DType::fp16);
   // Megatron runs either; its plan keeps the choice.
   Strategy m = s;
-  m.grad_reduce = DType::fp32;
+  m.grad_reduce = DType::fp32, m.zero3_impl = Zero3Impl::fsdp;
   CHECK(framework_gaps(Framework::megatron, m, nullptr).empty());
+}
+
+TEST_CASE("framework rules: ZeRO-3 is DeepSpeed's own there, FSDP's in Megatron and torchtitan") {
+  // DeepSpeed's stage 3 gathers linear by linear (zero3_impl deepspeed); Megatron-FSDP and FSDP2
+  // gather a layer at a time (fsdp). The planner prices DeepSpeed's as it runs.
+  Strategy s;
+  s.dp = 8, s.global_batch = 64, s.seq_len = 4096, s.zero = 3, s.grad_reduce = DType::bf16;
+  const auto gaps = framework_gaps(Framework::deepspeed, s, nullptr);
+  REQUIRE(gaps.size() == 1);
+  CHECK(gaps[0].find("re-plan with --zero3-impl deepspeed") != std::string::npos);
+  CHECK(framework_plans(Framework::deepspeed, s, nullptr));
+  CHECK(s.zero3_impl == Zero3Impl::deepspeed);
+  s.grad_reduce = DType::fp32;  // as torchtitan reduces
+  for (Framework f : {Framework::megatron, Framework::torchtitan}) {
+    const auto other = framework_gaps(f, s, nullptr);
+    REQUIRE(other.size() == 1);
+    CHECK(other[0].find("re-plan with --zero3-impl fsdp") != std::string::npos);
+  }
 }

@@ -73,6 +73,7 @@ TEST_CASE("planner quality on every calibration row" * doctest::test_suite("slow
     o.flash_attention = pub.flash_attention;
     o.overlap_grad_reduce = pub.overlap_grad_reduce;
     o.async_tp_backward = pub.async_tp_backward;
+    o.zero3_impl = pub.zero3_impl;
     // The planner's default headroom (10% of memory kept free), or less where the published run
     // used more of its GPUs than that leaves.
     o.memory_headroom = std::clamp(1 - published.peak_memory_bytes / setup.cluster.gpu.memory_bytes, 0.0, 0.1);

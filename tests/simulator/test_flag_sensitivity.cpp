@@ -113,6 +113,11 @@ TEST_CASE("flags: every strategy key moves the prediction where it has work to d
        "tp=2,zero=1,recompute=selective,mbs=1", "tp=2,zero=3,recompute=selective,mbs=1", Moves::slower, true},
       {"ZeRO-2 shards the gradients", dense, 16, 64, "tp=2,zero=1,recompute=selective,mbs=2",
        "tp=2,zero=2,recompute=selective,mbs=2", Moves::memory_only, true},
+      {"DeepSpeed's ZeRO-3 gathers linear by linear, and again for the recomputed forward", dense, 16, 64,
+       "tp=2,zero=3,recompute=full,mbs=1", "tp=2,zero=3,recompute=full,mbs=1,zero3_impl=deepspeed", Moves::slower},
+      {"DeepSpeed 0.3-0.5 loops over the ranks on the host for every parameter", dense, 16, 64,
+       "tp=2,zero=3,recompute=full,mbs=1,zero3_impl=deepspeed",
+       "tp=2,zero=3,recompute=full,mbs=1,zero3_impl=deepspeed-2021", Moves::slower},
   };
   for (const Toggle& t : toggles) check_toggle(t);
 }
