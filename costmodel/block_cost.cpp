@@ -58,7 +58,7 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& media
         const double tp_fwd_before = tp_fwd;
         t = p.matmul(o, params, replicated_input);
         bc.dense_params += params;
-        bc.module_tensors += module_tensors(params, 1);  // fused QKV and gated fc1 (Megatron-DeepSpeed)
+        add_module_tensors(bc, params, 1);  // fused QKV and gated fc1 (Megatron-DeepSpeed)
         if (p.gemm_dtype == DType::fp8) bc.fp8_weight_params += params;
         double split = o.split == Split::none ? 1 : p.tp;
         bc.model_flops += (o.fwd_flops_per_token + o.bwd_flops_per_token) * p.T / split;
@@ -121,7 +121,7 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& media
         bc.expert_params += params;
         if (p.gemm_dtype == DType::fp8) bc.fp8_weight_params += params;
         // One linear per local expert (dims[2] experts over ep).
-        bc.module_tensors += module_tensors(params, std::max(1.0, double(o.dims[2]) / double(c.ep)));
+        add_module_tensors(bc, params, std::max(1.0, double(o.dims[2]) / double(c.ep)));
         bc.model_flops += (o.fwd_flops_per_token + o.bwd_flops_per_token) * p.T / p.rep_div();
         op_saved = op_saved * p.T / p.rep_div() * p.fp8_saved_factor(false);
         sac.recomputed(t.fwd, o.fwd_flops_per_token * p.T / p.rep_div());  // grouped GEMM: not saved
@@ -173,7 +173,7 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& media
       case OpKind::embedding: {
         double params = o.params / p.tp;
         bc.dense_params += params;
-        bc.module_tensors += module_tensors(params, 1);
+        add_module_tensors(bc, params, 1);
         t = p.memory_bound(o, p.T);
         // Vocab-parallel embedding: partial lookups are all-reduced (reduce-scattered with SP, whose
         // backward all-gathers the output gradient back, as a row-parallel layer's does).

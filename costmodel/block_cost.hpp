@@ -2,6 +2,7 @@
 // one micro-batch on one GPU under a sharding: compute per pass, exposed communication, FLOPs,
 // saved activations and parameters held. Identical blocks share a cached BlockCost.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 #include "core/hardware.hpp"
@@ -53,6 +54,7 @@ struct BlockCost {
   // embedding table, each local expert's linears; tensors under its persistence threshold stay
   // whole and do not count.
   double module_tensors = 0;
+  double max_module_params = 0;  // the largest of those tensors (elements on this GPU)
 };
 
 // DeepSpeed's stage3_param_persistence_threshold default: parameters of fewer elements are not
@@ -61,6 +63,12 @@ inline constexpr double kZero3PersistenceThreshold = 1e5;
 // The gathered tensors among `count` equal weights of `params` elements in all.
 inline double module_tensors(double params, double count) {
   return count > 0 && params / count >= kZero3PersistenceThreshold ? count : 0;
+}
+// Counts `count` equal weights of `params` elements into `bc`'s gathered tensors.
+inline void add_module_tensors(BlockCost& bc, double params, double count) {
+  const double n = module_tensors(params, count);
+  bc.module_tensors += n;
+  if (n > 0) bc.max_module_params = std::max(bc.max_module_params, params / count);
 }
 
 BlockCost price_block(const OpGraph& graph, const Block& block, const GpuSpec& gpu, const ShardContext& ctx);

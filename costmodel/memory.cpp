@@ -32,6 +32,19 @@ double gathered_param_bytes(const Strategy& s) {
   return s.precision == DType::fp32 || s.precision == DType::tf32 ? 4 : 2;
 }
 
+double gathered_weights_elems(const Strategy& s, double max_block_params, double max_module_params) {
+  switch (s.zero3_impl) {
+    case Zero3Impl::deepspeed: return std::min(max_block_params, max_module_params + 5e7);
+    case Zero3Impl::deepspeed_2021: return std::min(2 * max_block_params, 2 * max_module_params + 5e7);
+    default: return 2 * max_block_params;
+  }
+}
+
+double full_gradient_elems(const Strategy& s, double max_block_params, double max_module_params) {
+  if (s.zero == 3 && per_module_gathers(s.zero3_impl)) return std::min(max_block_params, max_module_params + 5e8);
+  return max_block_params;
+}
+
 double inflight_micro_batches(const Strategy& s, int64_t stage) {
   const double m = double(s.micro_batches());
   const double p = double(s.pp), v = double(s.vp), i = double(stage);
@@ -66,11 +79,14 @@ std::vector<StageMemory> stage_memory_of(const Strategy& s, const ClusterSpec& c
     const double d = st[i].dense_params, e = st[i].expert_params;
     m.params_bytes = d * sb.weights / (zp ? dp : 1) + e * sb.weights / (zp ? edp : 1) +
                      st[i].fp8_weight_params * fp8_weight_cache_bytes(s);
-    // ZeRO-3 (FSDP) unshards the current and the prefetched block: two blocks of gathered weights.
-    if (zp) m.params_bytes += 2 * st[i].max_block_params * gathered_param_bytes(s);
+    // ZeRO-3's gathered weights beside the shard (two blocks under FSDP).
+    if (zp)
+      m.params_bytes += gathered_weights_elems(s, st[i].max_block_params, st[i].max_module_params) *
+                        gathered_param_bytes(s);
     m.grads_bytes = d * sb.grads / (zg ? dp : 1) + e * sb.grads / (zg ? edp : 1);
-    // ZeRO-2/3: a block's gradient is computed in full, then reduce-scattered into the shard.
-    if (zg) m.grads_bytes += st[i].max_block_params * sb.grads;
+    // ZeRO-2/3: a block's (DeepSpeed: a module's) gradient is computed in full, then
+    // reduce-scattered into the shard.
+    if (zg) m.grads_bytes += full_gradient_elems(s, st[i].max_block_params, st[i].max_module_params) * sb.grads;
     m.optimizer_bytes = d * sb.optimizer / (s.zero >= 1 ? dp : 1) + e * sb.optimizer / (s.zero >= 1 ? edp : 1);
     m.inflight_micro_batches = inflight_micro_batches(s, i);
     m.activations_bytes = m.inflight_micro_batches * st[i].saved_bytes;

@@ -36,6 +36,17 @@ double fp8_weight_cache_bytes(const Strategy& s);
 // FP8 weights with fp8_param_gather: 1).
 double gathered_param_bytes(const Strategy& s);
 
+// Elements of gathered ZeRO-3 weights a GPU holds beside its shard, given its largest block and
+// its largest per-module tensor (ChunkTotals::max_block_params, max_module_params): FSDP unshards
+// the current and the prefetched block; DeepSpeed one module and its prefetch bucket
+// (stage3_prefetch_bucket_size, 5e7 elements by default), and DeepSpeed 0.3.13-0.5.4 also the
+// flat buffer PyTorch's list-based all_gather fills before copying it out.
+double gathered_weights_elems(const Strategy& s, double max_block_params, double max_module_params);
+// Elements of whole gradients ZeRO-2/3 hold before reduce-scattering them into the shard: a
+// block's under FSDP; under DeepSpeed's ZeRO-3 one module's, copied into its reduce bucket
+// (reduce_bucket_size, 5e8 elements by default).
+double full_gradient_elems(const Strategy& s, double max_block_params, double max_module_params);
+
 // Micro-batches (of one stage's full set of chunks) whose activations stage `stage` holds at
 // its peak under the schedule.
 double inflight_micro_batches(const Strategy& s, int64_t stage);

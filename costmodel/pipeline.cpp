@@ -31,6 +31,7 @@ void ChunkTotals::add(const BlockCost& b, int64_t count) {
   expert_params += n * b.expert_params;
   fp8_weight_params += n * b.fp8_weight_params;
   module_tensors += n * b.module_tensors;
+  max_module_params = std::max(max_module_params, b.max_module_params);
   boundary_bytes = b.boundary_bytes;  // the chunk's last block sends (callers adding counts set it)
   blocks += count;
 }
@@ -62,6 +63,7 @@ void stage_totals(const Strategy& s, const std::vector<ChunkTotals>& chunks, std
     t.expert_params += x.expert_params;
     t.fp8_weight_params += x.fp8_weight_params;
     t.module_tensors += x.module_tensors;
+    t.max_module_params = std::max(t.max_module_params, x.max_module_params);
     t.boundary_bytes = std::max(t.boundary_bytes, x.boundary_bytes);
     t.blocks += x.blocks;
   }
