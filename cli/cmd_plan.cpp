@@ -49,6 +49,13 @@ void restrict_to_framework(const std::string& name, const LoadedModel& model, Se
   if (f == Framework::torchtitan && (!so.flash_attention || !so.overlap_grad_reduce))
     throw UsageError("--framework torchtitan: torchtitan runs fused SDPA attention and overlaps the "
                      "gradient reduction; drop --no-flash-attention and --no-overlap-grad-reduce");
+  if (f != Framework::deepspeed && so.zero3_impl != Zero3Impl::fsdp)
+    throw UsageError("--framework " + name + ": its ZeRO-3 gathers a layer at a time (FSDP); drop --zero3-impl " +
+                     zero3_impl_name(so.zero3_impl));
+  if (f == Framework::deepspeed && so.zero3_impl == Zero3Impl::deepspeed_2021)
+    throw UsageError("--framework deepspeed: plans for today's DeepSpeed, whose ZeRO-3 is --zero3-impl deepspeed; "
+                     "drop --zero3-impl deepspeed-2021");
+  if (f == Framework::deepspeed) so.zero3_impl = Zero3Impl::deepspeed;
   if (space.recompute.empty()) space.recompute = framework_recompute_modes(f);
   const ModelSpec* spec = &*model.spec;
   so.admit = [f, spec](Strategy& s) { return framework_plans(f, s, spec); };

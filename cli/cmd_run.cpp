@@ -134,6 +134,7 @@ executor::RunOptions resolve(const RunCliOptions& o, std::optional<Predicted>& p
   r.strategy.precision = o.cuda() ? DType::bf16 : DType::fp32;
   r.strategy.grad_reduce = DType::fp32;
   r.strategy.fp8_param_gather = false;
+  r.strategy.zero3_impl = Zero3Impl::fsdp;  // the executors gather a block at a time
   r.steps = o.steps;
   r.seed = o.seed;
   r.data_file = o.data;

@@ -195,11 +195,12 @@ Reason Estimator::check(const Strategy& s, std::string* detail) const {
                  : cluster_.gpu.name + " has no figures for attention kernel " +
                        attention_kernel_name(s.attention_kernel) + " (its preset's attention_kernels)";
     });
-  if (s.zero3_impl != Zero3Impl::fsdp && (s.zero != 3 || s.pp > 1))
+  if (s.zero3_impl != Zero3Impl::fsdp && (s.zero != 3 || s.pp > 1 || experts_ > 0))
     return fail(Reason::options, [&] {
       return std::string("zero3_impl ") + zero3_impl_name(s.zero3_impl) +
-             (s.zero != 3 ? " needs ZeRO-3 (--zero 3)"
-                          : " needs pp = 1 (DeepSpeed's ZeRO-3 does not run under its pipeline engine)");
+             (s.zero != 3   ? " needs ZeRO-3 (--zero 3)"
+              : s.pp > 1    ? " needs pp = 1 (DeepSpeed's ZeRO-3 does not run under its pipeline engine)"
+                            : " does not run MoE layers (DeepSpeed's engine.py: \"MoE not supported with Stage 3\")");
     });
   if (s.ep_comm_overlap && s.ep < 2)
     return fail(Reason::options,
@@ -289,7 +290,7 @@ const std::vector<int64_t>& Estimator::memory_partition(const Strategy& s, Cache
       opts_.memory_capacity_bytes > 0 ? opts_.memory_capacity_bytes : cluster_.gpu.memory_bytes;
   uint64_t key = 1469598103934665603ULL;
   for (uint64_t v : {uint64_t(s.pp), uint64_t(s.zero), uint64_t(s.dp * s.cp), uint64_t(s.ep),
-                     uint64_t(s.tp), uint64_t(s.schedule), uint64_t(s.grad_reduce), uint64_t(s.fp8_param_gather),
+                     uint64_t(s.tp), uint64_t(s.schedule), uint64_t(s.grad_reduce), uint64_t(s.fp8_param_gather), uint64_t(s.zero3_impl),
                      uint64_t(std::min<int64_t>(s.micro_batches(), s.pp + 1))})
     key = mix(key, v);
   auto found = e.memory_partitions.find(key);

@@ -34,7 +34,7 @@ double gathered_param_bytes(const Strategy& s) {
 
 double gathered_weights_elems(const Strategy& s, double max_block_params, double max_module_params) {
   switch (s.zero3_impl) {
-    case Zero3Impl::deepspeed: return std::min(max_block_params, max_module_params + 5e7);
+    case Zero3Impl::deepspeed: return std::min(2 * max_block_params, max_module_params + 5e7);
     case Zero3Impl::deepspeed_2021: return std::min(2 * max_block_params, 2 * max_module_params + 5e7);
     default: return 2 * max_block_params;
   }

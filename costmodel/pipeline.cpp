@@ -32,6 +32,7 @@ void ChunkTotals::add(const BlockCost& b, int64_t count) {
   fp8_weight_params += n * b.fp8_weight_params;
   module_tensors += n * b.module_tensors;
   max_module_params = std::max(max_module_params, b.max_module_params);
+  if (b.recompute_s > 0) recomputed_params += n * (b.dense_params + b.expert_params);
   boundary_bytes = b.boundary_bytes;  // the chunk's last block sends (callers adding counts set it)
   blocks += count;
 }
@@ -64,6 +65,7 @@ void stage_totals(const Strategy& s, const std::vector<ChunkTotals>& chunks, std
     t.fp8_weight_params += x.fp8_weight_params;
     t.module_tensors += x.module_tensors;
     t.max_module_params = std::max(t.max_module_params, x.max_module_params);
+    t.recomputed_params += x.recomputed_params;
     t.boundary_bytes = std::max(t.boundary_bytes, x.boundary_bytes);
     t.blocks += x.blocks;
   }
@@ -78,10 +80,13 @@ int64_t expert_dp(const Strategy& s) { return std::max<int64_t>(1, s.dp * s.cp *
 // before every backward, having resharded them after the forward.
 bool regathers_before_backward(const Strategy& s) { return s.zero == 3 && !params_sharded_in_step(s); }
 
-// The ZeRO-3 gathers before each backward: two where the recomputed forward gathers its
-// parameters again (DeepSpeed's hooks release them after every forward, that one too).
-double backward_gathers(const Strategy& s) {
-  return s.zero == 3 && per_module_gathers(s.zero3_impl) && s.recompute == Recompute::full ? 2 : 1;
+// The ZeRO-3 gathers before each backward, in whole-stage gathers: one, plus the recomputed
+// blocks' share where their recomputed forward gathers again (DeepSpeed's hooks release the
+// parameters after every forward, that one too). Counted by parameters (bytes).
+double backward_gathers(const Strategy& s, const ChunkTotals& st) {
+  const double params = st.dense_params + st.expert_params;
+  if (s.zero != 3 || !per_module_gathers(s.zero3_impl) || s.recompute != Recompute::full || params <= 0) return 1;
+  return 1 + std::min(1.0, st.recomputed_params / params);
 }
 
 // Whether the DP traffic runs beside compute: as the strategy says, except that deepspeed-2021
@@ -122,6 +127,12 @@ DpCollectives dp_collectives(const GroupPlacement& dp, const GroupPlacement& edp
   c.rs = all_gather_time(dp, grad_d) + all_gather_time(edp, grad_e);  // same cost as a gather
   c.ag = all_gather_time(dp, param_d) + all_gather_time(edp, param_e);
   const bool per_module = s.zero == 3 && per_module_gathers(s.zero3_impl);
+  if (per_module && st.module_tensors <= 0) {
+    // Every tensor under DeepSpeed's persistence threshold: kept whole, nothing gathered; the
+    // gradients are reduced in one bucket.
+    c.rs_unit = c.rs;
+    return c;
+  }
   const double units = std::max(1.0, per_module ? st.module_tensors : double(st.blocks));
   const CommTime host{per_module ? zero3_host_s(s.zero3_impl, dp.n) : 0, 0};
   c.rs_unit = (all_gather_time(dp, grad_d / units) + all_gather_time(edp, grad_e / units) + host).scaled(units);
@@ -263,8 +274,8 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
         once += ov ? beside(ag, st.fwd_s) : ag;
         break;
       default:  // ZeRO-3: gather parameters for forward and backward of every micro-batch
-        per_mb = ov ? beside(ag_unit, st.fwd_s) + beside(backward_gathers(s) * ag_unit + rs_unit, bwd)
-                    : (1 + backward_gathers(s)) * ag_unit + rs_unit;
+        per_mb = ov ? beside(ag_unit, st.fwd_s) + beside(backward_gathers(s, st) * ag_unit + rs_unit, bwd)
+                    : (1 + backward_gathers(s, st)) * ag_unit + rs_unit;
         break;
     }
     if (regathers_before_backward(s) && !ov) {
@@ -357,10 +368,11 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
   sc.micro_batches = s.micro_batches();
   sc.schedule = s.schedule;
   sc.overlap_grad_reduce = dp_overlaps(s);
-  sc.backward_gathers = backward_gathers(s);
   sc.comm_sm_fraction = comm_sm_fraction(cluster.gpu);
   sc.chunks.assign(s.pp, std::vector<ChunkCost>(s.vp));
   PipelineInputs in = pipeline_inputs(s, cluster, g, chunks);
+  // One stage wherever it is not 1 (DeepSpeed's ZeRO-3 runs without a pipeline).
+  sc.backward_gathers = backward_gathers(s, in.stage.front());
   std::vector<StageMemory> mem = stage_memory(s, cluster, g, chunks);
   for (size_t c = 0; c < chunks.size(); ++c) {
     const ChunkTotals& x = chunks[c];

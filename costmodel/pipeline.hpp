@@ -23,6 +23,7 @@ struct ChunkTotals {
   double fp8_weight_params = 0;  // BlockCost::fp8_weight_params, summed
   double module_tensors = 0;     // BlockCost::module_tensors, summed
   double max_module_params = 0;  // BlockCost::max_module_params, the largest
+  double recomputed_params = 0;  // parameters of the blocks whose forward is recomputed
   int64_t blocks = 0;
   void add(const BlockCost& b, int64_t count = 1);  // `count` identical blocks
 };

@@ -45,8 +45,10 @@ struct StageCosts {
   std::vector<double> param_gather_s;  // per stage: ZeRO-3's parameter all-gather before one pass
                                        // of every chunk, if alone; shared among the chunks
   bool gather_before_forward = true;   // ZeRO-3 gathers before F passes too; false: B passes only
-  double backward_gathers = 1;         // gathers before each B pass: 2 where recompute re-gathers
                                        // (under PP, where parameters stay gathered after backward)
+  // The parameter gathers before each B pass, in whole-model gathers: 1, and up to 2 where a
+  // recomputed forward gathers its blocks' parameters again (DeepSpeed's ZeRO-3).
+  double backward_gathers = 1;
   // Per stage: ZeRO-2/3's reduce-scatter of one micro-batch's gradients over all its chunks, if
   // alone, run after every micro-batch's backward (FSDP reduces each unit's gradients as its
   // backward produces them); shared among the chunks by grad_bytes.

@@ -29,8 +29,11 @@ namespace shardplan {
 inline constexpr double kDeepSpeed2021PerCollectiveS = 250e-6;
 inline constexpr double kDeepSpeed2021PerRankS = 16e-6;
 
+// Host time of one collective over `ranks` (none with a single rank: DeepSpeed skips it).
 inline double zero3_host_s(Zero3Impl impl, int64_t ranks) {
-  return impl == Zero3Impl::deepspeed_2021 ? kDeepSpeed2021PerCollectiveS + double(ranks) * kDeepSpeed2021PerRankS : 0;
+  return impl == Zero3Impl::deepspeed_2021 && ranks > 1
+             ? kDeepSpeed2021PerCollectiveS + double(ranks) * kDeepSpeed2021PerRankS
+             : 0;
 }
 
 }  // namespace shardplan

@@ -121,6 +121,9 @@ SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSp
           for (size_t ri = 0; ri < (expand ? recomputes.size() : 1); ++ri) {
             Strategy s = all[i];
             s.zero = zeros[zi];
+            // The switches that depend on the ZeRO stage follow it (as enumerate() sets them).
+            s.zero3_impl = s.zero == 3 ? o.zero3_impl : Zero3Impl::fsdp;
+            s.fp8_param_gather = o.fp8_param_gather && fp8_param_gather_allowed(o.precision, s.zero);
             s.recompute = recomputes[ri];
             if (zero2_twin(s, zeros)) continue;
             r.considered++;

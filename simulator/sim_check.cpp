@@ -64,7 +64,7 @@ std::string check_costs(const StageCosts& c, const SimOptions& o) {
     }
   if (c.pp > 1 && any_bytes && c.p2p.bandwidth_Bps <= 0)
     return "p2p.bandwidth_Bps: stages send bytes but the link has no bandwidth";
-  if (!(c.backward_gathers >= 1 && c.backward_gathers <= 2)) return "backward_gathers must be 1 or 2";
+  if (!(c.backward_gathers >= 1 && c.backward_gathers <= 2)) return "backward_gathers must be between 1 and 2";
   if (o.dp < 1) return "dp must be at least 1";
   if (o.grad_buckets_per_chunk < 1 || o.grad_buckets_per_chunk > 4096)
     return "grad_buckets_per_chunk must be between 1 and 4096";

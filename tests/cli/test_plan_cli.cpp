@@ -244,6 +244,10 @@ TEST_CASE("cli plan: search flags that cannot search exit 2 with one line saying
            {"--zero 1,", "--zero 1,: empty item in the comma-separated list"},
            {"--memory-headroom nan", "--memory-headroom: expected a fraction in [0, 0.9]"},
            {"--ep 2", "nothing to search: ep=2: the model has no experts"},
+           {"--framework megatron --zero3-impl deepspeed",
+            "--framework megatron: its ZeRO-3 gathers a layer at a time (FSDP); drop --zero3-impl deepspeed"},
+           {"--framework deepspeed --zero3-impl deepspeed-2021",
+            "--framework deepspeed: plans for today's DeepSpeed, whose ZeRO-3 is --zero3-impl deepspeed"},
        }) {
     CAPTURE(c.flags);
     CliResult r = run_cli(base + c.flags, dir);

@@ -74,25 +74,30 @@ TEST_CASE("zero3_impl: DeepSpeed gathers tensor by tensor, and again for the rec
   const Run fsdp = run(Zero3Impl::fsdp, Recompute::none);
   const Run ds = run(Zero3Impl::deepspeed, Recompute::none);
   CHECK(ds.e.breakdown.dp_comm_s - fsdp.e.breakdown.dp_comm_s == testing::rel(3 * 5 * hop).epsilon(1e-6));
-  // With full recompute DeepSpeed's hooks gather once more (released after the recomputed
-  // forward): one more all-gather of the whole model; FSDP's dp traffic is unchanged.
+  // With full recompute DeepSpeed's hooks gather the layers once more (released after the
+  // recomputed forward); the embedding is not recomputed. Priced by parameters: the layers' share
+  // f = 2 x 3,152,384 / 6,862,848 = 0.918677 of a whole-model gather (6,862,848 = the layers, the
+  // 524,288 + 32,768 embedding and position tables, the final norm's 1,024). FSDP's traffic is
+  // unchanged.
+  const double f = 2 * 3152384.0 / 6862848.0;
   const Run fsdp_full = run(Zero3Impl::fsdp, Recompute::full);
   const Run ds_full = run(Zero3Impl::deepspeed, Recompute::full);
   CHECK(fsdp_full.e.breakdown.dp_comm_s == testing::rel(fsdp.e.breakdown.dp_comm_s).epsilon(1e-12));
   // Bandwidth part of one gather of the 16-bit weights: the no-recompute traffic is two of them
   // and a reduce-scatter of the fp32 gradients (twice their bytes), 4 gathers' worth past latency
-  // (7/8 x 2P / (300 GB/s x 0.77) = 52 us for the 6.8M parameters).
+  // (7/8 x 2P / (300 GB/s x 0.77) = 52 us for the 6.86M parameters).
   const double one_gather = (ds.e.breakdown.dp_comm_s - 9 * hop * 3) / 4;
   CHECK(one_gather == testing::rel(52e-6).epsilon(0.01));
-  CHECK(ds_full.e.breakdown.dp_comm_s - ds.e.breakdown.dp_comm_s == testing::rel(9 * hop + one_gather).epsilon(1e-6));
-  // DeepSpeed 0.3.13-0.5.4: every one of the 4 x 9 collectives also pays 250 us + 8 x 16 us of
-  // host loop = 378 us: 13.608 ms.
+  CHECK(ds_full.e.breakdown.dp_comm_s - ds.e.breakdown.dp_comm_s == testing::rel(f * (9 * hop + one_gather)).epsilon(1e-6));
+  // DeepSpeed 0.3.13-0.5.4: each of the (3 + f) x 9 collectives also pays 250 us + 8 x 16 us of
+  // host loop = 378 us: 13.331 ms.
+  const double host = (3 + f) * 9 * 378e-6;
   const Run old = run(Zero3Impl::deepspeed_2021, Recompute::full);
-  CHECK(old.e.breakdown.dp_comm_s - ds_full.e.breakdown.dp_comm_s == testing::rel(4 * 9 * 378e-6).epsilon(1e-6));
+  CHECK(old.e.breakdown.dp_comm_s - ds_full.e.breakdown.dp_comm_s == testing::rel(host).epsilon(1e-6));
   // The simulator moves the same traffic: each pair agrees within 1%.
   for (const Run* r : {&fsdp, &ds, &fsdp_full, &ds_full, &old})
     CHECK(std::abs(r->sim.step_time_s / r->e.step_time_s - 1) < 0.01);
-  CHECK(old.sim.step_time_s - ds_full.sim.step_time_s == testing::rel(4 * 9 * 378e-6).epsilon(0.02));
+  CHECK(old.sim.step_time_s - ds_full.sim.step_time_s == testing::rel(host).epsilon(0.02));
 }
 
 TEST_CASE("zero3_impl: deepspeed-2021 overlaps nothing, whatever overlap_grad_reduce says") {
@@ -143,4 +148,33 @@ TEST_CASE("zero3_impl: what each holds gathered beside its shard") {
   // Never more than FSDP would hold (a block smaller than the buckets).
   CHECK(gathered_weights_elems(s, 1e7, 5e6) == testing::rel(2e7).epsilon(1e-12));
   CHECK(full_gradient_elems(s, 1e7, 5e6) == testing::rel(1e7).epsilon(1e-12));
+}
+
+TEST_CASE("zero3_impl: no DP group, no collective and no host time; MoE layers are refused") {
+  // tp = 8 on the 8 GPUs: dp = 1, ZeRO-3 shards over one rank and moves nothing.
+  Estimator& est = estimator();
+  Strategy s;
+  s.tp = 8, s.global_batch = 8, s.zero = 3, s.sp = true;
+  const Estimate fsdp = est.estimate(s);
+  s.zero3_impl = Zero3Impl::deepspeed_2021;
+  const Estimate old = est.estimate(s);
+  REQUIRE(old.valid());
+  CHECK(old.breakdown.dp_comm_s == testing::rel(fsdp.breakdown.dp_comm_s).epsilon(1e-12));
+  // DeepSpeed's engine.py: "MoE not supported with Stage 3".
+  const OpGraph moe = build_transformer_graph([] {
+    ModelSpec m = two_layers();
+    m.moe = MoeSpec{};
+    m.moe->experts = 4, m.moe->top_k = 2, m.moe->ffn_hidden = 512;
+    return m;
+  }());
+  ClusterSpec c = load_cluster("dgx-a100");
+  c.set_gpu_count(8);
+  Estimator moe_est(moe, c);
+  Strategy t;
+  t.dp = 8, t.global_batch = 8, t.zero = 3, t.zero3_impl = Zero3Impl::deepspeed;
+  std::string why;
+  CHECK(moe_est.check(t, &why) == Reason::options);
+  CHECK(why.find("MoE not supported with Stage 3") != std::string::npos);
+  t.zero3_impl = Zero3Impl::fsdp;
+  CHECK(moe_est.check(t) == Reason::ok);
 }

@@ -297,3 +297,24 @@ TEST_CASE("nothing-fits advice: gradients reduced in 16 bits, when 2 bytes per p
   CHECK(bf16->best.estimate.fits);
   CHECK(bf16->best.strategy.zero == 0);  // the space as given
 }
+
+TEST_CASE("the switches that depend on the ZeRO stage follow each stage the search tries") {
+  // --zero3-impl applies to the ZeRO-3 strategies and --fp8-param-gather to ZeRO >= 1 ones, over
+  // every ZeRO stage searched (the search expands the stages of each enumerated point).
+  auto [m, base, c, o] = problem("gpt-1.7b", "dgx-h100", 16, 64);
+  o.top_k = 100000;
+  o.zero3_impl = Zero3Impl::deepspeed;
+  o.precision = DType::fp8;
+  o.fp8_param_gather = true;
+  SearchSpace sp;
+  sp.pp = {1};
+  SearchResult r = search(m.graph, c, sp, o);
+  std::set<int> zeros;
+  for (const Candidate& x : r.top) {
+    zeros.insert(x.strategy.zero);
+    CHECK(x.strategy.zero3_impl == (x.strategy.zero == 3 ? Zero3Impl::deepspeed : Zero3Impl::fsdp));
+    CHECK(x.strategy.fp8_param_gather == (x.strategy.zero >= 1));
+  }
+  CHECK(zeros == std::set<int>{0, 1, 2, 3});
+  CHECK(r.rejected[static_cast<size_t>(Reason::options)] == 0);
+}
