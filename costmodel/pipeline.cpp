@@ -44,6 +44,12 @@ std::vector<ChunkTotals> stage_totals(const Strategy& s, const std::vector<Chunk
 }
 
 void stage_totals(const Strategy& s, const std::vector<ChunkTotals>& chunks, std::vector<ChunkTotals>& st) {
+  // One chunk per stage: each stage's totals are its chunk's (every field below is a sum or a
+  // max of non-negative values, so the copy is exact). The planner's common case.
+  if (chunks.size() == static_cast<size_t>(s.pp)) {
+    st.assign(chunks.begin(), chunks.end());
+    return;
+  }
   st.assign(s.pp, ChunkTotals{});
   for (size_t c = 0; c < chunks.size(); ++c) {
     ChunkTotals& t = st[c % s.pp];
