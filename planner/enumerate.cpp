@@ -87,15 +87,14 @@ std::vector<Strategy> enumerate_space(const OpGraph& g, const ClusterSpec& clust
                           if (!allowed(sp.ep_comm_overlap, eo == 1)) continue;
                           Strategy s;
                           s.dp = dp, s.tp = tp, s.pp = pp, s.cp = cp, s.ep = ep, s.vp = vp;
-                          s.sp = spi == 1, s.tp_comm_overlap = ov == 1, s.zero = z, s.recompute = rc;
+                          s.sp = spi == 1, s.tp_comm_overlap = ov == 1, s.recompute = rc;
                           s.ep_comm_overlap = eo == 1;
                           s.micro_batch = mb, s.global_batch = o.global_batch, s.schedule = sch;
                           s.precision = o.precision, s.grad_reduce = o.grad_reduce, s.seq_len = g.seq_len;
                           s.flash_attention = o.flash_attention, s.overlap_grad_reduce = o.overlap_grad_reduce;
                           s.attention_kernel = o.attention_kernel;
                           s.async_tp_backward = o.async_tp_backward;
-                          s.zero3_impl = z == 3 ? o.zero3_impl : Zero3Impl::fsdp;
-                          s.fp8_param_gather = o.fp8_param_gather && fp8_param_gather_allowed(o.precision, z);
+                          set_zero_stage(s, z, o);
                           if (zero2_twin(s, zeros)) continue;
                           out.push_back(s);
                         }

@@ -67,6 +67,12 @@ void keep_top(std::vector<Candidate>& top, Candidate c, size_t k) {
 }
 }  // namespace
 
+void set_zero_stage(Strategy& s, int zero, const SearchOptions& o) {
+  s.zero = zero;
+  s.zero3_impl = zero == 3 ? o.zero3_impl : Zero3Impl::fsdp;
+  s.fp8_param_gather = o.fp8_param_gather && fp8_param_gather_allowed(o.precision, zero);
+}
+
 bool zero2_twin(const Strategy& s, const std::vector<int>& zeros) {
   return s.zero == 2 && s.pp > 1 && std::find(zeros.begin(), zeros.end(), 1) != zeros.end();
 }
@@ -120,10 +126,7 @@ SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSp
         for (size_t zi = 0; zi < (expand ? zeros.size() : 1); ++zi) {
           for (size_t ri = 0; ri < (expand ? recomputes.size() : 1); ++ri) {
             Strategy s = all[i];
-            s.zero = zeros[zi];
-            // The switches that depend on the ZeRO stage follow it (as enumerate() sets them).
-            s.zero3_impl = s.zero == 3 ? o.zero3_impl : Zero3Impl::fsdp;
-            s.fp8_param_gather = o.fp8_param_gather && fp8_param_gather_allowed(o.precision, s.zero);
+            set_zero_stage(s, zeros[zi], o);
             s.recompute = recomputes[ri];
             if (zero2_twin(s, zeros)) continue;
             r.considered++;

@@ -85,6 +85,9 @@ bool candidate_less(const Candidate& a, const Candidate& b);
 // Under pipeline parallelism ZeRO-2 runs as ZeRO-1 (grads_sharded_in_step): when the space has
 // both, the search keeps ZeRO-1's plan and skips ZeRO-2's twin.
 bool zero2_twin(const Strategy& s, const std::vector<int>& zeros);
+// Sets s.zero and the switches that follow the ZeRO stage: zero3_impl (ZeRO-3 only) and
+// fp8_param_gather (ZeRO >= 1), from the search's options.
+void set_zero_stage(Strategy& s, int zero, const SearchOptions& o);
 
 // Enumerates the space (all combinations, before feasibility checks).
 std::vector<Strategy> enumerate_space(const OpGraph& g, const ClusterSpec& cluster, const SearchSpace& space,

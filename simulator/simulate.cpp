@@ -141,6 +141,12 @@ void Builder::build_stage(int64_t s) {
   const int64_t K = std::clamp<int64_t>(min_blocks, 1, o_.max_units_per_pass);
   double gather_bytes = 0;
   for (int64_t v = 0; v < vp; ++v) gather_bytes += c_.chunks[s][v].param_gather_bytes;
+  // The pass's part of the stage's per-pass gather: its chunk's parameter share, times the
+  // gathers a B pass makes (StageCosts::backward_gathers).
+  auto gather_share = [&](const Pass& p) {
+    return (gather_bytes > 0 ? c_.chunks[s][p.chunk].param_gather_bytes / gather_bytes : 1.0 / double(vp)) *
+           (p.kind == Pass::B ? c_.backward_gathers : 1.0);
+  };
   auto is_gathered = [&](const Pass& p) {
     return gather_s > 0 && (p.kind == Pass::B || (p.kind == Pass::F && c_.gather_before_forward));
   };
@@ -155,8 +161,7 @@ void Builder::build_stage(int64_t s) {
   std::vector<TaskId> unit_end(reps * units, -1);                    // each unit's compute
   auto add_gather = [&](int64_t u) {
     const Pass& p = sched[gathered_pass[u / K]];
-    const double f = (gather_bytes > 0 ? c_.chunks[s][p.chunk].param_gather_bytes / gather_bytes : 1.0 / vp) *
-                     (p.kind == Pass::B ? c_.backward_gathers : 1.0);
+    const double f = gather_share(p);
     TaskMeta m = make_meta(TaskMeta::gather, p.kind, s, p.micro_batch, p.chunk);
     m.part = static_cast<int16_t>(u % K), m.parts = static_cast<int16_t>(K);
     gather[u] = add_dp(s, SimStream::dp_comm, f * gather_s / K, f * gather_nic_s / K, m);
@@ -193,8 +198,7 @@ void Builder::build_stage(int64_t s) {
       if (split) stretch += stretch_beside_collective_s(k, alone, share[p.chunk]);
       if (reduces) stretch += k * rs_share[p.chunk];
       if (gathers)
-        stretch += k * (gather_bytes > 0 ? cc.param_gather_bytes / gather_bytes : 1.0 / double(vp)) * gather_s *
-                   (p.kind == Pass::B ? c_.backward_gathers : 1.0);
+        stretch += k * gather_share(p) * gather_s;
     }
     const double dur = alone + stretch;
     // Recomputation runs with the backward, unit by unit when the pass is split.
