@@ -13,28 +13,58 @@
 
 namespace shardplan {
 
-void ChunkTotals::add(const BlockCost& b, int64_t count) {
+ChunkTotals ChunkTotals::of(const BlockCost& b, int64_t count) {
   const double n = double(count);
-  fwd_s += n * b.fwd_s;
-  bwd_input_s += n * b.bwd_input_s;
-  bwd_weight_s += n * b.bwd_weight_s;
-  recompute_s += n * b.recompute_s;
-  tp_comm_s += n * b.tp_comm_s;
-  cp_comm_s += n * b.cp_comm_s;
-  ep_comm_s += n * b.ep_comm_s;
-  model_flops += n * b.model_flops;
-  hardware_flops += n * b.hardware_flops;
-  saved_bytes += n * b.saved_bytes;
-  transient_bytes = std::max(transient_bytes, b.transient_bytes);
-  max_block_params = std::max(max_block_params, b.dense_params + b.expert_params);
-  dense_params += n * b.dense_params;
-  expert_params += n * b.expert_params;
-  fp8_weight_params += n * b.fp8_weight_params;
-  module_tensors += n * b.module_tensors;
-  max_module_params = std::max(max_module_params, b.max_module_params);
-  if (b.recompute_s > 0) recomputed_params += n * (b.dense_params + b.expert_params);
+  ChunkTotals t;
+  t.fwd_s = n * b.fwd_s;
+  t.bwd_input_s = n * b.bwd_input_s;
+  t.bwd_weight_s = n * b.bwd_weight_s;
+  t.recompute_s = n * b.recompute_s;
+  t.tp_comm_s = n * b.tp_comm_s;
+  t.cp_comm_s = n * b.cp_comm_s;
+  t.ep_comm_s = n * b.ep_comm_s;
+  t.model_flops = n * b.model_flops;
+  t.hardware_flops = n * b.hardware_flops;
+  t.saved_bytes = n * b.saved_bytes;
+  t.transient_bytes = b.transient_bytes;
+  t.max_block_params = b.dense_params + b.expert_params;
+  t.dense_params = n * b.dense_params;
+  t.expert_params = n * b.expert_params;
+  t.fp8_weight_params = n * b.fp8_weight_params;
+  t.module_tensors = n * b.module_tensors;
+  t.max_module_params = b.max_module_params;
+  t.recomputed_params = b.recompute_s > 0 ? n * (b.dense_params + b.expert_params) : 0;
+  t.boundary_bytes = b.boundary_bytes;
+  t.blocks = count;
+  return t;
+}
+
+void ChunkTotals::merge(const ChunkTotals& x) {
+  fwd_s += x.fwd_s;
+  bwd_input_s += x.bwd_input_s;
+  bwd_weight_s += x.bwd_weight_s;
+  recompute_s += x.recompute_s;
+  tp_comm_s += x.tp_comm_s;
+  cp_comm_s += x.cp_comm_s;
+  ep_comm_s += x.ep_comm_s;
+  model_flops += x.model_flops;
+  hardware_flops += x.hardware_flops;
+  saved_bytes += x.saved_bytes;
+  transient_bytes = std::max(transient_bytes, x.transient_bytes);
+  max_block_params = std::max(max_block_params, x.max_block_params);
+  dense_params += x.dense_params;
+  expert_params += x.expert_params;
+  fp8_weight_params += x.fp8_weight_params;
+  module_tensors += x.module_tensors;
+  max_module_params = std::max(max_module_params, x.max_module_params);
+  recomputed_params += x.recomputed_params;
+  boundary_bytes = std::max(boundary_bytes, x.boundary_bytes);
+  blocks += x.blocks;
+}
+
+void ChunkTotals::add(const BlockCost& b, int64_t count) {
+  merge(of(b, count));
   boundary_bytes = b.boundary_bytes;  // the chunk's last block sends (callers adding counts set it)
-  blocks += count;
 }
 
 std::vector<ChunkTotals> stage_totals(const Strategy& s, const std::vector<ChunkTotals>& chunks) {
@@ -44,37 +74,14 @@ std::vector<ChunkTotals> stage_totals(const Strategy& s, const std::vector<Chunk
 }
 
 void stage_totals(const Strategy& s, const std::vector<ChunkTotals>& chunks, std::vector<ChunkTotals>& st) {
-  // One chunk per stage: each stage's totals are its chunk's (every field below is a sum or a
-  // max of non-negative values, so the copy is exact). The planner's common case.
+  // One chunk per stage: each stage's totals are its chunk's (merge sums or takes the
+  // larger of non-negative values, so the copy is exact). The planner's common case.
   if (chunks.size() == static_cast<size_t>(s.pp)) {
     st.assign(chunks.begin(), chunks.end());
     return;
   }
   st.assign(s.pp, ChunkTotals{});
-  for (size_t c = 0; c < chunks.size(); ++c) {
-    ChunkTotals& t = st[c % s.pp];
-    const ChunkTotals& x = chunks[c];
-    t.fwd_s += x.fwd_s;
-    t.bwd_input_s += x.bwd_input_s;
-    t.bwd_weight_s += x.bwd_weight_s;
-    t.recompute_s += x.recompute_s;
-    t.tp_comm_s += x.tp_comm_s;
-    t.cp_comm_s += x.cp_comm_s;
-    t.ep_comm_s += x.ep_comm_s;
-    t.model_flops += x.model_flops;
-    t.hardware_flops += x.hardware_flops;
-    t.saved_bytes += x.saved_bytes;
-    t.transient_bytes = std::max(t.transient_bytes, x.transient_bytes);
-    t.max_block_params = std::max(t.max_block_params, x.max_block_params);
-    t.dense_params += x.dense_params;
-    t.expert_params += x.expert_params;
-    t.fp8_weight_params += x.fp8_weight_params;
-    t.module_tensors += x.module_tensors;
-    t.max_module_params = std::max(t.max_module_params, x.max_module_params);
-    t.recomputed_params += x.recomputed_params;
-    t.boundary_bytes = std::max(t.boundary_bytes, x.boundary_bytes);
-    t.blocks += x.blocks;
-  }
+  for (size_t c = 0; c < chunks.size(); ++c) st[c % s.pp].merge(chunks[c]);
 }
 
 namespace {

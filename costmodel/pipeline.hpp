@@ -25,7 +25,9 @@ struct ChunkTotals {
   double max_module_params = 0;  // BlockCost::max_module_params, the largest
   double recomputed_params = 0;  // parameters of the blocks whose forward is recomputed
   int64_t blocks = 0;
-  void add(const BlockCost& b, int64_t count = 1);  // `count` identical blocks
+  static ChunkTotals of(const BlockCost& b, int64_t count = 1);  // `count` identical blocks
+  void merge(const ChunkTotals& x);  // sums, and the larger of the maxima and boundaries
+  void add(const BlockCost& b, int64_t count = 1);  // merge, then the chunk sends b's boundary
 };
 
 struct PipelineInputs {
