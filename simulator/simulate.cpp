@@ -21,6 +21,7 @@ class Builder {
 
   void build() {
     const int64_t reps = g_.replicas, n = reps * c_.pp * c_.vp * c_.micro_batches;
+    f_first_.assign(n, -1);
     f_end_.assign(n, -1);
     b_first_.assign(n, -1);
     b_end_.assign(n, -1);
@@ -48,7 +49,14 @@ class Builder {
   }
   TaskId add(int64_t gpu, SimStream k, double dur, const TaskMeta& m) {
     g_.meta.push_back(m);
-    return g_.engine.add_task(g_.stream(gpu, k), dur);
+    const TaskId t = g_.engine.add_task(g_.stream(gpu, k), dur);
+    if (k == SimStream::compute) {  // the compute stream's order, for blocking sends
+      if (last_compute_.size() <= static_cast<size_t>(gpu)) last_compute_.resize(gpu + 1, -1);
+      if (next_compute_.size() <= static_cast<size_t>(t)) next_compute_.resize(t + 1, -1);
+      if (const TaskId prev = last_compute_[gpu]; prev >= 0) next_compute_[prev] = t;
+      last_compute_[gpu] = t;
+    }
+    return t;
   }
   // DP-group work of stage s on `stream` (dp_comm or dp_reduce) taking dur_s alone, nic_s of it
   // moving bytes through each GPU's NIC.
@@ -89,7 +97,9 @@ class Builder {
   const StageCosts& c_;
   const SimOptions& o_;
   SimGraph& g_;
-  std::vector<TaskId> f_end_, b_first_, b_end_;  // [replica][stage][chunk][micro-batch]
+  // [replica][stage][chunk][micro-batch]: a pass's first and last compute pieces
+  std::vector<TaskId> f_first_, f_end_, b_first_, b_end_;
+  std::vector<TaskId> next_compute_, last_compute_;  // by task id; by GPU
   std::vector<LinkId> nic_, nvlink_;             // per simulated GPU (sending side)
   bool p2p_on_nic_ = false;
   std::vector<StreamId> streams_;
@@ -230,6 +240,7 @@ void Builder::build_stage(int64_t s) {
         if (gathers) unit_end[r * units + u + k] = t;
         pieces[r * parts + k] = last[r] = t;
         const size_t x = idx(r, s, p.chunk, p.micro_batch);
+        if (k == 0 && p.kind == Pass::F) f_first_[x] = first;
         if (k == 0 && p.kind == Pass::B) b_first_[x] = first;
         if (p.kind == Pass::F) f_end_[x] = t;
         if (p.kind == Pass::B) b_end_[x] = t;
@@ -281,7 +292,12 @@ void Builder::build_stage(int64_t s) {
 
 // p2p: each F output goes to the next model position, each B's input gradient to the previous
 // one. Issued in the sender's pass order; the receiver consumes them in the same order (its
-// schedule lists the same micro-batch/chunk sequence), so the two FIFO streams always agree.
+// schedule lists the same micro-batch/chunk sequence), so the two FIFO streams always agree. The
+// receiver's pass starts (its first piece) once the transfer has landed. The sender's next
+// compute waits for its send to finish: Megatron-LM's pipeline schedules exchange activations and
+// gradients with batched isend/irecv that the schedule waits on before it goes on
+// (p2p_communication.py; the 1F1B steady state's send_forward_recv_backward), as the analytic
+// estimate's exposed 2 * p2p per micro-batch and chunk assumes.
 void Builder::build_transfers(int64_t s) {
   const int64_t pp = c_.pp, positions = pp * c_.vp;
   for (const Pass& p : g_.schedule[s]) {
@@ -296,7 +312,7 @@ void Builder::build_transfers(int64_t s) {
       TaskId from = fwd ? f_end_[idx(r, s, p.chunk, p.micro_batch)]
                         : b_end_[idx(r, s, p.chunk, p.micro_batch)];
       TaskId to =
-          fwd ? f_end_[idx(r, s2, c2, p.micro_batch)] : b_first_[idx(r, s2, c2, p.micro_batch)];
+          fwd ? f_first_[idx(r, s2, c2, p.micro_batch)] : b_first_[idx(r, s2, c2, p.micro_batch)];
       if (pp == 1) {  // the next chunk is on the same GPU
         g_.engine.add_dep(from, to);
         continue;
@@ -316,6 +332,7 @@ void Builder::build_transfers(int64_t s) {
           c_.p2p.latency_s);
       g_.engine.add_dep(from, x);
       g_.engine.add_dep(x, to);
+      if (const TaskId next = next_compute_[from]; next >= 0) g_.engine.add_dep(x, next);
     }
   }
 }

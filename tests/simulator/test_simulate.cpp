@@ -112,6 +112,32 @@ TEST_CASE("simulate: p2p transfers and recompute") {
   CHECK(simulate(rc).busy_s[0] == 16.0);
 }
 
+TEST_CASE("simulate: a stage's send blocks its next compute, as Megatron's p2p does") {
+  // 1F1B, p = 2, m = 2, F = 1, B = 2, 1.5 s per hop. Stage 0 runs F0 F1 B0 B1, stage 1 F0 B0 F1
+  // B1; each compute waits for the send before it. Stage 0: F0 [0,1], a0 [1,2.5], F1 [2.5,3.5],
+  // a1 [3.5,5]. Stage 1: F0 [2.5,3.5], B0 [3.5,5.5], g0 [5.5,7], F1 [7,8], B1 [8,10], g1
+  // [10,11.5]. Stage 0: B0 [7,9], B1 [11.5,13.5]. Step 13.5 (12 if sends did not block: F1 on
+  // stage 0 at [1,2], a1 [2.5,4], stage 1's F1 [5.5,6.5], B1 [6.5,8.5], g1 [8.5,10], B1 [10,12]).
+  StageCosts c = uniform(Schedule::one_f_one_b, 2, 1, 2, 1.0, 2.0);
+  for (auto& st : c.chunks) st[0].send_bytes = 100.0;
+  c.p2p = {100.0, 0.5, "ib"};
+  CHECK(simulate(c).step_time_s == 13.5);
+}
+
+TEST_CASE("simulate: a forward split into units waits for its activation before its first unit") {
+  // ZeRO-3 gathers split each pass into units (one per block here). The receiving stage's first
+  // unit needs the activation; adding a tiny gather must not let units run early and shorten
+  // the step (it did when only the last unit waited for the transfer).
+  StageCosts c = uniform(Schedule::one_f_one_b, 2, 1, 4, 1.0, 2.0);
+  for (auto& st : c.chunks) st[0].blocks = 4, st[0].send_bytes = 64.0;
+  c.p2p = {128.0, 0.25, "ib"};
+  const double base = simulate(c).step_time_s;
+  c.param_gather_s = {1e-6, 1e-6};
+  const double gathered = simulate(c).step_time_s;
+  CHECK(gathered >= base);
+  CHECK(gathered < base + 1e-3);
+}
+
 TEST_CASE("simulate: DP reduction overlapped with the last backward is less exposed") {
   // p = 2, m = 4, 1F1B, F = 1, B = 2, optimizer 1 s, DP reduction 2 s per stage in 4 buckets.
   // Without overlap: all 2 s after the last backward (t = 15): exposed 2, step 15 + 2 + 1 = 18.
