@@ -171,9 +171,14 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& media
         break;
       }
       case OpKind::embedding: {
-        double params = o.params / p.tp;
-        bc.dense_params += params;
-        add_module_tensors(bc, params, 1);
+        // The vocab x hidden word table is split over TP; parameters beyond it (GPT's learned
+        // position embedding, s x hidden) are a plain table, whole on every TP rank (Megatron's
+        // LanguageModelEmbedding: a VocabParallelEmbedding and an nn.Embedding).
+        const double table = double(o.dims[0]) * double(o.dims[1]);
+        const double words = std::min(o.params, table) / p.tp, positions = std::max(0.0, o.params - table);
+        bc.dense_params += words + positions;
+        add_module_tensors(bc, words, 1);
+        if (positions > 0) add_module_tensors(bc, positions, 1);
         t = p.memory_bound(o, p.T);
         // Vocab-parallel embedding: partial lookups are all-reduced (reduce-scattered with SP, whose
         // backward all-gathers the output gradient back, as a row-parallel layer's does).

@@ -422,7 +422,7 @@ Estimate Estimator::assemble(const Strategy& s, const Prepared& p) const {
   const Breakdown& b = e.breakdown;
   e.exposed_comm_fraction =
       (b.tp_comm_s + b.cp_comm_s + b.ep_comm_s + b.pp_comm_s + b.dp_comm_s) / e.step_time_s;
-  e.stages = stage_memory_of(s, cluster_, in.stage);
+  e.stages = stage_memory_of(s, cluster_, in.stage, &p.chunks);
   e.fits = true;
   for (size_t i = 0; i < e.stages.size(); ++i) {
     if (e.stages[i].total_bytes > e.peak_memory_bytes) {

@@ -1,6 +1,7 @@
 // Stage memory. Activations: one micro-batch of the stage's chunks times the micro-batches in
-// flight at the peak (1F1B: p - stage; interleaved: Megatron's warm-up count; GPipe: all m;
-// ZB-H1: p). The largest transient working set (a recomputed layer, logits) is working_bytes.
+// flight at the peak (1F1B: p - stage; interleaved: Megatron's warm-up count, chunk by chunk;
+// GPipe: all m; ZB-H1: p). The largest transient working set (a recomputed layer, logits) is
+// working_bytes.
 #include "costmodel/memory.hpp"
 
 #include <algorithm>
@@ -61,14 +62,42 @@ double inflight_micro_batches(const Strategy& s, int64_t stage) {
   }
 }
 
+namespace {
+bool same_saved(const std::vector<ChunkTotals>& chunks, const Strategy& s, int64_t stage) {
+  for (int64_t c = 1; c < s.vp; ++c)
+    if (chunks[c * s.pp + stage].saved_bytes != chunks[stage].saved_bytes) return false;
+  return true;
+}
+}  // namespace
+
+double interleaved_peak_bytes(const Strategy& s, int64_t stage, const std::vector<ChunkTotals>& chunks) {
+  const int64_t p = s.pp, v = s.vp, total = s.micro_batches() * v, group = p * v;
+  const int64_t warm = std::min(total, (p - stage - 1) * 2 + (v - 1) * p);
+  // Passes of chunk c among the first k of the order, forward (chunk c) or backward (c' = v-1-c).
+  auto passes = [&](int64_t k, int64_t c) { return (k / group) * p + std::clamp<int64_t>(k % group - c * p, 0, p); };
+  auto held = [&](int64_t forwards, int64_t backwards) {
+    double bytes = 0;
+    for (int64_t c = 0; c < v; ++c)
+      bytes += double(passes(forwards, c) - passes(backwards, v - 1 - c)) * chunks[c * p + stage].saved_bytes;
+    return bytes;
+  };
+  if (warm == total) return held(total, 0);
+  double peak = 0;
+  for (int64_t j = 0; j < std::min(group, total - warm); ++j) peak = std::max(peak, held(warm + j + 1, j));
+  return peak;
+}
+
 std::vector<StageMemory> stage_memory(const Strategy& s, const ClusterSpec& cluster, const OpGraph& g,
                                       const std::vector<ChunkTotals>& chunks) {
   (void)g;
-  return stage_memory_of(s, cluster, stage_totals(s, chunks));
+  return stage_memory_of(s, cluster, stage_totals(s, chunks), &chunks);
 }
 
 std::vector<StageMemory> stage_memory_of(const Strategy& s, const ClusterSpec& cluster,
-                                         const std::vector<ChunkTotals>& st) {
+                                         const std::vector<ChunkTotals>& st,
+                                         const std::vector<ChunkTotals>* chunks) {
+  const bool by_chunk = s.schedule == Schedule::interleaved && s.vp > 1 && chunks &&
+                        chunks->size() == static_cast<size_t>(s.pp * s.vp);
   std::vector<StageMemory> out(s.pp);
   const StateBytes sb = state_bytes(s);
   // ZeRO shards over the gradient replicas: dp*cp ranks (expert layers: dp*cp*tp/ep).
@@ -90,6 +119,9 @@ std::vector<StageMemory> stage_memory_of(const Strategy& s, const ClusterSpec& c
     m.optimizer_bytes = d * sb.optimizer / (s.zero >= 1 ? dp : 1) + e * sb.optimizer / (s.zero >= 1 ? edp : 1);
     m.inflight_micro_batches = inflight_micro_batches(s, i);
     m.activations_bytes = m.inflight_micro_batches * st[i].saved_bytes;
+    // Chunks that save different amounts (the embedding's, the head's) are held in the
+    // proportions the order has them in, not as an average.
+    if (by_chunk && !same_saved(*chunks, s, i)) m.activations_bytes = interleaved_peak_bytes(s, i, *chunks);
     m.working_bytes = st[i].transient_bytes;
     // Pipeline send/recv buffers (activation forward, gradient backward).
     m.buffers_bytes = s.pp > 1 ? 4 * st[i].boundary_bytes : 0;

@@ -51,10 +51,20 @@ double full_gradient_elems(const Strategy& s, double max_block_params, double ma
 // its peak under the schedule.
 double inflight_micro_batches(const Strategy& s, int64_t stage);
 
+// Activation bytes stage `stage` holds at its peak under Megatron's interleaved order
+// (schedules.py: micro-batches in groups of p, forward k runs chunk (k mod pv) / p, backward k
+// chunk v-1 - (k mod pv) / p; after the warm-up's forwards each step runs a forward, then a
+// backward): the largest sum over chunks c of (forwards - backwards of c) x chunks[c p + stage]
+// .saved_bytes, right after a forward. The counts repeat every pv steps. Equal chunks give
+// inflight_micro_batches x the stage's saved bytes.
+double interleaved_peak_bytes(const Strategy& s, int64_t stage, const std::vector<ChunkTotals>& chunks);
+
 std::vector<StageMemory> stage_memory(const Strategy& s, const ClusterSpec& cluster, const OpGraph& g,
                                       const std::vector<ChunkTotals>& chunks);
-// The same from the per-stage totals (stage_totals(), PipelineInputs::stage).
+// The same from the per-stage totals (stage_totals(), PipelineInputs::stage), and the chunks
+// (c = v pp + stage) where the interleaved schedule holds unequal ones.
 std::vector<StageMemory> stage_memory_of(const Strategy& s, const ClusterSpec& cluster,
-                                         const std::vector<ChunkTotals>& stages);
+                                         const std::vector<ChunkTotals>& stages,
+                                         const std::vector<ChunkTotals>* chunks = nullptr);
 
 }  // namespace shardplan

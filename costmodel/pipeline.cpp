@@ -341,10 +341,14 @@ PipelineResult pipeline_time(const PipelineInputs& in) {
     case Schedule::interleaved: bubble = (sum - t[k]) / v; break;
     case Schedule::zero_bubble: {
       // ZB-H1 (Qi et al. 2023): W passes fill the drain; each other stage leaves F + B - W idle.
+      // That takes a deferred W on every stage of the drain, i.e. m >= p: with fewer micro-
+      // batches only m - 1 of the p - 1 drain slots have one (equal stages: (p-1)(F+B) -
+      // (m-1) W; p = 4, m = 1, F = B = W = 1: step 9, as the simulator plays it).
+      const double filled = p > 1 ? std::min(1.0, (m - 1) / double(p - 1)) : 1.0;
       for (size_t i = 0; i < p; ++i) {
         if (i == k) continue;
         const ChunkTotals& x = in.stage[i];
-        bubble += std::max(0.0, x.fwd_s + x.bwd_input_s + x.recompute_s - x.bwd_weight_s);
+        bubble += std::max(0.0, x.fwd_s + x.bwd_input_s + x.recompute_s - filled * x.bwd_weight_s);
       }
       break;
     }

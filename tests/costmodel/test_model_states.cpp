@@ -145,6 +145,24 @@ TEST_CASE(
         testing::rel(1049472.0).epsilon(1e-9));
 }
 
+TEST_CASE("model states: tensor parallelism splits the word embedding, not the positions") {
+  // Megatron's GPT embedding is a vocab-parallel word table (V h / t per rank) and a learned
+  // position table (s h) that every TP rank holds whole. tp = 2, pp = 2, dp = 2:
+  //   stage 0: words 8,192 / 2 + positions 2,048 = 6,144 + layer 0
+  //   stage 1: layer 1 + final norm 128 + tied output copy V h / 2 = 4,096 -> 4,224 + layer
+  //   stage 0 - stage 1 = 1,920 params = 3,840 B of 16-bit weights (1,792 B if the positions
+  //   were split too).
+  Strategy s;
+  s.tp = 2;
+  s.dp = 2;
+  s.pp = 2;
+  s.global_batch = 8;
+  Estimate e = run(s);
+  REQUIRE(e.valid());
+  REQUIRE(e.stages.size() == 2);
+  CHECK(e.stages[0].params_bytes - e.stages[1].params_bytes == testing::rel(3840.0).epsilon(1e-9));
+}
+
 TEST_CASE(
     "model states: context-parallel ranks are gradient replicas, so ZeRO and the reduction span "
     "dp*cp") {

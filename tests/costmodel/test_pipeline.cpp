@@ -3,6 +3,8 @@
 // flight.
 #include <doctest/doctest.h>
 
+#include <tuple>
+
 #include "tests/approx.hpp"
 
 #include <algorithm>
@@ -105,6 +107,19 @@ TEST_CASE("pipeline: the zero-bubble (ZB-H1) bubble with F = B = W is a third of
         testing::rel(1.0 / 3).epsilon(1e-12));
 }
 
+TEST_CASE("pipeline: ZB-H1 with fewer micro-batches than stages fills only m - 1 drain slots") {
+  // F = B = W = 1 per stage (t = 3): the drain has p - 1 slots for deferred W passes, but a stage
+  // has at most m - 1 of them. Step m t + (p-1)(F+B) - (m-1) W, as the simulator plays it:
+  // p = 4: m = 1 -> 9, m = 2 -> 11; p = 8: m = 1 -> 17, m = 2 -> 19, m = 4 -> 23, m = 8 -> 31.
+  for (auto [p, m, step] : {std::tuple{4, 1, 9.0}, std::tuple{4, 2, 11.0}, std::tuple{8, 1, 17.0},
+                            std::tuple{8, 2, 19.0}, std::tuple{8, 4, 23.0}, std::tuple{8, 8, 31.0}}) {
+    CAPTURE(p);
+    CAPTURE(m);
+    PipelineResult r = pipeline_time(uniform(pipe(p, m, Schedule::zero_bubble), 1, 1, 1));
+    CHECK(r.breakdown.compute_s + r.breakdown.pp_bubble_s == testing::rel(step).epsilon(1e-12));
+  }
+}
+
 TEST_CASE("pipeline: the slowest stage sets the steady state, p2p and the DP tail add on") {
   // p = 4, m = 8, stage times {3, 3, 6, 3} (stage 2 has twice the work):
   //   steady 8 * 6 = 48 s, bubble 3 + 3 + 3 = 9 s (sum - max), step 57 s.
@@ -149,6 +164,30 @@ TEST_CASE("pipeline: micro-batches in flight per stage under each schedule") {
   // Capped by m v passes: m = 4 -> min(8, 11)/2 = 4.
   Strategy il4 = pipe(4, 4, Schedule::interleaved, 2);
   CHECK(inflight_micro_batches(il4, 0) == testing::rel(4.0));
+}
+
+TEST_CASE("pipeline: interleaving holds each chunk's activations as often as Megatron's order does") {
+  // p = 4, v = 2, m = 8. Forward order: chunk 0 mb 0-3, chunk 1 mb 0-3, chunk 0 mb 4-7, chunk 1
+  // mb 4-7; backward order: chunk 1 first in each group. In flight (n0, n1) right after each
+  // steady forward, with F forwards and B backwards done:
+  //   stage 3 (chunk 0 saves 1, chunk 1 with the head 10): warm-up 4. (F, B) = (5, 0) -> (4, 1)
+  //   = 14; (6, 1), (7, 2), (8, 3) -> (4, 1); (9, 4) -> (5, 0) = 5; ... peak 14, where the
+  //   average over chunks would say 2.5 passes x (1 + 10) = 27.5.
+  //   stage 0 (chunk 0 with the embedding saves 3, chunk 1 saves 1): warm-up 6 + 4 = 10.
+  //   (11, 0) -> (7, 4) = 25; (12, 1), (13, 2), (14, 3), (15, 4) -> (8, 3) = 27; (16, 5) -> (7, 4)
+  //   = 25: peak 27 (5.5 x 4 = 22 by the average).
+  Strategy s = pipe(4, 8, Schedule::interleaved, 2);
+  std::vector<ChunkTotals> chunks(8);
+  for (ChunkTotals& c : chunks) c.saved_bytes = 1;
+  chunks[0 * 4 + 0].saved_bytes = 3;  // stage 0, chunk 0 (with the embedding)
+  chunks[1 * 4 + 3].saved_bytes = 10;  // stage 3, chunk 1 (with the head)
+  CHECK(interleaved_peak_bytes(s, 3, chunks) == 14.0);
+  CHECK(interleaved_peak_bytes(s, 0, chunks) == 27.0);
+  // Equal chunks: the warm-up count times one chunk (5.5 x 2 = 11 on stage 1, 2.5 x 2 = 5 on 3).
+  std::vector<ChunkTotals> even(8);
+  for (ChunkTotals& c : even) c.saved_bytes = 1;
+  CHECK(interleaved_peak_bytes(s, 1, even) == inflight_micro_batches(s, 1) * 2);
+  CHECK(interleaved_peak_bytes(s, 3, even) == inflight_micro_batches(s, 3) * 2);
 }
 
 TEST_CASE("pipeline: the Estimator's bubble is the sum of its stage times minus the slowest") {
