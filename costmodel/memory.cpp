@@ -123,8 +123,10 @@ std::vector<StageMemory> stage_memory_of(const Strategy& s, const ClusterSpec& c
     // proportions the order has them in, not as an average.
     if (by_chunk && !same_saved(*chunks, s, i)) m.activations_bytes = interleaved_peak_bytes(s, i, *chunks);
     m.working_bytes = st[i].transient_bytes;
-    // Pipeline send/recv buffers (activation forward, gradient backward).
-    m.buffers_bytes = s.pp > 1 ? 4 * st[i].boundary_bytes : 0;
+    // Pipeline send/recv buffers: the activations this stage sends and the gradients of them it
+    // receives, and the activations it receives (the stage before sends them; under interleaving
+    // the last stage's chunks send to stage 0) and the gradients of those it sends.
+    m.buffers_bytes = s.pp > 1 ? 2 * (st[i].boundary_bytes + st[(i + s.pp - 1) % s.pp].boundary_bytes) : 0;
     double sum = m.params_bytes + m.grads_bytes + m.optimizer_bytes + m.activations_bytes +
                  m.working_bytes + m.buffers_bytes;
     m.runtime_bytes = cluster.gpu.runtime_reserved_bytes + cluster.gpu.allocator_fragmentation * sum;

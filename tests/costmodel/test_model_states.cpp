@@ -145,6 +145,21 @@ TEST_CASE(
         testing::rel(1049472.0).epsilon(1e-9));
 }
 
+TEST_CASE("memory: pipeline buffers hold what a stage sends and what it receives") {
+  // pp = 2, micro-batch 1 x s = 32 tokens, h = 64, 16-bit: a boundary activation is 4,096 B.
+  // Stage 0 sends activations and receives their gradients (2 x 4,096); stage 1 receives the
+  // activations and sends their gradients back (2 x 4,096); the head sends nothing on.
+  Strategy s;
+  s.dp = 4;
+  s.pp = 2;
+  s.global_batch = 8;
+  Estimate e = run(s);
+  REQUIRE(e.valid());
+  REQUIRE(e.stages.size() == 2);
+  CHECK(e.stages[0].buffers_bytes == 8192.0);
+  CHECK(e.stages[1].buffers_bytes == 8192.0);
+}
+
 TEST_CASE("model states: tensor parallelism splits the word embedding, not the positions") {
   // Megatron's GPT embedding is a vocab-parallel word table (V h / t per rank) and a learned
   // position table (s h) that every TP rank holds whole. tp = 2, pp = 2, dp = 2:
