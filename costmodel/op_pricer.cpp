@@ -16,8 +16,11 @@ OpTimes Pricer::matmul(const Op& o, double& params, bool& col_input_replicated) 
   if (o.split == Split::none) {
     params += o.params;
   } else if (o.split == Split::rows) {
+    // A row-parallel linear splits its weight; its bias (what params hold beyond n x k) is added
+    // after the reduction, whole on every TP rank (Megatron's RowParallelLinear).
+    const double weight = std::min(o.params, n * k);
     k /= tp;
-    params += o.params / tp;
+    params += weight / tp + (o.params - weight);
   } else {
     n /= tp;
     params += o.params / tp;

@@ -160,7 +160,7 @@ TEST_CASE("memory: pipeline buffers hold what a stage sends and what it receives
   CHECK(e.stages[1].buffers_bytes == 8192.0);
 }
 
-TEST_CASE("model states: tensor parallelism splits the word embedding, not the positions") {
+TEST_CASE("model states: tensor parallelism splits the word embedding and weights, not positions or row biases") {
   // Megatron's GPT embedding is a vocab-parallel word table (V h / t per rank) and a learned
   // position table (s h) that every TP rank holds whole. tp = 2, pp = 2, dp = 2:
   //   stage 0: words 8,192 / 2 + positions 2,048 = 6,144 + layer 0
@@ -176,6 +176,11 @@ TEST_CASE("model states: tensor parallelism splits the word embedding, not the p
   REQUIRE(e.valid());
   REQUIRE(e.stages.size() == 2);
   CHECK(e.stages[0].params_bytes - e.stages[1].params_bytes == testing::rel(3840.0).epsilon(1e-9));
+  // A layer at tp = 2 (h = 64): column-parallel QKV and fc1 split weights and biases, (12,288 +
+  // 192) / 2 + (16,384 + 256) / 2 = 14,560; row-parallel attn_out and fc2 split their weights and
+  // keep their biases whole (Megatron adds them after the all-reduce), 4,096 / 2 + 64 + 16,384 / 2
+  // + 64 = 10,368; two layernorms 256: 25,184. Stage 1: 25,184 + 128 + 4,096 = 29,408 params.
+  CHECK(e.stages[1].params_bytes == testing::rel(2 * 29408.0).epsilon(1e-9));
 }
 
 TEST_CASE(
