@@ -299,18 +299,22 @@ const std::vector<int64_t>& Estimator::memory_partition(const Strategy& s, Cache
   const StateBytes sb = state_bytes(s);
   const StateCoefficients k = state_coefficients(s);
   // Whole-model totals from the current cut's chunks (tied output copy included).
-  double states = 0, saved = 0, max_block = 0, max_module = 0, working = 0, boundary = 0;
+  double states = 0, saved = 0, max_block = 0, max_module = 0, max_16bit = 0, working = 0, boundary = 0;
   for (const ChunkTotals& c : chunks) {
     states += c.dense_params * k.dense + c.expert_params * k.expert + c.fp8_weight_params * k.fp8_cache;
     saved += c.saved_bytes;
     max_block = std::max(max_block, c.max_block_params);
     max_module = std::max(max_module, c.max_module_params);
+    max_16bit = std::max(max_16bit, c.max_block_16bit_params);
     working = std::max(working, c.transient_bytes);
     boundary = std::max(boundary, c.boundary_bytes);
   }
   // Per-stage overheads as stage_memory() counts them, bounded by the largest block of the model.
   double overhead = working + 4 * boundary;
-  if (params_sharded_in_step(s)) overhead += gathered_weights_elems(s, max_block, max_module) * gathered_param_bytes(s);
+  if (params_sharded_in_step(s)) {
+    const double elems = gathered_weights_elems(s, max_block, max_module);
+    overhead += gathered_bytes(s, elems, elems - std::min(elems, 2 * max_16bit));
+  }
   if (grads_sharded_in_step(s)) overhead += full_gradient_elems(s, max_block, max_module) * sb.grads;
   const double usable = (capacity - cluster_.gpu.runtime_reserved_bytes) /
                             (1 + cluster_.gpu.allocator_fragmentation) - overhead;

@@ -33,6 +33,12 @@ double gathered_param_bytes(const Strategy& s) {
   return s.precision == DType::fp32 || s.precision == DType::tf32 ? 4 : 2;
 }
 
+double gathered_bytes(const Strategy& s, double params, double fp8_params) {
+  if (!s.fp8_param_gather) return params * gathered_param_bytes(s);
+  const double fp8 = std::clamp(fp8_params, 0.0, params);
+  return fp8 + 2 * (params - fp8);
+}
+
 double gathered_weights_elems(const Strategy& s, double max_block_params, double max_module_params) {
   switch (s.zero3_impl) {
     case Zero3Impl::deepspeed: return std::min(2 * max_block_params, max_module_params + 5e7);
@@ -109,9 +115,12 @@ std::vector<StageMemory> stage_memory_of(const Strategy& s, const ClusterSpec& c
     m.params_bytes = d * sb.weights / (zp ? dp : 1) + e * sb.weights / (zp ? edp : 1) +
                      st[i].fp8_weight_params * fp8_weight_cache_bytes(s);
     // ZeRO-3's gathered weights beside the shard (two blocks under FSDP).
-    if (zp)
-      m.params_bytes += gathered_weights_elems(s, st[i].max_block_params, st[i].max_module_params) *
-                        gathered_param_bytes(s);
+    if (zp) {
+      // In 16 bits where the largest block is (the embedding, the head), FP8 elsewhere: at most
+      // the largest block's 16-bit parameters gathered twice at 2 B.
+      const double elems = gathered_weights_elems(s, st[i].max_block_params, st[i].max_module_params);
+      m.params_bytes += gathered_bytes(s, elems, elems - std::min(elems, 2 * st[i].max_block_16bit_params));
+    }
     m.grads_bytes = d * sb.grads / (zg ? dp : 1) + e * sb.grads / (zg ? edp : 1);
     // ZeRO-2/3: a block's (DeepSpeed: a module's) gradient is computed in full, then
     // reduce-scattered into the shard.

@@ -35,6 +35,10 @@ double fp8_weight_cache_bytes(const Strategy& s);
 // Bytes per parameter of the compute copy that ZeRO all-gathers (fp32: the weights themselves;
 // FP8 weights with fp8_param_gather: 1).
 double gathered_param_bytes(const Strategy& s);
+// Bytes ZeRO all-gathers for `params` parameters of which `fp8_params` are FP8-GEMM weights: with
+// fp8_param_gather those move in 1 B and the rest (embedding, output layer, norms, router, which
+// Megatron and torchao keep in 16 bits) in 2 B; otherwise all at gathered_param_bytes.
+double gathered_bytes(const Strategy& s, double params, double fp8_params);
 
 // Elements of gathered ZeRO-3 weights a GPU holds beside its shard, given its largest block and
 // its largest per-module tensor (ChunkTotals::max_block_params, max_module_params): FSDP unshards

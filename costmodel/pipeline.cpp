@@ -34,6 +34,7 @@ ChunkTotals ChunkTotals::of(const BlockCost& b, int64_t count) {
   t.module_tensors = n * b.module_tensors;
   t.max_module_params = b.max_module_params;
   t.recomputed_params = b.recompute_s > 0 ? n * (b.dense_params + b.expert_params) : 0;
+  t.max_block_16bit_params = std::max(0.0, b.dense_params + b.expert_params - b.fp8_weight_params);
   t.boundary_bytes = b.boundary_bytes;
   t.blocks = count;
   return t;
@@ -58,6 +59,7 @@ void ChunkTotals::merge(const ChunkTotals& x) {
   module_tensors += x.module_tensors;
   max_module_params = std::max(max_module_params, x.max_module_params);
   recomputed_params += x.recomputed_params;
+  max_block_16bit_params = std::max(max_block_16bit_params, x.max_block_16bit_params);
   boundary_bytes = std::max(boundary_bytes, x.boundary_bytes);
   blocks += x.blocks;
 }
@@ -132,9 +134,11 @@ struct DpCollectives {
 DpCollectives dp_collectives(const GroupPlacement& dp, const GroupPlacement& edp, const Strategy& s,
                              const ChunkTotals& st) {
   const StateBytes sb = state_bytes(s);
-  const double wbytes = gathered_param_bytes(s);
+  // FP8-GEMM weights: the routed experts' first, then the dense layers'.
+  const double fp8_e = std::min(st.expert_params, st.fp8_weight_params);
   double grad_d = st.dense_params * sb.grads, grad_e = st.expert_params * sb.grads;
-  double param_d = st.dense_params * wbytes, param_e = st.expert_params * wbytes;
+  double param_d = gathered_bytes(s, st.dense_params, st.fp8_weight_params - fp8_e);
+  double param_e = gathered_bytes(s, st.expert_params, fp8_e);
   DpCollectives c;
   c.ar = all_reduce_time(dp, grad_d) + all_reduce_time(edp, grad_e);
   c.rs = all_gather_time(dp, grad_d) + all_gather_time(edp, grad_e);  // same cost as a gather
@@ -402,8 +406,7 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
     cc.send_bytes = p2p_message_bytes(s, x.boundary_bytes);
     cc.grad_bytes = (x.dense_params + x.expert_params) * state_bytes(s).grads;
     cc.blocks = std::max<int64_t>(1, x.blocks);
-    cc.param_gather_bytes =
-        s.zero == 3 ? (x.dense_params + x.expert_params) * gathered_param_bytes(s) : 0;
+    cc.param_gather_bytes = s.zero == 3 ? gathered_bytes(s, x.dense_params + x.expert_params, x.fp8_weight_params) : 0;
   }
   const GroupPlacement dp = dp_group(s, cluster), edp = expert_dp_group(s, cluster);
   DpCollectivesPerStage collectives(dp, edp, s);

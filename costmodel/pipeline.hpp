@@ -24,6 +24,7 @@ struct ChunkTotals {
   double module_tensors = 0;     // BlockCost::module_tensors, summed
   double max_module_params = 0;  // BlockCost::max_module_params, the largest
   double recomputed_params = 0;  // parameters of the blocks whose forward is recomputed
+  double max_block_16bit_params = 0;  // the most parameters outside FP8 GEMMs in any one block
   int64_t blocks = 0;
   static ChunkTotals of(const BlockCost& b, int64_t count = 1);  // `count` identical blocks
   void merge(const ChunkTotals& x);  // sums, and the larger of the maxima and boundaries
