@@ -23,20 +23,46 @@ GroupPlacement place_group(const ClusterSpec& c, int64_t n, int64_t stride) {
   GroupPlacement g;
   g.n = n;
   g.inner = &c.network.front();
-  int64_t dom = c.domain_size(0);
-  g.local = std::clamp<int64_t>(dom / std::max<int64_t>(stride, 1), 1, n);
+  const int64_t st = std::max<int64_t>(stride, 1), dom = c.domain_size(0);
   // The group spans stride*(n-1)+1 consecutive ranks.
-  g.outer = &level_for_stride(c, stride * (n - 1) + 1);
-  if (g.local == n) {
+  g.outer = &level_for_stride(c, st * (n - 1) + 1);
+  // Megatron's groups of n ranks st apart start every n*st ranks (within each of the st
+  // interleaved lattices), so group i covers slots i*n .. i*n+n-1 of st ranks each, and a domain
+  // holds `per` slots. Groups that do not tile the domains straddle them unevenly (dp = 12 at
+  // tp = 1 on 8-GPU nodes: ranks 8-19 are 8 + 4; tp = 6: ranks 6-11 are 2 + 4). Every group's
+  // collective waits for the slowest, the one with the fewest ranks (NICs) in some domain.
+  const int64_t per = std::max<int64_t>(1, dom / st);
+  if (c.network.size() == 1 || per == 1) {
+    g.local = g.local_min = std::min(per, n);
+    g.domains = (n + g.local - 1) / g.local;
+    if (g.domains == 1) g.outer = g.inner;
+    return g;
+  }
+  if (per % n == 0) {  // groups tile the domains
+    g.local = g.local_min = n;
     g.outer = g.inner;
-    // Groups of consecutive ranks (or interleaved `stride` apart) stay inside one domain only when
-    // they tile it: with n * stride not dividing the domain some group straddles two domains
-    // (tp = 6 on 8-GPU nodes: ranks 6-11), and its ring, which sets the pace of every group's
-    // collective, crosses the network.
-    if (c.network.size() > 1 && dom % (n * std::max<int64_t>(stride, 1)) != 0) {
-      g.local = 1;
-      g.outer = &level_for_stride(c, dom + 1);
-    }
+    return g;
+  }
+  if (n % per == 0) {  // every group fills whole domains
+    g.local = g.local_min = per;
+    g.domains = n / per;
+    return g;
+  }
+  const int64_t groups = std::max<int64_t>(1, c.total_gpus() / (n * st));
+  g.local = g.local_min = n, g.domains = 1;
+  for (int64_t i = 0; i < std::min(groups, per); ++i) {
+    const int64_t first = std::min(n, per - (i * n) % per), rest = n - first;
+    const int64_t last = rest % per, domains = 1 + rest / per + (last > 0);
+    const int64_t least = last > 0 ? std::min(first, last) : first;
+    const int64_t most = rest >= per ? per : std::max(first, last);
+    if (least < g.local_min || (least == g.local_min && domains > g.domains))
+      g.local_min = least, g.local = most, g.domains = domains;
+  }
+  if (g.domains == 1) {
+    g.local = g.local_min = n;
+    g.outer = g.inner;
+  } else if (g.outer == g.inner) {
+    g.outer = &level_for_stride(c, dom + 1);  // it fits in a domain's span but straddles two
   }
   return g;
 }
@@ -79,30 +105,31 @@ double tree_all_reduce_s(int64_t n, double bytes, const NetworkLevel& l) {
 
 CommTime all_reduce_time(const GroupPlacement& g, double bytes) {
   if (g.n <= 1 || bytes <= 0) return {};
-  if (g.local == g.n)
+  if (g.domains == 1)
     return faster(ring_all_reduce(g.n, bytes, *g.inner, false),
                   tree_all_reduce(g.n, bytes, *g.inner, false));
-  int64_t k = g.local, nodes = g.n / g.local;
+  const int64_t k = g.local, nodes = g.domains;
   // Bandwidth as a hierarchy: reduce-scatter in the domain, all-reduce S/k across domains
-  // (through the NIC), all-gather back. Latency as NCCL has it (src/graph/tuning.cc): its ring is
+  // (through the NIC; S/local_min where the group straddles domains unevenly: the side with
+  // fewer ranks has fewer NICs), all-gather back. Latency as NCCL has it (src/graph/tuning.cc): its ring is
   // flat, 2(n-1) steps of which 2(nodes-1) cross the network, so a ring pays
   // 2*(nodes-1)*(k-1) more in-domain hops than the hierarchy; its tree goes up and down the
   // domain's chain once (2(k-1) hops) and the tree across domains (2*log2(nodes)).
   const CommTime in_domain = ring_all_gather(k, bytes, *g.inner, false).scaled(2);
-  const CommTime ring = in_domain + ring_all_reduce(nodes, bytes / k, *g.outer, true) +
+  const CommTime ring = in_domain + ring_all_reduce(nodes, bytes / g.local_min, *g.outer, true) +
                         CommTime{2.0 * double(nodes - 1) * double(k - 1) * alpha(*g.inner), 0};
-  return faster(ring, in_domain + tree_all_reduce(nodes, bytes / k, *g.outer, true));
+  return faster(ring, in_domain + tree_all_reduce(nodes, bytes / g.local_min, *g.outer, true));
 }
 
 CommTime all_gather_time(const GroupPlacement& g, double bytes) {
   if (g.n <= 1 || bytes <= 0) return {};
-  if (g.local == g.n) return ring_all_gather(g.n, bytes, *g.inner, false);
-  int64_t k = g.local, nodes = g.n / g.local;
+  if (g.domains == 1) return ring_all_gather(g.n, bytes, *g.inner, false);
+  const int64_t k = g.local, nodes = g.domains;
   // Bandwidth: across domains (each rank moves its 1/k slice of every other domain's data), then
   // inside. Latency: NCCL's all-gather and reduce-scatter are flat rings of n-1 steps, nodes-1 of
   // them across the network and n-nodes inside a domain (src/graph/tuning.cc), (nodes-1)*(k-1)
   // in-domain hops more than the two rings of the hierarchy.
-  return ring_all_gather(nodes, bytes / k, *g.outer, true) + ring_all_gather(k, bytes, *g.inner, false) +
+  return ring_all_gather(nodes, bytes / g.local_min, *g.outer, true) + ring_all_gather(k, bytes, *g.inner, false) +
          CommTime{double(nodes - 1) * double(k - 1) * alpha(*g.inner), 0};
 }
 
@@ -117,8 +144,9 @@ double reduce_scatter_s(const GroupPlacement& g, double bytes) { return all_gath
 double all_to_all_s(const GroupPlacement& g, double bytes) {
   if (g.n <= 1 || bytes <= 0) return 0;
   const NetworkLevel& l = *g.outer;
-  // Traffic leaving the domain goes over the outer level; the rest stays on NVLink.
-  double off_domain = double(g.n - g.local) / g.n;
+  // Traffic leaving the domain goes over the outer level (most from the ranks of the domain that
+  // holds fewest of the group); the rest stays on NVLink.
+  double off_domain = double(g.n - g.local_min) / g.n;
   double on_domain = double(g.local - 1) / g.n;
   double t = (g.n - 1) * alpha(l) + off_domain * bytes / bw(l);
   if (g.outer != g.inner) t = std::max(t, on_domain * bytes / bw(*g.inner));

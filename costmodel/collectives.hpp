@@ -11,7 +11,9 @@ namespace shardplan {
 // Where a process group sits: n ranks, `stride` apart in the rank layout (TP innermost).
 struct GroupPlacement {
   int64_t n = 1;
-  int64_t local = 1;        // ranks of the group inside one innermost (NVLink) domain
+  int64_t local = 1;        // ranks of the group inside one innermost (NVLink) domain (the most)
+  int64_t local_min = 1;    // the fewest in any domain the slowest group touches (its NICs)
+  int64_t domains = 1;      // innermost domains the slowest group spans
   const NetworkLevel* inner = nullptr;  // the innermost level
   const NetworkLevel* outer = nullptr;  // the level that spans the whole group
 };

@@ -5,6 +5,7 @@
 #include "costmodel/memory.hpp"
 
 #include <algorithm>
+#include <vector>
 
 namespace shardplan {
 
@@ -81,15 +82,32 @@ double interleaved_peak_bytes(const Strategy& s, int64_t stage, const std::vecto
   const int64_t warm = std::min(total, (p - stage - 1) * 2 + (v - 1) * p);
   // Passes of chunk c among the first k of the order, forward (chunk c) or backward (c' = v-1-c).
   auto passes = [&](int64_t k, int64_t c) { return (k / group) * p + std::clamp<int64_t>(k % group - c * p, 0, p); };
+  auto saved = [&](int64_t c) { return chunks[c * p + stage].saved_bytes; };
+  // The sum as (warm + 1) chunks of a common size plus what the chunks of another size add: a
+  // middle chunk is the common one (the embedding's and the head's are at the ends).
+  const double base = saved(v / 2);
+  std::vector<int64_t> odd;
+  for (int64_t c = 0; c < v; ++c)
+    if (saved(c) != base) odd.push_back(c);
   auto held = [&](int64_t forwards, int64_t backwards) {
-    double bytes = 0;
-    for (int64_t c = 0; c < v; ++c)
-      bytes += double(passes(forwards, c) - passes(backwards, v - 1 - c)) * chunks[c * p + stage].saved_bytes;
+    double bytes = base * double(forwards - backwards);
+    for (int64_t c : odd) bytes += double(passes(forwards, c) - passes(backwards, v - 1 - c)) * (saved(c) - base);
     return bytes;
   };
   if (warm == total) return held(total, 0);
-  double peak = 0;
-  for (int64_t j = 0; j < std::min(group, total - warm); ++j) peak = std::max(peak, held(warm + j + 1, j));
+  // Step j holds warm + 1 passes in all (forwards warm + 1 + j, backwards j); each chunk's count
+  // is piecewise linear in j with period pv, bending where a forward or backward group of it
+  // starts or ends, so the largest sum is at one of the odd chunks' bends (or an end of the range).
+  const int64_t steps = std::min(group, total - warm);
+  double peak = std::max(held(warm + 1, 0), held(warm + steps, steps - 1));
+  auto at = [&](int64_t j) {
+    j = ((j % group) + group) % group;
+    if (j < steps) peak = std::max(peak, held(warm + 1 + j, j));
+  };
+  for (int64_t c : odd) {
+    for (int64_t edge : {c * p, (c + 1) * p}) at(edge - warm - 1);
+    for (int64_t edge : {(v - 1 - c) * p, (v - c) * p}) at(edge);
+  }
   return peak;
 }
 

@@ -115,17 +115,42 @@ TEST_CASE("collectives: across many nodes a flat ring's latency grows with every
 
 TEST_CASE("collectives: a group that does not tile the node straddles two nodes and rings over the network") {
   // 8 GPUs per node: groups of 4 (stride 1) or of 2 ranks 4 apart tile it and stay on NVLink;
-  // groups of 6 (ranks 6-11) or of 3 ranks 2 apart ({6, 8, 10}) cross the node boundary, so their
-  // ring runs at the network's speed: n = 6, S = 1e9 on ib (25 GB/s, 5 us): ring 2*5*5e-6 +
-  // 2*5/6*1e9/2.5e10 = 5e-5 + 0.0666667 s; tree 2*3*5e-6 + 2*1e9/2.5e10 = 0.08003 s -> ring.
+  // groups of 6 (ranks 6-11: 2 on one node, 4 on the other) or of 3 ranks 2 apart ({6, 8, 10})
+  // cross the node boundary. The straddling group of 6 is the slowest: its 2-rank side has 2 NICs.
+  // Hierarchy, S = 1e9: reduce-scatter and all-gather in a node over the larger side's 4 ranks,
+  // 2 * (3*1e-5 + 3/4 * 1e9/1e11) = 0.01506; across, ring(2) of S/2 on ib (25 GB/s, 5 us), 2*5e-6
+  // + 2*(1/2)*5e8/2.5e10 = 0.02001; the flat ring's extra in-node hops 2*1*3*1e-5 = 6e-5:
+  // 0.03513 s (a flat ring at one NIC's speed would take 0.0667 s).
   ClusterSpec c = two_nodes();
   CHECK(place_group(c, 4, 1).outer->name == "nv");
   CHECK(place_group(c, 2, 4).outer->name == "nv");
   const GroupPlacement six = place_group(c, 6, 1);
-  CHECK(six.local == 1);
+  CHECK(six.local == 4);
+  CHECK(six.local_min == 2);
+  CHECK(six.domains == 2);
   CHECK(six.outer->name == "ib");
   CHECK(place_group(c, 3, 2).outer->name == "ib");
-  CHECK(all_reduce_s(six, 1e9) == testing::rel(5e-5 + 2.0 * 5 / 6 * 1e9 / 2.5e10).epsilon(1e-12));
+  CHECK(all_reduce_s(six, 1e9) == testing::rel(0.03513).epsilon(1e-12));
+}
+
+TEST_CASE("collectives: a group split unevenly across nodes moves its data through the smaller side's NICs") {
+  // dp = 12 at stride 1 on 8-GPU nodes (48 GPUs): ranks 0-11 are 8 + 4, ranks 12-23 4 + 8. Every
+  // group spans 2 nodes and one side has 4 ranks. All-reduce S = 1e9: in node over 8 ranks,
+  // 2 * (7*1e-5 + 7/8 * 0.01) = 0.01764; across, ring(2) of S/4: 2*5e-6 + 2*(1/2)*2.5e8/2.5e10 =
+  // 0.01001; extra hops 2*1*7*1e-5 = 1.4e-4: 0.02779 s. (With the group's 12 / 8 = 1 node taken
+  // for its size, the network term vanished: 0.01764 s.) All-to-all of S: the 4-rank side sends
+  // 8/12 of its data off the node, (12-1)*5e-6 + 8/12 * 1e9/2.5e10 = 0.026722 s.
+  ClusterSpec c = two_nodes();
+  c.nodes = 6;
+  const GroupPlacement g = place_group(c, 12, 1);
+  CHECK(g.local == 8);
+  CHECK(g.local_min == 4);
+  CHECK(g.domains == 2);
+  CHECK(all_reduce_s(g, 1e9) == testing::rel(0.02779).epsilon(1e-12));
+  CHECK(all_to_all_s(g, 1e9) == testing::rel(11 * 5e-6 + 8.0 / 12 * 1e9 / 2.5e10).epsilon(1e-12));
+  // Only the groups that exist count: on 16 GPUs there is one, ranks 0-11 (8 + 4).
+  c.nodes = 2;
+  CHECK(place_group(c, 12, 1).local_min == 4);
 }
 
 TEST_CASE("collectives: the simulator's split puts only the cross-node bandwidth term on the NIC") {
