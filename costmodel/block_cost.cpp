@@ -60,8 +60,11 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& media
         bc.dense_params += params;
         add_module_tensors(bc, params, 1);  // fused QKV and gated fc1 (Megatron-DeepSpeed)
         if (p.gemm_dtype == DType::fp8) bc.fp8_weight_params += params;
-        double split = o.split == Split::none ? 1 : p.tp;
-        bc.model_flops += (o.fwd_flops_per_token + o.bwd_flops_per_token) * p.T / split;
+        // The rank's share of the model's FLOPs: 1/tp of the op, split or (a duplicated linear,
+        // Split::none) run on the sequence shard under SP, on every token without (then the
+        // duplicate work is the ranks' time, not model FLOPs).
+        const double tokens = o.split == Split::none ? p.T / p.rep_div() : p.T / p.tp;
+        bc.model_flops += (o.fwd_flops_per_token + o.bwd_flops_per_token) * p.T / p.tp;
         // Megatron's linear layers (LinearWithGradAccumulationAndAsyncCommunication):
         // column-parallel: forward all-gathers the sequence-sharded input (SP); backward reduces
         // the input gradient (all-reduce, or reduce-scatter with SP) asynchronously behind the
@@ -103,15 +106,14 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& media
           // recompute=op: a row-parallel GEMM's output is a full-size partial sum on each rank; its
           // reduce-scatter (sequence parallel) keeps the sharded sum and is never re-run.
           const bool rows = o.split == Split::rows;
-          const double per_column = rows || o.split == Split::none ? p.T * act_b : p.T / p.tp * act_b;
-          sac.linear(o.linear_outputs, o.dims[0], per_column, t.fwd,
-                     o.fwd_flops_per_token * p.T / (o.split == Split::none ? 1 : p.tp),
+          const double per_column = rows ? p.T * act_b : tokens * act_b;
+          sac.linear(o.linear_outputs, o.dims[0], per_column, t.fwd, o.fwd_flops_per_token * tokens,
                      rows ? 0 : tp_fwd - tp_fwd_before);
           if (rows && c.tp > 1 && c.sp) sac.saved(double(o.dims[0]) * p.T / p.tp * act_b);
         }
         op_saved = (o.saved_replicated ? op_saved * p.T / p.rep_div() : op_saved * p.T / p.tp) *
                    p.fp8_saved_factor(input_kept_by_attention);
-        largest_op_bytes = std::max(largest_op_bytes, o.bytes_per_token * act * p.T / (o.split == Split::none ? 1 : p.tp));
+        largest_op_bytes = std::max(largest_op_bytes, o.bytes_per_token * act * tokens);
         break;
       }
       case OpKind::expert_matmul: {

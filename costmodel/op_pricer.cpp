@@ -11,10 +11,13 @@
 namespace shardplan::pricing {
 
 OpTimes Pricer::matmul(const Op& o, double& params, bool& col_input_replicated) {
-  double n = double(o.dims[0]), k = double(o.dims[1]);
+  double n = double(o.dims[0]), k = double(o.dims[1]), tokens = T;
   OpTimes t;
   if (o.split == Split::none) {
+    // Not split over TP: the weight is whole on every rank (Megatron's 'duplicated' linear, e.g.
+    // MLA's down-projections) and runs on the rank's tokens, the sequence shard under SP.
     params += o.params;
+    tokens = T / rep_div();
   } else if (o.split == Split::rows) {
     // A row-parallel linear splits its weight; its bias (what params hold beyond n x k) is added
     // after the reduction, whole on every TP rank (Megatron's RowParallelLinear).
@@ -26,10 +29,10 @@ OpTimes Pricer::matmul(const Op& o, double& params, bool& col_input_replicated) 
     params += o.params / tp;
   }
   col_input_replicated = o.split != Split::rows && o.split != Split::none;
-  t.m = T, t.n = n, t.k = k;
-  t.fwd = gemm_time_s(gpu, gemm_dtype, T, n, k);
-  t.bwd_in = gemm_time_s(gpu, gemm_dtype, T, k, n);
-  t.bwd_w = gemm_time_s(gpu, gemm_dtype, k, n, T);
+  t.m = tokens, t.n = n, t.k = k;
+  t.fwd = gemm_time_s(gpu, gemm_dtype, tokens, n, k);
+  t.bwd_in = gemm_time_s(gpu, gemm_dtype, tokens, k, n);
+  t.bwd_w = gemm_time_s(gpu, gemm_dtype, k, n, tokens);
   return t;
 }
 

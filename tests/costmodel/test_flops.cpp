@@ -211,3 +211,49 @@ TEST_CASE("flops: MoE with tp > 1 needs SP, as Megatron-Core requires") {
   s.global_batch = 64;
   CHECK(est.check(s) == Reason::options);
 }
+
+namespace {
+// A small MLA model (DeepSeek-V3's attention at a tenth of the size): 2 dense layers, h = 512,
+// 8 heads, q_lora_rank 192, kv_lora_rank 64, qk 32 + 16 rope, v 32; V = 4096, s = 512.
+const OpGraph& mla_graph() {
+  static const OpGraph g = [] {
+    ModelSpec m;
+    m.name = "mla";
+    m.layers = 2;
+    m.hidden = 512;
+    m.heads = 8;
+    m.kv_heads = 8;
+    m.ffn_hidden = 1024;
+    m.ffn_act = "swiglu";
+    m.norm = "rmsnorm";
+    m.vocab = 4096;
+    m.seq_len = 512;
+    m.attention.kind = "mla";
+    m.attention.q_lora_rank = 192;
+    m.attention.kv_lora_rank = 64;
+    m.attention.qk_nope_head_dim = 32;
+    m.attention.qk_rope_head_dim = 16;
+    m.attention.v_head_dim = 32;
+    return build_transformer_graph(m);
+  }();
+  return g;
+}
+}  // namespace
+
+TEST_CASE("flops: MLA's down-projections are counted once, and run on the sequence shard under SP") {
+  // q_down and kv_down are whole on every TP rank (Megatron's duplicated linears); with SP each
+  // rank projects its T/tp tokens. The model's FLOPs are the same at tp = 1 and tp = 4 (they were
+  // counted once per rank: 4 times at tp = 4).
+  const double expected = model_stats(mla_graph()).train_flops_per_token * 16 * 512;
+  ClusterSpec c = load_cluster("dgx-h100");
+  c.set_gpu_count(8);
+  Estimator est(mla_graph(), c);
+  for (int64_t tp : {1, 4}) {
+    CAPTURE(tp);
+    Strategy s;
+    s.tp = tp, s.dp = 8 / tp, s.sp = tp > 1, s.global_batch = 16;
+    Estimate e = est.estimate(s);
+    REQUIRE(e.valid());
+    CHECK(e.model_tflops_per_gpu * 1e12 * e.step_time_s * 8 == testing::rel(expected).epsilon(1e-9));
+  }
+}
