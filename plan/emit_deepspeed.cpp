@@ -62,9 +62,12 @@ std::vector<std::string> megatron_ds_args(const Plan& p, const ModelSpec& m) {
     if (!m.linear_bias) a.push_back("--disable-bias-linear");
   }
   if (!m.tied_embeddings) a.push_back("--untie-embeddings-and-output-weights");
+  // MoE: --create-moe-param-group puts the experts' parameters in their own optimizer groups,
+  // which ZeRO and BF16_Optimizer assert (stage_1_and_2.py, bf16_optimizer.py).
   if (m.moe)
     a.insert(a.end(), {"--num-experts " + n(m.moe->experts), "--topk " + n(m.moe->top_k),
-                       "--expert-interval 1", "--moe-expert-parallel-size " + n(s.ep)});
+                       "--expert-interval 1", "--moe-expert-parallel-size " + n(s.ep),
+                       "--create-moe-param-group"});
   a.push_back("--tensor-model-parallel-size " + n(s.tp));
   a.push_back("--pipeline-model-parallel-size " + n(s.pp));
   if (s.pp == 1) a.push_back("--no-pipeline-parallel");
@@ -103,6 +106,21 @@ Emitted emit_deepspeed(const Plan& p, bool config_only) {
         "DeepSpeed's pipeline engine reduces gradients after the last backward (ReduceGrads in "
         "runtime/pipe/engine.py), not overlapped with it as the plan assumed; re-plan with "
         "--no-overlap-grad-reduce to price that");
+  else if (deepspeed_bf16_optimizer(s) && s.dp * s.cp > 1 && s.overlap_grad_reduce)
+    e.notes.push_back(
+        "with bf16 and ZeRO-1 DeepSpeed runs BF16_Optimizer, which all-reduces the fp32 "
+        "gradients after the backward (runtime/engine.py), not reduce-scattered beside it as the "
+        "plan assumed; re-plan with --no-overlap-grad-reduce to price the wait");
+  if (s.tp > 1 && !s.sp && s.async_tp_backward)
+    e.notes.push_back(
+        "Megatron-DeepSpeed turns the asynchronous TP all-reduce of the input gradient off under "
+        "--deepspeed (arguments.py), so it runs exposed, not behind the weight-gradient GEMM as "
+        "the plan assumed; re-plan with --no-async-tp-backward to price that");
+  if (s.recompute == Recompute::selective && s.flash_attention)
+    e.notes.push_back(
+        "Megatron-DeepSpeed's flash-attention path does not checkpoint core attention, so "
+        "--recompute-granularity selective recomputes nothing: the run is recompute none (as "
+        "fast, the same memory with fused attention); re-plan with --recompute none");
   if (s.ep > 1)
     e.notes.push_back(
         "DeepSpeed forms expert-parallel groups from data-parallel ranks first "

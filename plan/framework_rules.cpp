@@ -10,6 +10,8 @@
 
 namespace shardplan {
 
+bool deepspeed_bf16_optimizer(const Strategy& s) { return s.precision == DType::bf16 && s.zero == 1; }
+
 namespace {
 using emit::gpt_style;
 
@@ -18,8 +20,7 @@ using emit::gpt_style;
 // DeepSpeed's gradients are 16-bit under fp16 and bf16, except with bf16 and ZeRO-1, where
 // "data_types": {"grad_accum_dtype": "fp32"} selects BF16_Optimizer (runtime/engine.py).
 bool deepspeed_keeps_16bit_grads(const Strategy& s) {
-  return (s.precision == DType::fp16 || s.precision == DType::bf16) &&
-         !(s.precision == DType::bf16 && s.zero == 1);
+  return (s.precision == DType::fp16 || s.precision == DType::bf16) && !deepspeed_bf16_optimizer(s);
 }
 
 template <class Need>
@@ -68,6 +69,23 @@ void megatron(const Strategy& s, const ModelSpec* m, Need&& need) {
   need(!s.ep_comm_overlap || s.ep > 1,
        "no expert all-to-all to overlap without expert parallelism; re-plan with "
        "--ep-comm-overlap off");
+  if (s.ep_comm_overlap) {  // transformer_config.py's asserts for overlap_moe_expert_parallel_comm
+    need(s.pp == 1 || s.vp > 1,
+         "no expert all-to-all overlap in a pipeline without virtual stages "
+         "(transformer_config.py asserts virtual_pipeline_model_parallel_size when pp > 1); "
+         "re-plan with --schedule interleaved or --ep-comm-overlap off");
+    need(s.recompute != Recompute::full,
+         "no expert all-to-all overlap with full recomputation (transformer_config.py asserts "
+         "recompute_granularity != 'full'); re-plan with --recompute none,selective or "
+         "--ep-comm-overlap off");
+    need(s.precision != DType::fp32 && s.precision != DType::tf32,
+         "no expert all-to-all overlap in fp32 (transformer_config.py asserts a bf16 or fp16 "
+         "model); re-plan with --precision bf16 or --ep-comm-overlap off");
+  }
+  need(s.cp == 1 || s.flash_attention,
+       "no context parallelism with unfused attention (Transformer Engine's unfused backend, "
+       "which --attention-backend unfused selects, does not support context parallelism); "
+       "re-plan with flash attention or --cp 1");
   need(s.recompute != Recompute::op,
        "no op-level selective checkpointing (--recompute-granularity selective recomputes the "
        "modules of --recompute-modules, core attention by default); re-plan with --recompute "
@@ -261,8 +279,10 @@ bool framework_partition_runs(Framework f, const std::vector<int64_t>& bounds, i
 
 bool framework_plans(Framework f, Strategy& s, const ModelSpec* m) {
   // What the framework does whatever the plan says, where the strategy can express it.
-  if (f == Framework::deepspeed && s.pp > 1)
-    s.overlap_grad_reduce = false;  // the pipeline engine reduces after the last backward
+  // The pipeline engine, and BF16_Optimizer (bf16 with ZeRO-1), reduce after the last backward;
+  // Megatron-DeepSpeed turns the asynchronous TP input-gradient all-reduce off.
+  if (f == Framework::deepspeed && (s.pp > 1 || deepspeed_bf16_optimizer(s))) s.overlap_grad_reduce = false;
+  if (f == Framework::deepspeed) s.async_tp_backward = false;
   if (f == Framework::deepspeed && deepspeed_keeps_16bit_grads(s))
     s.grad_reduce = sixteen_bit_of(s.precision);
   if (f == Framework::deepspeed && s.zero == 3) s.zero3_impl = Zero3Impl::deepspeed;
@@ -275,6 +295,8 @@ bool framework_plans(Framework f, Strategy& s, const ModelSpec* m) {
   if (f == Framework::torchtitan)
     return !(s.tp > 1 && !s.sp) && s.recompute != Recompute::selective &&
            !(s.zero == 2 && s.pp == 1 && s.micro_batches() > 1);
+  // Megatron-DeepSpeed's flash path checkpoints no core attention: selective runs as none.
+  if (f == Framework::deepspeed) return !(s.recompute == Recompute::selective && s.flash_attention);
   return true;
 }
 

@@ -23,15 +23,20 @@ std::vector<std::string> framework_gaps(Framework f, const Strategy& s, const Mo
 // The same rules, as one answer and without building any message.
 bool framework_runs(Framework f, const Strategy& s, const ModelSpec* spec);
 // The planner's filter: sets what the framework does regardless of the plan (DeepSpeed reduces
-// gradients after the last backward under pipelining; torchtitan runs fused SDPA and overlaps the
-// reduction), then admits `s` if the framework runs it as shardplan prices it (a point it runs
-// differently, such as torchtitan with tp > 1 but without sp, is left to its priced twin).
+// gradients after the last backward under pipelining and with BF16_Optimizer, and reduces the TP
+// input gradient synchronously; torchtitan runs fused SDPA and overlaps the reduction), then
+// admits `s` if the framework runs it as shardplan prices it (a point it runs differently, such
+// as torchtitan with tp > 1 but without sp, or DeepSpeed's selective recompute with flash
+// attention, which recomputes nothing, is left to its priced twin).
 bool framework_plans(Framework f, Strategy& s, const ModelSpec* spec);
 // Whether the framework runs a pipeline cut at these block boundaries (chunk c holds blocks
 // [bounds[c], bounds[c+1]) of `blocks`, the first being the embedding and the last the head):
 // DeepSpeed's pipeline splits the layers evenly by count (partition_method 'type:transformer'),
 // Megatron takes any layout (--pipeline-model-parallel-layout), torchtitan any split points.
 bool framework_partition_runs(Framework f, const std::vector<int64_t>& bounds, int64_t blocks);
+// DeepSpeed runs bf16 with ZeRO-1 through BF16_Optimizer (fp32 gradient accumulation, reduced
+// after the backward; runtime/engine.py).
+bool deepspeed_bf16_optimizer(const Strategy& s);
 // The recompute modes the framework implements, as shardplan prices them.
 std::vector<Recompute> framework_recompute_modes(Framework f);
 

@@ -72,9 +72,26 @@ TEST_CASE("framework rules: the planner's filter prices what the framework does"
   Strategy ds = s;
   CHECK(framework_plans(Framework::deepspeed, ds, nullptr));
   CHECK_FALSE(ds.overlap_grad_reduce);
+  CHECK_FALSE(ds.async_tp_backward);  // Megatron-DeepSpeed: synchronous under --deepspeed
+  // Without a pipeline too when bf16 with ZeRO-1 runs BF16_Optimizer (reduced after the backward);
+  // fp16 ZeRO-1 overlaps (overlap_comm).
+  Strategy bf = s;
+  bf.pp = 1, bf.dp = 8, bf.precision = DType::bf16;
+  CHECK(framework_plans(Framework::deepspeed, bf, nullptr));
+  CHECK_FALSE(bf.overlap_grad_reduce);
+  Strategy fp = bf;
+  fp.overlap_grad_reduce = true, fp.precision = DType::fp16, fp.grad_reduce = DType::fp16;
+  CHECK(framework_plans(Framework::deepspeed, fp, nullptr));
+  CHECK(fp.overlap_grad_reduce);
+  // Its flash-attention path checkpoints no core attention: selective is left to its none twin.
+  bf.recompute = Recompute::selective;
+  CHECK_FALSE(framework_plans(Framework::deepspeed, bf, nullptr));
+  bf.flash_attention = false;
+  CHECK(framework_plans(Framework::deepspeed, bf, nullptr));
   Strategy meg = s;
   CHECK(framework_plans(Framework::megatron, meg, nullptr));
   CHECK(meg.overlap_grad_reduce);
+  CHECK(meg.async_tp_backward);
   // torchtitan: tp > 1 only with sp, selective only as op, ZeRO-2 with accumulation as ZeRO-3.
   Strategy tt = s;
   tt.pp = 1, tt.zero = 3, tt.tp = 2, tt.flash_attention = false;

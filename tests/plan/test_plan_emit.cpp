@@ -2,6 +2,8 @@
 // and the errors that name what a framework lacks. Plans use fixed predictions and splits.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include <functional>
 
 #include "core/error.hpp"
@@ -118,6 +120,18 @@ TEST_CASE("emit: DeepSpeed golden files") {
   CHECK(j.contains("activation_checkpointing"));
   CHECK(j["data_types"]["grad_accum_dtype"] == "fp32");  // bf16 + ZeRO-1: fp32 grads, as priced
   CHECK(matches_golden("mixtral-8x7b-ep.deepspeed.sh", emit_deepspeed(mixtral_ep(), false).text));
+  // What Megatron-DeepSpeed runs differently from a plan priced for another framework is noted:
+  // its synchronous TP input-gradient all-reduce (tp > 1 without sp), and its flash path, which
+  // checkpoints no core attention under selective recompute.
+  Plan tp_sync = llama70b_uneven();
+  tp_sync.strategy.sp = false, tp_sync.strategy.async_tp_backward = true;
+  tp_sync.strategy.recompute = Recompute::selective, tp_sync.strategy.flash_attention = true;
+  const Emitted n = emit_deepspeed(tp_sync, false);
+  auto noted = [&](const char* what) {
+    return std::any_of(n.notes.begin(), n.notes.end(), [&](const std::string& x) { return has(x, what); });
+  };
+  CHECK(noted("asynchronous TP all-reduce"));
+  CHECK(noted("recomputes nothing"));
 }
 
 TEST_CASE("emit: torchtitan golden file") {
@@ -177,6 +191,19 @@ TEST_CASE("emit: what a framework lacks is an error naming each gap") {
   CHECK(has(emit_error([&] { return emit_deepspeed(ep_overlap, false); }),
             "no overlap of the expert all-to-all"));
   CHECK(has(emit_error([&] { return emit_torchtitan(ep_overlap); }), "no overlap of the expert all-to-all"));
+  // Megatron-Core asserts what the overlap needs: virtual stages under PP, no full recompute, a
+  // 16-bit model (transformer_config.py).
+  Plan ep_full = ep_overlap;
+  ep_full.strategy.recompute = Recompute::full;
+  CHECK(has(emit_error([&] { return emit_megatron(ep_full); }), "no expert all-to-all overlap with full recomputation"));
+  Plan ep_pp = ep_overlap;
+  ep_pp.strategy.pp = 2, ep_pp.strategy.vp = 1, ep_pp.strategy.dp /= 2;
+  ep_pp.strategy.schedule = Schedule::one_f_one_b;
+  CHECK(has(emit_error([&] { return emit_megatron(ep_pp); }), "without virtual stages"));
+  // Context parallelism needs a fused attention backend (TE's unfused one refuses it).
+  Plan cp_unfused = llama70b_uneven();
+  cp_unfused.strategy.cp = 2, cp_unfused.strategy.flash_attention = false;
+  CHECK(has(emit_error([&] { return emit_megatron(cp_unfused); }), "no context parallelism with unfused attention"));
 
   // A named attention kernel becomes Megatron's backend: flash-attn's FA2/FA3 "flash", cuDNN "fused".
   Plan fa2 = llama70b_uneven();

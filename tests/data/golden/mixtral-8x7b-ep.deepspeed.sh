@@ -5,6 +5,7 @@
 # predicted: 1.250 s/step, 100000 tokens/s, MFU 50.0%, peak memory 11.41 GiB/GPU
 # run from a Megatron-DeepSpeed checkout on the first node; the hostfile lists the 8 node(s)
 # add data, tokenizer (vocabulary 32000), optimizer and checkpoint arguments after the script name
+# note: with bf16 and ZeRO-1 DeepSpeed runs BF16_Optimizer, which all-reduces the fp32 gradients after the backward (runtime/engine.py), not reduce-scattered beside it as the plan assumed; re-plan with --no-overlap-grad-reduce to price the wait
 # note: DeepSpeed forms expert-parallel groups from data-parallel ranks first (deepspeed/utils/groups.py, TP-strided); the plan's groups are Megatron-Core's
 set -euo pipefail
 export CUDA_DEVICE_MAX_CONNECTIONS=1
@@ -48,6 +49,7 @@ MEGATRON_DS_ARGS=(
   --topk 2
   --expert-interval 1
   --moe-expert-parallel-size 8
+  --create-moe-param-group
   --tensor-model-parallel-size 2
   --pipeline-model-parallel-size 1
   --no-pipeline-parallel
