@@ -81,6 +81,9 @@ Args model_args(const ModelSpec& m) {
     if (m.moe->dense_layers > 0)
       add(a, "--moe-layer-freq",
           fmt::format("'([0]*{}+[1]*{})'", m.moe->dense_layers, m.layers - m.moe->dense_layers));
+    // The local experts as one grouped GEMM (TE's GroupedLinear), as the plan prices them; without
+    // it Megatron runs them one after another (SequentialMLP).
+    add(a, "--moe-grouped-gemm");
   }
   return a;
 }

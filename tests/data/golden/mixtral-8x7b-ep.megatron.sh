@@ -25,6 +25,7 @@ MODEL_ARGS=(
   --num-experts 8
   --moe-router-topk 2
   --moe-ffn-hidden-size 14336
+  --moe-grouped-gemm
 )
 
 PARALLEL_ARGS=(
