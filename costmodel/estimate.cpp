@@ -161,6 +161,14 @@ Reason Estimator::check(const Strategy& s, std::string* detail) const {
       return std::string("sequence " + std::to_string(graph_.seq_len) +
                          " not divisible by 2*cp (causal load balancing)");
     });
+  // Sequence parallelism splits each CP rank's tokens over the TP group (Megatron's
+  // scatter_to_sequence_parallel_region asserts the split is even, tensor_parallel/mappings.py).
+  if (s.sp && s.tp > 1 && (graph_.seq_len / s.cp) % s.tp != 0)
+    return fail(Reason::seq_cp, [&] {
+      return std::string("sequence " + std::to_string(graph_.seq_len / s.cp) +
+                         (s.cp > 1 ? " per CP rank" : "") + " not divisible by tp = " + std::to_string(s.tp) +
+                         " (sequence parallelism)");
+    });
   // TP groups are consecutive ranks: inside the NVLink domain only if tp divides it (tp = 6 on
   // 8-GPU nodes puts ranks 6-11 in one group, across two nodes).
   if (!opts_.allow_tp_across_nodes && s.tp > 1 && cluster_.domain_size(0) % s.tp != 0)

@@ -28,7 +28,7 @@ enum class Reason {
   layers_pp,         // fewer blocks than pipeline chunks, or uneven split not possible
   schedule,          // schedule/vp combination invalid (interleaved needs vp>1, m % pp)
   experts_ep,        // experts not divisible by ep, or ep does not divide dp*cp*tp
-  seq_cp,            // sequence not divisible by cp (2*cp for causal balance)
+  seq_cp,            // sequence not divisible by cp (2*cp for causal balance), or by tp under SP
   tp_across_nodes,   // tp larger than the NVLink domain
   precision,         // the GPU has no such math (fp8 on A100, bf16 on V100)
   options,           // an option that needs another (sp needs tp > 1, tp-comm-overlap needs sp)

@@ -90,6 +90,9 @@ void megatron(const Strategy& s, const ModelSpec* m, Need&& need) {
        "no op-level selective checkpointing (--recompute-granularity selective recomputes the "
        "modules of --recompute-modules, core attention by default); re-plan with --recompute "
        "none,selective,full");
+  need(!(s.ep > 1 && s.precision == DType::fp16),
+       "no expert parallelism in fp16 (arguments.py asserts \"Expert parallelism is not "
+       "supported with fp16 training\"); re-plan with --precision bf16 or --ep 1");
   need(!(s.ep > 1 && s.tp > 1 && !s.sp),
        "no expert parallelism with tensor parallelism but without sequence parallelism "
        "(megatron/core/transformer/moe/README.md: it must be enabled); re-plan with --sp on");

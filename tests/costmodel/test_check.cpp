@@ -166,6 +166,24 @@ TEST_CASE("check: context parallelism needs the sequence divisible by 2 cp") {
   CHECK(check(gpt(12, 128), s) == Reason::ok);
 }
 
+TEST_CASE("check: sequence parallelism needs each CP rank's tokens divisible by tp") {
+  // Megatron scatters the sequence over the TP group (mappings.py asserts an even split):
+  // s = 132, tp = 8 with SP: 132 % 8 = 4; s = 136 with cp = 2: 68 per CP rank, 68 % 8 = 4;
+  // s = 144 with cp = 2: 72 per rank, 72 % 8 = 0. Without SP the sequence is not split.
+  Strategy s = base();
+  s.dp = 2, s.tp = 8, s.sp = true;
+  std::string why;
+  CHECK(check(gpt(16, 132), s, &why) == Reason::seq_cp);
+  CHECK(why.find("not divisible by tp = 8") != std::string::npos);
+  CHECK(check(gpt(16, 128), s) == Reason::ok);
+  s.sp = false;
+  CHECK(check(gpt(16, 132), s) == Reason::ok);
+  Strategy c = base();
+  c.dp = 1, c.tp = 8, c.cp = 2, c.sp = true;
+  CHECK(check(gpt(16, 136), c) == Reason::seq_cp);
+  CHECK(check(gpt(16, 144), c) == Reason::ok);
+}
+
 TEST_CASE("check: fp8 on an A100 has no math") {
   Strategy s = base();
   s.precision = DType::fp8;

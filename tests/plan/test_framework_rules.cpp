@@ -2,6 +2,8 @@
 // so the fast answer (framework_runs) and the sentences (framework_gaps) must agree everywhere.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "core/hardware.hpp"
 #include "graph/model_loader.hpp"
 #include "plan/framework_rules.hpp"
@@ -156,4 +158,16 @@ TEST_CASE("framework rules: ZeRO-3 is DeepSpeed's own there, FSDP's in Megatron 
     REQUIRE(other.size() == 1);
     CHECK(other[0].find("re-plan with --zero3-impl fsdp") != std::string::npos);
   }
+}
+
+TEST_CASE("framework rules: Megatron runs expert parallelism in bf16, not fp16") {
+  // megatron/training/arguments.py: "Expert parallelism is not supported with fp16 training."
+  const LoadedModel m = load_model(std::string(SHARDPLAN_SOURCE_DIR) + "/models/mixtral-8x7b.json");
+  Strategy s;
+  s.dp = 8, s.ep = 8, s.global_batch = 64, s.precision = DType::fp16, s.grad_reduce = DType::fp16;
+  const auto gaps = framework_gaps(Framework::megatron, s, &*m.spec);
+  CHECK(std::any_of(gaps.begin(), gaps.end(),
+                    [](const std::string& g) { return g.find("no expert parallelism in fp16") != std::string::npos; }));
+  s.precision = DType::bf16, s.grad_reduce = DType::fp32;
+  CHECK(framework_runs(Framework::megatron, s, &*m.spec));
 }
