@@ -124,6 +124,8 @@ bool JsonObject::has(const std::string& key) const {
   return it != j_->end() && !it->is_null();
 }
 
+bool JsonObject::present(const std::string& key) const { return j_->find(key) != j_->end(); }
+
 void JsonObject::fail(const std::string& key, const std::string& message) const {
   throw InputError(file_, key.empty() ? (path_.empty() ? "/" : path_) : path_of(key), message);
 }

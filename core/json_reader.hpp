@@ -25,7 +25,8 @@ class JsonObject {
  public:
   JsonObject(const Json& j, std::string file, std::string path);
 
-  bool has(const std::string& key) const;
+  bool has(const std::string& key) const;      // present and not null
+  bool present(const std::string& key) const;  // present, null included
   // Required fields.
   int64_t get_int(const std::string& key) const;
   double get_number(const std::string& key) const;

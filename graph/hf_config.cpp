@@ -33,6 +33,15 @@ int64_t sliding_window_of(const JsonObject& c) {
   return c.get_positive_int("sliding_window");
 }
 
+// A key the config must carry: transformers' class default for it (what an absent key means
+// there) differs from what shardplan would assume, so an absent key would be a silently wrong
+// model. Saved Hub configs always write these out.
+void require(const JsonObject& c, const char* key, const std::string& default_note) {
+  if (!c.present(key))
+    c.fail(key, std::string("expected \"") + key + "\" in the config (" + default_note +
+                    "); write it out");
+}
+
 // The fields Llama-like and Gemma configs share (the FFN activation, norm and tying are each's).
 ModelSpec decoder_common(const JsonObject& c, int64_t seq) {
   ModelSpec s;
@@ -85,6 +94,7 @@ int64_t global_every_of(const JsonObject& c, int64_t layers) {
 // inside the fused kernel (no cost modelled); Gemma 3 has one global layer in six (its
 // sliding_window_pattern, or the newer layer_types list) and normalises queries and keys.
 ModelSpec gemma(const JsonObject& c, const std::string& type, int64_t seq) {
+  require(c, "head_dim", "Gemma2Config and Gemma3TextConfig default it to 256, not hidden_size / heads");
   ModelSpec s = decoder_common(c, seq);
   s.ffn_act = "geglu";
   const char* act_key = c.has("hidden_activation") ? "hidden_activation" : "hidden_act";
@@ -143,6 +153,8 @@ MoeSpec deepseek_moe(const JsonObject& c) {
   m.experts = c.get_positive_int("n_routed_experts");
   m.top_k = c.get_positive_int("num_experts_per_tok");
   m.ffn_hidden = c.get_positive_int("moe_intermediate_size");
+  require(c, "n_shared_experts", "transformers defaults it to 1");
+  require(c, "first_k_dense_replace", "transformers defaults it to 3 for DeepSeek-V3, 1 for GLM-4.5");
   m.shared_experts = c.get_int("n_shared_experts", 0);
   m.dense_layers = c.get_int("first_k_dense_replace", 0);
   if (c.get_int("moe_layer_freq", 1) != 1)
@@ -214,6 +226,10 @@ ModelSpec model_spec_from_hf(const JsonObject& c, int64_t seq) {
     s.ffn_hidden = c.get_positive_int("n_inner", 4 * s.hidden);
     s.vocab = c.get_positive_int("vocab_size");
     s.seq_len = seq_of(c, "n_positions", seq);
+    // Learned positions: the table has n_positions rows, and no sequence runs past them.
+    if (s.seq_len > c.get_positive_int("n_positions", 1024))
+      c.fail("n_positions", "expected at least the sequence length " + std::to_string(s.seq_len) +
+                                " (GPT-2's learned position table has n_positions rows)");
     s.tied_embeddings = c.get_bool("tie_word_embeddings", true);
   } else if (type == "gpt_neox") {
     s.name = c.get_string("_name_or_path", "gpt_neox");
@@ -232,8 +248,24 @@ ModelSpec model_spec_from_hf(const JsonObject& c, int64_t seq) {
   } else if (type == "gpt_oss") {
     s = gpt_oss(c, seq);
   } else {
+    // transformers' defaults where a key is absent: Llama's and Phi-3's key/value heads are the
+    // attention heads (as here), the others' are fixed numbers (Mistral and Mixtral 8, Qwen2 and
+    // Qwen3 32, Qwen3-MoE 4); Mistral's window is 4096.
+    if (type != "llama" && type != "phi3" && type != "deepseek_v3" && type != "kimi_k2")  // MLA: no KV heads
+      require(c, "num_key_value_heads", "the " + type + " class default is a fixed number, not num_attention_heads");
+    if (type == "mistral") require(c, "sliding_window", "MistralConfig defaults it to 4096; null for none");
     s = llama_like(c, seq);
     read_sliding_window(c, type, s);
+    // Biases on every linear (Llama's attention_bias with mlp_bias) are the spec's linear_bias;
+    // on one of the two only, the spec cannot say it.
+    if (type == "llama" || type == "mistral" || type == "qwen3") {
+      const bool attn = c.get_bool("attention_bias", false), mlp = c.get_bool("mlp_bias", false);
+      if (attn != mlp)
+        c.fail(attn ? "attention_bias" : "mlp_bias",
+               "expected attention_bias and mlp_bias both true or both false (biases on the "
+               "attention or the FFN linears only are not supported)");
+      s.linear_bias = attn;
+    }
     // Qwen3 (dense and MoE) normalises each query and key head (q_norm, k_norm) before RoPE.
     s.qk_norm = type == "qwen3" || type == "qwen3_moe";
     if (type == "mixtral") {
@@ -265,7 +297,8 @@ ModelSpec model_spec_from_hf(const JsonObject& c, int64_t seq) {
       // are DeepSeek-V3's; Moonshot's README: renamed so engines can tell the two apart).
       s.moe = deepseek_moe(c);
       s.attention.kind = "mla";
-      s.attention.q_lora_rank = c.get_int("q_lora_rank", 0);
+      require(c, "q_lora_rank", "DeepseekV3Config defaults it to 1536; null for a plain query projection");
+      s.attention.q_lora_rank = c.has("q_lora_rank") ? c.get_int("q_lora_rank", 0) : 0;  // null: none
       s.attention.kv_lora_rank = c.get_positive_int("kv_lora_rank");
       s.attention.qk_nope_head_dim = c.get_positive_int("qk_nope_head_dim");
       s.attention.qk_rope_head_dim = c.get_positive_int("qk_rope_head_dim");

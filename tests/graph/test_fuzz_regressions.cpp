@@ -8,12 +8,16 @@
 using namespace shardplan;
 
 namespace {
-// A minimal DeepSeek-V3 config.json with `extra` fields appended.
+// A minimal DeepSeek-V3 config.json with `extra` fields appended (the keys it must carry, where
+// `extra` does not give them).
 std::string deepseek(const std::string& extra, int top_k = 2) {
+  std::string required;
+  for (const char* kv : {R"("n_shared_experts":0)", R"("first_k_dense_replace":0)", R"("q_lora_rank":null)"})
+    if (extra.find(std::string(kv).substr(0, std::string(kv).find(':'))) == std::string::npos) required += std::string(",") + kv;
   return R"({"model_type":"deepseek_v3","num_hidden_layers":2,"hidden_size":64,"num_attention_heads":4,
     "intermediate_size":128,"vocab_size":100,"max_position_embeddings":16,"n_routed_experts":4,
     "num_experts_per_tok":)" + std::to_string(top_k) + R"(,"moe_intermediate_size":32,"kv_lora_rank":16,"qk_nope_head_dim":8,
-    "qk_rope_head_dim":8,"v_head_dim":8)" + extra + "}";
+    "qk_rope_head_dim":8,"v_head_dim":8)" + required + extra + "}";
 }
 }  // namespace
 

@@ -12,9 +12,9 @@
 using namespace shardplan;
 
 namespace {
-std::string error_of(const std::string& text) {
+std::string error_of(const std::string& text, int64_t seq = 0) {
   try {
-    load_model_text(text, "c.json");
+    load_model_text(text, "c.json", seq);
   } catch (const InputError& e) {
     return e.what();
   }
@@ -24,10 +24,15 @@ std::string error_of(const std::string& text) {
 // A minimal config of `type` with `extra` fields appended.
 std::string hf(const std::string& type, const std::string& extra,
                const std::string& vocab = "100") {
+  // The keys transformers defaults differently from shardplan must be written out.
+  std::string required;
+  if (type != "llama" && type != "phi3" && extra.find("num_key_value_heads") == std::string::npos)
+    required += R"(,"num_key_value_heads":4)";
+  if (type == "mistral" && extra.find("sliding_window") == std::string::npos) required += R"(,"sliding_window":null)";
   return R"({"model_type":")" + type +
          R"(","num_hidden_layers":2,"hidden_size":64,"num_attention_heads":4,
     "intermediate_size":128,"vocab_size":)" +
-         vocab + R"(,"max_position_embeddings":16)" + extra + "}";
+         vocab + R"(,"max_position_embeddings":16)" + required + extra + "}";
 }
 }  // namespace
 
@@ -100,4 +105,27 @@ TEST_CASE("sliding windows: Mistral's is read, Qwen's use_sliding_window refused
   // keys at seq 64, window 8: (8*9 + 2*56*8) / 65 = 968/65 per query; 2 * keys * 4 heads * 32.
   CHECK(g.graph.op(0).fwd_flops_per_token == testing::rel(2.0 * 968.0 / 65.0 * 4 * 32));
   CHECK(error_of(with("8,9")).find("c.json: at /ops/0/dims: expected 4 positive integers") == 0);
+}
+
+TEST_CASE("model errors: an HF config must write out the keys transformers defaults differently") {
+  // MistralConfig defaults 8 key/value heads and a 4096 window; Gemma 2 a head_dim of 256;
+  // DeepSeek-V3 a q_lora_rank of 1536, one shared expert, three dense layers. Taking
+  // num_attention_heads, no window, hidden / heads or 0 instead would be a silently wrong model.
+  const std::string base = R"({"model_type":"mistral","num_hidden_layers":2,"hidden_size":64,
+    "num_attention_heads":4,"intermediate_size":128,"vocab_size":100,"max_position_embeddings":16)";
+  CHECK(error_of(base + R"(,"sliding_window":null})").find("c.json: at /num_key_value_heads: expected") == 0);
+  CHECK(error_of(base + R"(,"num_key_value_heads":4})").find("c.json: at /sliding_window: expected") == 0);
+  CHECK(error_of(hf("gemma2", "")).find("c.json: at /head_dim: expected") == 0);
+  CHECK(error_of(R"({"model_type":"deepseek_v3","num_hidden_layers":2,"hidden_size":64,"num_attention_heads":4,
+    "intermediate_size":128,"vocab_size":100,"max_position_embeddings":16,"n_routed_experts":4,
+    "num_experts_per_tok":2,"moe_intermediate_size":32,"kv_lora_rank":16,"qk_nope_head_dim":8,
+    "qk_rope_head_dim":8,"v_head_dim":8,"n_shared_experts":1,"first_k_dense_replace":1})")
+            .find("c.json: at /q_lora_rank: expected") == 0);
+  // Llama's biases: both the attention's and the FFN's are the spec's linear_bias; one alone is refused.
+  CHECK(load_model_text(hf("llama", R"(,"attention_bias":true,"mlp_bias":true)"), "c.json").spec->linear_bias);
+  CHECK(error_of(hf("llama", R"(,"attention_bias":true)")).find("c.json: at /attention_bias: expected") == 0);
+  // GPT-2's learned positions stop at n_positions.
+  CHECK(error_of(R"({"model_type":"gpt2","n_layer":1,"n_embd":64,"n_head":4,"vocab_size":10,"n_positions":8})",
+                 32)
+            .find("c.json: at /n_positions: expected at least the sequence length 32") == 0);
 }
