@@ -160,6 +160,10 @@ Emitted emit_torchtitan(const Plan& p) {
       "context_parallel_degree = {}\nexpert_parallel_degree = {}\nexpert_tensor_parallel_degree = "
       "1\n",
       s.cp, s.ep);
+  // The plan prices ring attention (K/V shards passed on step by step, each step beside the
+  // attention of the shard already there): torchtitan's "alltoall" rotation; its default
+  // "allgather" gathers every shard after the first sub-attention and holds them all.
+  if (s.cp > 1) t += "context_parallel_rotate_method = \"alltoall\"\n";
   const bool op_level = s.recompute == Recompute::selective || s.recompute == Recompute::op;
   t += "\n[activation_checkpoint]\nmode = " + q(op_level ? "selective" : recompute_name(s.recompute)) + "\n";
   if (op_level) t += "selective_ac_option = \"op\"\n";
