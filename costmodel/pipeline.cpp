@@ -222,18 +222,21 @@ double p2p_regather_s(const Strategy& s, const ClusterSpec& cluster, double boun
 }
 }  // namespace
 
-// (pipeline.hpp) What a step's gradient reduction of `comm` leaves exposed after the last backward when it
-// starts as each chunk's gradients are ready (overlap_grad_reduce). Under interleaving the vp
-// chunks finish apart: chunk c (c = 0 the first layers, last to finish) has its last backward
-// end about c * pp backward passes of a chunk (bwd / vp each) before the stage's last, so the
-// reductions of the others run during the drain. The NIC takes them in order of readiness, each
-// comm / vp, from the start of the chunk's last backward (its buckets fill during it):
-// exposed = max(0, max_c [(c + 1) comm / vp - (c pp + 1) bwd / vp]), which is comm - bwd at vp 1.
+// (pipeline.hpp) What a step's gradient reduction of `comm` leaves exposed after the last backward
+// of pipeline stage 0 (overlap_grad_reduce, as Megatron-Core runs it by default: with
+// align_grad_reduce, schedules.py). Without interleaving stage 0 turns gradient sync on before its
+// last backward, whose buckets reduce as they fill: comm - bwd. Under interleaving a chunk's
+// reduction is launched whole once its last backward is done (grad_sync_func), and the vp chunks
+// finish apart: chunk c (c = 0 the first layers, last to finish) has its last backward end about
+// c * pp backward passes of a chunk (bwd / vp each) before the stage's last, so the reductions of
+// the others run during the drain. The NIC takes them in order, each comm / vp:
+// exposed = max(0, max_c [(c + 1) comm / vp - c pp bwd / vp]).
 double exposed_after_backward(double comm, double bwd, int64_t vp, int64_t pp) {
+  if (vp <= 1) return std::max(0.0, comm - bwd);
   double e = 0;
   const double v = double(vp);
   for (int64_t c = 0; c < vp; ++c)
-    e = std::max(e, (double(c) + 1) * comm / v - (double(c) * double(pp) + 1) * bwd / v);
+    e = std::max(e, (double(c) + 1) * comm / v - double(c) * double(pp) * bwd / v);
   return e;
 }
 
@@ -307,9 +310,13 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
     }
     in.dp_comm_s.push_back(once);
     in.dp_per_micro_batch_s.push_back(per_mb);
-    // The step's reduction beside the stage's last backward passes lengthens them as the
-    // simulator runs it.
-    in.drain_stretch_s.push_back(ov ? stretch_beside_collective_s(comm_sm_fraction(cluster.gpu), bwd, reduced) : 0);
+    // The step's reduction beside stage 0's last backward lengthens it as the simulator runs it.
+    // The other stages start theirs after their cooldown, on an idle GPU (Megatron-Core's
+    // align_grad_reduce: only pipeline rank 0 syncs during its last backward), which stretches
+    // nothing the drain waits for.
+    in.drain_stretch_s.push_back(ov && in.drain_stretch_s.empty()
+                                     ? stretch_beside_collective_s(comm_sm_fraction(cluster.gpu), bwd, reduced)
+                                     : 0);
     double local = st.dense_params / (s.zero >= 1 ? double(s.dp * s.cp) : 1.0) +
                    st.expert_params / (s.zero >= 1 ? double(expert_dp(s)) : 1.0);
     const bool zg = grads_sharded_in_step(s);

@@ -189,7 +189,14 @@ void Builder::build_stage(int64_t s) {
     if (p.kind == Pass::W && !has_w[p.chunk]) continue;
     const bool gathers = is_gathered(p);
     const bool reduces = rs_s > 0 && frees(p);                           // every micro-batch
-    const bool split = overlap && dp_s > 0 && i == last_bwd[p.chunk] && share[p.chunk] > 0;  // once
+    // The step's reduction of the chunk (ZeRO 0/1), once, as Megatron-Core runs it by default
+    // (align_grad_reduce, schedules.py): pipeline stage 0 without interleaving reduces its buckets
+    // beside its last backward; every other chunk's reduction is launched whole once its last
+    // backward is done (grad_sync_func; the extra delay of pipeline rank r steps under
+    // interleaving is not modelled).
+    const bool last_of_chunk = overlap && dp_s > 0 && i == last_bwd[p.chunk] && share[p.chunk] > 0;
+    const bool split = last_of_chunk && s == 0 && c_.vp == 1;
+    const bool after = last_of_chunk && !split;
     const int64_t parts = gathers || reduces ? K : split ? std::max(o_.grad_buckets_per_chunk, K) : 1;
     const double alone = p.kind == Pass::F   ? cc.fwd_s
                          : p.kind == Pass::W ? cc.bwd_weight_s
@@ -270,6 +277,12 @@ void Builder::build_stage(int64_t s) {
         if (!overlap) wait_for.assign(1, last_rs);
       }
       if (split) last_dp = reduce_piece(SimStream::dp_reduce, share[p.chunk], nic_share[p.chunk]);
+    }
+    if (after) {
+      auto [first, done] = add_dp(s, SimStream::dp_reduce, share[p.chunk], nic_share[p.chunk],
+                                  make_meta(TaskMeta::grad_reduce, p.kind, s, -1, p.chunk));
+      for (int64_t r = 0; r < reps; ++r) g_.engine.add_dep(last[r], first);
+      last_dp = done;
     }
     if (gathers) u += parts;
   }

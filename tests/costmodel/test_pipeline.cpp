@@ -284,13 +284,14 @@ TEST_CASE("pipeline: the drain carries each later stage's contention to the stag
 }
 
 TEST_CASE("pipeline: under interleaving the gradient reduction starts as each chunk finishes") {
-  // exposed = max(0, max_c [(c + 1) comm / vp - (c pp + 1) bwd / vp]). No interleaving: comm -
-  // bwd = 4 - 2 = 2. vp = 2, pp = 4: chunk 1 finishes 4 chunk-backwards (1 s each) before chunk
-  // 0; chunk 0's half (2) then has its own last backward (1) to hide in: c = 0 gives 2 - 1 = 1,
-  // c = 1 gives 4 - 5 = -1: 1 exposed, half of what a single window leaves.
+  // Megatron-Core (align_grad_reduce, schedules.py): without interleaving stage 0 reduces its
+  // buckets during its last backward, comm - bwd = 4 - 2 = 2. With vp chunks each chunk's
+  // reduction is launched whole after its last backward: exposed = max(0, max_c [(c + 1) comm /
+  // vp - c pp bwd / vp]). vp = 2, pp = 4: chunk 1 finishes 4 chunk-backwards (1 s each) before
+  // chunk 0; c = 0 gives 2 (chunk 0's half, launched at the end), c = 1 gives 4 - 4 = 0: 2.
   CHECK(exposed_after_backward(4, 2, 1, 4) == 2.0);
-  CHECK(exposed_after_backward(4, 2, 2, 4) == 1.0);
-  CHECK(exposed_after_backward(1, 2, 2, 4) == 0.0);
-  // A reduction far longer than the drain: all of it but the drain shows (c = 1: 40 - 5 = 35).
-  CHECK(exposed_after_backward(40, 2, 2, 4) == 35.0);
+  CHECK(exposed_after_backward(4, 2, 2, 4) == 2.0);
+  CHECK(exposed_after_backward(1, 2, 2, 4) == 0.5);
+  // A reduction far longer than the drain: all of it but the drain shows (c = 1: 40 - 4 = 36).
+  CHECK(exposed_after_backward(40, 2, 2, 4) == 36.0);
 }
