@@ -51,9 +51,15 @@ class DuplicateKeys : public nlohmann::json_sax<Json> {
   }
   bool open(bool object) {
     element();
+    // No input of ours nests deeply; a document nested tens of thousands deep overflowed the
+    // stack further on (a CLI review: '[' * 100000).
+    if (open_.size() >= kMaxJsonDepth)
+      throw InputError(file_, "/", "nested deeper than " + std::to_string(kMaxJsonDepth) +
+                                          " levels: expected a shallower JSON document");
     open_.push_back({object, {}, 0, ""});
     return true;
   }
+  static constexpr size_t kMaxJsonDepth = 256;
   bool close() {
     open_.pop_back();
     return true;

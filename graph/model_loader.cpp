@@ -2,8 +2,10 @@
 #include "graph/model_loader.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 
+#include "core/error.hpp"
 #include "core/hardware.hpp"
 #include "core/json_reader.hpp"
 #include "core/model_spec_json.hpp"
@@ -16,6 +18,21 @@ namespace fs = std::filesystem;
 namespace shardplan {
 
 namespace {
+// Byte counts (18 B of model state per parameter, activations per token times the sequence) are
+// exact in int64 below 2^63; a model within every per-field bound can still exceed that (hidden
+// 2^27 gave negative memory in the JSON). 1e15 parameters is thousands of times today's largest.
+constexpr double kMaxParams = 1e15;
+
+void check_size(const OpGraph& g, const std::string& file) {
+  double params = 0;
+  for (size_t v = 0; v < g.op_count(); ++v) params += g.op(static_cast<int64_t>(v)).params;
+  if (params > kMaxParams) {
+    char msg[160];
+    std::snprintf(msg, sizeof msg, "the model has %.3g parameters: expected at most %.0e", params, kMaxParams);
+    throw InputError(file, "/", msg);
+  }
+}
+
 LoadedModel from_json(const Json& j, const std::string& file, int64_t seq) {
   JsonObject o(j, file, "");
   LoadedModel m;
@@ -26,6 +43,7 @@ LoadedModel from_json(const Json& j, const std::string& file, int64_t seq) {
   } else if (o.has("ops")) {
     m.format = "graph";
     m.graph = op_graph_from_json(o, seq);
+    check_size(m.graph, file);
     return m;
   } else {
     m.format = "spec";
@@ -33,6 +51,7 @@ LoadedModel from_json(const Json& j, const std::string& file, int64_t seq) {
     if (seq > 0) m.spec->seq_len = seq;
   }
   m.graph = build_transformer_graph(*m.spec);
+  check_size(m.graph, file);
   return m;
 }
 }  // namespace

@@ -55,3 +55,25 @@ TEST_CASE("fuzz: a GPU name too long for a file name is an unknown GPU, not a fi
   CHECK_THROWS_AS(load_gpu(name), InputError);
   CHECK_THROWS_AS(load_cluster(name), InputError);
 }
+
+TEST_CASE("hardware figures outside physical bounds are input errors, not infinite or NaN times") {
+  // A bandwidth of 1e-320 parsed as positive and made the simulator loop on infinite times; a
+  // kernel overhead of 1e308 gave NaN step times (a CLI review).
+  const char* ib = R"({"name": "c", "gpu": "a100-80g", "gpus_per_node": 8,
+    "network": [{"name": "nvlink", "gpus": 8, "bandwidth_GBps": 300}, {"name": "ib", "bandwidth_GBps": 1e-320}]})";
+  CHECK_THROWS_WITH_AS(cluster_from_json_text(ib, "c.json"), doctest::Contains("/network/1/bandwidth_GBps"), InputError);
+  const std::string gpu = R"({"name": "g", "memory_bytes": 8e10, "memory_bandwidth_GBps": 2000, "sms": 108,
+    "peak_tflops": {"fp32": 19.5, "bf16": 312}, "kernel_overhead_us": 1e308})";
+  CHECK_THROWS_WITH_AS(gpu_from_json_text(gpu, "g.json"), doctest::Contains("expected a time in microseconds from 0 to 10000"),
+                       InputError);
+  CHECK_THROWS_WITH_AS(gpu_from_json_text(R"({"name": "g", "memory_bytes": 8e10, "memory_bandwidth_GBps": 1e-320,
+    "sms": 108, "peak_tflops": {"fp32": 19.5}})", "g.json"),
+                       doctest::Contains("/memory_bandwidth_GBps"), InputError);
+}
+
+TEST_CASE("a JSON document nested too deep is an input error, not a stack overflow") {
+  // '[' * 100000 + ']' * 100000 crashed with SIGSEGV (a CLI review).
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  CHECK_THROWS_WITH_AS(gpu_from_json_text(deep, "g.json"), doctest::Contains("nested deeper than 256 levels"), InputError);
+  CHECK_THROWS_WITH_AS(model_spec_from_json_text(deep, "m.json"), doctest::Contains("nested deeper"), InputError);
+}

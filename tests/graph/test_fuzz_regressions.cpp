@@ -45,3 +45,10 @@ TEST_CASE("fuzz: a model name too long for a file name is an input error") {
   // Same ENAMETOOLONG as the cluster loader's GPU names (std::filesystem::exists threw).
   CHECK_THROWS_WITH_AS(load_model(std::string(5000, 'm')), doctest::Contains("no such file or zoo model"), InputError);
 }
+
+TEST_CASE("fuzz: a model beyond 1e15 parameters is an input error, not negative byte counts") {
+  // hidden 2^27 is within the per-field bound (2^30) but its 18 B per parameter overflowed int64
+  // in the estimate's JSON (a CLI review).
+  CHECK_THROWS_WITH_AS(load_model_text(R"({"layers":32,"hidden":134217728,"heads":1024,"vocab":1000,"seq_len":16})", "m.json"),
+                       doctest::Contains("expected at most 1e+15"), InputError);
+}
