@@ -1,6 +1,8 @@
 // `shardplan plan`: search the strategy space and print the best plans, why the best wins, and
 // what was rejected and why. Any dimension may be fixed or given as a list ("--tp 4,8").
 #include <fmt/format.h>
+
+#include <algorithm>
 #include <unistd.h>
 
 #include <chrono>
@@ -114,6 +116,14 @@ void run_plan(const PlanOptions& o) {
                                          o.problem.allow_tp_across_nodes);
   so.grad_reduce = p.grad_reduce;
   SearchSpace space = search_space_from(o.search);
+  // Flags that would otherwise change nothing (estimate refuses the same combinations).
+  if (so.fp8_param_gather && p.precision != DType::fp8)
+    throw UsageError("--fp8-param-gather needs --precision fp8 (the distributed optimizer or FSDP gathers "
+                     "FP8 weights)");
+  if (so.zero3_impl != Zero3Impl::fsdp && !space.zero.empty() &&
+      std::find(space.zero.begin(), space.zero.end(), 3) == space.zero.end())
+    throw UsageError(std::string("--zero3-impl ") + zero3_impl_name(so.zero3_impl) +
+                     " says how ZeRO-3 gathers, but --zero leaves stage 3 out");
   if (!o.framework.empty()) restrict_to_framework(o.framework, p.model, space, so);
   const auto start = std::chrono::steady_clock::now();
   SearchResult r;

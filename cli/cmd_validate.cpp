@@ -89,10 +89,11 @@ void run_validate(const ValidateOptions& o) {
         row["error"] = r.error;
         row["simulated_step_time_s"] = simulated[i];
         row["simulated_error"] = r.measured > 0 ? (simulated[i] - r.measured) / r.measured : 0;
-        row["predicted_peak_memory_bytes"] = r.predicted_peak_memory_bytes;
+        // Byte counts are whole numbers, as in the estimate contract (docs/estimate-format.md).
+        row["predicted_peak_memory_bytes"] = std::llround(r.predicted_peak_memory_bytes);
         if (r.row->peak_reserved_bytes) {
-          row["measured_peak_reserved_bytes"] = r.measured_reserved_bytes;
-          row["predicted_peak_reserved_bytes"] = r.predicted_reserved_bytes;
+          row["measured_peak_reserved_bytes"] = std::llround(r.measured_reserved_bytes);
+          row["predicted_peak_reserved_bytes"] = std::llround(r.predicted_reserved_bytes);
           row["memory_error"] = r.memory_error;
         }
       }

@@ -248,6 +248,9 @@ TEST_CASE("cli plan: search flags that cannot search exit 2 with one line saying
             "--framework megatron: its ZeRO-3 gathers a layer at a time (FSDP); drop --zero3-impl deepspeed"},
            {"--framework deepspeed --zero3-impl deepspeed-2021",
             "--framework deepspeed: plans for today's DeepSpeed, whose ZeRO-3 is --zero3-impl deepspeed"},
+           // Flags that would change nothing (estimate refuses the same combinations).
+           {"--fp8-param-gather", "--fp8-param-gather needs --precision fp8"},
+           {"--zero3-impl deepspeed --zero 1", "--zero3-impl deepspeed says how ZeRO-3 gathers, but --zero leaves stage 3 out"},
        }) {
     CAPTURE(c.flags);
     CliResult r = run_cli(base + c.flags, dir);
