@@ -11,6 +11,8 @@ std::string schedule_problem(Schedule s, int pp, int vp, int m) {
   if (pp < 1 || vp < 1 || m < 1) return "pp, vp and micro-batches must be at least 1";
   if (vp > 1 && s != Schedule::interleaved)
     return "vp=" + std::to_string(vp) + " needs the interleaved schedule";
+  // As the estimate has it (Estimator::check): interleaving is virtual stages on a pipeline.
+  if (s == Schedule::interleaved && (pp < 2 || vp < 2)) return "the interleaved schedule needs pp > 1 and vp > 1";
   if (s == Schedule::interleaved && vp > 1 && m % pp != 0)
     return "the interleaved schedule needs micro-batches per replica (" + std::to_string(m) +
            ") divisible by pp (" + std::to_string(pp) + ")";
