@@ -34,7 +34,7 @@ double bounded(const JsonObject& o, const std::string& key, double v, double lo,
 }
 
 double fraction(const JsonObject& o, const std::string& key, double def) {
-  return bounded(o, key, o.get_number(key, def), 1e-3, 1, "a fraction");
+  return bounded(o, key, o.get_number(key, def), 1e-9, 1, "a fraction");
 }
 
 // `{"64": {"fwd": f, "bwd": b}, "256": {...}}`: rates relative to head dim 128, each optional.
@@ -63,16 +63,16 @@ GpuSpec gpu_from_json(const JsonObject& o) {
   GpuSpec g;
   g.name = o.get_string("name");
   g.description = o.get_string("description", g.name);
-  g.memory_bytes = bounded(o, "memory_bytes", o.get_positive_number("memory_bytes"), 1e6, 1e15, "a size in bytes");
+  g.memory_bytes = bounded(o, "memory_bytes", o.get_positive_number("memory_bytes"), 1e3, 1e16, "a size in bytes");
   g.memory_bandwidth_GBps = bounded(o, "memory_bandwidth_GBps", o.get_positive_number("memory_bandwidth_GBps"),
-                                    1, 1e6, "a bandwidth in GB/s");
+                                    1e-6, 1e7, "a bandwidth in GB/s");
   g.sms = o.get_positive_int("sms");
   JsonObject peaks = o.get_object("peak_tflops");
   peaks.reject_unknown({"fp32", "tf32", "bf16", "fp16", "fp8"});
   for (int i = 0; i < kDTypeCount; ++i) {
     const char* k = dtype_name(static_cast<DType>(i));
     double v = peaks.get_number(k, 0.0);
-    if (v != 0) bounded(peaks, k, v, 1e-3, 1e7, "a rate in TFLOP/s (0: no such math)");
+    if (v != 0) bounded(peaks, k, v, 1e-9, 1e7, "a rate in TFLOP/s (0: no such math)");
     g.peak_tflops[i] = v;
   }
   if (g.peak_tflops[static_cast<int>(DType::fp32)] <= 0)
@@ -101,7 +101,7 @@ GpuSpec gpu_from_json(const JsonObject& o) {
     o.fail("clock_variation", "expected a relative standard deviation from 0 to below 0.2");
   g.memory_bandwidth_fraction = fraction(o, "memory_bandwidth_fraction", g.memory_bandwidth_fraction);
   g.kernel_overhead_us = bounded(o, "kernel_overhead_us", o.get_number("kernel_overhead_us", g.kernel_overhead_us),
-                                 0, 1e4, "a time in microseconds");
+                                 0, 1e7, "a time in microseconds");
   g.gemm_tile_m = o.get_positive_int("gemm_tile_m", g.gemm_tile_m);
   g.gemm_tile_n = o.get_positive_int("gemm_tile_n", g.gemm_tile_n);
   g.gemm_pipeline_k = bounded(o, "gemm_pipeline_k", o.get_number("gemm_pipeline_k", g.gemm_pipeline_k), 0, 1e7,
@@ -156,8 +156,8 @@ NetworkLevel level_from_json(const JsonObject& o, bool last) {
   NetworkLevel l;
   l.name = o.get_string("name");
   l.gpus = last ? o.get_positive_int("gpus", 0) : o.get_positive_int("gpus");
-  l.bandwidth_GBps = bounded(o, "bandwidth_GBps", o.get_positive_number("bandwidth_GBps"), 1e-3, 1e6, "a bandwidth in GB/s");
-  l.latency_us = bounded(o, "latency_us", o.get_number("latency_us", 0.0), 0, 1e6, "a latency in microseconds");
+  l.bandwidth_GBps = bounded(o, "bandwidth_GBps", o.get_positive_number("bandwidth_GBps"), 1e-6, 1e7, "a bandwidth in GB/s");
+  l.latency_us = bounded(o, "latency_us", o.get_number("latency_us", 0.0), 0, 1e7, "a latency in microseconds");
   l.efficiency = fraction(o, "efficiency", l.efficiency);
   l.source = o.get_string("source", "");
   return l;
