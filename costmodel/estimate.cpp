@@ -319,10 +319,7 @@ const std::vector<int64_t>& Estimator::memory_partition(const Strategy& s, Cache
   }
   // Per-stage overheads as stage_memory() counts them, bounded by the largest block of the model.
   double overhead = working + 4 * boundary;
-  if (params_sharded_in_step(s)) {
-    const double elems = gathered_weights_elems(s, max_block, max_module);
-    overhead += gathered_bytes(s, elems, elems - std::min(elems, 2 * max_16bit));
-  }
+  if (params_sharded_in_step(s)) overhead += gathered_weights_bytes(s, max_block, max_module, max_16bit);
   if (grads_sharded_in_step(s)) overhead += full_gradient_elems(s, max_block, max_module) * sb.grads;
   const double usable = (capacity - cluster_.gpu.runtime_reserved_bytes) /
                             (1 + cluster_.gpu.allocator_fragmentation) - overhead;

@@ -29,10 +29,12 @@ double fp8_weight_cache_bytes(const Strategy& s) {
   return 2;
 }
 
+namespace {
+// Bytes per parameter of the compute copy ZeRO all-gathers (fp32 training: the weights).
 double gathered_param_bytes(const Strategy& s) {
-  if (s.fp8_param_gather) return 1;
   return s.precision == DType::fp32 || s.precision == DType::tf32 ? 4 : 2;
 }
+}  // namespace
 
 double gathered_bytes(const Strategy& s, double params, double fp8_params) {
   if (!s.fp8_param_gather) return params * gathered_param_bytes(s);
@@ -46,6 +48,12 @@ double gathered_weights_elems(const Strategy& s, double max_block_params, double
     case Zero3Impl::deepspeed_2021: return std::min(2 * max_block_params, 2 * max_module_params + 5e7);
     default: return 2 * max_block_params;
   }
+}
+
+double gathered_weights_bytes(const Strategy& s, double max_block_params, double max_module_params,
+                              double max_block_16bit_params) {
+  const double elems = gathered_weights_elems(s, max_block_params, max_module_params);
+  return gathered_bytes(s, elems, elems - std::min(elems, 2 * max_block_16bit_params));
 }
 
 double full_gradient_elems(const Strategy& s, double max_block_params, double max_module_params) {
@@ -133,12 +141,9 @@ std::vector<StageMemory> stage_memory_of(const Strategy& s, const ClusterSpec& c
     m.params_bytes = d * sb.weights / (zp ? dp : 1) + e * sb.weights / (zp ? edp : 1) +
                      st[i].fp8_weight_params * fp8_weight_cache_bytes(s);
     // ZeRO-3's gathered weights beside the shard (two blocks under FSDP).
-    if (zp) {
-      // In 16 bits where the largest block is (the embedding, the head), FP8 elsewhere: at most
-      // the largest block's 16-bit parameters gathered twice at 2 B.
-      const double elems = gathered_weights_elems(s, st[i].max_block_params, st[i].max_module_params);
-      m.params_bytes += gathered_bytes(s, elems, elems - std::min(elems, 2 * st[i].max_block_16bit_params));
-    }
+    if (zp)
+      m.params_bytes += gathered_weights_bytes(s, st[i].max_block_params, st[i].max_module_params,
+                                               st[i].max_block_16bit_params);
     m.grads_bytes = d * sb.grads / (zg ? dp : 1) + e * sb.grads / (zg ? edp : 1);
     // ZeRO-2/3: a block's (DeepSpeed: a module's) gradient is computed in full, then
     // reduce-scattered into the shard.

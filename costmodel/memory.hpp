@@ -32,12 +32,10 @@ inline StateBytes state_bytes(const Strategy& s) {
 // FSDP2 drop the transpose cache).
 double fp8_weight_cache_bytes(const Strategy& s);
 
-// Bytes per parameter of the compute copy that ZeRO all-gathers (fp32: the weights themselves;
-// FP8 weights with fp8_param_gather: 1).
-double gathered_param_bytes(const Strategy& s);
 // Bytes ZeRO all-gathers for `params` parameters of which `fp8_params` are FP8-GEMM weights: with
 // fp8_param_gather those move in 1 B and the rest (embedding, output layer, norms, router, which
-// Megatron and torchao keep in 16 bits) in 2 B; otherwise all at gathered_param_bytes.
+// Megatron and torchao keep in 16 bits) in 2 B; otherwise all in the compute copy's width (fp32
+// training: the weights themselves, 4 B; else 2 B).
 double gathered_bytes(const Strategy& s, double params, double fp8_params);
 
 // Elements of gathered ZeRO-3 weights a GPU holds beside its shard, given its largest block and
@@ -46,6 +44,10 @@ double gathered_bytes(const Strategy& s, double params, double fp8_params);
 // (stage3_prefetch_bucket_size, 5e7 elements by default), and DeepSpeed 0.3.13-0.5.4 also the
 // flat buffer PyTorch's list-based all_gather fills before copying it out.
 double gathered_weights_elems(const Strategy& s, double max_block_params, double max_module_params);
+// Their bytes: in 16 bits where the largest block is (the embedding, the head), FP8 elsewhere; at
+// most the largest block's 16-bit parameters (max_block_16bit_params) gathered twice at 2 B.
+double gathered_weights_bytes(const Strategy& s, double max_block_params, double max_module_params,
+                              double max_block_16bit_params);
 // Elements of whole gradients ZeRO-2/3 hold before reduce-scattering them into the shard: a
 // block's under FSDP; under DeepSpeed's ZeRO-3 one module's, copied into its reduce bucket
 // (reduce_bucket_size, 5e8 elements by default).

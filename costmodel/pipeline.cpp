@@ -314,7 +314,8 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
     // The other stages start theirs after their cooldown, on an idle GPU (Megatron-Core's
     // align_grad_reduce: only pipeline rank 0 syncs during its last backward), which stretches
     // nothing the drain waits for.
-    in.drain_stretch_s.push_back(ov && in.drain_stretch_s.empty()
+    const bool first_stage = &st == &in.stage.front();
+    in.drain_stretch_s.push_back(ov && first_stage
                                      ? stretch_beside_collective_s(comm_sm_fraction(cluster.gpu), bwd, reduced)
                                      : 0);
     double local = st.dense_params / (s.zero >= 1 ? double(s.dp * s.cp) : 1.0) +

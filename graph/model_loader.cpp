@@ -11,6 +11,7 @@
 #include "core/model_spec_json.hpp"
 #include "graph/graph_loader.hpp"
 #include "graph/hf_config.hpp"
+#include "graph/model_stats.hpp"
 #include "graph/transformer_builder.hpp"
 
 namespace fs = std::filesystem;
@@ -24,8 +25,7 @@ namespace {
 constexpr double kMaxParams = 1e15;
 
 void check_size(const OpGraph& g, const std::string& file) {
-  double params = 0;
-  for (size_t v = 0; v < g.op_count(); ++v) params += g.op(static_cast<int64_t>(v)).params;
+  const double params = model_stats(g).params;
   if (params > kMaxParams) {
     char msg[160];
     std::snprintf(msg, sizeof msg, "the model has %.3g parameters: expected at most %.0e", params, kMaxParams);
