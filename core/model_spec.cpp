@@ -3,6 +3,8 @@
 
 #include "core/model_spec_json.hpp"
 
+#include <sstream>
+
 namespace shardplan {
 
 int64_t ModelSpec::q_head_dim() const {
@@ -59,6 +61,78 @@ AttentionSpec attention_from_json(const JsonObject& o) {
       if (o.has(k)) o.fail(k, "expected no MLA field when attention.kind is \"mha\"");
   }
   return a;
+}
+
+// A bounded number (required where `def` is empty): a rope parameter outside [lo, hi] is a typo,
+// not a model.
+double bounded_number(const JsonObject& o, const char* key, std::optional<double> def, double lo, double hi) {
+  const double v = def ? o.get_number(key, *def) : o.get_number(key);
+  if (!(v >= lo && v <= hi)) {
+    std::ostringstream msg;
+    msg << "expected a number from " << lo << " to " << hi << ", found " << v;
+    o.fail(key, msg.str());
+  }
+  return v;
+}
+}  // namespace
+
+const std::vector<std::string>& rope_scaling_types() {
+  static const std::vector<std::string> t = {"llama3", "yarn", "linear", "dynamic", "longrope"};
+  return t;
+}
+
+RopeScaling rope_scaling_from_json(const JsonObject& o, const std::string& type) {
+  RopeScaling r;
+  r.type = type;
+  const bool llama3 = type == "llama3", yarn = type == "yarn";
+  // Longrope (Phi-3) scales by per-dimension lists and may leave the overall factor out.
+  r.factor = bounded_number(o, "factor", type == "longrope" ? std::optional(1.0) : std::nullopt, 1, 1e6);
+  if (llama3 || yarn) r.original_max_position = o.get_positive_int("original_max_position_embeddings");
+  else if (o.has("original_max_position_embeddings"))
+    r.original_max_position = o.get_positive_int("original_max_position_embeddings");
+  if (r.original_max_position > kMaxModelDim) o.fail("original_max_position_embeddings", "expected at most 2^30 tokens");
+  if (llama3) {
+    r.low_freq_factor = bounded_number(o, "low_freq_factor", r.low_freq_factor, 1e-6, 1e6);
+    r.high_freq_factor = bounded_number(o, "high_freq_factor", r.high_freq_factor, 1e-6, 1e6);
+  }
+  if (yarn) {
+    r.beta_fast = bounded_number(o, "beta_fast", r.beta_fast, 1e-6, 1e6);
+    r.beta_slow = bounded_number(o, "beta_slow", r.beta_slow, 1e-6, 1e6);
+    r.mscale = bounded_number(o, "mscale", r.mscale, 0, 1e6);
+    r.mscale_all_dim = bounded_number(o, "mscale_all_dim", r.mscale_all_dim, 0, 1e6);
+  }
+  return r;
+}
+
+namespace {
+RopeSpec rope_from_json(const JsonObject& o) {
+  o.reject_unknown({"theta", "scaling"});
+  RopeSpec r;
+  r.theta = bounded_number(o, "theta", r.theta, 1, 1e12);
+  if (o.has("scaling")) {
+    const JsonObject sc = o.get_object("scaling");
+    const std::string type = sc.get_enum("type", rope_scaling_types(), "");
+    std::vector<std::string> known = {"type", "factor", "original_max_position_embeddings"};
+    if (type == "llama3") known.insert(known.end(), {"low_freq_factor", "high_freq_factor"});
+    if (type == "yarn") known.insert(known.end(), {"beta_fast", "beta_slow", "mscale", "mscale_all_dim"});
+    sc.reject_unknown(known);
+    r.scaling = rope_scaling_from_json(sc, type);
+  }
+  return r;
+}
+
+Json rope_to_json(const RopeSpec& r) {
+  Json j = {{"theta", r.theta}};
+  const RopeScaling& s = r.scaling;
+  if (s.type.empty()) return j;
+  Json sc = {{"type", s.type}, {"factor", s.factor}};
+  if (s.original_max_position > 0) sc["original_max_position_embeddings"] = s.original_max_position;
+  if (s.type == "llama3") sc["low_freq_factor"] = s.low_freq_factor, sc["high_freq_factor"] = s.high_freq_factor;
+  if (s.type == "yarn")
+    sc["beta_fast"] = s.beta_fast, sc["beta_slow"] = s.beta_slow, sc["mscale"] = s.mscale,
+    sc["mscale_all_dim"] = s.mscale_all_dim;
+  j["scaling"] = sc;
+  return j;
 }
 }  // namespace
 
@@ -121,7 +195,7 @@ void validate_model_spec(const ModelSpec& s, const std::string& file, const std:
 ModelSpec model_spec_from_json(const JsonObject& o) {
   o.reject_unknown({"name", "layers", "hidden", "heads", "kv_heads", "head_dim", "ffn_hidden",
                     "ffn_act", "glu_linear_offset", "ffn_clamp", "linear_bias", "vocab", "seq_len", "norm",
-                    "tied_embeddings", "qk_norm", "post_norms", "logit_softcap", "moe", "attention"});
+                    "tied_embeddings", "qk_norm", "post_norms", "logit_softcap", "moe", "attention", "rope"});
   ModelSpec s;
   s.name = o.get_string("name", "model");
   s.layers = o.get_positive_int("layers");
@@ -151,6 +225,11 @@ ModelSpec model_spec_from_json(const JsonObject& o) {
   s.logit_softcap = o.get_bool("logit_softcap", false);
   if (o.has("moe")) s.moe = moe_from_json(o.get_object("moe"));
   if (o.has("attention")) s.attention = attention_from_json(o.get_object("attention"));
+  if (o.has("rope")) {
+    if (s.learned_positions())
+      o.fail("rope", "expected no rope: a layernorm + gelu model has learned positions (docs/model-spec.md)");
+    s.rope = rope_from_json(o.get_object("rope"));
+  }
   if (o.has("head_dim")) {
     s.head_dim = o.get_positive_int("head_dim");
   } else {
@@ -214,6 +293,7 @@ Json model_spec_to_json(const ModelSpec& s) {
     if (!j.contains("attention")) j["attention"] = {{"kind", "mha"}};
     j["attention"]["sinks"] = true;
   }
+  if (s.rope != RopeSpec{}) j["rope"] = rope_to_json(s.rope);
   return j;
 }
 

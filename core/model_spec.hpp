@@ -36,6 +36,26 @@ struct AttentionSpec {
   bool operator==(const AttentionSpec&) const = default;
 };
 
+// Rotary position embeddings (models without learned positions): the frequency base and how the
+// frequencies were stretched for a longer context (HF's rope_theta and rope_scaling). Nothing here
+// changes the cost; the emitters pass it on, since a framework's default base (10000) would train
+// another model than the one loaded.
+struct RopeScaling {
+  // "llama3" (Llama 3.1's per-band scaling), "yarn" (DeepSeek-V3, gpt-oss) or "linear" (position
+  // interpolation); "" for none.
+  std::string type;
+  double factor = 1;
+  int64_t original_max_position = 0;  // the context the unscaled frequencies were trained for
+  double low_freq_factor = 1, high_freq_factor = 4;                  // llama3
+  double beta_fast = 32, beta_slow = 1, mscale = 1, mscale_all_dim = 0;  // yarn
+  bool operator==(const RopeScaling&) const = default;
+};
+struct RopeSpec {
+  double theta = 10000;
+  RopeScaling scaling;
+  bool operator==(const RopeSpec&) const = default;
+};
+
 // Keys one query attends to over a causal sequence of `seq` tokens, counted as the FLOPs
 // conventions count full attention (seq keys per query; the causal half is the kernel's to skip).
 // Full attention (window 0 or >= seq): seq. A sliding window of w keys averages
@@ -72,7 +92,12 @@ struct ModelSpec {
   bool logit_softcap = false;
   std::optional<MoeSpec> moe;
   AttentionSpec attention;
+  RopeSpec rope;  // unused with learned positions
   bool operator==(const ModelSpec&) const = default;
+
+  // GPT lineage (layernorm + gelu): a learned position table, and biases on every linear; the
+  // others rotate queries and keys (docs/model-spec.md).
+  bool learned_positions() const { return norm == "layernorm" && ffn_act == "gelu"; }
 
   bool is_moe_layer(int64_t layer) const { return moe && layer >= moe->dense_layers; }
   bool gated_ffn() const { return ffn_act == "swiglu" || ffn_act == "geglu" || ffn_act == "quick_geglu"; }

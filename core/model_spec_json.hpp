@@ -23,6 +23,11 @@ struct FieldSource {
 };
 using FieldSources = std::map<std::string, FieldSource>;
 
+// RoPE scaling parameters under HF's key names (rope_scaling), of a `type` from
+// rope_scaling_types(); shared by the spec's rope.scaling and the HF importer.
+const std::vector<std::string>& rope_scaling_types();
+RopeScaling rope_scaling_from_json(const JsonObject& o, const std::string& type);
+
 // Checks cross-field rules (divisibility, positivity); `file` and `path` (with `sources` mapping
 // spec fields to the keys the file has) locate the error.
 void validate_model_spec(const ModelSpec& spec, const std::string& file, const std::string& path,

@@ -1,5 +1,6 @@
-// The Hugging Face importer. HF configs carry many fields that do not change cost (dropout,
-// rope scaling, token ids); those are ignored, the rest mapped as docs/model-spec.md tabulates.
+// The Hugging Face importer. HF configs carry many fields that do not change cost (dropout, token
+// ids); those are ignored, the rest mapped as docs/model-spec.md tabulates. RoPE's base and scaling
+// change no cost but are read too: the emitters pass them on to the frameworks.
 #include "graph/hf_config.hpp"
 
 #include "core/model_spec_json.hpp"
@@ -175,6 +176,25 @@ void read_sliding_window(const JsonObject& c, const std::string& type, ModelSpec
   s.attention.window = sliding_window_of(c);
 }
 
+// RoPE's base and scaling: rope_theta and rope_scaling (null, absent or rope_type "default": none),
+// or transformers v5's rope_parameters, which holds both. Where the class default of rope_theta is
+// not 10000 (Mixtral and Gemma 3: 1e6, gpt-oss: 150000) the config must say it.
+void read_rope(const JsonObject& c, const std::string& type, ModelSpec& s) {
+  const bool v5 = c.has("rope_parameters");
+  if (!v5 && (type == "mixtral" || type == "gemma3_text" || type == "gpt_oss"))
+    require(c, "rope_theta", "the " + type + " class default is not 10000");
+  const JsonObject params = v5 ? c.get_object("rope_parameters") : c;
+  s.rope.theta = params.get_positive_number("rope_theta", 10000);
+  if (s.rope.theta > 1e12) params.fail("rope_theta", "expected a number from 1 to 1e12");
+  if (!v5 && !c.has("rope_scaling")) return;
+  const JsonObject sc = v5 ? params : c.get_object("rope_scaling");
+  const char* type_key = sc.has("rope_type") ? "rope_type" : "type";
+  std::vector<std::string> types = rope_scaling_types();
+  types.push_back("default");
+  const std::string kind = sc.get_enum(type_key, types, "default");
+  if (kind != "default") s.rope.scaling = rope_scaling_from_json(sc, kind);
+}
+
 // The config keys a spec field was read from, so a cross-field error names the key the user wrote
 // (docs/model-spec.md tabulates the mapping).
 FieldSources hf_sources(const JsonObject& c, const std::string& type, int64_t seq) {
@@ -306,6 +326,7 @@ ModelSpec model_spec_from_hf(const JsonObject& c, int64_t seq) {
       s.head_dim = s.q_head_dim();
     }
   }
+  if (type != "gpt2" && type != "gpt_neox") read_rope(c, type, s);
   validate_model_spec(s, c.file(), c.path(), hf_sources(c, type, seq));
   return s;
 }

@@ -195,12 +195,8 @@ struct Builder {
 };
 }  // namespace
 
-bool is_gpt_style(const ModelSpec& spec) {
-  return spec.norm == "layernorm" && spec.ffn_act == "gelu";
-}
-
 OpGraph build_transformer_graph(const ModelSpec& m) {
-  Builder b{m, OpGraph{}, is_gpt_style(m), is_gpt_style(m) || m.linear_bias};
+  Builder b{m, OpGraph{}, m.learned_positions(), m.learned_positions() || m.linear_bias};
   b.gr.name = m.name;
   b.gr.seq_len = m.seq_len;
   b.gr.hidden = m.hidden;

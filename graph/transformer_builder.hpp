@@ -6,10 +6,8 @@
 
 namespace shardplan {
 
-// GPT lineage (layernorm + gelu): biases, dropout and learned position embeddings, as in
-// Megatron-LM's GPT; otherwise Llama lineage (no biases, no dropout, rotary positions).
-bool is_gpt_style(const ModelSpec& spec);
-
+// GPT lineage (ModelSpec::learned_positions): biases, dropout and learned position embeddings, as
+// in Megatron-LM's GPT; otherwise Llama lineage (no biases, no dropout, rotary positions).
 OpGraph build_transformer_graph(const ModelSpec& spec);
 
 }  // namespace shardplan

@@ -45,10 +45,5 @@ std::string prediction_line(const Plan& p);
 // Prefixes each line with `marker` ("# ").
 std::string comment_block(const std::vector<std::string>& lines, const std::string& marker);
 
-// gpt-style (layernorm + gelu) models have biases and learned positions (docs/model-spec.md);
-// the others no biases and rotary positions.
-inline bool gpt_style(const ModelSpec& m) {
-  return m.norm == "layernorm" && m.ffn_act == "gelu";
-}
 
 }  // namespace shardplan::emit

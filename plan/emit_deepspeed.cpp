@@ -4,6 +4,8 @@
 // stage 0/1 when pipelining; the emitter refuses what it cannot express.
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "plan/emit.hpp"
 #include "plan/emit_common.hpp"
 #include "plan/framework_rules.hpp"
@@ -43,6 +45,21 @@ OJ ds_config(const Strategy& s) {
   return j;
 }
 
+// Megatron-DeepSpeed reads the RoPE base as an integer (--rotary-position-embeddings-theta,
+// default 10000) and has no RoPE scaling.
+std::vector<std::string> rope_notes(const ModelSpec& m) {
+  std::vector<std::string> notes;
+  if (m.learned_positions()) return notes;
+  if (m.rope.theta != std::round(m.rope.theta))
+    notes.push_back(fmt::format("Megatron-DeepSpeed reads the RoPE base as an integer: the model's {} runs as {:.0f}",
+                                m.rope.theta, m.rope.theta));
+  if (!m.rope.scaling.type.empty())
+    notes.push_back(fmt::format("Megatron-DeepSpeed has no RoPE scaling: the model's {} scaling (factor {}) "
+                                "is not applied, so the run trains other positions",
+                                m.rope.scaling.type, m.rope.scaling.factor));
+  return notes;
+}
+
 std::vector<std::string> megatron_ds_args(const Plan& p, const ModelSpec& m) {
   const Strategy& s = p.strategy;
   std::vector<std::string> a = {
@@ -57,8 +74,9 @@ std::vector<std::string> megatron_ds_args(const Plan& p, const ModelSpec& m) {
   if (m.head_dim * m.heads != m.hidden) a.push_back("--kv-channels " + n(m.head_dim));
   if (m.ffn_act == "swiglu") a.push_back("--swiglu");
   if (m.norm == "rmsnorm") a.push_back("--normalization rmsnorm");
-  if (!emit::gpt_style(m)) {
-    a.insert(a.end(), {"--use-rotary-position-embeddings", "--no-position-embedding"});
+  if (!m.learned_positions()) {
+    a.insert(a.end(), {"--use-rotary-position-embeddings", "--no-position-embedding",
+                       fmt::format("--rotary-position-embeddings-theta {:.0f}", m.rope.theta)});
     if (!m.linear_bias) a.push_back("--disable-bias-linear");
   }
   if (!m.tied_embeddings) a.push_back("--untie-embeddings-and-output-weights");
@@ -96,6 +114,7 @@ Emitted emit_deepspeed(const Plan& p, bool config_only) {
   for (const std::string& lack : framework_gaps(Framework::deepspeed, s, m)) gaps.need(false, lack);
   gaps.throw_if_any();
   Emitted e;
+  e.notes = rope_notes(*m);
   if (s.pp > 1 && !emit::even_layer_split(p))
     e.notes.push_back(
         "DeepSpeed's pipeline splits transformer layers evenly by count (partition_method "

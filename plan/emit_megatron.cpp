@@ -3,6 +3,8 @@
 // combination are those of that release; docs/plan-format.md lists them with their sources.
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "plan/emit.hpp"
 #include "plan/emit_common.hpp"
 #include "plan/framework_rules.hpp"
@@ -34,7 +36,48 @@ std::string layout_string(const Plan& p) {
   return out;
 }
 
-Args model_args(const ModelSpec& m) {
+// RoPE's base and context scaling. Megatron reads the base as an integer (--rotary-base, default
+// 10000). Its scalings: Llama 3.1's (--use-rope-scaling, with the low and high frequency factors 1
+// and 4 and the 8192 original positions fixed in rope_utils), YaRN on MLA only
+// (--rotary-scaling-factor, --mscale, --mscale-all-dim; 4096 original positions and betas 32 and 1
+// fixed in MLATransformerConfig; --position-embedding-type has no "yarn"), and linear
+// interpolation by an integer factor (--rotary-seq-len-interpolation-factor).
+void rope_args(const ModelSpec& m, Args& a, std::vector<std::string>& notes) {
+  const RopeSpec& r = m.rope;
+  const std::string base = fmt::format("{:.0f}", r.theta);
+  add(a, "--rotary-base", base);
+  if (r.theta != std::round(r.theta))
+    notes.push_back(fmt::format("Megatron reads --rotary-base as an integer: the model's RoPE base {} runs as {}",
+                                r.theta, base));
+  const RopeScaling& sc = r.scaling;
+  auto unexpressed = [&](const std::string& what) {
+    notes.push_back(fmt::format("the model's {} RoPE scaling (factor {}) {}; set it in the model's "
+                                "TransformerConfig by hand or the run trains other positions",
+                                sc.type, sc.factor, what));
+  };
+  if (sc.type == "llama3") {
+    add(a, "--use-rope-scaling");
+    add(a, "--rope-scaling-factor", fmt::format("{}", sc.factor));
+    if (sc.low_freq_factor != 1 || sc.high_freq_factor != 4 || sc.original_max_position != 8192)
+      unexpressed(fmt::format("has low/high frequency factors {}/{} over {} positions, where Megatron "
+                              "fixes 1/4 over 8192",
+                              sc.low_freq_factor, sc.high_freq_factor, sc.original_max_position));
+  } else if (sc.type == "yarn" && m.attention.kind == "mla") {
+    add(a, "--rotary-scaling-factor", fmt::format("{}", sc.factor));
+    add(a, "--mscale", fmt::format("{}", sc.mscale));
+    add(a, "--mscale-all-dim", fmt::format("{}", sc.mscale_all_dim));
+    if (sc.original_max_position != 4096 || sc.beta_fast != 32 || sc.beta_slow != 1)
+      unexpressed(fmt::format("has {} original positions and betas {}/{}, where Megatron's MLA fixes "
+                              "4096 and 32/1",
+                              sc.original_max_position, sc.beta_fast, sc.beta_slow));
+  } else if (sc.type == "linear" && sc.factor == std::round(sc.factor)) {
+    add(a, "--rotary-seq-len-interpolation-factor", fmt::format("{:.0f}", sc.factor));
+  } else if (!sc.type.empty()) {
+    unexpressed("has no pretrain_gpt.py argument");
+  }
+}
+
+Args model_args(const ModelSpec& m, std::vector<std::string>& notes) {
   Args a;
   add(a, "--num-layers", n(m.layers));
   add(a, "--hidden-size", n(m.hidden));
@@ -67,8 +110,9 @@ Args model_args(const ModelSpec& m) {
     if (m.attention.global_every > 0)  // one full-attention layer after every global_every - 1
       add(a, "--window-attn-skip-freq", n(m.attention.global_every));
   }
-  if (!emit::gpt_style(m)) {
+  if (!m.learned_positions()) {
     add(a, "--position-embedding-type", "rope");
+    rope_args(m, a, notes);
     if (!m.linear_bias) add(a, "--disable-bias-linear");  // Megatron's linears have biases by default
   }
   if (!m.tied_embeddings) add(a, "--untie-embeddings-and-output-weights");
@@ -174,6 +218,7 @@ Emitted emit_megatron(const Plan& p) {
       fmt::format("add data, tokenizer (vocabulary {}), optimizer and checkpoint arguments after "
                   "the script name",
                   m->vocab));
+  const Args model = model_args(*m, e.notes);
   if (s.tp > 1 && !s.async_tp_backward)
     e.notes.push_back(std::string(kMegatronVersion) +
                       " always overlaps the TP input-gradient reduction with the weight-gradient GEMM; the plan "
@@ -188,7 +233,7 @@ Emitted emit_megatron(const Plan& p) {
     t += "unset CUDA_DEVICE_MAX_CONNECTIONS\n";
   else if (s.tp > 1 || s.cp > 1)
     t += "export CUDA_DEVICE_MAX_CONNECTIONS=1\n";
-  t += fmt::format("\n{}\n{}\n{}\n", bash_array("MODEL_ARGS", model_args(*m)),
+  t += fmt::format("\n{}\n{}\n{}\n", bash_array("MODEL_ARGS", model),
                    bash_array("PARALLEL_ARGS", parallel_args(p, m->moe.has_value())),
                    bash_array("TRAINING_ARGS", training_args(s)));
   t +=

@@ -72,6 +72,31 @@ std::string module_parts(const Plan& p) {
 }
 
 
+// RoPE as the model has it, for a flavor to register.
+std::string rope_text(const RopeSpec& r) {
+  std::string t = fmt::format("rope_theta {}", r.theta);
+  const RopeScaling& s = r.scaling;
+  if (s.type == "llama3")
+    t += fmt::format(", rope_scaling_args (scaling_factor {}, low_freq_factor {}, high_freq_factor {}, "
+                     "original_max_position_embeddings {})",
+                     s.factor, s.low_freq_factor, s.high_freq_factor, s.original_max_position);
+  else if (!s.type.empty())
+    t += fmt::format(", {} RoPE scaling (factor {}), which torchtitan's {} does not have", s.type, s.factor,
+                     "llama3 model");
+  return t;
+}
+
+// v0.2.2's llama3 flavors all rotate with base 500000 and Llama 3.1's scaling (RoPEScalingArgs'
+// defaults: factor 8, low and high frequency factors 1 and 4, 8192 original positions).
+RopeSpec torchtitan_llama3_rope() {
+  RopeSpec r;
+  r.theta = 500000;
+  r.scaling.type = "llama3";
+  r.scaling.factor = 8;
+  r.scaling.original_max_position = 8192;
+  return r;
+}
+
 std::vector<std::string> notes_for(const Plan& p, const ModelSpec& m, const std::string& family,
                                    const std::string& flavor) {
   const Strategy& s = p.strategy;
@@ -80,8 +105,13 @@ std::vector<std::string> notes_for(const Plan& p, const ModelSpec& m, const std:
     n.push_back(
         fmt::format("torchtitan has no {} flavor with these dimensions: register \"{}\" in "
                     "torchtitan/models/{}/__init__.py (dim {}, n_layers {}, n_heads {}, n_kv_heads "
-                    "{}, vocab {})",
-                    family, m.name, family, m.hidden, m.layers, m.heads, m.kv_heads, m.vocab));
+                    "{}, vocab {}{})",
+                    family, m.name, family, m.hidden, m.layers, m.heads, m.kv_heads, m.vocab,
+                    m.learned_positions() ? "" : ", " + rope_text(m.rope)));
+  else if (family == "llama3" && m.rope != torchtitan_llama3_rope())
+    n.push_back(fmt::format("torchtitan's llama3 {} flavor rotates with {}; the model has {}: register a "
+                            "flavor with the model's RoPE or the run trains other positions",
+                            flavor, rope_text(torchtitan_llama3_rope()), rope_text(m.rope)));
   if (s.tp > 1 && !s.sp)
     n.push_back(
         "torchtitan's tensor parallelism always shards norms over the sequence (sequence "

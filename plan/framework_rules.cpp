@@ -13,7 +13,6 @@ namespace shardplan {
 bool deepspeed_bf16_optimizer(const Strategy& s) { return s.precision == DType::bf16 && s.zero == 1; }
 
 namespace {
-using emit::gpt_style;
 
 // Gemma's layer (GeGLU, the norms after attention and FFN, softcapped logits): Megatron-Bridge
 // builds it in code; neither Megatron-LM's arguments nor Megatron-DeepSpeed's GPT can say it.
@@ -191,7 +190,7 @@ void torchtitan(const Strategy& s, const ModelSpec* m, Need&& need) {
         2 * s.tp * s.cp);
   });
   if (m) {
-    need(!gpt_style(*m) && m->norm == "rmsnorm" && m->ffn_act == "swiglu",
+    need(!m->learned_positions() && m->norm == "rmsnorm" && m->ffn_act == "swiglu",
          "no model with LayerNorm or GELU (its llama3, llama4, deepseek_v3 and qwen3 models use "
          "RMSNorm and SwiGLU)");
     need(!m->window_below(s.seq_len > 0 ? s.seq_len : m->seq_len),

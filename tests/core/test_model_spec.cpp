@@ -149,3 +149,42 @@ TEST_CASE("gpt-oss's layer in the spec: quick_geglu, offset, clamp, linear_bias,
   CHECK(error_of(base + R"("attention": {"sinks": "yes"}})").find("at /attention/sinks: expected a boolean") !=
         std::string::npos);
 }
+
+TEST_CASE("rope: base and scaling round-trip under HF's key names; bad values name their path") {
+  const std::string base = R"({"layers": 2, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16,
+      "ffn_act": "swiglu", "ffn_hidden": 96, "norm": "rmsnorm")";
+  const ModelSpec plain = model_spec_from_json_text(base + "}", "m.json");
+  CHECK(plain.rope.theta == 10000);  // the default every framework has
+  CHECK(plain.rope.scaling.type.empty());
+  CHECK(model_spec_to_json_text(plain).find("rope") == std::string::npos);  // defaults not written
+  const ModelSpec m = model_spec_from_json_text(
+      base + R"(, "rope": {"theta": 500000, "scaling": {"type": "llama3", "factor": 8,
+      "original_max_position_embeddings": 8192, "low_freq_factor": 1, "high_freq_factor": 4}}})",
+      "m.json");
+  CHECK(m.rope.theta == 500000);
+  CHECK(m.rope.scaling.type == "llama3");
+  CHECK(m.rope.scaling.factor == 8);
+  CHECK(m.rope.scaling.original_max_position == 8192);
+  CHECK(model_spec_from_json_text(model_spec_to_json_text(m), "m.json") == m);
+  const ModelSpec y = model_spec_from_json_text(
+      base + R"(, "rope": {"scaling": {"type": "yarn", "factor": 40, "original_max_position_embeddings": 4096,
+      "mscale_all_dim": 1}}})", "m.json");
+  CHECK(y.rope.scaling.mscale_all_dim == 1);
+  CHECK(y.rope.scaling.beta_fast == 32);  // YaRN's defaults
+  CHECK(model_spec_from_json_text(model_spec_to_json_text(y), "m.json") == y);
+
+  CHECK(error_of(R"({"layers": 2, "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 16, "rope": {"theta": 5e5}})")
+            .find("at /rope: expected no rope: a layernorm + gelu model has learned positions") != std::string::npos);
+  CHECK(error_of(base + R"(, "rope": {"theta": 0}})").find("at /rope/theta: expected a number from 1 to 1e+12, found 0") !=
+        std::string::npos);
+  CHECK(error_of(base + R"(, "rope": {"scaling": {"type": "ntk", "factor": 2}}})").find("at /rope/scaling/type") !=
+        std::string::npos);
+  CHECK(error_of(base + R"(, "rope": {"scaling": {"type": "llama3", "factor": 8}}})")
+            .find("at /rope/scaling/original_max_position_embeddings: missing") != std::string::npos);
+  CHECK(error_of(base + R"(, "rope": {"scaling": {"type": "linear"}}})").find("at /rope/scaling/factor: missing") !=
+        std::string::npos);
+  CHECK(error_of(base + R"(, "rope": {"scaling": {"type": "linear", "factor": 2, "beta_fast": 8}}})")
+            .find("at /rope/scaling/beta_fast") != std::string::npos);  // a YaRN key on linear scaling
+  CHECK(error_of(base + R"(, "rope": {"scaling": {"type": "linear", "factor": 0.5}}})")
+            .find("at /rope/scaling/factor: expected a number from 1 to") != std::string::npos);
+}

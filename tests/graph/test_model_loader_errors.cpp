@@ -29,6 +29,8 @@ std::string hf(const std::string& type, const std::string& extra,
   if (type != "llama" && type != "phi3" && extra.find("num_key_value_heads") == std::string::npos)
     required += R"(,"num_key_value_heads":4)";
   if (type == "mistral" && extra.find("sliding_window") == std::string::npos) required += R"(,"sliding_window":null)";
+  if ((type == "mixtral" || type == "gemma3_text" || type == "gpt_oss") && extra.find("rope_theta") == std::string::npos)
+    required += R"(,"rope_theta":1000000)";
   return R"({"model_type":")" + type +
          R"(","num_hidden_layers":2,"hidden_size":64,"num_attention_heads":4,
     "intermediate_size":128,"vocab_size":)" +

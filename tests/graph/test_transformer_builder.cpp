@@ -277,7 +277,7 @@ TEST_CASE("Gemma 2 from its Hugging Face config: GeGLU, four norms a layer, soft
 TEST_CASE("Gemma 3: one global layer in six, from sliding_window_pattern or layer_types; q/k norms") {
   const std::string base = R"({"model_type":"gemma3_text","hidden_size":256,"intermediate_size":512,
     "num_attention_heads":4,"num_key_value_heads":2,"head_dim":64,"num_hidden_layers":12,
-    "vocab_size":1000,"max_position_embeddings":4096,"sliding_window":512)";
+    "vocab_size":1000,"max_position_embeddings":4096,"sliding_window":512,"rope_theta":1000000)";
   const LoadedModel a = load_model_text(base + "}", "g3.json");
   REQUIRE(a.spec);
   CHECK(a.spec->qk_norm);
@@ -314,7 +314,7 @@ TEST_CASE("gpt-oss from its Hugging Face config: biased linears, sinks, clamped 
     "num_attention_heads":64,"num_key_value_heads":8,"head_dim":64,"num_hidden_layers":2,
     "num_local_experts":128,"num_experts_per_tok":4,"vocab_size":201088,"max_position_embeddings":131072,
     "sliding_window":128,"layer_types":["sliding_attention","full_attention"],"attention_bias":true,
-    "swiglu_limit":7.0,"hidden_act":"silu","tie_word_embeddings":false})";
+    "swiglu_limit":7.0,"hidden_act":"silu","tie_word_embeddings":false,"rope_theta":150000})";
   const LoadedModel m = load_model_text(config, "gpt-oss.json", 4096);
   REQUIRE(m.spec);
   CHECK(m.spec->ffn_act == "quick_geglu");
@@ -341,4 +341,63 @@ TEST_CASE("gpt-oss from its Hugging Face config: biased linears, sinks, clamped 
   std::string odd = config;
   odd.replace(odd.find(R"(["sliding_attention","full_attention"])"), 38, R"(["full_attention","sliding_attention"])");
   CHECK_THROWS_WITH_AS(load_model_text(odd, "gpt-oss.json"), doctest::Contains("at /layer_types"), InputError);
+}
+
+TEST_CASE("RoPE from Hugging Face configs: rope_theta and rope_scaling, or transformers v5's rope_parameters") {
+  auto hf = [](const std::string& file) {
+    return *load_model(std::string(SHARDPLAN_SOURCE_DIR) + "/tests/data/hf/" + file + ".json").spec;
+  };
+  // Meta-Llama-3-8B: base 500000, rope_scaling null.
+  CHECK(hf("llama").rope.theta == 500000);
+  CHECK(hf("llama").rope.scaling.type.empty());
+  CHECK(hf("mixtral").rope.theta == 1e6);
+  // DeepSeek-V3's YaRN ("type": "yarn", factor 40 over 4096 positions, mscale 1 and 1).
+  const RopeSpec ds = hf("deepseek_v3").rope;
+  CHECK(ds.theta == 10000);
+  CHECK(ds.scaling.type == "yarn");
+  CHECK(ds.scaling.factor == 40);
+  CHECK(ds.scaling.original_max_position == 4096);
+  CHECK(ds.scaling.mscale_all_dim == 1);
+  // gpt-oss names it "rope_type" (and carries "truncate", which changes nothing here).
+  const RopeSpec oss = hf("gpt_oss").rope;
+  CHECK(oss.theta == 150000);
+  CHECK(oss.scaling.type == "yarn");
+  CHECK(oss.scaling.factor == 32);
+  CHECK(oss.scaling.mscale_all_dim == 0);
+  // GPT-2 has learned positions: nothing to read.
+  CHECK(hf("gpt2").rope == RopeSpec{});
+
+  const std::string llama = R"({"model_type":"llama","hidden_size":256,"intermediate_size":512,
+    "num_attention_heads":4,"num_hidden_layers":2,"vocab_size":1000,"max_position_embeddings":4096)";
+  // Llama 3.1's scaling; and transformers v5's rope_parameters holding base and scaling together.
+  const RopeSpec l31 = load_model_text(llama + R"(,"rope_theta":500000.0,"rope_scaling":{"factor":8.0,
+    "low_freq_factor":1.0,"high_freq_factor":4.0,"original_max_position_embeddings":8192,"rope_type":"llama3"}})",
+                                       "l.json").spec->rope;
+  CHECK(l31.scaling.type == "llama3");
+  CHECK(l31.scaling.high_freq_factor == 4);
+  const RopeSpec v5 = load_model_text(llama + R"(,"rope_parameters":{"rope_theta":500000.0,"factor":8.0,
+    "low_freq_factor":1.0,"high_freq_factor":4.0,"original_max_position_embeddings":8192,"rope_type":"llama3"}})",
+                                      "l.json").spec->rope;
+  CHECK(v5 == l31);
+  CHECK(load_model_text(llama + R"(,"rope_parameters":{"rope_theta":1e6,"rope_type":"default"}})", "l.json")
+            .spec->rope == RopeSpec{1e6, {}});
+  CHECK(load_model_text(llama + "}", "l.json").spec->rope.theta == 10000);  // LlamaConfig's default
+  auto error = [&](const std::string& text) {
+    try {
+      load_model_text(text, "c.json");
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(error(llama + R"(,"rope_scaling":{"rope_type":"mrope","factor":2}})").find("at /rope_scaling/rope_type") !=
+        std::string::npos);
+  CHECK(error(llama + R"(,"rope_scaling":{"type":"yarn","factor":4}})")
+            .find("at /rope_scaling/original_max_position_embeddings: missing") != std::string::npos);
+  CHECK(error(llama + R"(,"rope_theta":-1})").find("at /rope_theta") != std::string::npos);
+  // Mixtral's class default is 1e6, not 10000: an absent key would be a silently other model.
+  std::string mixtral = llama;
+  mixtral.replace(mixtral.find("\"llama\""), 7, "\"mixtral\"");
+  CHECK(error(mixtral + R"(,"num_key_value_heads":4,"num_local_experts":8,"num_experts_per_tok":2})")
+            .find("at /rope_theta: expected \"rope_theta\" in the config") != std::string::npos);
 }

@@ -105,9 +105,10 @@ TEST_CASE("emit: Megatron-LM golden files") {
 TEST_CASE("emit: DeepSpeed golden files") {
   const Emitted e = emit_deepspeed(llama70b_uneven(), false);
   CHECK(matches_golden("llama3-70b-uneven.deepspeed.sh", e.text));
-  REQUIRE(e.notes.size() == 2);
-  CHECK(has(e.notes[0], "19,21,21,19 layers per stage"));
-  CHECK(has(e.notes[1], "reduces gradients after the last backward"));
+  REQUIRE(e.notes.size() == 3);
+  CHECK(has(e.notes[0], "no RoPE scaling: the model's llama3 scaling (factor 8)"));
+  CHECK(has(e.notes[1], "19,21,21,19 layers per stage"));
+  CHECK(has(e.notes[2], "reduces gradients after the last backward"));
   const std::string config = emit_deepspeed(llama70b_uneven(), true).text;
   CHECK(matches_golden("llama3-70b-uneven.deepspeed.json", config));
   const auto j =
@@ -326,4 +327,68 @@ TEST_CASE("emit: FP8 weights gathered in FP8 become --fp8-param-gather and torch
   t.strategy.precision = DType::fp8, t.strategy.fp8_param_gather = true;
   CHECK(has(emit_torchtitan(t).text, "[quantize.linear.float8]\nenable_fsdp_float8_all_gather = true"));
   CHECK_FALSE(has(emit_megatron(llama70b_uneven()).text, "--fp8-param-gather"));
+}
+
+TEST_CASE("emit: RoPE's base and scaling become each framework's flags, or a note where it has none") {
+  auto rope_notes = [](const Emitted& e) {
+    return std::count_if(e.notes.begin(), e.notes.end(), [](const std::string& n) { return has(n, "RoPE"); });
+  };
+  // Llama 3.1 (models/llama3-8b.json): base 500000, Llama 3.1's scaling by 8, which Megatron has
+  // with its low/high factors 1/4 over 8192 positions fixed (rope_utils) -- the model's own.
+  const Emitted llama = emit_megatron(llama8b_fsdp_no_pp());
+  CHECK(has(llama.text, "--rotary-base 500000\n"));
+  CHECK(has(llama.text, "--use-rope-scaling\n"));
+  CHECK(has(llama.text, "--rope-scaling-factor 8\n"));
+  CHECK(rope_notes(llama) == 0);
+  // Other low/high factors than Megatron's fixed ones: the flags, and a note that they differ.
+  Plan bands = llama8b_fsdp_no_pp();
+  bands.model.spec->rope.scaling.high_freq_factor = 2;
+  const Emitted b = emit_megatron(bands);
+  REQUIRE(rope_notes(b) == 1);
+  CHECK(has(b.notes[0], "low/high frequency factors 1/2 over 8192 positions, where Megatron fixes 1/4 over 8192"));
+  // A base that is no integer: Megatron's --rotary-base is type=int.
+  Plan odd = llama8b_fsdp_no_pp();
+  odd.model.spec->rope.theta = 123456.7;
+  const Emitted o = emit_megatron(odd);
+  CHECK(has(o.text, "--rotary-base 123457\n"));
+  CHECK(has(o.notes[0], "RoPE base 123456.7 runs as 123457"));
+  // DeepSeek-V3's YaRN (factor 40, mscale 1 and 1, 4096 positions, betas 32/1) on MLA: Megatron's
+  // MLA flags, nothing left over.
+  Strategy s;
+  s.tp = 1, s.ep = 8, s.zero = 1, s.micro_batch = 1, s.global_batch = 64;
+  const Emitted ds3 = emit_megatron(fixed_plan("deepseek-v3", "dgx-h100", 64, s));
+  CHECK(has(ds3.text, "--rotary-base 10000\n"));
+  CHECK(has(ds3.text, "--rotary-scaling-factor 40\n"));
+  CHECK(has(ds3.text, "--mscale 1\n"));
+  CHECK(has(ds3.text, "--mscale-all-dim 1\n"));
+  CHECK(rope_notes(ds3) == 0);
+  // gpt-oss's YaRN on standard attention: no pretrain_gpt.py argument (--position-embedding-type
+  // has no "yarn"), so a note; its base 150000 is still passed.
+  Strategy g;
+  g.tp = 4, g.ep = 8, g.sp = true, g.zero = 1, g.micro_batch = 1, g.global_batch = 64;
+  const Emitted oss = emit_megatron(fixed_plan("gpt-oss-120b", "dgx-h100", 64, g));
+  CHECK(has(oss.text, "--rotary-base 150000\n"));
+  CHECK_FALSE(has(oss.text, "--rotary-scaling-factor"));
+  REQUIRE(rope_notes(oss) == 1);
+  CHECK(has(oss.notes[0], "yarn RoPE scaling (factor 32) has no pretrain_gpt.py argument"));
+  // GPT's learned positions: no rotary flags at all.
+  CHECK_FALSE(has(emit_megatron(gpt3_interleaved()).text, "--rotary-base"));
+  // Megatron-DeepSpeed: the base (an integer argument), and no scaling at all.
+  const Emitted d = emit_deepspeed(llama70b_uneven(), false);
+  CHECK(has(d.text, "--rotary-position-embeddings-theta 500000\n"));
+  REQUIRE(rope_notes(d) == 1);
+  CHECK(has(d.notes[0], "no RoPE scaling: the model's llama3 scaling (factor 8) is not applied"));
+  CHECK(rope_notes(emit_deepspeed(mixtral_ep(), false)) == 0);
+  CHECK(has(emit_deepspeed(mixtral_ep(), false).text, "--rotary-position-embeddings-theta 1000000\n"));
+  // torchtitan's llama3 flavors rotate as Llama 3.1 (base 500000, scaling 8): the zoo model matches;
+  // Llama 3 without the scaling runs otherwise, and the note says so.
+  CHECK(rope_notes(emit_torchtitan(llama8b_fsdp())) == 0);
+  Plan llama3 = llama8b_fsdp();
+  llama3.model.spec->rope.scaling = RopeScaling{};
+  const Emitted t = emit_torchtitan(llama3);
+  REQUIRE(rope_notes(t) == 1);
+  CHECK(std::any_of(t.notes.begin(), t.notes.end(), [](const std::string& n) {
+    return has(n, "llama3 8B flavor rotates with rope_theta 500000, rope_scaling_args (scaling_factor 8") &&
+           has(n, "the model has rope_theta 500000: register");
+  }));
 }

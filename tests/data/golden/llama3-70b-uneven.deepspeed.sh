@@ -5,6 +5,7 @@
 # predicted: 1.250 s/step, 100000 tokens/s, MFU 50.0%, peak memory 11.41 GiB/GPU
 # run from a Megatron-DeepSpeed checkout on the first node; the hostfile lists the 64 node(s)
 # add data, tokenizer (vocabulary 128256), optimizer and checkpoint arguments after the script name
+# note: Megatron-DeepSpeed has no RoPE scaling: the model's llama3 scaling (factor 8) is not applied, so the run trains other positions
 # note: DeepSpeed's pipeline splits transformer layers evenly by count (partition_method 'type:transformer'); the plan's split is 19,21,21,19 layers per stage, which its prediction assumes
 # note: DeepSpeed's pipeline engine reduces gradients after the last backward (ReduceGrads in runtime/pipe/engine.py), not overlapped with it as the plan assumed; re-plan with --no-overlap-grad-reduce to price that
 set -euo pipefail
@@ -51,6 +52,7 @@ MEGATRON_DS_ARGS=(
   --normalization rmsnorm
   --use-rotary-position-embeddings
   --no-position-embedding
+  --rotary-position-embeddings-theta 500000
   --disable-bias-linear
   --untie-embeddings-and-output-weights
   --tensor-model-parallel-size 8

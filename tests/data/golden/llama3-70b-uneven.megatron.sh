@@ -20,6 +20,9 @@ MODEL_ARGS=(
   --swiglu
   --normalization RMSNorm
   --position-embedding-type rope
+  --rotary-base 500000
+  --use-rope-scaling
+  --rope-scaling-factor 8
   --disable-bias-linear
   --untie-embeddings-and-output-weights
 )

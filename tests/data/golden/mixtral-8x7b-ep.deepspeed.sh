@@ -43,6 +43,7 @@ MEGATRON_DS_ARGS=(
   --normalization rmsnorm
   --use-rotary-position-embeddings
   --no-position-embedding
+  --rotary-position-embeddings-theta 1000000
   --disable-bias-linear
   --untie-embeddings-and-output-weights
   --num-experts 8

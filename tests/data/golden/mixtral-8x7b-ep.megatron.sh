@@ -20,6 +20,7 @@ MODEL_ARGS=(
   --swiglu
   --normalization RMSNorm
   --position-embedding-type rope
+  --rotary-base 1000000
   --disable-bias-linear
   --untie-embeddings-and-output-weights
   --num-experts 8
