@@ -9,6 +9,7 @@
 #include "cli/commands.hpp"
 #include "cli/validators.hpp"
 #include "cli/estimate_json.hpp"
+#include "cli/plan_input.hpp"
 #include "core/error.hpp"
 #include "costmodel/estimate.hpp"
 #include "plan/json_text.hpp"
@@ -23,30 +24,10 @@ struct CheckOptions {
   bool json = false;
 };
 
-// The plan, its graph and the re-estimate; an InputError for an invalid plan.
-struct Checked {
-  Plan p;
-  OpGraph g;
-  Estimate e;
-};
-Checked read_and_estimate(const std::string& file) {
-  Checked c{read_plan_file(file), {}, {}};
-  c.g = plan_graph(c.p, file);
-  Estimator est(c.g, c.p.cluster, EstimatorOptions{c.p.allow_tp_across_nodes});
-  // The plan as written: its own pipeline cut (the planner may have cut for memory).
-  c.e = est.estimate(c.p.strategy, c.p.chunk_bounds);
-  if (!c.e.valid())
-    throw InputError(
-        file, "/strategy",
-        std::string("expected a strategy the cost model accepts, found one it rejects (") +
-            reason_name(c.e.reason) + "): " + c.e.detail);
-  return c;
-}
-
 void run_check(const CheckOptions& o) {
-  Checked c;
+  LoadedPlan c;
   try {
-    c = read_and_estimate(o.file);
+    c = load_plan(o.file);
   } catch (const InputError& err) {
     // --json answers on stdout too (valid: false, the error), then fails as every command does.
     if (o.json)
@@ -56,9 +37,9 @@ void run_check(const CheckOptions& o) {
                 << "\n";
     throw;
   }
-  const Plan& p = c.p;
-  const OpGraph& g = c.g;
-  const Estimate& e = c.e;
+  const Plan& p = c.plan;
+  const OpGraph& g = c.graph;
+  const Estimate& e = c.estimate;
   nlohmann::ordered_json fresh = estimate_json(e, p.strategy, g);
   fresh.erase("strategy");
   std::vector<JsonDifference> diffs;

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/plan_input.hpp"
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "plan/emit.hpp"
@@ -22,7 +23,8 @@ struct EmitOptions {
 void run_emit(const EmitOptions& o) {
   if (o.config_only && o.format != "deepspeed")
     throw UsageError("--config-only applies to --format deepspeed only");
-  const Plan p = read_plan_file(o.file);
+  // A strategy the cost model rejects (heads not divisible by tp, ...) is no launch config either.
+  const Plan p = load_plan(o.file).plan;
   Emitted e = o.format == "megatron"    ? emit_megatron(p)
               : o.format == "deepspeed" ? emit_deepspeed(p, o.config_only)
                                         : emit_torchtitan(p);

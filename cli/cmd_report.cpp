@@ -7,6 +7,8 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/plan_input.hpp"
+#include "cli/rerank.hpp"
 #include "cli/search_flags.hpp"
 #include "cli/strategy_flags.hpp"
 #include "core/atomic_file.hpp"
@@ -31,26 +33,30 @@ struct Setup {
   int64_t gpus = 0, global_batch = 0;
   DType precision = DType::bf16, grad_reduce = DType::fp32;
   bool allow_tp_across_nodes = false;
-  std::optional<Strategy> chosen;
+  std::optional<Candidate> chosen;  // a plan file's strategy, estimated with its own pipeline cut
 };
 
 Setup setup_from(const ReportOptions& o, CLI::App* cmd) {
   Setup s;
-  const bool problem_given =
-      cmd->count("--model") + cmd->count("--gpus") + cmd->count("--global-batch") > 0;
   if (!o.plan_file.empty()) {
-    if (problem_given)
-      throw UsageError(
-          "--plan gives the model, GPUs and batch; drop --model, --gpus and --global-batch");
-    const Plan p = read_plan_file(o.plan_file);
-    s.graph = plan_graph(p, o.plan_file);
+    // What the plan file fixes: its problem and the implementation its strategy was priced with
+    // (the search for context keeps those); the search-space lists still apply.
+    for (const char* flag : {"--model", "--gpus", "--global-batch", "--cluster", "--seq-len", "--precision",
+                             "--grad-reduce-dtype", "--allow-tp-across-nodes", "--no-flash-attention",
+                             "--fp8-param-gather", "--attention-kernel", "--no-overlap-grad-reduce",
+                             "--no-async-tp-backward", "--zero3-impl"})
+      if (cmd->count(flag) > 0)
+        throw UsageError(std::string(flag) + " cannot be combined with --plan (the plan file fixes it)");
+    LoadedPlan l = load_plan(o.plan_file);
+    const Plan& p = l.plan;
+    s.graph = std::move(l.graph);
     s.cluster = p.cluster;
     s.gpus = p.strategy.gpus();
     s.global_batch = p.strategy.global_batch;
     s.precision = p.strategy.precision;
     s.grad_reduce = p.strategy.grad_reduce;
     s.allow_tp_across_nodes = p.allow_tp_across_nodes;
-    s.chosen = p.strategy;
+    s.chosen = Candidate{p.strategy, l.estimate};
     return s;
   }
   if (o.problem.model.empty() || o.problem.gpus == 0 || o.problem.global_batch == 0)
@@ -81,23 +87,21 @@ void run_report(const ReportOptions& o, CLI::App* cmd) {
   SearchOptions so =
       search_options_from(o.search, s.gpus, s.global_batch, s.precision, s.allow_tp_across_nodes);
   so.grad_reduce = s.grad_reduce;
-  if (s.chosen)
-    so.flash_attention = s.chosen->flash_attention, so.attention_kernel = s.chosen->attention_kernel,
-    so.overlap_grad_reduce = s.chosen->overlap_grad_reduce,
-    so.async_tp_backward = s.chosen->async_tp_backward,
-    so.fp8_param_gather = s.chosen->fp8_param_gather, so.zero3_impl = s.chosen->zero3_impl;
+  if (s.chosen) {
+    const Strategy& c = s.chosen->strategy;
+    so.flash_attention = c.flash_attention, so.attention_kernel = c.attention_kernel,
+    so.overlap_grad_reduce = c.overlap_grad_reduce, so.async_tp_backward = c.async_tp_backward,
+    so.fp8_param_gather = c.fp8_param_gather, so.zero3_impl = c.zero3_impl;
+  }
   so.keep_pareto_strategies = true;  // the front comes from this one search, not a second pass
   const SearchSpace space = search_space_from(o.search);
   SearchResult r = search(s.graph, s.cluster, space, so);
   ReportData d;
   Estimator est(s.graph, s.cluster, EstimatorOptions{s.allow_tp_across_nodes});
+  // The ranked plans in the order `plan` gives them: re-ranked by the simulator.
+  rerank_with_simulator(r.top, s.graph, s.cluster, so.objective);
   if (s.chosen) {
-    d.chosen = Candidate{*s.chosen, est.estimate(*s.chosen)};
-    if (!d.chosen.estimate.valid())
-      throw InputError(
-          o.plan_file, "/strategy",
-          std::string("expected a strategy the cost model accepts, found one it rejects (") +
-              reason_name(d.chosen.estimate.reason) + "): " + d.chosen.estimate.detail);
+    d.chosen = *s.chosen;
   } else {
     if (r.top.empty()) {
       std::string why;
@@ -128,7 +132,7 @@ void run_report(const ReportOptions& o, CLI::App* cmd) {
   SimOptions sim;
   sim.dp = d.chosen.strategy.dp;
   sim.record_trace = true;
-  d.sim = simulate(est.stage_costs(d.chosen.strategy), sim);
+  d.sim = simulate(est.stage_costs(d.chosen.strategy, d.chosen.estimate.chunk_bounds), sim);
   if (!d.sim.error.empty())
     std::cerr << "note: the timeline is empty: cannot simulate the plan: " << d.sim.error << "\n";
   write_file_atomically(o.out, render_report_html(d));

@@ -85,8 +85,11 @@ executor::RunOptions resolve(const RunCliOptions& o, std::optional<Predicted>& p
     throw UsageError("--comm-timeout: for --backend cuda (NCCL); the CPU executor's ranks are threads");
   executor::RunOptions r;
   if (!o.plan_file.empty()) {
-    for (const char* flag : {"--model", "--gpus", "--global-batch", "--tp", "--pp", "--dp", "--cp", "--ep",
-                             "--vp", "--sp", "--zero", "--recompute", "--micro-batch", "--schedule"})
+    for (const char* flag :
+         {"--model", "--gpus", "--global-batch", "--tp", "--pp", "--dp", "--cp", "--ep", "--vp", "--sp", "--zero",
+          "--recompute", "--micro-batch", "--schedule", "--tp-comm-overlap", "--ep-comm-overlap",
+          "--fp8-param-gather", "--no-flash-attention", "--attention-kernel", "--no-overlap-grad-reduce",
+          "--no-async-tp-backward", "--zero3-impl"})
       if (o.cmd->count(flag) > 0)
         throw UsageError(std::string(flag) + " cannot be combined with a plan file (the plan fixes the strategy)");
     const Plan p = read_plan_file(o.plan_file);
@@ -94,6 +97,11 @@ executor::RunOptions resolve(const RunCliOptions& o, std::optional<Predicted>& p
       throw InputError(o.plan_file, "/model", "expected a transformer spec model (" + exec + " cannot run an op graph)");
     r.model = scaled(*p.model.spec, o);
     r.strategy = p.strategy;
+    // The plan's pipeline cut (blocks: the embedding, the layers, the head), unless the model was
+    // resized; the executor runs a layer or more per chunk and says so where the cut has none.
+    if (!o.resized())
+      for (const int64_t b : p.chunk_bounds)
+        r.layer_bounds.push_back(std::clamp<int64_t>(b - 1, 0, r.model.layers));
     if (o.cuda() && !o.resized())
       predicted = Predicted{p.cluster.name, p.prediction.value("step_time_s", 0.0),
                             p.prediction.value("peak_memory_bytes", 0.0)};

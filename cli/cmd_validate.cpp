@@ -76,6 +76,7 @@ void run_validate(const ValidateOptions& o) {
       row["id"] = r.row->id;
       row["group"] = r.row->group;
       row["gpus"] = r.row->gpus;
+      row["strategy"] = strategy_to_string(r.row->strategy);
       if (r.layer_row) {
         row["measured_forward_ms"] = r.measured;
         row["predicted_forward_ms"] = r.predicted;
@@ -108,7 +109,7 @@ void run_validate(const ValidateOptions& o) {
     std::cout << j.dump(1) << "\n";
     return;
   }
-  std::cout << fmt::format("{:<34} {:>5} {:<14} {:>10} {:>10} {:>8} {:>10} {:>8}\n", "row", "gpus", "tp/pp/dp/vp mbs",
+  std::cout << fmt::format("{:<34} {:>5} {:<18} {:>10} {:>10} {:>8} {:>10} {:>8}\n", "row", "gpus", "tp/pp/dp/vp mbs",
                            "measured", "estimate", "error", "simulated", "error");
   std::string last_group;
   for (size_t i = 0; i < results.size(); ++i) {
@@ -118,21 +119,24 @@ void run_validate(const ValidateOptions& o) {
       last_group = r.row->group;
     }
     const Strategy& s = r.row->strategy;
+    // Context and expert parallelism where used, so the sizes multiply to the GPU count.
     std::string par = fmt::format("{}/{}/{}/{} {}", s.tp, s.pp, s.dp, s.vp, s.micro_batch);
+    if (s.cp > 1) par += fmt::format(" cp{}", s.cp);
+    if (s.ep > 1) par += fmt::format(" ep{}", s.ep);
     std::string id = r.row->id + (r.row->duplicate_of.empty() ? "" : " (dup)");
     if (r.layer_row) {
-      std::cout << fmt::format("{:<34} {:>5} {:<14} {:>8.2f}ms {:>8.2f}ms {:>+7.1f}%  forward\n", id, r.row->gpus, par,
+      std::cout << fmt::format("{:<34} {:>5} {:<18} {:>8.2f}ms {:>8.2f}ms {:>+7.1f}%  forward\n", id, r.row->gpus, par,
                                r.measured, r.predicted, 100 * r.error);
-      std::cout << fmt::format("{:<34} {:>5} {:<14} {:>8.2f}ms {:>8.2f}ms {:>+7.1f}%  backward\n", "", "", "",
+      std::cout << fmt::format("{:<34} {:>5} {:<18} {:>8.2f}ms {:>8.2f}ms {:>+7.1f}%  backward\n", "", "", "",
                                r.measured_bwd, r.predicted_bwd, 100 * r.error_bwd);
     } else if (r.row->step_time_s) {
-      std::cout << fmt::format("{:<34} {:>5} {:<14} {:>9.3f}s {:>9.3f}s {:>+7.1f}% {:>9.3f}s {:>+7.1f}%\n", id,
+      std::cout << fmt::format("{:<34} {:>5} {:<18} {:>9.3f}s {:>9.3f}s {:>+7.1f}% {:>9.3f}s {:>+7.1f}%\n", id,
                                r.row->gpus, par, r.measured, r.predicted, 100 * r.error, simulated[i],
                                100 * (simulated[i] - r.measured) / r.measured);
     }
     if (r.row->peak_reserved_bytes) {
       const double gib = 1073741824.0;
-      std::cout << fmt::format("{:<34} {:>5} {:<14} {:>7.1f}GiB {:>7.1f}GiB {:>+7.1f}%  peak memory (allocator)\n", "",
+      std::cout << fmt::format("{:<34} {:>5} {:<18} {:>7.1f}GiB {:>7.1f}GiB {:>+7.1f}%  peak memory (allocator)\n", "",
                                "", "", r.measured_reserved_bytes / gib, r.predicted_reserved_bytes / gib,
                                100 * r.memory_error);
     }

@@ -21,6 +21,7 @@ namespace shardplan::executor {
 struct TrainConfig {
   ModelSpec model;
   Strategy strategy;
+  std::vector<int64_t> layer_bounds;  // RunOptions::layer_bounds
   uint64_t seed = 1;
   AdamWConfig adamw;
   TokenSource data = TokenSource::synthetic(1);

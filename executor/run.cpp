@@ -28,6 +28,7 @@ std::string unsupported_reason(const RunOptions& o) {
   if (m.ffn_act == "quick_geglu" || m.glu_linear_offset != 0 || m.ffn_clamp != 0 || m.linear_bias || m.attention.sinks)
     return "gpt-oss's layer (quick_geglu, glu_linear_offset, ffn_clamp, linear_bias, attention sinks) is not "
            "supported by the CPU executor yet";
+  if (m.qk_norm) return "per-head query and key norms (qk_norm, Qwen3's layer) are not supported by the CPU executor yet";
   if (m.attention.kind != "mha") return "attention kind \"" + m.attention.kind + "\" is not supported by the CPU executor yet (only mha/gqa)";
   if (m.layers < 1 || m.hidden < 1 || m.heads < 1 || m.kv_heads < 1 || m.head_dim < 1 ||
       m.ffn_hidden < 1 || m.vocab < 1)
@@ -52,6 +53,15 @@ std::string unsupported_reason(const RunOptions& o) {
            str(s.dp * s.micro_batch) + ")";
   if (m.layers < s.pp * s.vp)
     return "layers (" + str(m.layers) + ") must be at least pp*vp (" + str(s.pp * s.vp) + ")";
+  if (!o.layer_bounds.empty()) {
+    const auto& b = o.layer_bounds;
+    if (static_cast<int64_t>(b.size()) != s.pp * s.vp + 1 || b.front() != 0 || b.back() != m.layers)
+      return "the pipeline cut must have pp*vp + 1 layer bounds from 0 to layers (" + str(m.layers) + ")";
+    for (size_t c = 0; c + 1 < b.size(); ++c)
+      if (b[c + 1] <= b[c])
+        return "the pipeline cut leaves chunk " + std::to_string(c) +
+               " without a transformer layer (the executor runs at least one per chunk)";
+  }
   const std::string sched = schedule_problem(s.schedule, static_cast<int>(s.pp),
                                              static_cast<int>(s.vp), static_cast<int>(s.micro_batches()));
   if (!sched.empty()) return sched;
@@ -80,6 +90,7 @@ RunReport train(const RunOptions& o, ParamStore<T>* final_params, const AdamWCon
   TrainConfig cfg;
   cfg.model = o.model;
   cfg.strategy = s;
+  cfg.layer_bounds = o.layer_bounds;
   cfg.seed = o.seed;
   cfg.adamw = adamw;
   const int64_t seq = s.seq_len > 0 ? s.seq_len : o.model.seq_len;

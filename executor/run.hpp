@@ -23,6 +23,10 @@ struct RunOptions {
   std::string data_file;        // "" : synthetic tokens; else a token file (data.hpp)
   std::string checkpoint_dir;   // "" : none; else one file per rank written after the last step
   bool resume = false;          // continue from checkpoint_dir's checkpoint
+  // The pipeline cut: pp·vp + 1 layer indices, chunk c (= v·pp + stage) holding layers
+  // [layer_bounds[c], layer_bounds[c+1]) (a plan's chunk_bounds, layer_bounds_of_plan); empty:
+  // as even as possible, earlier chunks first.
+  std::vector<int64_t> layer_bounds;
 };
 
 struct RunReport {

@@ -41,7 +41,8 @@ std::string run_options_to_json(const RunOptions& o) {
          {"seed", o.seed},
          {"data_file", o.data_file},
          {"checkpoint_dir", o.checkpoint_dir},
-         {"resume", o.resume}};
+         {"resume", o.resume},
+         {"layer_bounds", o.layer_bounds}};
   return j.dump();
 }
 
@@ -62,6 +63,7 @@ RunOptions run_options_from_json(const std::string& text, const std::string& fil
   o.data_file = get<std::string>(j, "data_file", file);
   o.checkpoint_dir = get<std::string>(j, "checkpoint_dir", file);
   o.resume = get<bool>(j, "resume", file);
+  o.layer_bounds = get<std::vector<int64_t>>(j, "layer_bounds", file);
   return o;
 }
 

@@ -121,7 +121,12 @@ ScheduleRun simulate_schedule(Schedule s, int pp, int vp, int m) {
   return run;
 }
 
-void stage_layers(int64_t layers, int stages, int v, int64_t& first, int64_t& last) {
+void stage_layers(const std::vector<int64_t>& bounds, int64_t layers, int stages, int v, int64_t& first,
+                  int64_t& last) {
+  if (!bounds.empty()) {
+    first = bounds[static_cast<size_t>(v)], last = bounds[static_cast<size_t>(v) + 1];
+    return;
+  }
   const int64_t base = layers / stages, extra = layers % stages;
   first = v * base + std::min<int64_t>(v, extra);
   last = first + base + (v < extra ? 1 : 0);

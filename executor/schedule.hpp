@@ -32,7 +32,9 @@ struct ScheduleRun {
 };
 ScheduleRun simulate_schedule(Schedule s, int pp, int vp, int micro_batches);
 
-// Layers [first, last) of virtual stage v of pp·vp (as even as possible, earlier stages first).
-void stage_layers(int64_t layers, int stages, int v, int64_t& first, int64_t& last);
+// Layers [first, last) of virtual stage v of pp·vp: bounds[v], bounds[v + 1] where a cut is given
+// (pp·vp + 1 layer indices), else as even as possible, earlier stages first.
+void stage_layers(const std::vector<int64_t>& bounds, int64_t layers, int stages, int v, int64_t& first,
+                  int64_t& last);
 
 }  // namespace shardplan::executor

@@ -12,7 +12,8 @@ namespace shardplan {
 namespace {
 // Strategy keys a plan file may lack, with the value it then means.
 const std::vector<std::pair<std::string, Json>> kStrategyKeysWithDefaults = {
-    {"ep_comm_overlap", false}, {"grad_reduce", "fp32"}, {"fp8_param_gather", false}, {"zero3_impl", "fsdp"}};
+    {"ep_comm_overlap", false}, {"grad_reduce", "fp32"},   {"fp8_param_gather", false},
+    {"zero3_impl", "fsdp"},     {"attention_kernel", "default"}};
 
 Strategy strategy_from(const JsonObject& o) {
   o.reject_unknown({"dp", "tp", "pp", "cp", "ep", "vp", "sp", "zero", "recompute", "micro_batch",
@@ -25,7 +26,14 @@ Strategy strategy_from(const JsonObject& o) {
   s.pp = o.get_positive_int("pp");
   s.cp = o.get_positive_int("cp");
   s.ep = o.get_positive_int("ep");
-  s.vp = o.get_positive_int("vp");
+  // Expert parallelism re-divides one pipeline stage's dp * tp * cp ranks (Megatron-Core asserts
+  // it divides them); checked before the derived sections build ep-sized groups. A product that
+  // overflows is refused by the size guard below.
+  int64_t stage_ranks = 0;
+  if (!__builtin_mul_overflow(s.dp, s.tp, &stage_ranks) && !__builtin_mul_overflow(stage_ranks, s.cp, &stage_ranks) &&
+      stage_ranks % s.ep != 0)
+    o.fail("ep", "expected a divisor of dp * tp * cp = " + std::to_string(stage_ranks) + ", found " +
+                     std::to_string(s.ep));  s.vp = o.get_positive_int("vp");
   s.sp = o.get_bool("sp");
   const int64_t zero = o.get_int("zero");
   if (zero < 0 || zero > 3)

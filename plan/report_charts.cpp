@@ -46,8 +46,10 @@ std::string pareto_svg(const ReportData& d) {
     for (const auto& c : *list)
       max_mem = std::max(max_mem, c.estimate.peak_memory_bytes),
       max_t = std::max(max_t, c.estimate.step_time_s);
+  // The chosen plan (a plan file's may lie off the front and the ranked list) inside the axes too.
+  max_mem = std::max(max_mem, d.chosen.estimate.peak_memory_bytes);
   max_t = std::max(max_t, d.chosen.estimate.step_time_s);
-  double min_t = max_t;
+  double min_t = std::min(max_t, d.chosen.estimate.step_time_s);
   for (const auto& c : d.front) min_t = std::min(min_t, c.estimate.step_time_s);
   // Fronts often span 10x or more (pp=1 without memory savers vs. everything on): log time then.
   const bool log = min_t > 0 && max_t / min_t > 20;
@@ -79,13 +81,17 @@ std::string pareto_svg(const ReportData& d) {
     o += "<path class=\"front\" d=\"" + path + "\"/>";
   }
   const std::vector<std::string> values = front_values(d);
+  // Nine values keep colours of their own; the rest share the tenth ("others"), which a repeated
+  // colour would pass off as one of the nine.
+  constexpr size_t kOwn = 9;
   std::vector<std::pair<std::string, std::string>> legend;
-  for (size_t i = 0; i < values.size(); ++i)
+  for (size_t i = 0; i < values.size() && i < kOwn; ++i)
     legend.emplace_back(svg::colour(i), d.colour_by + " " + values[i]);
+  if (values.size() > kOwn) legend.emplace_back(svg::colour(kOwn), d.colour_by + " others");
   for (const auto& c : d.front) {
-    const size_t i = static_cast<size_t>(
-        std::find(values.begin(), values.end(), field_value(c.strategy, d.colour_by)) -
-        values.begin());
+    const size_t i = std::min(kOwn, static_cast<size_t>(std::find(values.begin(), values.end(),
+                                                                  field_value(c.strategy, d.colour_by)) -
+                                                        values.begin()));
     o += fmt::format(
         "<circle cx=\"{}\" cy=\"{}\" r=\"5\" fill=\"{}\" stroke=\"#222\" "
         "stroke-width=\"0.6\"><title>{}</title></circle>",
@@ -96,7 +102,7 @@ std::string pareto_svg(const ReportData& d) {
       "<circle class=\"chosen\" cx=\"{}\" cy=\"{}\" r=\"9\"><title>chosen: {}</title></circle>",
       num(x(d.chosen.estimate.peak_memory_bytes / kGiB)), num(y(d.chosen.estimate.step_time_s)),
       point_title(d.chosen));
-  o += svg::legend(L, 22, legend);
+  o += svg::legend(L, 22, legend, W - R - 190);
   o += fmt::format(
       "<text class=\"tick\" x=\"{}\" y=\"22\" text-anchor=\"end\">grey: ranked plans; ring: "
       "chosen</text>",
@@ -163,7 +169,7 @@ std::string memory_svg(const ReportData& d) {
   std::vector<std::pair<std::string, std::string>> legend;
   for (size_t k = 0; k < kKinds; ++k) legend.emplace_back(svg::colour(k), kinds[k]);
   legend.emplace_back("#111", "sim. peak");  // short: eight entries fit 760 px
-  o += svg::legend(L, 22, legend);
+  o += svg::legend(L, 22, legend, W - R);
   return o + "</svg>";
 }
 

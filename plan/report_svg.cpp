@@ -129,14 +129,17 @@ const char* colour(size_t i) {
 }
 
 std::string legend(double x, double y,
-                   const std::vector<std::pair<std::string, std::string>>& items) {
+                   const std::vector<std::pair<std::string, std::string>>& items, double max_x) {
   std::string o;
+  const double x0 = x;
   for (const auto& [c, label] : items) {
+    const double width = 28 + 7.0 * static_cast<double>(label.size());
+    if (x > x0 && x + width - 12 > max_x) x = x0, y += 14;
     o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{}\"/>", num(x),
                      num(y - 10), c);
     o += fmt::format("<text class=\"tick\" x=\"{}\" y=\"{}\">{}</text>", num(x + 16), num(y),
                      esc(label));
-    x += 28 + 7.0 * static_cast<double>(label.size());
+    x += width;
   }
   return o;
 }

@@ -33,8 +33,9 @@ std::string axes(const Scale& x, const Scale& y, const std::string& x_label,
 // Ten distinguishable colours (Tableau 10), and the i-th (wrapping).
 const char* colour(size_t i);
 
-// A row of coloured squares with labels, starting at (x, y).
+// Rows of coloured squares with labels, starting at (x, y); an entry that would end past `max_x`
+// starts the next row, 14 px lower.
 std::string legend(double x, double y,
-                   const std::vector<std::pair<std::string, std::string>>& colour_label);
+                   const std::vector<std::pair<std::string, std::string>>& colour_label, double max_x);
 
 }  // namespace shardplan::svg

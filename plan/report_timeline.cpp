@@ -165,7 +165,7 @@ std::string timeline_svg(const ReportData& d) {
                      num(L - 6), num(T + row * double(s) + lane / 2 + 4), s);
   std::vector<std::pair<std::string, std::string>> legend;
   for (const Kind& k : kKinds) legend.emplace_back(k.colour, k.label);
-  o += svg::legend(L, 22, legend);
+  o += svg::legend(L, 22, legend, W - R);
   return o + "</svg>";
 }
 

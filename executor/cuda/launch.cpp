@@ -91,6 +91,7 @@ std::string run_rank(const RunOptions& o, int rank, int nproc, int device, int l
   TrainConfig cfg;
   cfg.model = o.model;
   cfg.strategy = s;
+  cfg.layer_bounds = o.layer_bounds;
   cfg.seed = o.seed;
   const int64_t seq = s.seq_len > 0 ? s.seq_len : o.model.seq_len;
   cfg.data = o.data_file.empty() ? TokenSource::synthetic(o.seed)

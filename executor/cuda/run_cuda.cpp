@@ -75,6 +75,7 @@ RunReport train_local(const RunOptions& o, ParamStore<float>* final_params,
   TrainConfig cfg;
   cfg.model = o.model;
   cfg.strategy = s;
+  cfg.layer_bounds = o.layer_bounds;
   cfg.seed = o.seed;
   cfg.adamw = adamw;
   const int64_t seq = s.seq_len > 0 ? s.seq_len : o.model.seq_len;

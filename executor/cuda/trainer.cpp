@@ -31,7 +31,7 @@ CudaRankTrainer::CudaRankTrainer(const TrainConfig& cfg, int rank, CudaRankComms
     Chunk chunk;
     chunk.vstage = c * static_cast<int>(s.pp) + at_.pp;
     int64_t first = 0, last = 0;
-    stage_layers(cfg_.model.layers, stages_, chunk.vstage, first, last);
+    stage_layers(cfg_.layer_bounds, cfg_.model.layers, stages_, chunk.vstage, first, last);
     for (int64_t l = first; l < last; ++l)
       chunk.blocks.emplace_back(block_param_specs(cfg_.model, l), sh, env_, cfg_.seed);
     chunks_.push_back(std::move(chunk));

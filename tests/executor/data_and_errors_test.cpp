@@ -129,3 +129,36 @@ TEST_CASE("the report: losses per step, speed, memory per rank") {
   REQUIRE(r.peak_bytes_per_rank.size() == 4);
   for (int i = 0; i < 4; ++i) CHECK(r.peak_bytes_per_rank[i].rank == i);
 }
+
+TEST_CASE("a plan's pipeline cut: the layers where the plan puts them, the same training") {
+  // tiny's 4 layers over pp 2: evenly 2 | 2, or as a plan cut them for memory, 3 | 1. The model
+  // and the data are the same, so are the losses and gradient norms; the weights move between
+  // the stages by one layer.
+  const RunReport even = run_training(options(tiny(), "pp=2", 2));
+  RunOptions cut = options(tiny(), "pp=2", 2);
+  cut.layer_bounds = {0, 3, 4};
+  const RunReport r = run_training(cut);
+  REQUIRE(r.losses.size() == 2);
+  for (size_t i = 0; i < 2; ++i) {
+    CHECK(r.losses[i] == doctest::Approx(even.losses[i]).epsilon(1e-6));
+    CHECK(r.grad_norms[i] == doctest::Approx(even.grad_norms[i]).epsilon(1e-6));
+  }
+  const auto weights = [](const RunReport& x, int rank) {
+    return x.peak_bytes_per_rank[static_cast<size_t>(rank)].peak_bytes[static_cast<size_t>(MemCategory::weights)];
+  };
+  // One layer's weights move from stage 1 to stage 0.
+  CHECK(weights(r, 0) > weights(even, 0));
+  CHECK(weights(r, 0) - weights(even, 0) == weights(even, 1) - weights(r, 1));
+  // A cut the executor cannot run says why.
+  for (const auto& [bounds, message] : std::vector<std::pair<std::vector<int64_t>, std::string>>{
+           {{0, 4}, "pp*vp + 1 layer bounds from 0 to layers (4)"},
+           {{0, 2, 5}, "pp*vp + 1 layer bounds from 0 to layers (4)"},
+           {{0, 0, 4}, "leaves chunk 0 without a transformer layer"}}) {
+    RunOptions bad = options(tiny(), "pp=2", 1);
+    bad.layer_bounds = bounds;
+    CHECK(unsupported_reason(bad).find(message) != std::string::npos);
+  }
+  ModelSpec qwen = tiny();
+  qwen.qk_norm = true;  // per-head Q/K norms: refused, not run without them
+  CHECK(unsupported_reason(options(qwen, "dp=1")).find("qk_norm") != std::string::npos);
+}

@@ -73,7 +73,7 @@ TEST_CASE("stage partition is contiguous and as even as possible") {
   std::vector<int64_t> sizes;
   int64_t next = 0;
   for (int v = 0; v < 4; ++v) {
-    stage_layers(10, 4, v, a, b);
+    stage_layers({}, 10, 4, v, a, b);
     CHECK(a == next);
     next = b;
     sizes.push_back(b - a);

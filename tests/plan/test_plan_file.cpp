@@ -62,6 +62,7 @@ TEST_CASE("plan file: the gradients' type round-trips; a plan written before it 
   old = replace(old, ",\n  \"grad_reduce\": \"fp32\"", "");
   old = replace(old, ",\n  \"fp8_param_gather\": false", "");
   old = replace(old, "\n  \"ep_comm_overlap\": false,", "");
+  old = replace(old, ",\n  \"attention_kernel\": \"default\"", "");
   const Plan back = plan_from_text(old, "old.json");
   CHECK(back.strategy.grad_reduce == DType::fp32);
   CHECK_FALSE(back.strategy.fp8_param_gather);
@@ -154,6 +155,12 @@ TEST_CASE("plan file: errors name the path and what was expected") {
             .rfind("/strategy/global_batch: expected a multiple", 0) == 0);
   CHECK(read_error(replace(good, "\"chunk_bounds\": [0,2,4]", "\"chunk_bounds\": [0,4,4]"))
             .rfind("/partition/chunk_bounds/1", 0) == 0);
+  // Expert parallelism re-divides one stage's dp*tp*cp ranks (here 8): refused before any
+  // ep-sized group is built from it.
+  CHECK(read_error(replace(good, "\"ep\": 1,", "\"ep\": 3,"))
+            .rfind("/strategy/ep: expected a divisor of dp * tp * cp = 8, found 3", 0) == 0);
+  CHECK(read_error(replace(good, "\"ep\": 1,", "\"ep\": 4611686018427387904,"))
+            .rfind("/strategy/ep: expected a divisor of dp * tp * cp = 8", 0) == 0);
   CHECK(read_error(replace(good, "\"gpus\": 16", "\"gpus\": 8"))
             .rfind("/gpus: expected dp*tp*pp*cp = 16", 0) == 0);
   CHECK(read_error(replace(good, "\"format\"", "\"extra\": 1, \"format\""))
