@@ -283,15 +283,14 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
                   : rs + ag;
         break;
       case 2:  // gradients are sharded, so every micro-batch's gradients are reduce-scattered
-        // as its backward produces them; nothing waits for the reduction, which runs on beside
-        // the next micro-batch's forward too. The last one has only its own backward to hide in.
-        if (ov) {
-          per_mb = beside(rs_unit, bwd + st.fwd_s);
-          once = beside(rs_unit, bwd) - per_mb;
-        } else {
-          per_mb = rs_unit;
-        }
-        once += ov ? beside(ag, st.fwd_s) : ag;
+        // as its backward produces them, and the backward's end waits for them: DeepSpeed
+        // synchronizes the device there (stage_1_and_2.py, independent_gradient_partition_epilogue
+        // under overlap_comm), FSDP2 waits on the last reduce-scatter (finalize_backward). So the
+        // reduction hides in its own backward only; the next forward does not start beside it.
+        // The last unit's reduce-scatter (a block's: FSDP reduces unit by unit) starts after all
+        // the compute, so at least that much shows.
+        per_mb = ov ? std::max(beside(rs_unit, bwd), rs_unit / double(std::max<int64_t>(1, st.blocks))) : rs_unit;
+        once = ov ? beside(ag, st.fwd_s) : ag;
         break;
       default:  // ZeRO-3: gather parameters for forward and backward of every micro-batch
         per_mb = ov ? beside(ag_unit, st.fwd_s) + beside(backward_gathers(s, st) * ag_unit + rs_unit, bwd)
@@ -424,21 +423,25 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
                               m.buffers_bytes + m.runtime_bytes);
     sc.optimizer_s.push_back(in.optimizer_s[i]);
     // The simulator overlaps the gradient reduction with the last backward itself (in buckets),
-    // so ZeRO 0/1 hand it the whole reduce; the rest is what pipeline_inputs() charges (ZeRO-1's
-    // parameter gather overlaps the next step's forward). ZeRO-2/3's per-micro-batch traffic goes
+    // so ZeRO 0/1 hand it the whole reduce. ZeRO-1/2's parameter gather follows the optimizer
+    // step: what pipeline_inputs() charges of it (the next step's forward hides the rest) runs
+    // after the optimizer. ZeRO-2/3's per-micro-batch traffic goes
     // as it is issued: ZeRO-3's all-gather before each gathered pass, ZeRO-2/3's reduce-scatter
     // after each backward; the simulator moves both unit by unit beside the compute, so it works
     // out what compute hides (as it does for the ZeRO 0/1 buckets).
     const ChunkTotals& st = in.stage[i];
     const DpCollectives& c = collectives(st);
     const bool ov = dp_overlaps(s);
-    CommTime once, gather, reduce;
+    CommTime once, gather, reduce, after;
     switch (zero_within_step(s)) {
       case 0: once = c.ar; break;
-      case 1: once = c.rs + (ov ? exposed(cluster.gpu, c.ag, st.fwd_s) : c.ag); break;
+      case 1:
+        once = c.rs;
+        after = ov ? exposed(cluster.gpu, c.ag, st.fwd_s) : c.ag;
+        break;
       case 2:
         reduce = c.rs_unit;
-        once = ov ? exposed(cluster.gpu, c.ag, st.fwd_s) : c.ag;
+        after = ov ? exposed(cluster.gpu, c.ag, st.fwd_s) : c.ag;
         break;
       default:
         gather = c.ag_unit;
@@ -452,6 +455,8 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
     sc.param_gather_nic_s.push_back(gather.nic_s);
     sc.grad_reduce_per_mb_s.push_back(reduce.total_s());
     sc.grad_reduce_per_mb_nic_s.push_back(reduce.nic_s);
+    sc.param_gather_after_s.push_back(after.total_s());
+    sc.param_gather_after_nic_s.push_back(after.nic_s);
   }
   if (cluster.network.size() > 1) {
     const NetworkLevel& l = cluster.network[1];

@@ -53,13 +53,17 @@ struct StageCosts {
   // alone, run after every micro-batch's backward (FSDP reduces each unit's gradients as its
   // backward produces them); shared among the chunks by grad_bytes.
   std::vector<double> grad_reduce_per_mb_s;
-  // Of dp_comm_s, param_gather_s and grad_reduce_per_mb_s, the part that moves bytes through each
+  // Per stage: ZeRO-1/2's all-gather of the updated parameters after the optimizer step, the part
+  // of it the next step's forward does not hide (all of it without overlap_param_gather).
+  std::vector<double> param_gather_after_s;
+  // Of dp_comm_s, param_gather_s, grad_reduce_per_mb_s and param_gather_after_s, the part that moves bytes through each
   // GPU's NIC (the bandwidth term across NVLink domains, CommTime::nic_s); the simulator runs it
   // as a flow of nic_s * nic.bandwidth_Bps bytes on the GPU's NIC link, the rest as fixed
   // latency. Empty: none.
   std::vector<double> dp_comm_nic_s;
   std::vector<double> param_gather_nic_s;
   std::vector<double> grad_reduce_per_mb_nic_s;
+  std::vector<double> param_gather_after_nic_s;
   Link p2p;      // stage-to-stage send/recv
   Link dp_link;  // the DP group's bottleneck level
   Link nic;      // each GPU's own NIC (the first level above NVLink), shared by all its traffic

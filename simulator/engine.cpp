@@ -4,6 +4,8 @@
 #include "simulator/engine.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <stdexcept>
 #include <utility>
 
 namespace shardplan {
@@ -21,6 +23,9 @@ LinkId SimEngine::add_link(double capacity_Bps, double per_flow_cap_Bps) {
 }
 
 TaskId SimEngine::new_task(double duration_s, double bytes, LinkId link, size_t streams) {
+  // A NaN would never finish (NaN <= NaN is false) and hang the run: a caller's bug, said so.
+  if (!(std::isfinite(duration_s) && duration_s >= 0 && std::isfinite(bytes) && bytes >= 0))
+    throw std::invalid_argument("simulator task with a negative or non-finite duration or size");
   Task t;
   t.duration_s = duration_s;
   t.link = link;

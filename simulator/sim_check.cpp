@@ -40,7 +40,9 @@ std::string check_costs(const StageCosts& c, const SimOptions& o) {
       {"dp_comm_s", &c.dp_comm_s},         {"param_gather_s", &c.param_gather_s},
       {"dp_comm_nic_s", &c.dp_comm_nic_s}, {"param_gather_nic_s", &c.param_gather_nic_s},
       {"grad_reduce_per_mb_s", &c.grad_reduce_per_mb_s},
-      {"grad_reduce_per_mb_nic_s", &c.grad_reduce_per_mb_nic_s}};
+      {"grad_reduce_per_mb_nic_s", &c.grad_reduce_per_mb_nic_s},
+      {"param_gather_after_s", &c.param_gather_after_s},
+      {"param_gather_after_nic_s", &c.param_gather_after_nic_s}};
   for (auto [name, v] : per_stage) {
     if (!v->empty() && v->size() != pp)
       return fmt::format("{}: expected {} values (one per stage) or none, found {}", name, pp,
@@ -53,7 +55,8 @@ std::string check_costs(const StageCosts& c, const SimOptions& o) {
   // The NIC part of a DP time is part of it, and needs a NIC to run on.
   const std::pair<const std::vector<double>*, const std::vector<double>*> nic_parts[] = {
       {&c.dp_comm_nic_s, &c.dp_comm_s}, {&c.param_gather_nic_s, &c.param_gather_s},
-      {&c.grad_reduce_per_mb_nic_s, &c.grad_reduce_per_mb_s}};
+      {&c.grad_reduce_per_mb_nic_s, &c.grad_reduce_per_mb_s},
+      {&c.param_gather_after_nic_s, &c.param_gather_after_s}};
   for (auto [nic, total] : nic_parts)
     for (size_t s = 0; s < nic->size(); ++s) {
       if ((*nic)[s] <= 0) continue;

@@ -35,6 +35,7 @@ std::string task_name(const StageCosts& c, const TaskMeta& m) {
     case TaskMeta::optimizer:
       return "optimizer";
     case TaskMeta::gather:
+      if (m.micro_batch < 0) return "all-gather updated params";
       return fmt::format("all-gather params for {} mb{} chunk{}{}", pass_kind_name(m.kind),
                          m.micro_batch, m.chunk, part);
     case TaskMeta::grad_reduce: {
@@ -86,11 +87,17 @@ StageStats stage_stats(const StageCosts& c, const SimGraph& g, int64_t gpu, int3
       if (samples) samples->push_back({gpu, f, bytes});
     }
   }
-  double last_reduce = -1;
+  double last_reduce = -1, after_optimizer = -1;
   for (SimStream k : {SimStream::dp_comm, SimStream::dp_reduce})
-    for (TaskId t : e.stream_tasks(g.stream(gpu, k)))
-      if (g.meta[t].what == TaskMeta::grad_reduce) last_reduce = std::max(last_reduce, e.end_s(t));
+    for (TaskId t : e.stream_tasks(g.stream(gpu, k))) {
+      const TaskMeta& m = g.meta[t];
+      if (m.what == TaskMeta::grad_reduce) last_reduce = std::max(last_reduce, e.end_s(t));
+      // ZeRO-1/2's parameter gather after the optimizer (the only DP task not tied to a pass):
+      // the step ends when the updated parameters are whole again.
+      if (m.what == TaskMeta::gather && m.micro_batch < 0) after_optimizer = std::max(after_optimizer, e.end_s(t));
+    }
   if (last_reduce >= 0) st.exposed_dp = std::max(0.0, last_reduce - st.last_pass_end);
+  if (after_optimizer > st.end) st.exposed_dp += after_optimizer - st.end, st.end = after_optimizer;
   return st;
 }
 

@@ -181,6 +181,11 @@ void Builder::build_stage(int64_t s) {
   if (units > 0 && overlap) add_gather(0);
 
   std::vector<TaskId> last(reps, -1), pieces, wait_for;  // wait_for: reductions compute waits on
+  // Each unit's reduce-scatter, in order: a unit's backward waits for the reduce-scatter two
+  // units before it (FSDP2's post-backward waits on the previous reduce-scatter's event before
+  // issuing its own; DeepSpeed's reduction buffers are double), so at most two units' unsharded
+  // gradients are alive.
+  std::vector<TaskId> rs_units;
   TaskId last_dp = -1, last_rs = -1;  // the last reduction once per step and per micro-batch
   int64_t u = 0;  // gathered units issued to compute so far
   for (int64_t i = 0; i < n_passes; ++i) {
@@ -244,6 +249,7 @@ void Builder::build_stage(int64_t s) {
         if (first < 0) first = t;
         if (gathers) g_.engine.add_dep(gather[u + k].second, first);
         for (TaskId w : wait_for) g_.engine.add_dep(w, first);
+        if (reduces && rs_units.size() >= 2) g_.engine.add_dep(rs_units[rs_units.size() - 2], first);
         if (gathers) unit_end[r * units + u + k] = t;
         pieces[r * parts + k] = last[r] = t;
         const size_t x = idx(r, s, p.chunk, p.micro_batch);
@@ -274,7 +280,11 @@ void Builder::build_stage(int64_t s) {
       };
       if (reduces) {
         last_rs = reduce_piece(SimStream::dp_comm, rs_share[p.chunk], rs_nic_share[p.chunk]);
-        if (!overlap) wait_for.assign(1, last_rs);
+        rs_units.push_back(last_rs);
+        // Without overlap each unit's compute waits for the reduce-scatter before it; with, the
+        // backward's end does (DeepSpeed synchronizes the device after each backward, FSDP2's
+        // finalize_backward waits on the last reduce-scatter): the next pass starts after it.
+        if (!overlap || k + 1 == parts) wait_for.assign(1, last_rs);
       }
       if (split) last_dp = reduce_piece(SimStream::dp_reduce, share[p.chunk], nic_share[p.chunk]);
     }
@@ -295,11 +305,19 @@ void Builder::build_stage(int64_t s) {
       for (int64_t r = 0; r < reps; ++r)
         if (last[r] >= 0) g_.engine.add_dep(last[r], first);
     }
+  std::vector<TaskId> optimizer(reps);
   for (int64_t r = 0; r < reps; ++r) {
     TaskId t = add(r * c_.pp + s, SimStream::compute, at_or_zero(c_.optimizer_s, s),
                    make_meta(TaskMeta::optimizer, Pass::F, s, -1, -1));
     if (last_dp >= 0) g_.engine.add_dep(last_dp, t);
     if (last_rs >= 0) g_.engine.add_dep(last_rs, t);
+    optimizer[r] = t;
+  }
+  // ZeRO-1/2: the updated parameters' all-gather (its part the next forward does not hide).
+  if (const double ag = at_or_zero(c_.param_gather_after_s, s); ag > 0) {
+    auto [first, done] = add_dp(s, SimStream::dp_comm, ag, at_or_zero(c_.param_gather_after_nic_s, s),
+                                make_meta(TaskMeta::gather, Pass::F, s, -1, -1));
+    for (TaskId t : optimizer) g_.engine.add_dep(t, first);
   }
 }
 
@@ -341,7 +359,7 @@ void Builder::build_transfers(int64_t s) {
           g_.stream(gpu, fwd ? SimStream::pp_send_fwd : SimStream::pp_send_bwd),
           g_.stream(gpu2, fwd ? SimStream::pp_recv_fwd : SimStream::pp_recv_bwd),
           p2p_on_nic_ ? nic_[gpu] : nvlink_[gpu],
-          p2p_on_nic_ ? bytes * (c_.nic.bandwidth_Bps / c_.p2p.bandwidth_Bps) : bytes,
+          p2p_on_nic_ && bytes > 0 ? bytes * (c_.nic.bandwidth_Bps / c_.p2p.bandwidth_Bps) : bytes,
           c_.p2p.latency_s);
       g_.engine.add_dep(from, x);
       g_.engine.add_dep(x, to);

@@ -12,8 +12,8 @@ namespace shardplan {
 
 struct SimOptions {
   // false: one representative rank per pipeline stage (its cost does not depend on dp or tp).
-  // true: dp replicas of every stage, DP reductions as collectives across them, and the p2p
-  // transfers of all replicas sharing one link per stage pair and direction.
+  // true: dp replicas of every stage, DP reductions as collectives across them; each simulated
+  // GPU sends its p2p transfers through its own link (its NIC, or its NVLink port).
   bool full = false;
   int64_t dp = 1;  // replicas simulated when full
   bool record_trace = false;
@@ -23,8 +23,9 @@ struct SimOptions {
   int64_t grad_buckets_per_chunk = 4;
   // ZeRO-2/3 gather and reduce per unit, one unit per block as FSDP wraps each transformer block;
   // a pass runs as at most this many units (a larger chunk's blocks are grouped), which bounds the
-  // graph while leaving each unit's share of the traffic small.
-  int64_t max_units_per_pass = 16;
+  // graph. Above the deepest models' layer counts (126), so a unit is a block: the reduction of
+  // the last one, which nothing hides, is a block's.
+  int64_t max_units_per_pass = 128;
 };
 
 // The streams of one simulated GPU. TP communication is not a stream of its own here: the cost

@@ -5,6 +5,9 @@
 #include "tests/approx.hpp"
 
 #include <array>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
 
 #include "simulator/engine.hpp"
 
@@ -143,4 +146,15 @@ TEST_CASE("engine: equal-time events resolve the same way every run") {
     return ends;
   };
   CHECK(once() == once());
+}
+
+TEST_CASE("engine: a NaN or negative size or duration is refused, not left to run forever") {
+  // A NaN flow never finished (NaN <= NaN is false) and the loop rescheduled it at the same
+  // instant for ever.
+  SimEngine e;
+  const StreamId a = e.add_stream(), b = e.add_stream();
+  const LinkId l = e.add_link(1e9);
+  CHECK_THROWS_AS(e.add_transfer(a, b, l, std::nan(""), 0), std::invalid_argument);
+  CHECK_THROWS_AS(e.add_transfer(a, b, l, -1, 0), std::invalid_argument);
+  CHECK_THROWS_AS(e.add_task(a, std::numeric_limits<double>::infinity()), std::invalid_argument);
 }

@@ -356,14 +356,16 @@ TEST_CASE("simulate: ZeRO-3 gathers a unit ahead, so a pass hides all but the fi
 
 TEST_CASE("simulate: ZeRO-2 reduce-scatters every micro-batch's gradients after its backward") {
   // p = 1, m = 2, F = 1, B = 2 over 2 units, reduce 1.0 per micro-batch (0.5 per unit), nothing
-  // gathered. Overlapped: F0 [0,1] B0a [1,2] r [2,2.5] B0b [2,3] r [3,3.5] F1 [3,4] B1a [4,5]
-  // r [5,5.5] B1b [5,6] r [6,6.5]: step 6.5, the last unit's reduction exposed.
+  // gathered. Overlapped: F0 [0,1] B0a [1,2] r [2,2.5] B0b [2,3] r [3,3.5]; the backward's end
+  // waits for its reductions (DeepSpeed synchronizes there, FSDP2's finalize_backward waits), so
+  // F1 [3.5,4.5] B1a [4.5,5.5] r [5.5,6] B1b [5.5,6.5] r [6.5,7]: step 7, each micro-batch's last
+  // unit's reduction exposed (the step's last 0.5 after the last pass).
   StageCosts c = uniform(Schedule::one_f_one_b, 1, 1, 2, 1.0, 2.0);
   c.chunks[0][0].blocks = 2;
   c.grad_reduce_per_mb_s = {1.0};
   SimResult r = simulate(c);
   REQUIRE(r.error.empty());
-  CHECK(r.step_time_s == 6.5);
+  CHECK(r.step_time_s == 7.0);
   CHECK(r.exposed_dp_comm_s == 0.5);
   // Without overlap the compute waits for each reduction: 6 + 4 x 0.5 = 8, as the analytic model
   // charges it (the whole reduce-scatter per micro-batch).
@@ -393,4 +395,20 @@ TEST_CASE("simulate: ZeRO-3 under PP gathers a backward's units one unit ahead")
   c.param_gather_s = {3.0};
   c.gather_before_forward = false;
   CHECK(simulate(c).step_time_s == 10.0);
+}
+
+TEST_CASE("simulate: ZeRO-1/2's gather of the updated parameters follows the optimizer") {
+  // p = 1, m = 1, F = 1, B = 2, optimizer 0.25, the exposed part of the parameter all-gather
+  // 0.5: F [0,1] B [1,3] optimizer [3,3.25] gather [3.25,3.75]. The step ends when the
+  // parameters are whole again: 3.75, the gather's 0.5 exposed. (Placed before the optimizer as
+  // part of the reduction, it hid behind the backward on stage 0.)
+  StageCosts c = uniform(Schedule::one_f_one_b, 1, 1, 1, 1.0, 2.0);
+  c.optimizer_s = {0.25};
+  c.param_gather_after_s = {0.5};
+  const SimResult r = simulate(c);
+  REQUIRE(r.error.empty());
+  CHECK(r.step_time_s == 3.75);
+  CHECK(r.exposed_dp_comm_s == 0.5);
+  c.param_gather_after_nic_s = {0.75};  // more NIC time than the whole: refused
+  CHECK(!simulate(c).error.empty());
 }
