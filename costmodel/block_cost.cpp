@@ -263,6 +263,8 @@ BlockCost price_block(const OpGraph& g, const Block& block, const GpuSpec& media
   } else {
     saved += saved_attention_core;
   }
+  if (c.recompute == Recompute::full || c.recompute == Recompute::op)
+    bc.rebuilt_bytes = std::max(0.0, bc.transient_bytes - saved);
   bc.saved_bytes = saved;
   bc.transient_bytes = std::max(bc.transient_bytes, largest_op_bytes);
   bc.boundary_bytes = block.boundary_bytes_per_token * act * p.T / p.rep_div();

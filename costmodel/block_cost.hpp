@@ -43,6 +43,9 @@ struct BlockCost {
   double model_flops = 0;    // per GPU, forward + backward
   double hardware_flops = 0; // including recomputation
   double saved_bytes = 0;    // kept from forward to backward under the recompute mode
+  // What recompute rebuilds in the backward beyond saved_bytes (full and op: the layer's
+  // activations, as without recompute); a weight pass deferred from it (ZB-H1's W) holds them.
+  double rebuilt_bytes = 0;
   double transient_bytes = 0;  // largest working set while this block runs (backward)
   double dense_params = 0;   // parameters on this GPU (after TP), not expert
   double expert_params = 0;  // routed-expert parameters on this GPU (after EP)

@@ -61,6 +61,10 @@ double full_gradient_elems(const Strategy& s, double max_block_params, double ma
   return max_block_params;
 }
 
+double zb_pending_weight_passes(const Strategy& s, int64_t stage) {
+  return std::min(double(s.micro_batches()), double(stage) + 1);
+}
+
 double inflight_micro_batches(const Strategy& s, int64_t stage) {
   const double m = double(s.micro_batches());
   const double p = double(s.pp), v = double(s.vp), i = double(stage);
@@ -151,6 +155,10 @@ std::vector<StageMemory> stage_memory_of(const Strategy& s, const ClusterSpec& c
     m.optimizer_bytes = d * sb.optimizer / (s.zero >= 1 ? dp : 1) + e * sb.optimizer / (s.zero >= 1 ? edp : 1);
     m.inflight_micro_batches = inflight_micro_batches(s, i);
     m.activations_bytes = m.inflight_micro_batches * st[i].saved_bytes;
+    // ZB-H1 with full or op recompute: the micro-batches whose W pass is pending hold what the
+    // B pass rebuilt (the weight gradients need the layers' inputs), not just the checkpoint.
+    if (s.schedule == Schedule::zero_bubble)
+      m.activations_bytes += zb_pending_weight_passes(s, i) * st[i].rebuilt_bytes;
     // Chunks that save different amounts (the embedding's, the head's) are held in the
     // proportions the order has them in, not as an average.
     if (by_chunk && !same_saved(*chunks, s, i)) m.activations_bytes = interleaved_peak_bytes(s, i, *chunks);

@@ -56,6 +56,10 @@ double full_gradient_elems(const Strategy& s, double max_block_params, double ma
 // Micro-batches (of one stage's full set of chunks) whose activations stage `stage` holds at
 // its peak under the schedule.
 double inflight_micro_batches(const Strategy& s, int64_t stage);
+// Under ZB-H1, the micro-batches whose B pass is done and W pass pending at the end of a B pass:
+// stage i defers i weight passes behind its 1F1B order, and the B just run holds its own until
+// its W: min(m, i + 1). (Stage 0 runs "B0 W0": even there, B0's end holds what W0 needs.)
+double zb_pending_weight_passes(const Strategy& s, int64_t stage);
 
 // Activation bytes stage `stage` holds at its peak under Megatron's interleaved order
 // (schedules.py: micro-batches in groups of p, forward k runs chunk (k mod pv) / p, backward k

@@ -26,6 +26,7 @@ ChunkTotals ChunkTotals::of(const BlockCost& b, int64_t count) {
   t.model_flops = n * b.model_flops;
   t.hardware_flops = n * b.hardware_flops;
   t.saved_bytes = n * b.saved_bytes;
+  t.rebuilt_bytes = n * b.rebuilt_bytes;
   t.transient_bytes = b.transient_bytes;
   t.max_block_params = b.dense_params + b.expert_params;
   t.dense_params = n * b.dense_params;
@@ -51,6 +52,7 @@ void ChunkTotals::merge(const ChunkTotals& x) {
   model_flops += x.model_flops;
   hardware_flops += x.hardware_flops;
   saved_bytes += x.saved_bytes;
+  rebuilt_bytes += x.rebuilt_bytes;
   transient_bytes = std::max(transient_bytes, x.transient_bytes);
   max_block_params = std::max(max_block_params, x.max_block_params);
   dense_params += x.dense_params;
@@ -410,6 +412,7 @@ StageCosts make_stage_costs(const Strategy& s, const ClusterSpec& cluster, const
     cc.bwd_weight_s = x.bwd_weight_s;
     cc.recompute_s = x.recompute_s;
     cc.activation_bytes = x.saved_bytes;
+    if (s.schedule == Schedule::zero_bubble) cc.w_pending_bytes = x.rebuilt_bytes;
     cc.send_bytes = p2p_message_bytes(s, x.boundary_bytes);
     cc.grad_bytes = (x.dense_params + x.expert_params) * state_bytes(s).grads;
     cc.blocks = std::max<int64_t>(1, x.blocks);

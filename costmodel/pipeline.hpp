@@ -19,6 +19,7 @@ struct ChunkTotals {
   double tp_comm_s = 0, cp_comm_s = 0, ep_comm_s = 0;
   double model_flops = 0, hardware_flops = 0;
   double saved_bytes = 0, transient_bytes = 0, max_block_params = 0;
+  double rebuilt_bytes = 0;      // BlockCost::rebuilt_bytes, summed
   double dense_params = 0, expert_params = 0, boundary_bytes = 0;
   double fp8_weight_params = 0;  // BlockCost::fp8_weight_params, summed
   double module_tensors = 0;     // BlockCost::module_tensors, summed

@@ -19,6 +19,9 @@ struct ChunkCost {
   double bwd_weight_s = 0;   // backward: weight gradient (W pass); B+W = the full backward
   double recompute_s = 0;    // forward recomputation before the backward (recompute modes)
   double activation_bytes = 0;  // stashed from forward until backward, one micro-batch
+  // Held from the end of the B pass to the W pass beyond activation_bytes (ZB-H1 with full or op
+  // recompute: the rebuilt activations the weight gradients need).
+  double w_pending_bytes = 0;
   double send_bytes = 0;     // activation sent to the next stage (gradient of same size back)
   double param_gather_bytes = 0;  // ZeRO-3: parameters all-gathered before fwd and bwd
   double grad_bytes = 0;     // gradients this chunk reduces over DP (once per step; ZeRO-2/3 per

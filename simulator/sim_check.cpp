@@ -27,7 +27,7 @@ std::string check_costs(const StageCosts& c, const SimOptions& o) {
                          c.chunks[s].size());
     for (size_t v = 0; v < vp; ++v) {
       const ChunkCost& k = c.chunks[s][v];
-      for (double x : {k.fwd_s, k.bwd_input_s, k.bwd_weight_s, k.recompute_s, k.activation_bytes,
+      for (double x : {k.fwd_s, k.bwd_input_s, k.bwd_weight_s, k.recompute_s, k.activation_bytes, k.w_pending_bytes,
                        k.send_bytes, k.param_gather_bytes, k.grad_bytes})
         if (bad(x))
           return fmt::format("chunks[{}][{}]: a time or size is negative or not finite", s, v);

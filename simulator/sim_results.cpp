@@ -82,8 +82,15 @@ StageStats stage_stats(const StageCosts& c, const SimGraph& g, int64_t gpu, int3
       if (bytes > st.peak) st.peak = bytes, st.peak_t = s;
       if (samples) samples->push_back({gpu, s, bytes});
     }
-    if (m.frees && act > 0) {
-      bytes -= act;
+    // A B pass whose W is deferred keeps what it rebuilt (w_pending_bytes) until the W frees it.
+    const double pending = c.chunks[stage][m.chunk].w_pending_bytes;
+    if (m.kind == Pass::B && !m.frees && m.part + 1 == std::max<int16_t>(m.parts, 1) && pending > 0) {
+      bytes += pending;
+      if (bytes > st.peak) st.peak = bytes, st.peak_t = f;
+      if (samples) samples->push_back({gpu, f, bytes});
+    }
+    if (m.frees && (act > 0 || (m.kind == Pass::W && pending > 0))) {
+      bytes -= act + (m.kind == Pass::W ? pending : 0);
       if (samples) samples->push_back({gpu, f, bytes});
     }
   }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "tests/approx.hpp"
 #include "tests/simulator/predict_fixture.hpp"
 
 using namespace shardplan;
@@ -60,4 +61,29 @@ TEST_CASE("simulate vs estimate: gradients reduced in bf16 agree within 3%") {
   // ZeRO-1's once-per-step one.
   for (const char* s : {"tp=8,sp,zero=2,recompute=full,mbs=2,grad_reduce=bf16", "tp=8,pp=4,sp,zero=1,recompute=full,mbs=1,grad_reduce=bf16"})
     check_agree("gpt3-175b", "dgx-a100", 256, 512, s);
+}
+
+TEST_CASE("ZB-H1 with full recompute: a deferred W holds what its B rebuilt, in the estimate and the simulator") {
+  // Llama 2 7B, tp 2, pp 4, 8 micro-batches. Stage i holds the checkpoints of its micro-batches in
+  // flight (min(m, p) = 4) and, at the end of a B pass, the rebuilt layers of the min(m, i + 1)
+  // micro-batches whose W is pending (i deferred, plus the one just run: even stage 0's "B0 W0"
+  // holds it). With a checkpoint plus its rebuilt layers being what no recompute saves, the last
+  // stage holds exactly what it holds without recompute; the first, 4 checkpoints and 1 rebuilt.
+  // Before, every deferred W was counted as its checkpoint alone: stage 3 was 6 GiB short.
+  const testing::Predicted full = testing::estimate_and_simulate("llama2-7b", "dgx-h100", 8, 16,
+                                                                 "tp=2,pp=4,sp,recompute=full,mbs=1,schedule=zb");
+  const testing::Predicted none = testing::estimate_and_simulate("llama2-7b", "dgx-h100", 8, 16,
+                                                                 "tp=2,pp=4,sp,recompute=none,mbs=1,schedule=zb");
+  const auto act = [](const testing::Predicted& p, size_t i) { return p.estimate.stages[i].activations_bytes; };
+  CHECK(act(full, 3) == testing::rel(act(none, 3)));
+  // Stage 1 (no embedding or head): 4 checkpoints + 2 rebuilt, where no recompute holds 4 whole.
+  const double whole = act(none, 1) / 4, ckpt = (3 * act(full, 1) - 2 * act(full, 2)) / 4;
+  CHECK(act(full, 1) == testing::rel(4 * ckpt + 2 * (whole - ckpt)));
+  CHECK(act(full, 2) == testing::rel(4 * ckpt + 3 * (whole - ckpt)));
+  CHECK(act(full, 0) < act(full, 1));
+  // The simulator's memory walk peaks at the same bytes.
+  for (size_t i = 0; i < 4; ++i) {
+    CAPTURE(i);
+    CHECK(full.simulated.peak_memory_bytes[i] == testing::rel(full.estimate.stages[i].total_bytes));
+  }
 }
