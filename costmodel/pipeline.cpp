@@ -260,11 +260,17 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
   in.p2p_s = 0;
   const GroupPlacement dp = dp_group(s, cluster), edp = expert_dp_group(s, cluster);
   DpCollectivesPerStage collectives(dp, edp, s);
-  for (const ChunkTotals& st : in.stage) {
+  for (size_t stage = 0; stage < in.stage.size(); ++stage) {
+    const ChunkTotals& st = in.stage[stage];
     const DpCollectives& c = collectives(st);
     const double rs = c.rs.total_s(), ag = c.ag.total_s(), ar = c.ar.total_s();
     const double rs_unit = c.rs_unit.total_s(), ag_unit = c.ag_unit.total_s();
     double bwd = st.bwd_input_s + st.bwd_weight_s + st.recompute_s;
+    // The backward the step's reduction (ZeRO 0/1) hides behind. Under ZB-H1 the stages after
+    // the first run their deferred W passes in the drain and launch their reduction after the
+    // last (align_grad_reduce), about when stage 0 starts its own last W: that W alone is left to
+    // hide it.
+    const double hide = s.schedule == Schedule::zero_bubble && stage > 0 ? st.bwd_weight_s : bwd;
     double once = 0, per_mb = 0;
     double reduced = 0;  // the step's reduction beside the last backward passes (ZeRO 0/1)
     const bool ov = dp_overlaps(s);
@@ -275,12 +281,12 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
     };
     switch (zero_within_step(s)) {
       case 0:
-        once = ov ? beside_compute_s(cluster.gpu, ar, exposed_after_backward(ar, bwd, s.vp, s.pp)) : ar;
+        once = ov ? beside_compute_s(cluster.gpu, ar, exposed_after_backward(ar, hide, s.vp, s.pp)) : ar;
         reduced = ar;
         break;
       case 1:
         reduced = rs;
-        once = ov ? beside_compute_s(cluster.gpu, rs, exposed_after_backward(rs, bwd, s.vp, s.pp)) +
+        once = ov ? beside_compute_s(cluster.gpu, rs, exposed_after_backward(rs, hide, s.vp, s.pp)) +
                         beside(ag, st.fwd_s)
                   : rs + ag;
         break;
