@@ -64,7 +64,8 @@ OJ estimate_json(const Estimate& e, const Strategy& s, const OpGraph& g) {
     OJ blocks = OJ::array();
     for (size_t c = i; c + 1 < e.chunk_bounds.size(); c += static_cast<size_t>(s.pp)) {
       int64_t a = e.chunk_bounds[c], b = e.chunk_bounds[c + 1];
-      blocks.push_back({{"chunk", c / s.pp}, {"first_block", g.blocks[a].name}, {"last_block", g.blocks[b - 1].name},
+      // As the plan's partition names them: the virtual stage v and the model-order chunk v*pp + i.
+      blocks.push_back({{"virtual", c / s.pp}, {"chunk", c}, {"first_block", g.blocks[a].name}, {"last_block", g.blocks[b - 1].name},
                         {"blocks", b - a}});
     }
     stages.push_back({{"stage", i},

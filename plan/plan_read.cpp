@@ -190,8 +190,9 @@ void check_prediction(const JsonObject& o, int64_t pp) {
     if (!chunks.is_array()) so.fail("chunks", "expected an array of chunks, found " + describe_json(chunks));
     for (size_t c = 0; c < chunks.size(); ++c) {
       JsonObject co(chunks[c], o.file(), so.path_of("chunks") + "/" + std::to_string(c));
-      co.reject_unknown({"chunk", "first_block", "last_block", "blocks"});
+      co.reject_unknown({"virtual", "chunk", "first_block", "last_block", "blocks"});
       if (co.get_int("chunk") < 0) co.fail("chunk", "expected a non-negative chunk index");
+      if (co.has("virtual") && co.get_int("virtual") < 0) co.fail("virtual", "expected a non-negative virtual stage");
       co.get_string("first_block");
       co.get_string("last_block");
       co.get_positive_int("blocks");

@@ -274,3 +274,17 @@ TEST_CASE("cli estimate: the summary says how much the slowest GPU costs") {
   REQUIRE(one.status == 0);
   CHECK_FALSE(contains(one.out, "slowest of"));
 }
+
+TEST_CASE("cli estimate --json: a stage's chunks are named as the plan file's partition names them") {
+  // gpt-22b (48 layers) on pp 2 x vp 2: stage 0 holds chunks 0 and 2 of the model order, its
+  // virtual stages 0 and 1 (the plan file's partition: "virtual" v, "chunk" v*pp + stage).
+  ScratchDir dir("cli_estimate_chunks");
+  CliResult r = run_cli(gpt22b("--gpus 16 --tp 8 --pp 2 --vp 2 --schedule interleaved --global-batch 16 --json"), dir);
+  REQUIRE(r.status == 0);
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  const auto& chunks = j["memory"]["per_stage"][0]["chunks"];
+  REQUIRE(chunks.size() == 2);
+  CHECK(chunks[1]["virtual"] == 1);
+  CHECK(chunks[1]["chunk"] == 2);
+  CHECK(j["memory"]["per_stage"][1]["chunks"][1]["chunk"] == 3);
+}
