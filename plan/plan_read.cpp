@@ -1,6 +1,8 @@
 // Reading a plan file: the input sections are parsed field by field (typed errors with JSON
 // paths); the derived sections must then equal what the inputs imply, so a plan that reads back
 // is consistent and writes back to the same bytes.
+#include <limits>
+
 #include "core/json_reader.hpp"
 #include "core/model_spec_json.hpp"
 #include "plan/json_text.hpp"
@@ -107,13 +109,17 @@ void read_partition(const JsonObject& o, Plan& p) {
   }
   const Json& b = o.raw("chunk_bounds");
   const size_t chunks = static_cast<size_t>(p.strategy.pp * p.strategy.vp);
+  if (static_cast<int64_t>(chunks) > static_cast<int64_t>(p.blocks.size()))
+    o.fail("chunk_bounds", "expected at most one chunk per block: pp*vp = " + std::to_string(chunks) +
+                               " chunks for " + std::to_string(p.blocks.size()) + " blocks");
   if (!b.is_array() || b.size() != chunks + 1)
     o.fail("chunk_bounds",
            "expected an array of pp*vp+1 = " + std::to_string(chunks + 1) + " block indices");
   const int64_t n = static_cast<int64_t>(p.blocks.size());
   for (size_t i = 0; i < b.size(); ++i) {
     const std::string key = "chunk_bounds/" + std::to_string(i);
-    if (!b[i].is_number_integer())
+    if (!b[i].is_number_integer() ||
+        (b[i].is_number_unsigned() && b[i].get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max())))
       o.fail(key, "expected a block index, found " + describe_json(b[i]));
     const int64_t v = b[i].get<int64_t>();
     if (i == 0 || i == chunks) {
@@ -231,11 +237,14 @@ Plan plan_from_text(const std::string& text, const std::string& file) {
   if (overflow || gpus != product)
     top.fail("gpus", "expected dp*tp*pp*cp = " + (overflow ? std::string("(beyond 2^63)") : std::to_string(product)) +
                          ", found " + std::to_string(gpus));
-  // The layout lists every rank and the schedule every pass; a file too short to hold them cannot
+  // The layout lists every rank in several groups (8 bytes a rank at the least: "12," in the
+  // tp, dp and pp groups; written plans take 14 or more) and the schedule every pass (an F and a
+  // B of 3 bytes or more, "F0 ", per micro-batch and chunk); a file too short to hold them cannot
   // match them, so say so before building them (a few bytes of input must not cost gigabytes).
   const double passes = double(p.strategy.pp) * double(p.strategy.vp) * double(p.strategy.micro_batches());
-  if (double(gpus) > double(text.size()) || passes > double(text.size()))
-    top.fail(double(gpus) > double(text.size()) ? "gpus" : "strategy",
+  const double size = double(text.size());
+  if (8 * double(gpus) > size || 6 * passes > size)
+    top.fail(8 * double(gpus) > size ? "gpus" : "strategy",
              "expected a plan whose layout (" + std::to_string(gpus) + " ranks) and schedule (pp " +
                  std::to_string(p.strategy.pp) + " x vp " + std::to_string(p.strategy.vp) + " x " +
                  std::to_string(p.strategy.micro_batches()) + " micro-batches) fit in its " +

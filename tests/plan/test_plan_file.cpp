@@ -161,6 +161,10 @@ TEST_CASE("plan file: errors name the path and what was expected") {
             .rfind("/strategy/ep: expected a divisor of dp * tp * cp = 8, found 3", 0) == 0);
   CHECK(read_error(replace(good, "\"ep\": 1,", "\"ep\": 4611686018427387904,"))
             .rfind("/strategy/ep: expected a divisor of dp * tp * cp = 8", 0) == 0);
+  CHECK(read_error(replace(good, "\"chunk_bounds\": [0,2,4]", "\"chunk_bounds\": [0,18446744073709551615,4]"))
+            .rfind("/partition/chunk_bounds/1: expected a block index, found an integer (18446744073709551615)", 0) == 0);
+  CHECK(read_error(replace(replace(good, "\"vp\": 1,", "\"vp\": 4,"), "\"schedule\": \"1f1b\"", "\"schedule\": \"interleaved\""))
+            .rfind("/partition/chunk_bounds: expected at most one chunk per block: pp*vp = 8 chunks for 4 blocks", 0) == 0);
   CHECK(read_error(replace(good, "\"gpus\": 16", "\"gpus\": 8"))
             .rfind("/gpus: expected dp*tp*pp*cp = 16", 0) == 0);
   CHECK(read_error(replace(good, "\"format\"", "\"extra\": 1, \"format\""))
