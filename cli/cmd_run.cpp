@@ -81,8 +81,6 @@ executor::RunOptions resolve(const RunCliOptions& o, std::optional<Predicted>& p
                        ", which starts one process per GPU itself; drop the flag");
   if (!o.cuda() && o.nproc_per_node != 1)
     throw UsageError("--nproc-per-node: the CPU executor runs every rank as a thread of this process; it is for --backend cuda");
-  if (!o.cuda() && o.cmd->count("--comm-timeout") > 0)
-    throw UsageError("--comm-timeout: for --backend cuda (NCCL); the CPU executor's ranks are threads");
   executor::RunOptions r;
   if (!o.plan_file.empty()) {
     for (const char* flag :
@@ -141,6 +139,7 @@ executor::RunOptions resolve(const RunCliOptions& o, std::optional<Predicted>& p
   // The executor's math, whatever the plan was made for, and its gradients (fp32).
   r.strategy.precision = o.cuda() ? DType::bf16 : DType::fp32;
   r.strategy.grad_reduce = DType::fp32;
+  r.comm_timeout_s = o.comm_timeout_s;
   r.strategy.fp8_param_gather = false;
   r.strategy.zero3_impl = Zero3Impl::fsdp;  // the executors gather a block at a time
   r.steps = o.steps;
@@ -260,7 +259,8 @@ void register_run(CLI::App& app) {
                   "cuda: processes, one per GPU (dp*tp*pp of them, over NCCL); 1 runs every rank on GPU 0")
       ->check(CLI::Range(1, 4096))->capture_default_str();
   cmd->add_option("--comm-timeout", o->comm_timeout_s,
-                  "cuda: seconds before a failed or hung collective aborts every rank")
+                  "seconds before a failed or hung collective or pipeline receive aborts every rank (cpu: a "
+                  "full-size model's micro-batch can take longer than the default on one thread)")
       ->check(CLI::Range(int64_t{1}, int64_t{86400}))->capture_default_str();
   cmd->add_option("--steps", o->steps, "optimizer steps (a resumed run continues up to this)")
       ->check(CLI::Range(0, 1 << 30))->capture_default_str();

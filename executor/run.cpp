@@ -43,6 +43,7 @@ std::string unsupported_reason(const RunOptions& o) {
   if (s.zero < 0 || s.zero > 3) return "zero must be 0, 1, 2 or 3 (found " + str(s.zero) + ")";
   if (s.dp * s.tp * s.pp > 4096) return "more than 4096 ranks (threads) requested";
   if (o.steps < 0) return "steps must not be negative";
+  if (o.comm_timeout_s < 1 || o.comm_timeout_s > 86400) return "comm_timeout_s must be 1 to 86400 seconds";
   const int64_t seq = s.seq_len > 0 ? s.seq_len : m.seq_len;
   if (seq < 1) return "seq_len must be at least 1";
   if (m.window_below(seq))
@@ -98,7 +99,7 @@ RunReport train(const RunOptions& o, ParamStore<T>* final_params, const AdamWCon
                                  : TokenSource::open(o.data_file, o.model.vocab, seq);
   const RankLayout layout{static_cast<int>(s.dp), static_cast<int>(s.pp), static_cast<int>(s.tp)};
   const int world_size = layout.world_size();
-  InProcessWorld world(world_size);
+  InProcessWorld world(world_size, std::chrono::seconds(o.comm_timeout_s));
 
   RunReport report;
   report.peak_bytes_per_rank.resize(world_size);

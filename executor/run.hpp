@@ -27,6 +27,9 @@ struct RunOptions {
   // [layer_bounds[c], layer_bounds[c+1]) (a plan's chunk_bounds, layer_bounds_of_plan); empty:
   // as even as possible, earlier chunks first.
   std::vector<int64_t> layer_bounds;
+  // The CPU backend: how long a rank waits on another (a collective, a pipeline receive) before
+  // the run stops as a deadlock. A full-size model's micro-batch on one thread can take minutes.
+  int64_t comm_timeout_s = 300;
 };
 
 struct RunReport {

@@ -158,6 +158,11 @@ TEST_CASE("a plan's pipeline cut: the layers where the plan puts them, the same 
     bad.layer_bounds = bounds;
     CHECK(unsupported_reason(bad).find(message) != std::string::npos);
   }
+  RunOptions t = options(tiny(), "dp=1", 1);
+  t.comm_timeout_s = 0;
+  CHECK(unsupported_reason(t).find("comm_timeout_s") != std::string::npos);
+  t.comm_timeout_s = 5;  // a rank waits this long on another before the run stops
+  CHECK(run_training(t).losses.size() == 1);
   ModelSpec qwen = tiny();
   qwen.qk_norm = true;  // per-head Q/K norms: refused, not run without them
   CHECK(unsupported_reason(options(qwen, "dp=1")).find("qk_norm") != std::string::npos);
