@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -165,6 +166,10 @@ RunReport train(const RunOptions& o, ParamStore<T>* final_params, const AdamWCon
           body(r);
         } catch (const CommAborted&) {
           // another rank failed first; its error is the one reported
+        } catch (const std::bad_alloc&) {
+          fail(r, "out of host memory: the ranks' weights, gradients, optimizer states and activations (float32, "
+                  "every rank in this process) exceed this machine's memory; scale the model down (--layers, "
+                  "--hidden, --vocab, --seq-len) or run fewer ranks");
         } catch (const std::exception& e) {
           fail(r, e.what());
         }
