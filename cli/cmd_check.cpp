@@ -42,9 +42,17 @@ void run_check(const CheckOptions& o) {
   const Estimate& e = c.estimate;
   nlohmann::ordered_json fresh = estimate_json(e, p.strategy, g);
   fresh.erase("strategy");
+  // A stage's chunk list restates the partition, which reading the plan has already checked; plans
+  // written before its keys matched the partition's ("virtual") compare on the numbers alone.
+  auto numbers = [](nlohmann::json j) {
+    if (j.contains("memory") && j["memory"].contains("per_stage") && j["memory"]["per_stage"].is_array())
+      for (auto& st : j["memory"]["per_stage"])
+        if (st.is_object()) st.erase("chunks");
+    return j;
+  };
   std::vector<JsonDifference> diffs;
-  for (auto& d : json_differences(nlohmann::json(p.prediction), nlohmann::json(fresh), o.tolerance,
-                                  20, "/prediction"))
+  for (auto& d : json_differences(numbers(nlohmann::json(p.prediction)), numbers(nlohmann::json(fresh)),
+                                  o.tolerance, 20, "/prediction"))
     diffs.push_back(std::move(d));
   const bool matches = diffs.empty();
   if (o.json) {

@@ -95,9 +95,9 @@ executor::RunOptions resolve(const RunCliOptions& o, std::optional<Predicted>& p
       throw InputError(o.plan_file, "/model", "expected a transformer spec model (" + exec + " cannot run an op graph)");
     r.model = scaled(*p.model.spec, o);
     r.strategy = p.strategy;
-    // The plan's pipeline cut (blocks: the embedding, the layers, the head), unless the model was
-    // resized; the executor runs a layer or more per chunk and says so where the cut has none.
-    if (!o.resized())
+    // The plan's pipeline cut (blocks: the embedding, the layers, the head), unless the layer count
+    // changed; the executor runs a layer or more per chunk and says so where the cut has none.
+    if (o.layers == 0)
       for (const int64_t b : p.chunk_bounds)
         r.layer_bounds.push_back(std::clamp<int64_t>(b - 1, 0, r.model.layers));
     if (o.cuda() && !o.resized())

@@ -58,7 +58,10 @@ double gathered_weights_bytes(const Strategy& s, double max_block_params, double
 
 double full_gradient_elems(const Strategy& s, double max_block_params, double max_module_params) {
   if (s.zero == 3 && per_module_gathers(s.zero3_impl)) return std::min(max_block_params, max_module_params + 5e8);
-  return max_block_params;
+  // With the reduction overlapped, two blocks': the one whose reduce-scatter runs and the one the
+  // backward produces beside it (FSDP2 waits on the previous reduce-scatter only when issuing the
+  // next; the simulator's window). Without, each is reduced before the next is computed.
+  return (s.overlap_grad_reduce ? 2 : 1) * max_block_params;
 }
 
 double zb_pending_weight_passes(const Strategy& s, int64_t stage) {

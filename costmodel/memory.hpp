@@ -48,8 +48,9 @@ double gathered_weights_elems(const Strategy& s, double max_block_params, double
 // most the largest block's 16-bit parameters (max_block_16bit_params) gathered twice at 2 B.
 double gathered_weights_bytes(const Strategy& s, double max_block_params, double max_module_params,
                               double max_block_16bit_params);
-// Elements of whole gradients ZeRO-2/3 hold before reduce-scattering them into the shard: a
-// block's under FSDP; under DeepSpeed's ZeRO-3 one module's, copied into its reduce bucket
+// Elements of whole gradients ZeRO-2/3 hold before reduce-scattering them into the shard: two
+// blocks' under FSDP with the reduction overlapped (one being reduced, the next being produced),
+// one without; under DeepSpeed's ZeRO-3 one module's, copied into its reduce bucket
 // (reduce_bucket_size, 5e8 elements by default).
 double full_gradient_elems(const Strategy& s, double max_block_params, double max_module_params);
 

@@ -297,7 +297,10 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
         // reduction hides in its own backward only; the next forward does not start beside it.
         // The last unit's reduce-scatter (a block's: FSDP reduces unit by unit) starts after all
         // the compute, so at least that much shows.
-        per_mb = ov ? std::max(beside(rs_unit, bwd), rs_unit / double(std::max<int64_t>(1, st.blocks))) : rs_unit;
+        // Under ZB-H1 the gradients come from the W pass, so only it hides their reduction.
+        per_mb = ov ? std::max(beside(rs_unit, s.schedule == Schedule::zero_bubble ? st.bwd_weight_s : bwd),
+                               rs_unit / double(std::max<int64_t>(1, st.blocks)))
+                    : rs_unit;
         once = ov ? beside(ag, st.fwd_s) : ag;
         break;
       default:  // ZeRO-3: gather parameters for forward and backward of every micro-batch

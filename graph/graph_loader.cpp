@@ -167,7 +167,7 @@ OpGraph op_graph_from_json(const JsonObject& o, int64_t seq_override) {
     for (int64_t v : b.ops) {
       const Op& op = gr.op(v);
       sig += std::string(op_kind_name(op.kind)) + ":" + split_name(op.split);
-      for (int64_t d : op.dims) sig += "," + std::to_string(d);
+      for (int64_t d : op.dims) sig.append(1, ',').append(std::to_string(d));  // (GCC 12 warns on "," + s)
       sig += ";";
     }
     b.type = sig;

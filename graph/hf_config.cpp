@@ -177,13 +177,18 @@ void read_sliding_window(const JsonObject& c, const std::string& type, ModelSpec
 }
 
 // RoPE's base and scaling: rope_theta and rope_scaling (null, absent or rope_type "default": none),
-// or transformers v5's rope_parameters, which holds both. Where the class default of rope_theta is
-// not 10000 (Mixtral and Gemma 3: 1e6, gpt-oss: 150000) the config must say it.
+// or transformers v5's rope_parameters, which holds both, per layer type where layers differ
+// (Gemma 3: "full_attention" and "sliding_attention"; the full-attention layers' is the model's,
+// the one a framework's single base takes). Where the class default of rope_theta is not 10000
+// (Mixtral and Gemma 3: 1e6, gpt-oss: 150000) the config must say it. Phi-3's legacy scaling
+// types "su" and "yarn" are its longrope (Phi3Config renames them).
 void read_rope(const JsonObject& c, const std::string& type, ModelSpec& s) {
   const bool v5 = c.has("rope_parameters");
-  if (!v5 && (type == "mixtral" || type == "gemma3_text" || type == "gpt_oss"))
-    require(c, "rope_theta", "the " + type + " class default is not 10000");
-  const JsonObject params = v5 ? c.get_object("rope_parameters") : c;
+  const JsonObject top = v5 ? c.get_object("rope_parameters") : c;
+  const JsonObject params =
+      v5 && !top.has("rope_theta") && top.has("full_attention") ? top.get_object("full_attention") : top;
+  if (type == "mixtral" || type == "gemma3_text" || type == "gpt_oss")
+    require(params, "rope_theta", "the " + type + " class default is not 10000");
   s.rope.theta = params.get_positive_number("rope_theta", 10000);
   if (s.rope.theta > 1e12) params.fail("rope_theta", "expected a number from 1 to 1e12");
   if (!v5 && !c.has("rope_scaling")) return;
@@ -191,7 +196,9 @@ void read_rope(const JsonObject& c, const std::string& type, ModelSpec& s) {
   const char* type_key = sc.has("rope_type") ? "rope_type" : "type";
   std::vector<std::string> types = rope_scaling_types();
   types.push_back("default");
-  const std::string kind = sc.get_enum(type_key, types, "default");
+  if (type == "phi3") types.insert(types.end(), {"su"});
+  std::string kind = sc.get_enum(type_key, types, "default");
+  if (type == "phi3" && (kind == "su" || kind == "yarn")) kind = "longrope";
   if (kind != "default") s.rope.scaling = rope_scaling_from_json(sc, kind);
 }
 

@@ -53,7 +53,7 @@ std::vector<std::string> rope_notes(const ModelSpec& m) {
   if (m.rope.theta != std::round(m.rope.theta))
     notes.push_back(fmt::format("Megatron-DeepSpeed reads the RoPE base as an integer: the model's {} runs as {:.0f}",
                                 m.rope.theta, m.rope.theta));
-  if (!m.rope.scaling.type.empty())
+  if (!m.rope.scaling.type.empty() && m.rope.scaling.type != "dynamic")  // dynamic NTK: none up to the trained context
     notes.push_back(fmt::format("Megatron-DeepSpeed has no RoPE scaling: the model's {} scaling (factor {}) "
                                 "is not applied, so the run trains other positions",
                                 m.rope.scaling.type, m.rope.scaling.factor));

@@ -37,11 +37,13 @@ std::string layout_string(const Plan& p) {
 }
 
 // RoPE's base and context scaling. Megatron reads the base as an integer (--rotary-base, default
-// 10000). Its scalings: Llama 3.1's (--use-rope-scaling, with the low and high frequency factors 1
-// and 4 and the 8192 original positions fixed in rope_utils), YaRN on MLA only
-// (--rotary-scaling-factor, --mscale, --mscale-all-dim; 4096 original positions and betas 32 and 1
-// fixed in MLATransformerConfig; --position-embedding-type has no "yarn"), and linear
-// interpolation by an integer factor (--rotary-seq-len-interpolation-factor).
+// 10000). What pretrain_gpt.py hands GPTModel (gpt_builders.py): the base and --use-rope-scaling,
+// Llama 3.1's scaling with its factor 8, low and high frequency factors 1 and 4 and 8192 original
+// positions at GPTModel's defaults (--rope-scaling-factor and the linear
+// --rotary-seq-len-interpolation-factor reach no model there); and on MLA, YaRN
+// (--rotary-scaling-factor, --mscale, --mscale-all-dim through MLATransformerConfig, with 4096
+// original positions and betas 32 and 1 fixed; --position-embedding-type has no "yarn"). Dynamic
+// NTK scaling changes nothing up to the trained context, so nothing is said of it.
 void rope_args(const ModelSpec& m, Args& a, std::vector<std::string>& notes) {
   const RopeSpec& r = m.rope;
   const std::string base = fmt::format("{:.0f}", r.theta);
@@ -57,10 +59,9 @@ void rope_args(const ModelSpec& m, Args& a, std::vector<std::string>& notes) {
   };
   if (sc.type == "llama3") {
     add(a, "--use-rope-scaling");
-    add(a, "--rope-scaling-factor", fmt::format("{}", sc.factor));
-    if (sc.low_freq_factor != 1 || sc.high_freq_factor != 4 || sc.original_max_position != 8192)
-      unexpressed(fmt::format("has low/high frequency factors {}/{} over {} positions, where Megatron "
-                              "fixes 1/4 over 8192",
+    if (sc.factor != 8 || sc.low_freq_factor != 1 || sc.high_freq_factor != 4 || sc.original_max_position != 8192)
+      unexpressed(fmt::format("has low/high frequency factors {}/{} over {} positions, where Megatron's "
+                              "pretrain_gpt.py fixes factor 8 and 1/4 over 8192",
                               sc.low_freq_factor, sc.high_freq_factor, sc.original_max_position));
   } else if (sc.type == "yarn" && m.attention.kind == "mla") {
     add(a, "--rotary-scaling-factor", fmt::format("{}", sc.factor));
@@ -70,9 +71,7 @@ void rope_args(const ModelSpec& m, Args& a, std::vector<std::string>& notes) {
       unexpressed(fmt::format("has {} original positions and betas {}/{}, where Megatron's MLA fixes "
                               "4096 and 32/1",
                               sc.original_max_position, sc.beta_fast, sc.beta_slow));
-  } else if (sc.type == "linear" && sc.factor == std::round(sc.factor)) {
-    add(a, "--rotary-seq-len-interpolation-factor", fmt::format("{:.0f}", sc.factor));
-  } else if (!sc.type.empty()) {
+  } else if (!sc.type.empty() && sc.type != "dynamic") {
     unexpressed("has no pretrain_gpt.py argument");
   }
 }

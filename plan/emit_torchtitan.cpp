@@ -72,17 +72,22 @@ std::string module_parts(const Plan& p) {
 }
 
 
-// RoPE as the model has it, for a flavor to register.
-std::string rope_text(const RopeSpec& r) {
+// RoPE as the model has it, under the names of the family's model args in v0.2.2: llama3's
+// rope_scaling_args (Llama 3.1's scaling), deepseek_v3's YaRN (rope_factor, original_seq_len,
+// beta_fast, beta_slow, mscale); any other scaling the family has no argument for.
+std::string rope_text(const RopeSpec& r, const std::string& family) {
   std::string t = fmt::format("rope_theta {}", r.theta);
   const RopeScaling& s = r.scaling;
-  if (s.type == "llama3")
+  if (s.type == "llama3" && family == "llama3")
     t += fmt::format(", rope_scaling_args (scaling_factor {}, low_freq_factor {}, high_freq_factor {}, "
                      "original_max_position_embeddings {})",
                      s.factor, s.low_freq_factor, s.high_freq_factor, s.original_max_position);
-  else if (!s.type.empty())
-    t += fmt::format(", {} RoPE scaling (factor {}), which torchtitan's {} does not have", s.type, s.factor,
-                     "llama3 model");
+  else if (s.type == "yarn" && family == "deepseek_v3")
+    t += fmt::format(", rope_factor {}, original_seq_len {}, beta_fast {}, beta_slow {}, mscale {}", s.factor,
+                     s.original_max_position, s.beta_fast, s.beta_slow, s.mscale);
+  else if (!s.type.empty() && s.type != "dynamic")
+    t += fmt::format(", and {} RoPE scaling (factor {}), which torchtitan's {} model has no argument for", s.type,
+                     s.factor, family);
   return t;
 }
 
@@ -107,11 +112,11 @@ std::vector<std::string> notes_for(const Plan& p, const ModelSpec& m, const std:
                     "torchtitan/models/{}/__init__.py (dim {}, n_layers {}, n_heads {}, n_kv_heads "
                     "{}, vocab {}{})",
                     family, m.name, family, m.hidden, m.layers, m.heads, m.kv_heads, m.vocab,
-                    m.learned_positions() ? "" : ", " + rope_text(m.rope)));
+                    m.learned_positions() ? "" : ", " + rope_text(m.rope, family)));
   else if (family == "llama3" && m.rope != torchtitan_llama3_rope())
     n.push_back(fmt::format("torchtitan's llama3 {} flavor rotates with {}; the model has {}: register a "
                             "flavor with the model's RoPE or the run trains other positions",
-                            flavor, rope_text(torchtitan_llama3_rope()), rope_text(m.rope)));
+                            flavor, rope_text(torchtitan_llama3_rope(), family), rope_text(m.rope, family)));
   if (s.tp > 1 && !s.sp)
     n.push_back(
         "torchtitan's tensor parallelism always shards norms over the sequence (sequence "

@@ -135,11 +135,12 @@ TEST_CASE("zero3_impl: what each holds gathered beside its shard") {
   // A block of 1e9 parameters whose largest linear is 2e8. FSDP: the current and the prefetched
   // block, 2e9. DeepSpeed: the module and its 5e7-element prefetch bucket, 2.5e8; DeepSpeed
   // 0.3.13-0.5.4 also PyTorch's flat staging buffer of the module, 4.5e8. Whole gradients before
-  // the reduce-scatter: FSDP the block's 1e9; DeepSpeed the module's and its 5e8 reduce bucket.
+  // the reduce-scatter: FSDP two blocks' 2e9 (one being reduced, the next being produced);
+  // DeepSpeed the module's and its 5e8 reduce bucket.
   Strategy s;
   s.zero = 3;
   CHECK(gathered_weights_elems(s, 1e9, 2e8) == testing::rel(2e9).epsilon(1e-12));
-  CHECK(full_gradient_elems(s, 1e9, 2e8) == testing::rel(1e9).epsilon(1e-12));
+  CHECK(full_gradient_elems(s, 1e9, 2e8) == testing::rel(2e9).epsilon(1e-12));
   s.zero3_impl = Zero3Impl::deepspeed;
   CHECK(gathered_weights_elems(s, 1e9, 2e8) == testing::rel(2.5e8).epsilon(1e-12));
   CHECK(full_gradient_elems(s, 1e9, 2e8) == testing::rel(7e8).epsilon(1e-12));

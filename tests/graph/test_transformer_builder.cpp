@@ -395,6 +395,21 @@ TEST_CASE("RoPE from Hugging Face configs: rope_theta and rope_scaling, or trans
   CHECK(error(llama + R"(,"rope_scaling":{"type":"yarn","factor":4}})")
             .find("at /rope_scaling/original_max_position_embeddings: missing") != std::string::npos);
   CHECK(error(llama + R"(,"rope_theta":-1})").find("at /rope_theta") != std::string::npos);
+  // transformers v5 nests rope_parameters per layer type (Gemma 3): the full-attention layers'.
+  const std::string g3 = R"({"model_type":"gemma3_text","hidden_size":256,"intermediate_size":512,
+    "num_attention_heads":4,"num_key_value_heads":2,"head_dim":64,"num_hidden_layers":12,
+    "vocab_size":1000,"max_position_embeddings":4096,"sliding_window":512,"rope_parameters":{
+    "full_attention":{"rope_theta":1000000.0,"rope_type":"linear","factor":8.0},
+    "sliding_attention":{"rope_theta":10000.0,"rope_type":"default"}}})";
+  const RopeSpec g3r = load_model_text(g3, "g3.json").spec->rope;
+  CHECK(g3r.theta == 1e6);
+  CHECK(g3r.scaling.type == "linear");
+  CHECK(g3r.scaling.factor == 8);
+  // Phi-3's legacy "su" (and "yarn") scaling is its longrope, as Phi3Config renames it.
+  const std::string phi3 = R"({"model_type":"phi3","hidden_size":256,"intermediate_size":512,
+    "num_attention_heads":4,"num_hidden_layers":2,"vocab_size":1000,"max_position_embeddings":4096,
+    "original_max_position_embeddings":4096,"rope_scaling":{"type":"su","long_factor":[1.0],"short_factor":[1.0]}})";
+  CHECK(load_model_text(phi3, "phi3.json").spec->rope.scaling.type == "longrope");
   // Mixtral's class default is 1e6, not 10000: an absent key would be a silently other model.
   std::string mixtral = llama;
   mixtral.replace(mixtral.find("\"llama\""), 7, "\"mixtral\"");

@@ -333,19 +333,31 @@ TEST_CASE("emit: RoPE's base and scaling become each framework's flags, or a not
   auto rope_notes = [](const Emitted& e) {
     return std::count_if(e.notes.begin(), e.notes.end(), [](const std::string& n) { return has(n, "RoPE"); });
   };
-  // Llama 3.1 (models/llama3-8b.json): base 500000, Llama 3.1's scaling by 8, which Megatron has
-  // with its low/high factors 1/4 over 8192 positions fixed (rope_utils) -- the model's own.
+  // Llama 3.1 (models/llama3-8b.json): base 500000, Llama 3.1's scaling by 8. core_v0.15.0's
+  // pretrain_gpt.py hands GPTModel only --use-rope-scaling (gpt_builders.py), whose factor 8 and
+  // low/high factors 1/4 over 8192 positions are GPTModel's defaults -- the model's own.
   const Emitted llama = emit_megatron(llama8b_fsdp_no_pp());
   CHECK(has(llama.text, "--rotary-base 500000\n"));
   CHECK(has(llama.text, "--use-rope-scaling\n"));
-  CHECK(has(llama.text, "--rope-scaling-factor 8\n"));
+  CHECK_FALSE(has(llama.text, "--rope-scaling-factor"));  // reaches no model in core_v0.15.0
   CHECK(rope_notes(llama) == 0);
-  // Other low/high factors than Megatron's fixed ones: the flags, and a note that they differ.
-  Plan bands = llama8b_fsdp_no_pp();
-  bands.model.spec->rope.scaling.high_freq_factor = 2;
-  const Emitted b = emit_megatron(bands);
-  REQUIRE(rope_notes(b) == 1);
-  CHECK(has(b.notes[0], "low/high frequency factors 1/2 over 8192 positions, where Megatron fixes 1/4 over 8192"));
+  // Another factor or other bands than those defaults: a note that they differ.
+  for (const auto& [factor, high] : {std::pair{8.0, 2.0}, std::pair{32.0, 4.0}}) {
+    Plan bands = llama8b_fsdp_no_pp();
+    bands.model.spec->rope.scaling.factor = factor;
+    bands.model.spec->rope.scaling.high_freq_factor = high;
+    const Emitted b = emit_megatron(bands);
+    REQUIRE(rope_notes(b) == 1);
+    CHECK(has(b.notes[0], "where Megatron's pretrain_gpt.py fixes factor 8 and 1/4 over 8192"));
+  }
+  // Linear interpolation reaches no model either (--rotary-seq-len-interpolation-factor is read by
+  // the legacy model only); dynamic NTK changes nothing up to the trained context: no note.
+  Plan lin = llama8b_fsdp_no_pp();
+  lin.model.spec->rope.scaling = RopeScaling{"linear", 4};
+  CHECK(has(emit_megatron(lin).notes[0], "linear RoPE scaling (factor 4) has no pretrain_gpt.py argument"));
+  CHECK_FALSE(has(emit_megatron(lin).text, "interpolation"));
+  lin.model.spec->rope.scaling = RopeScaling{"dynamic", 2};
+  CHECK(rope_notes(emit_megatron(lin)) == 0);
   // A base that is no integer: Megatron's --rotary-base is type=int.
   Plan odd = llama8b_fsdp_no_pp();
   odd.model.spec->rope.theta = 123456.7;
@@ -383,6 +395,18 @@ TEST_CASE("emit: RoPE's base and scaling become each framework's flags, or a not
   // torchtitan's llama3 flavors rotate as Llama 3.1 (base 500000, scaling 8): the zoo model matches;
   // Llama 3 without the scaling runs otherwise, and the note says so.
   CHECK(rope_notes(emit_torchtitan(llama8b_fsdp())) == 0);
+  // A DeepSeek-V3 shape torchtitan has no flavor for: the YaRN to register, under deepseek_v3's
+  // own model-args names (it has YaRN; llama3 has only Llama 3.1's scaling).
+  Strategy d3;
+  d3.tp = 1, d3.ep = 8, d3.zero = 3, d3.micro_batch = 1, d3.global_batch = 64;
+  Plan small = fixed_plan("deepseek-v3", "dgx-h100", 64, d3);
+  small.model.spec->name = "dsv3-small";
+  small.model.spec->hidden = 2560;  // no flavor has this width
+  const Emitted tt = emit_torchtitan(small);
+  CHECK(std::any_of(tt.notes.begin(), tt.notes.end(), [](const std::string& n) {
+    return has(n, "rope_theta 10000, rope_factor 40, original_seq_len 4096, beta_fast 32, beta_slow 1, mscale 1") &&
+           !has(n, "no argument");
+  }));
   Plan llama3 = llama8b_fsdp();
   llama3.model.spec->rope.scaling = RopeScaling{};
   const Emitted t = emit_torchtitan(llama3);

@@ -22,7 +22,6 @@ MODEL_ARGS=(
   --position-embedding-type rope
   --rotary-base 500000
   --use-rope-scaling
-  --rope-scaling-factor 8
   --disable-bias-linear
   --untie-embeddings-and-output-weights
 )
