@@ -67,10 +67,17 @@ void restrict_to_framework(const std::string& name, const LoadedModel& model, Se
   };
 }
 
-std::string table_row(size_t rank, const Candidate& c, const ClusterSpec& cl) {
+// The strategy column as wide as its longest entry, so the columns after it line up.
+size_t strategy_width(const std::vector<Candidate>& top) {
+  size_t w = 8;
+  for (const Candidate& c : top) w = std::max(w, strategy_to_string(c.strategy).size());
+  return w;
+}
+
+std::string table_row(size_t rank, const Candidate& c, const ClusterSpec& cl, size_t width) {
   const Estimate& e = c.estimate;
-  return fmt::format("{:>3}  {:<58} {:>10} {:>10} {:>10.0f} {:>5.1f}% {:>9}/{:<9} {:>5.1f}% {:>5.1f}%\n", rank,
-                     strategy_to_string(c.strategy), human_seconds(e.step_time_s), human_seconds(c.simulated_step_s),
+  return fmt::format("{:>3}  {:<{}} {:>10} {:>10} {:>10.0f} {:>5.1f}% {:>9}/{:<9} {:>5.1f}% {:>5.1f}%\n", rank,
+                     strategy_to_string(c.strategy), width, human_seconds(e.step_time_s), human_seconds(c.simulated_step_s),
                      e.tokens_per_s, 100 * e.mfu,
                      human_bytes(e.peak_memory_bytes), human_bytes(cl.gpu.memory_bytes), 100 * e.bubble_fraction,
                      100 * e.exposed_comm_fraction);
@@ -213,9 +220,10 @@ void run_plan(const PlanOptions& o) {
   if (r.top.empty()) {
     print_advice(std::cout);
   } else {
-    std::cout << fmt::format("{:>3}  {:<58} {:>10} {:>10} {:>10} {:>6} {:>19} {:>6} {:>6}\n", "#", "strategy",
+    const size_t width = strategy_width(r.top);
+    std::cout << fmt::format("{:>3}  {:<{}} {:>10} {:>10} {:>10} {:>6} {:>19} {:>6} {:>6}\n", "#", "strategy", width,
                              "step (est)", "step (sim)", "tokens/s", "MFU", "memory/GPU", "bubble", "comm");
-    for (size_t i = 0; i < r.top.size(); ++i) std::cout << table_row(i + 1, r.top[i], p.cluster);
+    for (size_t i = 0; i < r.top.size(); ++i) std::cout << table_row(i + 1, r.top[i], p.cluster, width);
     if (r.top.size() > 1) {
       std::cout << "\n";
       for (const auto& line : explain_difference(r.top[0], r.top[1], so.objective)) std::cout << line << "\n";
