@@ -150,7 +150,14 @@ void run_plan(const PlanOptions& o) {
   }
   const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::optional<NothingFits> advice;
-  if (r.top.empty()) {
+  if (r.top.empty() && r.timed_out) {
+    // The time limit ended the search first: that no plan was found says nothing about the problem.
+    advice = NothingFits{};
+    advice->diagnosis.push_back(fmt::format(
+        "the time limit ({} s) ended the search after {} of the strategies, before any that fits was found; "
+        "raise --time-limit (0: none) to search them all",
+        so.time_limit_s, r.considered));
+  } else if (r.top.empty()) {
     advice = advise_when_nothing_fits(p.model.graph, load_cluster(o.problem.cluster), space, so, r);
     // Every strategy refused by --framework: where the model itself is what the framework cannot
     // run (Gemma's layer in Megatron-LM, say), no other split will do; say so.
@@ -189,7 +196,7 @@ void run_plan(const PlanOptions& o) {
     for (const auto& line : advice->diagnosis) os << line << "\n";
     if (advice->cut_short) os << "(the advice stopped trying after 8 s)\n";
     if (advice->suggestions.empty()) {
-      if (r.has_closest_oom)
+      if (r.has_closest_oom && !r.timed_out)
         os << "nothing tried fits: not every value of the restricted dimensions, not up to " << 64 * p.gpus
            << " GPUs, not a global batch down to " << std::max<int64_t>(1, p.global_batch / 16) << "\n";
       return;

@@ -10,6 +10,15 @@
 
 #include "core/error.hpp"
 
+namespace {
+// How far over, in whole percent (as a double: a sequence of 2^30 tokens overflows an int).
+std::string percent_over(double need, double capacity) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.0f", std::ceil((need / capacity - 1) * 100));
+  return buf;
+}
+}  // namespace
+
 namespace shardplan {
 
 namespace {
@@ -99,8 +108,7 @@ NothingFits advise_when_nothing_fits(const OpGraph& g, const ClusterSpec& base, 
     const double states = m.params_bytes + m.grads_bytes + m.optimizer_bytes;
     out.diagnosis.push_back("the closest, " + strategy_to_string(r.closest_oom.strategy) + ", needs " +
                             gib(e.peak_memory_bytes) + " per GPU against " + gib(capacity) + " usable (" +
-                            std::to_string(int(std::ceil((e.peak_memory_bytes / capacity - 1) * 100))) +
-                            "% over); " + (states > m.activations_bytes + m.working_bytes
+                            percent_over(e.peak_memory_bytes, capacity) + "% over); " + (states > m.activations_bytes + m.working_bytes
                                                ? "model states (" + gib(states) + ") dominate"
                                                : "activations (" + gib(m.activations_bytes + m.working_bytes) +
                                                      ") dominate"));

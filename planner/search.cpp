@@ -79,6 +79,8 @@ bool zero2_twin(const Strategy& s, const std::vector<int>& zeros) {
 
 bool candidate_less(const Candidate& a, const Candidate& b) {
   if (a.score != b.score) return a.score < b.score;
+  // Equal scores (the same peak memory under --objective memory): the faster first, then the fields.
+  if (a.estimate.step_time_s != b.estimate.step_time_s) return a.estimate.step_time_s < b.estimate.step_time_s;
   return key_of(a.strategy) < key_of(b.strategy);
 }
 
@@ -191,7 +193,8 @@ SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSp
     std::vector<FrontPoint> front;
     for (auto& r : results) front.insert(front.end(), r.front.begin(), r.front.end());
     prune_to_front(front);
-    Estimator est(g, cluster, EstimatorOptions{o.allow_tp_across_nodes});
+    // As the workers estimated them: the same capacity, so the same memory re-cut.
+    Estimator est(g, cluster, EstimatorOptions{o.allow_tp_across_nodes, false, capacity});
     for (const auto& p : front)
       out.pareto_front.push_back(Candidate{p.strategy, est.estimate(p.strategy), p.step_time_s});
   }

@@ -459,3 +459,16 @@ TEST_CASE("cli check: a plan written before the chunk lists named virtual stages
   CliResult r = run_cli("check '" + old + "'", dir);
   CHECK_MESSAGE(r.status == 0, r.err);
 }
+
+TEST_CASE("cli plan: a search the time limit ended with nothing found says so, not that nothing fits") {
+  // DeepSeek-V3 fits on 192 H100s (a full search finds dp 8, tp 4, pp 6, ep 32); a search cut
+  // after its first strategies has found nothing yet, and used to advise more GPUs.
+  ScratchDir dir("cli_plan_time_limit");
+  CliResult r = run_cli("plan --model deepseek-v3 --cluster dgx-h100 --gpus 192 --global-batch 1024 --threads 1 "
+                        "--top 1 --time-limit 0.000001",
+                        dir);
+  CHECK(r.status == 0);
+  CHECK(has(r.out, "the time limit (1e-06 s) ended the search"));
+  CHECK_FALSE(has(r.out, "what fits instead"));
+  CHECK_FALSE(has(r.out, "no strategy fits"));
+}
