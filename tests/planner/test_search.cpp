@@ -323,12 +323,7 @@ TEST_CASE("the Pareto front's strategies are estimated as the search estimated t
   // Llama 3 70B on 24 H100s: some 3-stage pipelines fit only with the memory re-cut the workers
   // make within the usable memory; the front's re-estimate used the full GPU and showed them
   // 1.3 s faster and over the usable line (20.110 s, 70.6 GiB shown as 18.797 s, 77.9 GiB).
-  LoadedModel m = load_model(zoo("llama3-70b"));
-  ClusterSpec c = load_cluster("dgx-h100");
-  c.set_gpu_count(24);
-  SearchOptions o;
-  o.gpus = 24;
-  o.global_batch = 64;
+  auto [m, base, c, o] = problem("llama3-70b", "dgx-h100", 24, 64);
   o.threads = 2;
   o.keep_pareto_strategies = true;
   const SearchResult r = search(m.graph, c, SearchSpace{}, o);
