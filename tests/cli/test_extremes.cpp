@@ -97,7 +97,7 @@ TEST_CASE("extremes: 100,000 GPUs") {
   CHECK(s["dp"].get<int64_t>() * s["tp"].get<int64_t>() * s["pp"].get<int64_t>() * s["cp"].get<int64_t>() == 100000);
   CHECK(t.wall_s < 60);
   // A batch that no split of 100,000 GPUs can divide: no plan, the reasons counted, exit 0.
-  CliResult r = run_cli("plan --model gpt3-175b --cluster dgx-a100 --gpus 100000 --global-batch 1536 --time-limit 5", dir);
+  CliResult r = run_cli("plan --model gpt3-175b --cluster dgx-a100 --gpus 100000 --global-batch 1536 --time-limit 60", dir);
   CHECK(r.status == 0);
   CHECK(contains(r.out, "no valid strategy"));
 }
@@ -112,8 +112,10 @@ TEST_CASE("extremes: a 10-trillion-parameter model") {
   // Per layer 12 h^2 + 13 h (GPT: QKV, out, two FFN matrices with biases, two layernorms) = 51,540,459,520;
   // x 200, + embedding (51200 + 2048 positions) * h, + final norm 2h, + untied head 51200 h.
   CHECK(ij["params"].get<double>() == 10'314'937'139'200.0);
-  // Does not fit 1024 H100s: advice (how many GPUs, ZeRO-3), exit 0.
-  r = run_cli("plan --model '" + model + "' --cluster dgx-h100 --gpus 1024 --global-batch 4096 --time-limit 5", dir);
+  // Does not fit 1024 H100s: advice (how many GPUs, ZeRO-3), exit 0. The limit leaves the search
+  // time to finish under the sanitizers (0.4 s optimised, ~15x that there): a search the limit
+  // ends says so instead of diagnosing.
+  r = run_cli("plan --model '" + model + "' --cluster dgx-h100 --gpus 1024 --global-batch 4096 --time-limit 60", dir);
   CHECK(r.status == 0);
   CHECK(contains(r.out, "no strategy fits in memory"));
   // One strategy on 16,000 GPUs (tp 8, pp 50, dp 40): finite, positive time, FLOPs and bytes.
