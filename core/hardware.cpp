@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
@@ -22,19 +21,10 @@ const std::vector<std::string> kGpuKeys = {
     "memory_bandwidth_fraction", "kernel_overhead_us", "gemm_tile_m", "gemm_tile_n", "gemm_pipeline_k", "comm_sms",
     "runtime_reserved_bytes", "allocator_fragmentation", "source"};
 
-// Hardware figures within physical bounds: an extreme value that parses (a bandwidth of 1e-320,
-// an overhead of 1e308) would make times infinite or NaN downstream.
-double bounded(const JsonObject& o, const std::string& key, double v, double lo, double hi, const char* what) {
-  if (!(v >= lo && v <= hi)) {
-    char msg[160];
-    std::snprintf(msg, sizeof msg, "expected %s from %g to %g, found %g", what, lo, hi, v);
-    o.fail(key, msg);
-  }
-  return v;
-}
-
+// Hardware figures are read within physical bounds (JsonObject::in_range): an extreme value that
+// parses (a bandwidth of 1e-320, an overhead of 1e308) would make times infinite or NaN downstream.
 double fraction(const JsonObject& o, const std::string& key, double def) {
-  return bounded(o, key, o.get_number(key, def), 1e-9, 1, "a fraction");
+  return o.in_range(key, o.get_number(key, def), 1e-9, 1, "a fraction");
 }
 
 // `{"64": {"fwd": f, "bwd": b}, "256": {...}}`: rates relative to head dim 128, each optional.
@@ -63,8 +53,8 @@ GpuSpec gpu_from_json(const JsonObject& o) {
   GpuSpec g;
   g.name = o.get_string("name");
   g.description = o.get_string("description", g.name);
-  g.memory_bytes = bounded(o, "memory_bytes", o.get_positive_number("memory_bytes"), 1e3, 1e16, "a size in bytes");
-  g.memory_bandwidth_GBps = bounded(o, "memory_bandwidth_GBps", o.get_positive_number("memory_bandwidth_GBps"),
+  g.memory_bytes = o.in_range("memory_bytes", o.get_positive_number("memory_bytes"), 1e3, 1e16, "a size in bytes");
+  g.memory_bandwidth_GBps = o.in_range("memory_bandwidth_GBps", o.get_positive_number("memory_bandwidth_GBps"),
                                     1e-6, 1e7, "a bandwidth in GB/s");
   g.sms = o.get_positive_int("sms");
   JsonObject peaks = o.get_object("peak_tflops");
@@ -72,7 +62,7 @@ GpuSpec gpu_from_json(const JsonObject& o) {
   for (int i = 0; i < kDTypeCount; ++i) {
     const char* k = dtype_name(static_cast<DType>(i));
     double v = peaks.get_number(k, 0.0);
-    if (v != 0) bounded(peaks, k, v, 1e-9, 1e7, "a rate in TFLOP/s (0: no such math)");
+    if (v != 0) peaks.in_range(k, v, 1e-9, 1e7, "a rate in TFLOP/s (0: no such math)");
     g.peak_tflops[i] = v;
   }
   if (g.peak_tflops[static_cast<int>(DType::fp32)] <= 0)
@@ -80,7 +70,7 @@ GpuSpec gpu_from_json(const JsonObject& o) {
   g.gemm_peak_fraction = fraction(o, "gemm_peak_fraction", g.gemm_peak_fraction);
   g.attention_fwd_fraction = fraction(o, "attention_fwd_fraction", g.attention_fwd_fraction);
   g.attention_bwd_fraction = fraction(o, "attention_bwd_fraction", g.attention_bwd_fraction);
-  g.attention_ramp_keys = bounded(o, "attention_ramp_keys", o.get_number("attention_ramp_keys", g.attention_ramp_keys),
+  g.attention_ramp_keys = o.in_range("attention_ramp_keys", o.get_number("attention_ramp_keys", g.attention_ramp_keys),
                                   0, 1e9, "a number of keys");
   if (o.has("attention_kernels")) {
     JsonObject ks = o.get_object("attention_kernels");
@@ -100,11 +90,11 @@ GpuSpec gpu_from_json(const JsonObject& o) {
   if (!(g.clock_variation >= 0 && g.clock_variation < 0.2))
     o.fail("clock_variation", "expected a relative standard deviation from 0 to below 0.2");
   g.memory_bandwidth_fraction = fraction(o, "memory_bandwidth_fraction", g.memory_bandwidth_fraction);
-  g.kernel_overhead_us = bounded(o, "kernel_overhead_us", o.get_number("kernel_overhead_us", g.kernel_overhead_us),
+  g.kernel_overhead_us = o.in_range("kernel_overhead_us", o.get_number("kernel_overhead_us", g.kernel_overhead_us),
                                  0, 1e7, "a time in microseconds");
   g.gemm_tile_m = o.get_positive_int("gemm_tile_m", g.gemm_tile_m);
   g.gemm_tile_n = o.get_positive_int("gemm_tile_n", g.gemm_tile_n);
-  g.gemm_pipeline_k = bounded(o, "gemm_pipeline_k", o.get_number("gemm_pipeline_k", g.gemm_pipeline_k), 0, 1e7,
+  g.gemm_pipeline_k = o.in_range("gemm_pipeline_k", o.get_number("gemm_pipeline_k", g.gemm_pipeline_k), 0, 1e7,
                               "a depth in elements");
   g.comm_sms = o.get_int("comm_sms", 0);
   if (g.comm_sms < 0 || g.comm_sms >= g.sms)
@@ -156,8 +146,8 @@ NetworkLevel level_from_json(const JsonObject& o, bool last) {
   NetworkLevel l;
   l.name = o.get_string("name");
   l.gpus = last ? o.get_positive_int("gpus", 0) : o.get_positive_int("gpus");
-  l.bandwidth_GBps = bounded(o, "bandwidth_GBps", o.get_positive_number("bandwidth_GBps"), 1e-6, 1e7, "a bandwidth in GB/s");
-  l.latency_us = bounded(o, "latency_us", o.get_number("latency_us", 0.0), 0, 1e7, "a latency in microseconds");
+  l.bandwidth_GBps = o.in_range("bandwidth_GBps", o.get_positive_number("bandwidth_GBps"), 1e-6, 1e7, "a bandwidth in GB/s");
+  l.latency_us = o.in_range("latency_us", o.get_number("latency_us", 0.0), 0, 1e7, "a latency in microseconds");
   l.efficiency = fraction(o, "efficiency", l.efficiency);
   l.source = o.get_string("source", "");
   return l;

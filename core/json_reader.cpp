@@ -2,6 +2,7 @@
 #include "core/json_reader.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -134,6 +135,15 @@ bool JsonObject::present(const std::string& key) const { return j_->find(key) !=
 
 void JsonObject::fail(const std::string& key, const std::string& message) const {
   throw InputError(file_, key.empty() ? (path_.empty() ? "/" : path_) : path_of(key), message);
+}
+
+double JsonObject::in_range(const std::string& key, double v, double lo, double hi, const char* what) const {
+  if (!(v >= lo && v <= hi)) {
+    char msg[160];
+    std::snprintf(msg, sizeof msg, "expected %s from %g to %g, found %g", what, lo, hi, v);
+    fail(key, msg);
+  }
+  return v;
 }
 
 const Json& JsonObject::at(const std::string& key, const char* expected) const {

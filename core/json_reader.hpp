@@ -53,6 +53,9 @@ class JsonObject {
   void reject_unknown(const std::vector<std::string>& known) const;
 
   [[noreturn]] void fail(const std::string& key, const std::string& message) const;
+  // `v`, read from `key`, when within [lo, hi]; otherwise fails with "expected <what> from lo to
+  // hi, found v" (NaN included): a value that parses but is no physical figure.
+  double in_range(const std::string& key, double v, double lo, double hi, const char* what) const;
   std::string path_of(const std::string& key) const { return path_ + "/" + key; }
   const std::string& file() const { return file_; }
   const std::string& path() const { return path_; }

@@ -3,8 +3,6 @@
 
 #include "core/model_spec_json.hpp"
 
-#include <sstream>
-
 namespace shardplan {
 
 int64_t ModelSpec::q_head_dim() const {
@@ -66,13 +64,7 @@ AttentionSpec attention_from_json(const JsonObject& o) {
 // A bounded number (required where `def` is empty): a rope parameter outside [lo, hi] is a typo,
 // not a model.
 double bounded_number(const JsonObject& o, const char* key, std::optional<double> def, double lo, double hi) {
-  const double v = def ? o.get_number(key, *def) : o.get_number(key);
-  if (!(v >= lo && v <= hi)) {
-    std::ostringstream msg;
-    msg << "expected a number from " << lo << " to " << hi << ", found " << v;
-    o.fail(key, msg.str());
-  }
-  return v;
+  return o.in_range(key, def ? o.get_number(key, *def) : o.get_number(key), lo, hi, "a number");
 }
 }  // namespace
 
