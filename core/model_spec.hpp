@@ -49,6 +49,9 @@ struct RopeScaling {
   double low_freq_factor = 1, high_freq_factor = 4;                  // llama3
   double beta_fast = 32, beta_slow = 1, mscale = 1, mscale_all_dim = 0;  // yarn
   bool operator==(const RopeScaling&) const = default;
+  // Whether training within the original context sees other frequencies than plain RoPE: every
+  // scaling but dynamic NTK, which scales only past the trained context.
+  bool changes_training() const { return !type.empty() && type != "dynamic"; }
 };
 struct RopeSpec {
   double theta = 10000;

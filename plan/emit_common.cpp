@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "core/error.hpp"
 
 namespace shardplan::emit {
@@ -92,6 +94,13 @@ std::string comment_block(const std::vector<std::string>& lines, const std::stri
   std::string out;
   for (const auto& l : lines) out += marker + l + "\n";
   return out;
+}
+
+std::string rope_base_arg(const ModelSpec& m, const std::string& flag, std::vector<std::string>& notes) {
+  const std::string base = fmt::format("{:.0f}", m.rope.theta);
+  if (m.rope.theta != std::round(m.rope.theta))
+    notes.push_back(fmt::format("{} takes an integer: the model's RoPE base {} runs as {}", flag, m.rope.theta, base));
+  return base;
 }
 
 }  // namespace shardplan::emit

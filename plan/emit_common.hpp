@@ -44,6 +44,9 @@ std::vector<std::string> summary_lines(const Plan& p, const std::string& framewo
 std::string prediction_line(const Plan& p);
 // Prefixes each line with `marker` ("# ").
 std::string comment_block(const std::vector<std::string>& lines, const std::string& marker);
+// Megatron's and Megatron-DeepSpeed's RoPE base flags are integers: the base as written (rounded)
+// and, where that rounds a fractional base, the note that says so (`flag` names the argument).
+std::string rope_base_arg(const ModelSpec& m, const std::string& flag, std::vector<std::string>& notes);
 
 
 }  // namespace shardplan::emit

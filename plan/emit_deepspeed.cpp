@@ -4,8 +4,6 @@
 // stage 0/1 when pipelining; the emitter refuses what it cannot express.
 #include <fmt/format.h>
 
-#include <cmath>
-
 #include "plan/emit.hpp"
 #include "plan/emit_common.hpp"
 #include "plan/framework_rules.hpp"
@@ -45,22 +43,9 @@ OJ ds_config(const Strategy& s) {
   return j;
 }
 
-// Megatron-DeepSpeed reads the RoPE base as an integer (--rotary-position-embeddings-theta,
-// default 10000) and has no RoPE scaling.
-std::vector<std::string> rope_notes(const ModelSpec& m) {
-  std::vector<std::string> notes;
-  if (m.learned_positions()) return notes;
-  if (m.rope.theta != std::round(m.rope.theta))
-    notes.push_back(fmt::format("Megatron-DeepSpeed reads the RoPE base as an integer: the model's {} runs as {:.0f}",
-                                m.rope.theta, m.rope.theta));
-  if (!m.rope.scaling.type.empty() && m.rope.scaling.type != "dynamic")  // dynamic NTK: none up to the trained context
-    notes.push_back(fmt::format("Megatron-DeepSpeed has no RoPE scaling: the model's {} scaling (factor {}) "
-                                "is not applied, so the run trains other positions",
-                                m.rope.scaling.type, m.rope.scaling.factor));
-  return notes;
-}
-
-std::vector<std::string> megatron_ds_args(const Plan& p, const ModelSpec& m) {
+// The pretrain_gpt.py arguments; where the model's RoPE is not what they can say (a fractional
+// base, any scaling: Megatron-DeepSpeed has none), a note.
+std::vector<std::string> megatron_ds_args(const Plan& p, const ModelSpec& m, std::vector<std::string>& notes) {
   const Strategy& s = p.strategy;
   std::vector<std::string> a = {
       "--num-layers " + n(m.layers),
@@ -76,7 +61,12 @@ std::vector<std::string> megatron_ds_args(const Plan& p, const ModelSpec& m) {
   if (m.norm == "rmsnorm") a.push_back("--normalization rmsnorm");
   if (!m.learned_positions()) {
     a.insert(a.end(), {"--use-rotary-position-embeddings", "--no-position-embedding",
-                       fmt::format("--rotary-position-embeddings-theta {:.0f}", m.rope.theta)});
+                       "--rotary-position-embeddings-theta " +
+                           emit::rope_base_arg(m, "Megatron-DeepSpeed's --rotary-position-embeddings-theta", notes)});
+    if (m.rope.scaling.changes_training())
+      notes.push_back(fmt::format("Megatron-DeepSpeed has no RoPE scaling: the model's {} scaling (factor {}) "
+                                  "is not applied, so the run trains other positions",
+                                  m.rope.scaling.type, m.rope.scaling.factor));
     if (!m.linear_bias) a.push_back("--disable-bias-linear");
   }
   if (!m.tied_embeddings) a.push_back("--untie-embeddings-and-output-weights");
@@ -114,7 +104,7 @@ Emitted emit_deepspeed(const Plan& p, bool config_only) {
   for (const std::string& lack : framework_gaps(Framework::deepspeed, s, m)) gaps.need(false, lack);
   gaps.throw_if_any();
   Emitted e;
-  e.notes = rope_notes(*m);
+  const std::vector<std::string> ds_args = megatron_ds_args(p, *m, e.notes);
   if (s.pp > 1 && !emit::even_layer_split(p))
     e.notes.push_back(
         "DeepSpeed's pipeline splits transformer layers evenly by count (partition_method "
@@ -167,7 +157,7 @@ Emitted emit_deepspeed(const Plan& p, bool config_only) {
            "  echo 'CUDA_DEVICE_MAX_CONNECTIONS=1' >> .deepspeed_env\n";
   }
   t += "\ncat > ds_config.json <<'EOF'\n" + config + "EOF\n\nMEGATRON_DS_ARGS=(\n";
-  for (const auto& a : megatron_ds_args(p, *m)) t += "  " + a + "\n";
+  for (const auto& a : ds_args) t += "  " + a + "\n";
   t += ")\n\n";
   t += fmt::format(
       "deepspeed --num_nodes {} --num_gpus {} --hostfile \"${{HOSTFILE:-hostfile}}\" \\\n",

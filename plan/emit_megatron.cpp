@@ -3,8 +3,6 @@
 // combination are those of that release; docs/plan-format.md lists them with their sources.
 #include <fmt/format.h>
 
-#include <cmath>
-
 #include "plan/emit.hpp"
 #include "plan/emit_common.hpp"
 #include "plan/framework_rules.hpp"
@@ -45,13 +43,8 @@ std::string layout_string(const Plan& p) {
 // original positions and betas 32 and 1 fixed; --position-embedding-type has no "yarn"). Dynamic
 // NTK scaling changes nothing up to the trained context, so nothing is said of it.
 void rope_args(const ModelSpec& m, Args& a, std::vector<std::string>& notes) {
-  const RopeSpec& r = m.rope;
-  const std::string base = fmt::format("{:.0f}", r.theta);
-  add(a, "--rotary-base", base);
-  if (r.theta != std::round(r.theta))
-    notes.push_back(fmt::format("Megatron reads --rotary-base as an integer: the model's RoPE base {} runs as {}",
-                                r.theta, base));
-  const RopeScaling& sc = r.scaling;
+  add(a, "--rotary-base", emit::rope_base_arg(m, "Megatron's --rotary-base", notes));
+  const RopeScaling& sc = m.rope.scaling;
   auto unexpressed = [&](const std::string& what) {
     notes.push_back(fmt::format("the model's {} RoPE scaling (factor {}) {}; set it in the model's "
                                 "TransformerConfig by hand or the run trains other positions",
@@ -71,7 +64,7 @@ void rope_args(const ModelSpec& m, Args& a, std::vector<std::string>& notes) {
       unexpressed(fmt::format("has {} original positions and betas {}/{}, where Megatron's MLA fixes "
                               "4096 and 32/1",
                               sc.original_max_position, sc.beta_fast, sc.beta_slow));
-  } else if (!sc.type.empty() && sc.type != "dynamic") {
+  } else if (sc.changes_training()) {
     unexpressed("has no pretrain_gpt.py argument");
   }
 }

@@ -85,7 +85,7 @@ std::string rope_text(const RopeSpec& r, const std::string& family) {
   else if (s.type == "yarn" && family == "deepseek_v3")
     t += fmt::format(", rope_factor {}, original_seq_len {}, beta_fast {}, beta_slow {}, mscale {}", s.factor,
                      s.original_max_position, s.beta_fast, s.beta_slow, s.mscale);
-  else if (!s.type.empty() && s.type != "dynamic")
+  else if (s.changes_training())
     t += fmt::format(", and {} RoPE scaling (factor {}), which torchtitan's {} model has no argument for", s.type,
                      s.factor, family);
   return t;
