@@ -5,6 +5,18 @@
 
 namespace shardplan::executor {
 
+TrainConfig train_config(const RunOptions& o, const AdamWConfig& adamw) {
+  TrainConfig cfg;
+  cfg.model = o.model;
+  cfg.strategy = o.strategy;
+  cfg.layer_bounds = o.layer_bounds;
+  cfg.seed = o.seed;
+  cfg.adamw = adamw;
+  const int64_t seq = o.strategy.seq_len > 0 ? o.strategy.seq_len : o.model.seq_len;
+  cfg.data = o.data_file.empty() ? TokenSource::synthetic(o.seed) : TokenSource::open(o.data_file, o.model.vocab, seq);
+  return cfg;
+}
+
 template <class T>
 RankTrainer<T>::RankTrainer(const TrainConfig& cfg, int rank, RankComms comms, MemoryTracker& mem)
     : cfg_(cfg), rank_(rank), comms_(std::move(comms)), mem_(&mem) {

@@ -14,6 +14,7 @@
 #include "executor/data.hpp"
 #include "executor/embed_head.hpp"
 #include "executor/layout.hpp"
+#include "executor/run.hpp"
 #include "executor/schedule.hpp"
 
 namespace shardplan::executor {
@@ -26,6 +27,9 @@ struct TrainConfig {
   AdamWConfig adamw;
   TokenSource data = TokenSource::synthetic(1);
 };
+// What every rank of a run trains with (both backends): the run's model, strategy, cut and seed,
+// and its tokens (synthetic, or the data file at the strategy's sequence length).
+TrainConfig train_config(const RunOptions& o, const AdamWConfig& adamw = AdamWConfig());
 
 struct RankComms {  // this rank's handles; emb only on tied-embedding ranks with pp > 1
   std::unique_ptr<Communicator> world, tp, dp, emb;

@@ -24,8 +24,8 @@ struct RunOptions {
   std::string checkpoint_dir;   // "" : none; else one file per rank written after the last step
   bool resume = false;          // continue from checkpoint_dir's checkpoint
   // The pipeline cut: pp·vp + 1 layer indices, chunk c (= v·pp + stage) holding layers
-  // [layer_bounds[c], layer_bounds[c+1]) (a plan's chunk_bounds, layer_bounds_of_plan); empty:
-  // as even as possible, earlier chunks first.
+  // [layer_bounds[c], layer_bounds[c+1]) (`run PLAN` maps the plan's chunk_bounds to these);
+  // empty: as even as possible, earlier chunks first.
   std::vector<int64_t> layer_bounds;
   // The CPU backend: how long a rank waits on another (a collective, a pipeline receive) before
   // the run stops as a deadlock. A full-size model's micro-batch on one thread can take minutes.

@@ -88,14 +88,7 @@ std::string run_rank(const RunOptions& o, int rank, int nproc, int device, int l
   share_id(id);
   const Strategy& s = o.strategy;
   const RankLayout layout{static_cast<int>(s.dp), static_cast<int>(s.pp), static_cast<int>(s.tp)};
-  TrainConfig cfg;
-  cfg.model = o.model;
-  cfg.strategy = s;
-  cfg.layer_bounds = o.layer_bounds;
-  cfg.seed = o.seed;
-  const int64_t seq = s.seq_len > 0 ? s.seq_len : o.model.seq_len;
-  cfg.data = o.data_file.empty() ? TokenSource::synthetic(o.seed)
-                                 : TokenSource::open(o.data_file, o.model.vocab, seq);
+  const TrainConfig cfg = train_config(o);
   const Stream stream = create_stream();
   Blas blas(stream);
   NcclWorld world(id, nproc, rank, stream, timeout);

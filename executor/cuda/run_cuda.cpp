@@ -72,15 +72,8 @@ RunReport train_local(const RunOptions& o, ParamStore<float>* final_params,
   const std::string gpu = no_gpu_reason();
   if (!gpu.empty()) throw std::runtime_error("cannot run on the CUDA backend: " + gpu);
   const Strategy& s = o.strategy;
-  TrainConfig cfg;
-  cfg.model = o.model;
-  cfg.strategy = s;
-  cfg.layer_bounds = o.layer_bounds;
-  cfg.seed = o.seed;
-  cfg.adamw = adamw;
+  const TrainConfig cfg = train_config(o, adamw);
   const int64_t seq = s.seq_len > 0 ? s.seq_len : o.model.seq_len;
-  cfg.data = o.data_file.empty() ? TokenSource::synthetic(o.seed)
-                                 : TokenSource::open(o.data_file, o.model.vocab, seq);
   const RankLayout layout{static_cast<int>(s.dp), static_cast<int>(s.pp), static_cast<int>(s.tp)};
   const int world_size = layout.world_size();
   use_device(0);
