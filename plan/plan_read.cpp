@@ -35,7 +35,8 @@ Strategy strategy_from(const JsonObject& o) {
   if (!__builtin_mul_overflow(s.dp, s.tp, &stage_ranks) && !__builtin_mul_overflow(stage_ranks, s.cp, &stage_ranks) &&
       stage_ranks % s.ep != 0)
     o.fail("ep", "expected a divisor of dp * tp * cp = " + std::to_string(stage_ranks) + ", found " +
-                     std::to_string(s.ep));  s.vp = o.get_positive_int("vp");
+                     std::to_string(s.ep));
+  s.vp = o.get_positive_int("vp");
   s.sp = o.get_bool("sp");
   const int64_t zero = o.get_int("zero");
   if (zero < 0 || zero > 3)

@@ -49,7 +49,7 @@ std::string pareto_svg(const ReportData& d) {
   // The chosen plan (a plan file's may lie off the front and the ranked list) inside the axes too.
   max_mem = std::max(max_mem, d.chosen.estimate.peak_memory_bytes);
   max_t = std::max(max_t, d.chosen.estimate.step_time_s);
-  double min_t = std::min(max_t, d.chosen.estimate.step_time_s);
+  double min_t = d.chosen.estimate.step_time_s;
   for (const auto& c : d.front) min_t = std::min(min_t, c.estimate.step_time_s);
   // Fronts often span 10x or more (pp=1 without memory savers vs. everything on): log time then.
   const bool log = min_t > 0 && max_t / min_t > 20;
