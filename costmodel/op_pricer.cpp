@@ -101,16 +101,18 @@ OpTimes Pricer::attention(const Op& o, double& extra_saved) {
     double bh = b * heads;
     double elems = bh * s_q * s_k;
     t.fwd = gemm_time_s(gpu, math, s_q, s_k, dq, bh) + gemm_time_s(gpu, math, s_q, dv, s_k, bh);
-    // Bytes per score (16-bit): write 2, softmax read 2 + write 2, AV reads 2; with attention
-    // dropout also read 2 + write 2 + a 1-byte mask (GPT lineage). fp32 scores double the 2s.
+    // Bytes per score beyond the GEMMs' own traffic (gemm_time_s already counts QK^T writing the
+    // scores and AV reading the probabilities), in 16-bit: softmax read 2 + write 2; with
+    // attention dropout also read 2 + write 2 + a 1-byte mask (GPT lineage). fp32 scores double
+    // the 2s.
     const double w = act_bytes(act_dtype) / 2;
-    t.fwd += memory_time_s(gpu, elems * (attn_dropout ? 12 * w + 1 : 8 * w), attn_dropout ? 2 : 1);
+    t.fwd += memory_time_s(gpu, elems * (attn_dropout ? 8 * w + 1 : 4 * w), attn_dropout ? 2 : 1);
     t.bwd_in = gemm_time_s(gpu, math, s_q, s_k, dv, bh) + gemm_time_s(gpu, math, s_q, dq, s_k, bh) +
                gemm_time_s(gpu, math, s_k, dv, s_q, bh) + gemm_time_s(gpu, math, s_k, dq, s_q, bh);
-    // Backward bytes per score: dP written 2, P (or the dropout output) read for dV 2, softmax
-    // backward reads y and dy and writes dx 6, dS read by the dQ and dK GEMMs 4; with dropout its
-    // backward adds read 2 + mask 1 + write 2.
-    t.bwd_in += memory_time_s(gpu, elems * (attn_dropout ? 18 * w + 1 : 14 * w), attn_dropout ? 3 : 2);
+    // Backward bytes per score beyond the GEMMs' (which write dP, read P for dV and dS for dQ and
+    // dK): softmax backward reads y and dy and writes dx 6; with dropout its backward adds read 2
+    // + mask 1 + write 2.
+    t.bwd_in += memory_time_s(gpu, elems * (attn_dropout ? 10 * w + 1 : 6 * w), attn_dropout ? 3 : 2);
     // Softmax output (2), dropout mask (1) and dropout output (2) per score: the 5as/h term.
     // The scores are in the activation dtype (4 bytes each in fp32); the mask is 1 byte.
     const double score = act_bytes(act_dtype);

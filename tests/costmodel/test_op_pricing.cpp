@@ -276,3 +276,33 @@ TEST_CASE("post_norms, logit_softcap and geglu each move the estimate as their o
   // The capped logits kept for backward: 2 B x 256000 x 8192 tokens = 4.19 GB more at the head.
   CHECK(cap.peak_memory_bytes - post.peak_memory_bytes == testing::rel(2.0 * 256000 * 8192).epsilon(0.05));
 }
+
+TEST_CASE("unfused attention: the scores' softmax and dropout passes, beyond the batched GEMMs' own traffic") {
+  // GPT-3 layer, s = 2048, 96 heads of 128, tp = 1, bf16: 96 x 2048 x 2048 = 402,653,184 scores.
+  // gemm_time_s already prices QK^T writing the scores and AV reading the probabilities (its
+  // roofline counts the output and operands), so only the passes between them are added, at
+  // 3350 GB/s x 0.88 = 2.948e12 B/s and 3 us a kernel:
+  //   no dropout: forward softmax read 2 + write 2 = 4 B a score: 1,610,612,736 B = 546.34 us + 3 us;
+  //     backward softmax reads y and dy and writes dx, 6 B: 2,415,919,104 B = 819.51 us + 2 x 3 us;
+  //   with attention dropout (GPT): forward + read 2 + write 2 + 1-byte mask = 9 B: 1229.27 us +
+  //     2 x 3 us; backward + read 2 + mask 1 + write 2 = 11 B: 1502.44 us + 3 x 3 us.
+  const OpGraph g = build_transformer_graph(gpt_layer());
+  const ClusterSpec cluster = load_cluster("dgx-h100");
+  const GpuSpec& gpu = cluster.gpu;
+  ShardContext c = testing::single_gpu_context(cluster, g);
+  c.flash = false;
+  c.precision = DType::bf16;
+  const double gemm_fwd = gemm_time_s(gpu, DType::bf16, 2048, 2048, 128, 96) + gemm_time_s(gpu, DType::bf16, 2048, 128, 2048, 96);
+  const double gemm_bwd = 2 * gemm_time_s(gpu, DType::bf16, 2048, 2048, 128, 96) + 2 * gemm_time_s(gpu, DType::bf16, 2048, 128, 2048, 96);
+  const BlockCost plain = price_block(g, testing::single_op_block(g, 1, "layer0.attn_core"), gpu, c);
+  CHECK(plain.fwd_s - gemm_fwd == testing::rel(549.34e-6).epsilon(1e-4));
+  CHECK(plain.bwd_input_s - gemm_bwd == testing::rel(825.51e-6).epsilon(1e-4));
+  // The attention core with the layer's dropout op beside it (which prices its own pass on the
+  // h-wide output): the core's score passes grow to the dropout variant.
+  Block with_dropout = testing::single_op_block(g, 1, "layer0.attn_core");
+  const Block dropout_only = testing::single_op_block(g, 1, "layer0.attn_dropout");
+  with_dropout.ops.push_back(dropout_only.ops.front());
+  const BlockCost d = price_block(g, with_dropout, gpu, c), d_op = price_block(g, dropout_only, gpu, c);
+  CHECK(d.fwd_s - d_op.fwd_s - gemm_fwd == testing::rel(1235.27e-6).epsilon(1e-4));
+  CHECK(d.bwd_input_s - d_op.bwd_input_s - gemm_bwd == testing::rel(1511.44e-6).epsilon(1e-4));
+}
