@@ -145,8 +145,8 @@ void run_plan(const PlanOptions& o) {
       throw UsageError("nothing to search: " +
                        (why.empty() ? std::string("the space is empty for this model, GPU count and batch") : why));
     }
-    rerank_with_simulator(r.top, p.model.graph, p.cluster, so.objective,
-                          bar.phase("simulating the top " + std::to_string(r.top.size())));
+    rerank_with_simulator(r.top, p.model.graph, p.cluster, so.objective, size_t(o.search.top),
+                          bar.phase("simulating the best " + std::to_string(r.top.size())));
   }
   const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::optional<NothingFits> advice;

@@ -99,7 +99,7 @@ void run_report(const ReportOptions& o, CLI::App* cmd) {
   ReportData d;
   Estimator est(s.graph, s.cluster, EstimatorOptions{s.allow_tp_across_nodes});
   // The ranked plans in the order `plan` gives them: re-ranked by the simulator.
-  rerank_with_simulator(r.top, s.graph, s.cluster, so.objective);
+  rerank_with_simulator(r.top, s.graph, s.cluster, so.objective, size_t(o.search.top));
   if (s.chosen) {
     d.chosen = *s.chosen;
   } else {

@@ -10,7 +10,7 @@
 namespace shardplan::cli {
 
 void rerank_with_simulator(std::vector<Candidate>& top, const OpGraph& g, const ClusterSpec& cluster,
-                           Objective objective, const std::function<void(double)>& progress) {
+                           Objective objective, size_t keep, const std::function<void(double)>& progress) {
   Estimator est(g, cluster, EstimatorOptions{true});
   for (size_t i = 0; i < top.size(); ++i) {
     Candidate& c = top[i];
@@ -18,11 +18,12 @@ void rerank_with_simulator(std::vector<Candidate>& top, const OpGraph& g, const 
     c.simulated_step_s = r.error.empty() ? r.step_time_s : c.estimate.step_time_s;
     if (progress) progress(double(i + 1) / double(top.size()));
   }
-  if (objective == Objective::memory) return;
-  std::stable_sort(top.begin(), top.end(), [](const Candidate& a, const Candidate& b) {
-    if (a.simulated_step_s != b.simulated_step_s) return a.simulated_step_s < b.simulated_step_s;
-    return candidate_less(a, b);
-  });
+  if (objective != Objective::memory)
+    std::stable_sort(top.begin(), top.end(), [](const Candidate& a, const Candidate& b) {
+      if (a.simulated_step_s != b.simulated_step_s) return a.simulated_step_s < b.simulated_step_s;
+      return candidate_less(a, b);
+    });
+  if (top.size() > keep) top.resize(keep);
 }
 
 }  // namespace shardplan::cli

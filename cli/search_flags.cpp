@@ -6,6 +6,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/rerank.hpp"
 #include "cli/validators.hpp"
 #include "core/error.hpp"
 
@@ -70,7 +71,7 @@ void add_search_flags(CLI::App* cmd, SearchFlags& f) {
       ->check(CLI::IsMember({"time", "cost", "memory"}));
   cmd->add_option("--memory-headroom", f.headroom, "fraction of GPU memory kept free")
       ->check(finite_in(0.0, 0.9, "a fraction"));
-  cmd->add_option("--top", f.top, "plans to rank")->check(CLI::Range(int64_t{1}, int64_t{1000}));
+  cmd->add_option("--top", f.top, "plans to show (the simulator re-ranks the estimate's best max(K, 10), so any K up to 10 names the same best plan)")->check(CLI::Range(int64_t{1}, int64_t{1000}));
   cmd->add_option("--threads", f.threads, "worker threads (default: all cores)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--time-limit", f.time_limit, "stop the search after this many seconds (0: no limit)")
@@ -133,7 +134,7 @@ SearchOptions search_options_from(const SearchFlags& f, int64_t gpus, int64_t gl
                  : f.objective == "cost" ? Objective::cost
                                          : Objective::time;
   so.memory_headroom = f.headroom;
-  so.top_k = f.top;
+  so.top_k = std::max(f.top, kSimulatedPool);  // the simulator re-ranks this pool; --top are shown
   so.threads = f.threads > 0 ? f.threads
                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   so.time_limit_s = f.time_limit;

@@ -472,3 +472,24 @@ TEST_CASE("cli plan: a search the time limit ended with nothing found says so, n
   CHECK_FALSE(has(r.out, "what fits instead"));
   CHECK_FALSE(has(r.out, "no strategy fits"));
 }
+
+TEST_CASE("cli plan: the best plan does not depend on --top (the simulator re-ranks the same pool)") {
+  // GPT 22B on 16 H100s, batch 64: the simulator prefers the estimate's second-best strategy. The
+  // search used to keep only --top candidates, so --top 1 printed the estimate's best and --top 10
+  // the simulator's.
+  ScratchDir dir("cli_plan_top_pool");
+  const std::string base = "plan --model '" + source_path("models/gpt-22b.json") +
+                           "' --cluster dgx-h100 --gpus 16 --global-batch 64 --threads 2 --json --top ";
+  CliResult one = run_cli(base + "1", dir), ten = run_cli(base + "10", dir);
+  REQUIRE(one.status == 0);
+  REQUIRE(ten.status == 0);
+  const auto j1 = nlohmann::json::parse(one.out), j10 = nlohmann::json::parse(ten.out);
+  REQUIRE(j1["plans"].size() == 1);
+  REQUIRE(j10["plans"].size() == 10);
+  // The case is one where the orders differ: the estimate's fastest is not first.
+  double fastest = 1e300;
+  for (const auto& p : j10["plans"]) fastest = std::min(fastest, p["step_time_s"].get<double>());
+  REQUIRE(j10["plans"][0]["step_time_s"].get<double>() > fastest);
+  CHECK(j1["plans"][0]["strategy"] == j10["plans"][0]["strategy"]);
+  CHECK(j1["plans"][0]["simulated_step_time_s"] == j10["plans"][0]["simulated_step_time_s"]);
+}
