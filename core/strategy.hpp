@@ -1,6 +1,7 @@
 // Strategy: how one training step is split across GPUs (the `estimate` flags as a value).
 // dp*tp*pp*cp = GPUs; ep is carved out of dp*cp*tp for expert layers (Megatron-Core).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -63,6 +64,9 @@ struct Strategy {
   bool operator==(const Strategy&) const = default;
 
   int64_t gpus() const { return dp * tp * pp * cp; }
+  // Ranks that hold the same experts (Megatron-Core's expert data parallel group, dp*cp*tp / ep):
+  // what ZeRO shards the expert states over.
+  int64_t expert_dp() const { return std::max<int64_t>(1, dp * cp * tp / std::max<int64_t>(1, ep)); }
   int64_t micro_batches() const { return global_batch / (dp * micro_batch); }  // per replica
 };
 

@@ -90,8 +90,6 @@ void stage_totals(const Strategy& s, const std::vector<ChunkTotals>& chunks, std
 
 namespace {
 
-int64_t expert_dp(const Strategy& s) { return std::max<int64_t>(1, s.dp * s.cp * s.tp / s.ep); }
-
 // Under PP, ZeRO-2/3 keep gradients whole through the step (zero_within_step is 1): reduced and
 // parameters gathered once per step, as ZeRO-1. ZeRO-3 there also re-gathers the parameters
 // before every backward, having resharded them after the forward.
@@ -118,7 +116,7 @@ GroupPlacement dp_group(const Strategy& s, const ClusterSpec& cluster) {
   return place_group(cluster, s.dp * s.cp, s.tp);
 }
 GroupPlacement expert_dp_group(const Strategy& s, const ClusterSpec& cluster) {
-  return place_group(cluster, expert_dp(s), s.ep);
+  return place_group(cluster, s.expert_dp(), s.ep);
 }
 
 // The DP group's collectives over one stage's state, each if run alone: dense parameters over the
@@ -329,10 +327,10 @@ void pipeline_inputs(const Strategy& s, const ClusterSpec& cluster, const OpGrap
                                      ? stretch_beside_collective_s(comm_sm_fraction(cluster.gpu), bwd, reduced)
                                      : 0);
     double local = st.dense_params / (s.zero >= 1 ? double(s.dp * s.cp) : 1.0) +
-                   st.expert_params / (s.zero >= 1 ? double(expert_dp(s)) : 1.0);
+                   st.expert_params / (s.zero >= 1 ? double(s.expert_dp()) : 1.0);
     const bool zg = grads_sharded_in_step(s);
     double grads_held = st.dense_params / (zg ? double(s.dp * s.cp) : 1.0) +
-                        st.expert_params / (zg ? double(expert_dp(s)) : 1.0);
+                        st.expert_params / (zg ? double(s.expert_dp()) : 1.0);
     in.optimizer_s.push_back(optimizer_time_s(cluster.gpu, s.precision, state_bytes(s).grads, grads_held, local));
   }
   if (s.pp > 1) {

@@ -95,7 +95,7 @@ std::vector<Strategy> enumerate_space(const OpGraph& g, const ClusterSpec& clust
                           s.attention_kernel = o.attention_kernel;
                           s.async_tp_backward = o.async_tp_backward;
                           set_zero_stage(s, z, o);
-                          if (zero2_twin(s, zeros)) continue;
+                          if (zero_twin(s, zeros, experts > 0)) continue;
                           out.push_back(s);
                         }
                       }

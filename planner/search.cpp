@@ -73,8 +73,16 @@ void set_zero_stage(Strategy& s, int zero, const SearchOptions& o) {
   s.fp8_param_gather = o.fp8_param_gather && fp8_param_gather_allowed(o.precision, zero);
 }
 
-bool zero2_twin(const Strategy& s, const std::vector<int>& zeros) {
-  return s.zero == 2 && s.pp > 1 && std::find(zeros.begin(), zeros.end(), 1) != zeros.end();
+bool zero_twin(const Strategy& s, const std::vector<int>& zeros, bool has_experts) {
+  if (s.zero == 2 && s.pp > 1 && std::find(zeros.begin(), zeros.end(), 1) != zeros.end()) return true;
+  const bool nothing_to_shard = s.dp * s.cp == 1 && (!has_experts || s.expert_dp() == 1);
+  return nothing_to_shard && !zeros.empty() && s.zero != *std::min_element(zeros.begin(), zeros.end());
+}
+
+bool has_expert_layers(const OpGraph& g) {
+  for (size_t v = 0; v < g.op_count(); ++v)
+    if (g.op(static_cast<int64_t>(v)).kind == OpKind::expert_matmul) return true;
+  return false;
 }
 
 bool candidate_less(const Candidate& a, const Candidate& b) {
@@ -98,6 +106,7 @@ SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSp
   outer.zero = {zeros.front()};
   outer.recompute = {recomputes.front()};
   std::vector<Strategy> all = enumerate_space(g, cluster, outer, o);
+  const bool experts = has_expert_layers(g);
   std::vector<std::string> not_searched = unused_values(g, outer, o, all);
   const int threads = std::max(1, o.threads);
   std::vector<WorkerResult> results(threads);
@@ -130,7 +139,7 @@ SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSp
             Strategy s = all[i];
             set_zero_stage(s, zeros[zi], o);
             s.recompute = recomputes[ri];
-            if (zero2_twin(s, zeros)) continue;
+            if (zero_twin(s, zeros, experts)) continue;
             r.considered++;
             if (o.admit && !o.admit(s)) {
               r.rejected[static_cast<size_t>(Reason::framework)]++;

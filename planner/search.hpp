@@ -82,9 +82,13 @@ struct SearchResult {
 // Total order used to rank: score, then the strategy's fields (deterministic tie-break).
 bool candidate_less(const Candidate& a, const Candidate& b);
 
-// Under pipeline parallelism ZeRO-2 runs as ZeRO-1 (grads_sharded_in_step): when the space has
-// both, the search keeps ZeRO-1's plan and skips ZeRO-2's twin.
-bool zero2_twin(const Strategy& s, const std::vector<int>& zeros);
+// ZeRO stages that are another stage's plan again, which the search skips: under pipeline
+// parallelism ZeRO-2 runs as ZeRO-1 (grads_sharded_in_step), so with both in the space ZeRO-2 is
+// skipped; with no group to shard over (dp*cp = 1, and for a model with experts an expert data
+// parallel group of 1) every stage is the lowest in the space, at the same time and no less memory.
+bool zero_twin(const Strategy& s, const std::vector<int>& zeros, bool has_experts);
+// Whether the graph has expert (MoE) layers.
+bool has_expert_layers(const OpGraph& g);
 // Sets s.zero and the switches that follow the ZeRO stage: zero3_impl (ZeRO-3 only) and
 // fp8_param_gather (ZeRO >= 1), from the search's options.
 void set_zero_stage(Strategy& s, int zero, const SearchOptions& o);

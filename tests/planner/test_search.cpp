@@ -65,6 +65,43 @@ TEST_CASE("enumeration of a small fixed space, counted by hand") {
   CHECK(r.feasible == 22);
 }
 
+TEST_CASE("enumeration: with no group to shard over, the ZeRO stages are one plan, searched once") {
+  // tiny-dense on 2 GPUs, batch 4, tp = 2, pp = 1, cp = 1 (dp = 1), zero {0,1,2,3}, recompute
+  // {none}: per-replica batch 4 -> mbs {1,2,4}; sp off, or on with tp_comm_overlap off/on = 3
+  // switch settings: 3 x 3 = 9 with ZeRO-0 alone (ZeRO 1-3 at dp*cp = 1 shard nothing: the same time,
+  // no less memory; they used to fill the top K with twins). With --zero 2,3 only ZeRO-2 is kept.
+  LoadedModel m = load_model(zoo("tiny-dense"));
+  ClusterSpec c = load_cluster("dgx-a100");
+  c.set_gpu_count(2);
+  SearchSpace sp;
+  sp.tp = {2}, sp.pp = {1}, sp.cp = {1};
+  sp.recompute = {Recompute::none};
+  SearchOptions o;
+  o.gpus = 2, o.global_batch = 4, o.top_k = 20;
+  SearchResult r = search(m.graph, c, sp, o);
+  CHECK(r.considered == 9);
+  for (const Candidate& k : r.top) CHECK(k.strategy.zero == 0);
+  sp.zero = {3, 2};
+  r = search(m.graph, c, sp, o);
+  CHECK(r.considered == 9);
+  for (const Candidate& k : r.top) CHECK(k.strategy.zero == 2);
+  // With DP (tp = 1, dp = 2, per-replica batch 2 -> mbs {1,2}) every stage is its own plan: 2 x 2.
+  sp.tp = {1};
+  CHECK(search(m.graph, c, sp, o).considered == 4);
+
+  // tiny-moe (4 experts) at dp = 1, tp = 2, ep = 1: the expert data-parallel group is the 2 TP
+  // ranks, which ZeRO shards the expert states over, so every stage is searched: 3 mbs x 3 switch
+  // settings x 4 stages = 36. At ep = 2 that group is 1 and ZeRO-0 stands alone again (x 2 for
+  // --ep-comm-overlap off/on): 18.
+  LoadedModel moe = load_model(zoo("tiny-moe"));
+  SearchSpace ms;
+  ms.tp = {2}, ms.pp = {1}, ms.cp = {1}, ms.ep = {1};
+  ms.recompute = {Recompute::none};
+  CHECK(search(moe.graph, c, ms, o).considered == 36);
+  ms.ep = {2};
+  CHECK(search(moe.graph, c, ms, o).considered == 18);
+}
+
 TEST_CASE("every zoo model gets a feasible plan on a matching cluster") {
   // The GPT rows on the GPU counts and batches of Narayanan Table 1 (A100s); the others on H100s at
   // a batch their model cards or the Megatron/NeMo recipes train with. Every file in models/ must
