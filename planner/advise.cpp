@@ -1,7 +1,9 @@
 // Advice when nothing fits. Every suggestion is a search of the changed problem that found a plan:
 // first each dimension the space restricts opened to all its values (a flag to drop), then the
-// fewest GPUs that fit (doubling, then bisecting over whole nodes), then gradients reduced in 16
-// bits (2 bytes per parameter less; it changes the numerics), then a smaller global batch.
+// fewest GPUs that fit (doubling, then bisecting over whole nodes), then less memory kept free
+// (when the closest miss fits in the GPU, only not within --memory-headroom), then gradients
+// reduced in 16 bits (2 bytes per parameter less; it changes the numerics), then a smaller global
+// batch.
 #include "planner/advise.hpp"
 
 #include <chrono>
@@ -35,7 +37,8 @@ class Trials {
 
   // The best plan of the problem with these changes, if one fits (and time is left).
   std::optional<Candidate> best(const SearchSpace& space, int64_t gpus, int64_t global_batch,
-                                std::optional<DType> grad_reduce = std::nullopt) {
+                                std::optional<DType> grad_reduce = std::nullopt,
+                                std::optional<double> headroom = std::nullopt) {
     const double left = budget_s_ - std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
     if (left <= 0) {
       cut_short = true;
@@ -52,6 +55,7 @@ class Trials {
     so.top_k = 1, so.progress = nullptr, so.keep_pareto_strategies = false;
     so.time_limit_s = std::min(limit_s_, left);
     if (grad_reduce) so.grad_reduce = *grad_reduce;
+    if (headroom) so.memory_headroom = *headroom;
     SearchResult r = search(g_, cl, space, so);
     if (r.top.empty()) return std::nullopt;
     return r.top.front();
@@ -156,6 +160,19 @@ NothingFits advise_when_nothing_fits(const OpGraph& g, const ClusterSpec& base, 
     return out;
   }
   if (!fewest_gpus(space, "") && restricted > 0) fewest_gpus(open_all, " without " + flags);
+  // Less memory kept free: the closest miss fits in the GPU, only not within the headroom. The
+  // largest headroom, in whole percent, that leaves room for it.
+  const double need = r.closest_oom.estimate.peak_memory_bytes, memory = base.gpu.memory_bytes;
+  if (need < memory) {
+    const double h = std::floor((1 - need / memory) * 100) / 100;
+    if (h < o.memory_headroom)
+      if (auto c = trials.best(space, o.gpus, o.global_batch, std::nullopt, h)) {
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "--memory-headroom %.2f (now %.2f; %.1f%% of each GPU left free)", h,
+                      o.memory_headroom, (1 - c->estimate.peak_memory_bytes / memory) * 100);
+        out.suggestions.push_back({buf, *c, o.gpus});
+      }
+  }
   // 16-bit gradients (Megatron's --grad-reduce-in-bf16): 18 -> 16 bytes per parameter unsharded.
   const DType half = sixteen_bit_of(o.precision);
   if (o.grad_reduce == DType::fp32 && half != DType::fp32)

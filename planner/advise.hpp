@@ -17,7 +17,7 @@ struct Suggestion {
 
 struct NothingFits {
   std::vector<std::string> diagnosis;    // what is wrong with the closest miss, or why none is valid
-  std::vector<Suggestion> suggestions;   // cheapest first: flags, GPUs, 16-bit gradients, a smaller batch
+  std::vector<Suggestion> suggestions;   // cheapest first: flags, GPUs, less headroom, 16-bit gradients, a smaller batch
   bool cut_short = false;                // the time budget ran out before every change was tried
 };
 

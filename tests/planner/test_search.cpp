@@ -335,6 +335,35 @@ TEST_CASE("nothing-fits advice: gradients reduced in 16 bits, when 2 bytes per p
   CHECK(bf16->best.strategy.zero == 0);  // the space as given
 }
 
+TEST_CASE("nothing-fits advice: less headroom, when the closest miss fits in the GPU itself") {
+  // The space above: the closest miss needs about 5% more than the 71.7 GiB that --memory-headroom
+  // 0.1 leaves of the H100's 79.65 GiB, so it fits with less kept free: the largest headroom in whole
+  // percent that leaves room for it, floor((1 - need / 79.65 GiB) x 100) / 100, found by a search.
+  SearchSpace sp;
+  sp.zero = {0};
+  sp.tp = {2};
+  sp.pp = {1};
+  sp.recompute = {Recompute::full};
+  NothingFits advice = advice_when_none_fit("llama3-8b", "dgx-h100", 8, 8, sp);
+  const Suggestion* less = nullptr;
+  for (const Suggestion& s : advice.suggestions)
+    if (s.change.rfind("--memory-headroom ", 0) == 0) less = &s;
+  REQUIRE(less != nullptr);
+  const double h = std::stod(less->change.substr(std::string("--memory-headroom ").size()));
+  const double memory = load_cluster("dgx-h100").gpu.memory_bytes;
+  CHECK(h > 0);
+  CHECK(h < 0.1);
+  CHECK(less->best.estimate.peak_memory_bytes <= (1 - h) * memory);
+  CHECK(less->best.estimate.peak_memory_bytes > (1 - h - 0.01) * memory);  // the largest such headroom
+  CHECK(less->best.strategy.zero == 0);  // the space as given
+  CHECK(less->change.find("(now 0.10;") != std::string::npos);
+  // A miss larger than the GPU itself gets no such suggestion.
+  sp.recompute = {Recompute::none};
+  sp.micro_batch = {8};
+  for (const Suggestion& s : advice_when_none_fit("llama3-8b", "dgx-h100", 8, 8, sp).suggestions)
+    CHECK(s.change.rfind("--memory-headroom ", 0) != 0);
+}
+
 TEST_CASE("the switches that depend on the ZeRO stage follow each stage the search tries") {
   // --zero3-impl applies to the ZeRO-3 strategies and --fp8-param-gather to ZeRO >= 1 ones, over
   // every ZeRO stage searched (the search expands the stages of each enumerated point).
