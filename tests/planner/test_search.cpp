@@ -317,18 +317,30 @@ TEST_CASE("explain: millisecond steps in ms, and the memory objective by its mem
   CHECK(why[2] == "  activations larger by 5.0 GiB");
 }
 
-TEST_CASE("nothing-fits advice: gradients reduced in 16 bits, when 2 bytes per parameter is enough") {
-  // Llama 3 8B on 8 H100s, ZeRO-0, tp 2, no pipeline, full recompute: 4e9 parameters x 18 B = 67 GiB
-  // of model states per GPU, 5% over the 71.7 GiB usable; with bf16 gradients (16 B) it fits.
+namespace {
+// Llama 3 8B on 8 H100s (batch 8), ZeRO-0, tp 2, no pipeline, full recompute: 4e9 parameters x 18 B
+// = 67 GiB of model states per GPU, 5% over the 71.7 GiB that --memory-headroom 0.1 leaves.
+SearchSpace llama3_8b_just_over() {
   SearchSpace sp;
   sp.zero = {0};
   sp.tp = {2};
   sp.pp = {1};
   sp.recompute = {Recompute::full};
-  NothingFits advice = advice_when_none_fit("llama3-8b", "dgx-h100", 8, 8, sp);
-  const Suggestion* bf16 = nullptr;
+  return sp;
+}
+
+// The suggestion whose change starts with `flag`, or null.
+const Suggestion* suggestion(const NothingFits& advice, const std::string& flag) {
   for (const Suggestion& s : advice.suggestions)
-    if (s.change.rfind("--grad-reduce-dtype bf16", 0) == 0) bf16 = &s;
+    if (s.change.rfind(flag, 0) == 0) return &s;
+  return nullptr;
+}
+}  // namespace
+
+TEST_CASE("nothing-fits advice: gradients reduced in 16 bits, when 2 bytes per parameter is enough") {
+  // With bf16 gradients (16 B a parameter) the space above fits.
+  NothingFits advice = advice_when_none_fit("llama3-8b", "dgx-h100", 8, 8, llama3_8b_just_over());
+  const Suggestion* bf16 = suggestion(advice, "--grad-reduce-dtype bf16");
   REQUIRE(bf16 != nullptr);
   CHECK(bf16->best.strategy.grad_reduce == DType::bf16);
   CHECK(bf16->best.estimate.fits);
@@ -339,15 +351,9 @@ TEST_CASE("nothing-fits advice: less headroom, when the closest miss fits in the
   // The space above: the closest miss needs about 5% more than the 71.7 GiB that --memory-headroom
   // 0.1 leaves of the H100's 79.65 GiB, so it fits with less kept free: the largest headroom in whole
   // percent that leaves room for it, floor((1 - need / 79.65 GiB) x 100) / 100, found by a search.
-  SearchSpace sp;
-  sp.zero = {0};
-  sp.tp = {2};
-  sp.pp = {1};
-  sp.recompute = {Recompute::full};
-  NothingFits advice = advice_when_none_fit("llama3-8b", "dgx-h100", 8, 8, sp);
-  const Suggestion* less = nullptr;
-  for (const Suggestion& s : advice.suggestions)
-    if (s.change.rfind("--memory-headroom ", 0) == 0) less = &s;
+  SearchSpace sp = llama3_8b_just_over();
+  const NothingFits advice = advice_when_none_fit("llama3-8b", "dgx-h100", 8, 8, sp);
+  const Suggestion* less = suggestion(advice, "--memory-headroom ");
   REQUIRE(less != nullptr);
   const double h = std::stod(less->change.substr(std::string("--memory-headroom ").size()));
   const double memory = load_cluster("dgx-h100").gpu.memory_bytes;
@@ -360,8 +366,7 @@ TEST_CASE("nothing-fits advice: less headroom, when the closest miss fits in the
   // A miss larger than the GPU itself gets no such suggestion.
   sp.recompute = {Recompute::none};
   sp.micro_batch = {8};
-  for (const Suggestion& s : advice_when_none_fit("llama3-8b", "dgx-h100", 8, 8, sp).suggestions)
-    CHECK(s.change.rfind("--memory-headroom ", 0) != 0);
+  CHECK(suggestion(advice_when_none_fit("llama3-8b", "dgx-h100", 8, 8, sp), "--memory-headroom ") == nullptr);
 }
 
 TEST_CASE("the switches that depend on the ZeRO stage follow each stage the search tries") {
