@@ -1,6 +1,6 @@
 // Advice when nothing fits. Every suggestion is a search of the changed problem that found a plan:
 // first each dimension the space restricts opened to all its values (a flag to drop), then the
-// fewest GPUs that fit (doubling, then bisecting over whole nodes), then less memory kept free
+// fewest GPUs that fit (doubling, then whole nodes in order, or bisecting), then less memory kept free
 // (when the closest miss fits in the GPU, only not within --memory-headroom), then gradients
 // reduced in 16 bits (2 bytes per parameter less; it changes the numerics), then a smaller global
 // batch.
@@ -133,8 +133,13 @@ NothingFits advise_when_nothing_fits(const OpGraph& g, const ClusterSpec& base, 
   if (out.suggestions.empty() && restricted > 1)
     if (auto c = trials.best(open_all, o.gpus, o.global_batch))
       out.suggestions.push_back({"without " + flags + " (all their values)", *c, o.gpus});
-  // The fewest GPUs: double until a plan fits, then bisect over whole nodes; with the restricted
-  // dimensions opened too when the space as given fits on none.
+  // The fewest GPUs. Fitting is not monotone in the GPU count (the batch, heads and layers must
+  // divide what each count allows: 24 GPUs may fit where 32 and 64 do not), so after doubling
+  // (up to 64x) the whole-node counts above the given one are tried in order, up to the first
+  // doubling that fits, kScanNodes of them at most; past those, bisection between the largest
+  // count that failed and that doubling. With the restricted dimensions opened too when the space
+  // as given fits on none.
+  constexpr int64_t kScanNodes = 16;
   const int64_t node = std::max<int64_t>(1, std::min(base.gpus_per_node, o.gpus));
   auto fewest_gpus = [&](const SearchSpace& sp, const std::string& also) {
     int64_t lo = o.gpus, hi = 0;
@@ -143,15 +148,28 @@ NothingFits advise_when_nothing_fits(const OpGraph& g, const ClusterSpec& base, 
       if (auto c = trials.best(sp, n, o.global_batch)) hi = n, at_hi = c;
       else lo = n;
     }
+    const int64_t limit = hi ? hi : 64 * o.gpus + 1;
+    int64_t n = (o.gpus / node + 1) * node, tried = 0;
+    bool found = false;
+    for (; n < limit && tried < kScanNodes; n += node, ++tried)
+      if (auto c = trials.best(sp, n, o.global_batch)) {
+        hi = n, at_hi = c, found = true;
+        break;
+      }
     if (!hi) return false;
-    while (hi - lo > node) {
-      const int64_t mid = (lo + hi) / 2 / node * node;
-      if (mid <= lo || mid >= hi) break;
-      if (auto c = trials.best(sp, mid, o.global_batch)) hi = mid, at_hi = c;
-      else lo = mid;
+    const bool exact = (found || n >= limit) && !trials.cut_short;
+    if (!exact) {
+      lo = std::max(lo, n - node);
+      while (hi - lo > node) {
+        const int64_t mid = (lo + hi) / 2 / node * node;
+        if (mid <= lo || mid >= hi) break;
+        if (auto c = trials.best(sp, mid, o.global_batch)) hi = mid, at_hi = c;
+        else lo = mid;
+      }
     }
     out.suggestions.push_back({"--gpus " + std::to_string(hi) + " (now " + std::to_string(o.gpus) +
-                                   "; the fewest found)" + also, *at_hi, hi});
+                                   (exact ? "; the fewest whole nodes that fit)" : "; the fewest found)") + also,
+                               *at_hi, hi});
     return true;
   };
   // More GPUs or a smaller batch help a strategy that is too large, not one that breaks a rule.

@@ -369,6 +369,23 @@ TEST_CASE("nothing-fits advice: less headroom, when the closest miss fits in the
   CHECK(suggestion(advice_when_none_fit("llama3-8b", "dgx-h100", 8, 8, sp), "--memory-headroom ") == nullptr);
 }
 
+TEST_CASE("nothing-fits advice: the fewest GPUs where fitting is not monotone in the GPU count") {
+  // Llama 3 70B, batch 48, ZeRO-3 over pure DP (tp = pp = cp = 1), full recompute: 70.6e9 x 18 B
+  // of states over dp GPUs plus ~10 GiB of activations. dp must divide 48: 16 GPUs are too few
+  // (80 GiB of states each), 24 and 48 divide the batch but only 48 leaves room (54 GiB of states at
+  // 24), and every doubling past 16 (32 ... 512) breaks the batch. Doubling alone found nothing;
+  // whole nodes in order find 48.
+  SearchSpace sp;
+  sp.tp = {1}, sp.pp = {1}, sp.cp = {1}, sp.zero = {3};
+  sp.recompute = {Recompute::full};
+  const NothingFits advice = advice_when_none_fit("llama3-70b", "dgx-h100", 8, 48, sp);
+  const Suggestion* more = suggestion(advice, "--gpus ");
+  REQUIRE(more != nullptr);
+  CHECK(more->gpus == 48);
+  CHECK(more->change == "--gpus 48 (now 8; the fewest whole nodes that fit)");
+  CHECK(more->best.strategy.dp == 48);
+}
+
 TEST_CASE("the switches that depend on the ZeRO stage follow each stage the search tries") {
   // --zero3-impl applies to the ZeRO-3 strategies and --fp8-param-gather to ZeRO >= 1 ones, over
   // every ZeRO stage searched (the search expands the stages of each enumerated point).
