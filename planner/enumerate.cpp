@@ -40,7 +40,8 @@ std::vector<Strategy> enumerate_space(const OpGraph& g, const ClusterSpec& clust
   int64_t experts = 0;
   for (size_t v = 0; v < g.op_count(); ++v)
     if (g.op(static_cast<int64_t>(v)).kind == OpKind::expert_matmul) experts = std::max(experts, g.op(static_cast<int64_t>(v)).dims[2]);
-  const int64_t layers = std::max<int64_t>(1, static_cast<int64_t>(g.blocks.size()) - 2);
+  const int64_t blocks = static_cast<int64_t>(g.blocks.size());
+  const int64_t layers = std::max<int64_t>(1, blocks - 2);
   const auto zeros = or_default<int>(sp.zero, {0, 1, 2, 3});
   const auto recomputes = or_default<Recompute>(sp.recompute, {Recompute::none, Recompute::selective, Recompute::full});
   const auto schedules = or_default<Schedule>(
@@ -68,9 +69,15 @@ std::vector<Strategy> enumerate_space(const OpGraph& g, const ClusterSpec& clust
             if (pp == 1 && sch != Schedule::one_f_one_b) continue;  // no pipeline: one schedule
             std::vector<int64_t> vps = {1};
             if (sch == Schedule::interleaved) {
+              // pp*vp chunks of whole layers (Megatron's --num-layers-per-virtual-pipeline-stage),
+              // or of whole blocks with the embedding and the head counted as one each (its
+              // --pipeline-model-parallel-layout, the split of Llama 3 405B's 126 layers into 16 x
+              // 2 chunks); any vp the user names, as the estimator cuts any pp*vp <= layers.
               vps.clear();
-              for (int64_t v = 2; v * pp <= layers; ++v)
-                if (layers % (v * pp) == 0 && allowed(sp.vp, v)) vps.push_back(v);
+              for (int64_t v = 2; v * pp <= layers; ++v) {
+                const bool even = layers % (v * pp) == 0 || blocks % (v * pp) == 0;
+                if (sp.vp.empty() ? even : allowed(sp.vp, v)) vps.push_back(v);
+              }
             } else if (!allowed(sp.vp, 1)) {
               continue;
             }

@@ -51,7 +51,7 @@ std::vector<std::string> unused_values(const OpGraph& g, const SearchSpace& spac
                                               : "divides no dp*cp*tp of the strategies searched");
   for (int64_t v : space.vp)
     if (!vp.count(v))
-      note("vp=" + str(v), "needs the interleaved schedule and a pp with pp*vp dividing the " + str(layers) + " layers");
+      note("vp=" + str(v), "needs the interleaved schedule and a pp with pp*vp at most the " + str(layers) + " layers");
   for (int64_t v : space.micro_batch)
     if (!mb.count(v))
       note("micro-batch " + str(v), "divides no per-replica batch (global batch " + str(o.global_batch) + " / dp)");

@@ -102,6 +102,35 @@ TEST_CASE("enumeration: with no group to shard over, the ZeRO stages are one pla
   CHECK(search(moe.graph, c, ms, o).considered == 18);
 }
 
+TEST_CASE("enumeration: interleaved chunks of whole layers, or of whole blocks counting the embedding and head") {
+  // Llama 3 405B: 126 layers, 128 blocks. pp = 16: no 16*vp divides 126; 16*vp divides the 128
+  // blocks for vp 2 and 4 (8 would be 128 chunks, more than the 126 layers), the split Meta ran
+  // (--pipeline-model-parallel-layout). A vp the user names is enumerated whatever it divides.
+  LoadedModel m = load_model(zoo("llama3-405b"));
+  ClusterSpec c = load_cluster("dgx-h100");
+  c.set_gpu_count(128);
+  SearchSpace sp;
+  sp.tp = {8}, sp.pp = {16}, sp.cp = {1}, sp.micro_batch = {1}, sp.zero = {0};
+  sp.recompute = {Recompute::none};
+  sp.schedule = {Schedule::interleaved};
+  sp.sp = {true}, sp.tp_comm_overlap = {false};
+  SearchOptions o;
+  o.gpus = 128, o.global_batch = 64;
+  auto vps = [&] {
+    std::set<int64_t> out;
+    for (const Strategy& s : enumerate_space(m.graph, c, sp, o)) out.insert(s.vp);
+    return out;
+  };
+  CHECK(vps() == std::set<int64_t>{2, 4});
+  sp.vp = {3};
+  CHECK(vps() == std::set<int64_t>{3});
+  // Each is a valid strategy: the estimator cuts the 128 blocks into 48 chunks of 2 or 3.
+  SearchResult r = search(m.graph, c, sp, o);
+  CHECK(r.considered == 1);
+  CHECK(r.rejected[static_cast<size_t>(Reason::schedule)] == 0);
+  CHECK(r.rejected[static_cast<size_t>(Reason::layers_pp)] == 0);
+}
+
 TEST_CASE("every zoo model gets a feasible plan on a matching cluster") {
   // The GPT rows on the GPU counts and batches of Narayanan Table 1 (A100s); the others on H100s at
   // a batch their model cards or the Megatron/NeMo recipes train with. Every file in models/ must
