@@ -35,7 +35,7 @@ double model_gflops(const GpuSpec& g, const executor::GemmPoint& p) {
 }
 double model_all_reduce_s(const ClusterSpec& c, int ranks, double bytes) {
   const NetworkLevel& l = c.network.front();
-  return ring_all_reduce_s(ranks, bytes, l);
+  return level_all_reduce_s(ranks, bytes, l);
 }
 
 std::string text(const executor::Calibration& m, const ClusterSpec& c, const std::string& out) {
@@ -54,7 +54,8 @@ std::string text(const executor::Calibration& m, const ClusterSpec& c, const std
   for (const auto& p : m.all_reduce)
     s += fmt::format("  {:>12}                         {:>10}  {:>10}\n", human_bytes(double(p.bytes)),
                      human_seconds(p.time_s), human_seconds(model_all_reduce_s(c, ranks, double(p.bytes))));
-  s += fmt::format("  fitted: latency {:.2f} us, bus bandwidth {:.2f} GB/s\n\n", m.latency_us, m.bus_GBps);
+  s += fmt::format("  fitted: latency {:.2f} us (per hop, for the faster of ring and tree), bus bandwidth {:.2f} GB/s\n\n",
+                   c.network.front().latency_us, m.bus_GBps);
   s += fmt::format("profile {}: fp32 peak {:.3f} TFLOP/s, {:.2f} GB/s, {} ranks on level \"threads\"\n", c.name,
                    g.peak_tflops[static_cast<int>(DType::fp32)], g.memory_bandwidth_GBps, c.gpus_per_node);
   s += fmt::format("wrote {} (use it as --cluster {}; estimate CPU-executor plans with --precision fp32 "
@@ -83,12 +84,39 @@ nlohmann::ordered_json measurements_json(const executor::Calibration& m, const s
             {"profile", out}};
 }
 
+// The profile as estimate, simulate and plan will read it (one they would refuse is an error now,
+// not at its first use), with the network's latency refitted to the estimator's all-reduce: the
+// faster of ring and tree. The calibrations read the smallest all-reduce as a ring's 2(n-1) hops,
+// which prices small all-reduces over 8 or more ranks, where the tree wins, several times too fast.
+ClusterSpec checked_profile(const std::string& json_text, int64_t ranks,
+                            const std::vector<std::pair<double, double>>& bytes_and_seconds) {
+  ClusterSpec c = cluster_from_json_text(json_text, "the calibrated profile");
+  if (ranks >= 2 && !bytes_and_seconds.empty() && !c.network.empty()) {
+    NetworkLevel& l = c.network.front();
+    l.latency_us = fit_all_reduce_latency_us(ranks, bytes_and_seconds, l);
+    l.source += fmt::format("; latency {:.3f} us: the per-hop latency with which the estimator's all-reduce "
+                            "(the faster of ring and tree) fits the measured times best",
+                            l.latency_us);
+  }
+  return c;
+}
+
 void run_calibrate_cuda(const CalibrateOptions& o) {
   if (o.threads > 0) throw UsageError("--threads: for --backend cpu (the GPU calibration uses every GPU present)");
   const CudaCalibrationResult m = calibrate_on_cuda(o.gpu_preset, o.seconds_per_point);
   const std::string out = o.out.empty() ? "gpu-calibrated.json" : o.out;
-  write_file_atomically(out, m.profile_json);
-  if (!o.gpu_out.empty()) write_file_atomically(o.gpu_out, m.gpu_json);
+  std::vector<std::pair<double, double>> points;
+  int64_t devices = 0;
+  try {
+    const nlohmann::json meas = nlohmann::json::parse(m.measurements_json);
+    devices = meas.value("devices", int64_t{0});
+    for (const auto& p : meas.at("all_reduce")) points.emplace_back(p.at("bytes").get<double>(), p.at("time_s").get<double>());
+  } catch (const nlohmann::json::exception& e) {
+    throw UsageError(std::string("shardplan-cuda calibrate's measurements are not readable: ") + e.what());
+  }
+  const ClusterSpec c = checked_profile(m.profile_json, devices, points);
+  write_file_atomically(out, executor::cluster_profile_json(c));
+  if (!o.gpu_out.empty()) write_file_atomically(o.gpu_out, executor::gpu_profile_json(c.gpu));
   if (o.json) std::cout << m.measurements_json << "\n";
   else std::cout << m.summary << fmt::format("wrote {} (use it as --cluster {})\n", out, out);
 }
@@ -100,7 +128,10 @@ void run_calibrate(const CalibrateOptions& o) {
   co.threads = o.threads;
   co.seconds_per_point = o.seconds_per_point;
   const executor::Calibration m = executor::calibrate_cpu(co);
-  const ClusterSpec c = executor::cpu_cluster_profile(m);
+  std::vector<std::pair<double, double>> points;
+  for (const executor::CollectivePoint& p : m.all_reduce) points.emplace_back(double(p.bytes), p.time_s);
+  const ClusterSpec c =
+      checked_profile(executor::cluster_profile_json(executor::cpu_cluster_profile(m)), m.threads, points);
   const std::string out = o.out.empty() ? c.name + ".json" : o.out;
   write_file_atomically(out, executor::cluster_profile_json(c));
   if (!o.gpu_out.empty()) write_file_atomically(o.gpu_out, executor::gpu_profile_json(c.gpu));

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "core/error.hpp"
 #include "core/hardware.hpp"
 #include "costmodel/estimate.hpp"
 #include "costmodel/validation.hpp"
@@ -38,7 +39,10 @@ double simulated_step_s(const ValidationRow& row) {
   ValidationSetup setup = validation_setup(row);
   Estimator est(setup.graph, setup.cluster);
   SimResult r = simulate(est.stage_costs(row.strategy));
-  return r.error.empty() ? r.step_time_s : 0;
+  // A row the simulator cannot play is the row's error, not a silent 0 s (-100%) left out of the mean.
+  if (!r.error.empty())
+    throw InputError(row.file, row.json_path, "row \"" + row.id + "\": the simulator cannot run it: " + r.error);
+  return r.step_time_s;
 }
 
 void run_validate(const ValidateOptions& o) {

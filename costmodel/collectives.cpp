@@ -102,6 +102,28 @@ double ring_all_gather_s(int64_t n, double bytes, const NetworkLevel& l) {
 double tree_all_reduce_s(int64_t n, double bytes, const NetworkLevel& l) {
   return tree_all_reduce(n, bytes, l, false).total_s();
 }
+double level_all_reduce_s(int64_t n, double bytes, const NetworkLevel& l) {
+  return faster(ring_all_reduce(n, bytes, l, false), tree_all_reduce(n, bytes, l, false)).total_s();
+}
+
+double fit_all_reduce_latency_us(int64_t n, const std::vector<std::pair<double, double>>& points, NetworkLevel l) {
+  if (n <= 1 || points.empty()) return 0;
+  const double t0 = points.front().second;
+  const double ring = t0 / (2.0 * double(n - 1)), tree = t0 / (2.0 * std::ceil(std::log2(double(n))));
+  double best = ring, best_err = 1e300;
+  constexpr int kSteps = 64;
+  for (int i = 0; i <= kSteps; ++i) {
+    const double a = ring * std::pow(tree / ring, double(i) / kSteps);  // geometric grid, ring first
+    l.latency_us = a * 1e6;
+    double err = 0;
+    for (const auto& [bytes, t] : points) {
+      const double r = level_all_reduce_s(n, bytes, l) / t - 1;
+      err += r * r;
+    }
+    if (err < best_err) best_err = err, best = a;
+  }
+  return best * 1e6;
+}
 
 CommTime all_reduce_time(const GroupPlacement& g, double bytes) {
   if (g.n <= 1 || bytes <= 0) return {};

@@ -3,6 +3,8 @@
 // S is the full buffer size in bytes (the all-reduced buffer, the gathered result).
 #pragma once
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "core/hardware.hpp"
 
@@ -24,6 +26,14 @@ GroupPlacement place_group(const ClusterSpec& cluster, int64_t n, int64_t stride
 double ring_all_reduce_s(int64_t n, double bytes, const NetworkLevel& level);
 double ring_all_gather_s(int64_t n, double bytes, const NetworkLevel& level);  // also reduce-scatter
 double tree_all_reduce_s(int64_t n, double bytes, const NetworkLevel& level);
+// One level's all-reduce as NCCL and the estimator run it: the faster of ring and tree.
+double level_all_reduce_s(int64_t n, double bytes, const NetworkLevel& level);
+// The per-hop latency (us) that makes level_all_reduce_s fit measured all-reduce times over n
+// ranks (relative error, least squares over a grid) with `level`'s bandwidth held: between the
+// ring's reading of the smallest time (alpha = t / 2(n-1)) and the tree's (t / 2 log2 n), which
+// differ from 8 ranks up. `level.latency_us` is ignored.
+double fit_all_reduce_latency_us(int64_t n, const std::vector<std::pair<double, double>>& bytes_and_seconds,
+                                 NetworkLevel level);
 
 // A collective's time split for the simulator, which runs the NIC part as a flow on each GPU's
 // NIC so that it shares bandwidth with other transfers there. nic_s: the bandwidth term of the

@@ -31,8 +31,9 @@ Strategy strategy_from_json(const JsonObject& o) {
   s.ep = o.get_positive_int("ep", 1);
   s.vp = o.get_positive_int("vp", 1);
   s.sp = o.get_bool("sp", false);
-  s.zero = static_cast<int>(o.get_int("zero", 0));
-  if (s.zero < 0 || s.zero > 3) o.fail("zero", "expected 0, 1, 2 or 3");
+  const int64_t zero = o.get_int("zero", 0);  // checked before narrowing: 2^32 + 1 is not 1
+  if (zero < 0 || zero > 3) o.fail("zero", "expected 0, 1, 2 or 3");
+  s.zero = static_cast<int>(zero);
   if (!parse_recompute(o.get_string("recompute", "none"), s.recompute))
     o.fail("recompute", std::string("expected ") + kRecomputeChoices);
   s.micro_batch = o.get_positive_int("micro_batch", 1);
@@ -140,10 +141,13 @@ std::vector<ValidationRow> validation_rows_from_text(const std::string& text, co
       r.fail("duplicate_of", "expected the id of the row this one duplicates, found \"\"");
     v.model = model_spec_from_json(r.get_object("model"));
     v.cluster = r.get_string("cluster");
-    // A cluster file named by a relative path is read beside the validation file.
-    if (v.cluster.find('/') != std::string::npos && fs::path(v.cluster).is_relative())
+    // A cluster file named by a relative path (with a '/' or ending in .json: a preset name has
+    // neither) is read beside the validation file.
+    const bool path = v.cluster.find('/') != std::string::npos || fs::path(v.cluster).extension() == ".json";
+    if (path && fs::path(v.cluster).is_relative())
       v.cluster = (fs::path(file).parent_path() / v.cluster).string();
     v.gpus = r.get_positive_int("gpus");
+    if (v.gpus > kMaxGpus) r.fail("gpus", "expected at most " + std::to_string(kMaxGpus));
     v.strategy = strategy_from_json(r.get_object("strategy"));
     v.strategy.seq_len = v.model.seq_len;
     read_measured(r.get_object("measured"), v);
@@ -208,7 +212,11 @@ ValidationSetup validation_setup(const ValidationRow& row) {
     throw InputError(row.file, row.json_path + "/cluster", e.message());
   }
   ValidationSetup s{std::move(cluster), build_transformer_graph(row.model)};
-  s.cluster.set_gpu_count(row.gpus);
+  try {
+    s.cluster.set_gpu_count(row.gpus);
+  } catch (const UsageError& e) {  // not whole nodes of the row's cluster: the row's error, not a flag's
+    throw InputError(row.file, row.json_path + "/gpus", e.what());
+  }
   return s;
 }
 
@@ -221,6 +229,11 @@ ValidationResult validate_row(const ValidationRow& row) {
   if (row.layer_forward_ms && row.layer_backward_ms) {
     // One transformer layer (block 1) on one GPU of the TP group.
     r.layer_row = true;
+    // The strategy's rules hold for a layer row as for a step row (heads by tp, dp*tp*pp*cp the
+    // GPUs, vp with its schedule, the kernel named): a layer of 3-way TP over 64 heads is no row.
+    std::string why;
+    if (Estimator(g, cluster).check(row.strategy, &why) != Reason::ok)
+      throw InputError(row.file, row.json_path + "/strategy", "row \"" + row.id + "\": invalid strategy: " + why);
     const ShardContext c = shard_context(row.strategy, cluster, row.model.seq_len);
     BlockCost bc = price_block(g, g.blocks[1], cluster.gpu, c);
     r.measured = *row.layer_forward_ms;

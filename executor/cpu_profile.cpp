@@ -16,7 +16,7 @@ ClusterSpec cpu_cluster_profile(const Calibration& c) {
   GpuSpec g;
   g.name = "cpu-" + c.host;
   g.description = fmt::format("CPU executor rank (one thread) on {}, {} cores", c.host, c.cores);
-  g.memory_bytes = c.memory_bytes;
+  g.memory_bytes = c.memory_bytes / std::max(1, c.cores);  // each of the cores' ranks its share of RAM
   g.memory_bandwidth_GBps = c.add_GBps;
   g.sms = c.cores;
   double best = 0;
@@ -44,7 +44,7 @@ ClusterSpec cpu_cluster_profile(const Calibration& c) {
       "shardplan calibrate: measured with {} thread(s) running at once (one per rank), best of 5 rounds, "
       "timed by thread CPU time", c.threads);
   g.source = {
-      {"memory_bytes", "physical RAM (sysconf _SC_PHYS_PAGES x _SC_PAGE_SIZE)"},
+      {"memory_bytes", "physical RAM (sysconf _SC_PHYS_PAGES x _SC_PAGE_SIZE) over the cores: one rank per core shares it"},
       {"memory_bandwidth_GBps",
        fmt::format("{}: a[i] = b[i] + c[i] over 64 MiB float arrays, best of 5, per thread, bytes read + "
                    "written (copy: {:.2f} GB/s)", meas, c.copy_GBps)},

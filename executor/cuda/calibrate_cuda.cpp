@@ -195,7 +195,7 @@ CudaCalibration calibrate_cuda(const CudaCalibrationOptions& o) {
   c.gemm = gemm_grid(blas, o.seconds_per_point);
 
   {  // the executor's fused attention: batch 4, 16 heads of 128, 4096 tokens, causal
-    const AttnShape sh{4, 4096, 16, 16, 128};
+    const AttnShape sh{4, kCalibrationAttentionKeys, 16, 16, 128};
     const int64_t nq = sh.batch * sh.seq * sh.q_heads * sh.head_dim;
     MemoryTracker mem;
     auto buf = [&](int64_t n) { return DevBuf<bf16>(mem, MemCategory::temporaries, n, s, false); };
@@ -291,7 +291,12 @@ ClusterSpec cuda_cluster_profile(const CudaCalibration& m) {
   g.description = m.device + ", calibrated (" + std::to_string(m.devices) + " GPU(s) present)";
   g.memory_bytes = m.memory_total_bytes;
   g.sms = m.sms;
-  const double peak = base.peak_tflops[static_cast<int>(DType::bf16)];
+  // Transformer Engine's SM share for collectives, scaled with the SMs present (a MIG slice has
+  // fewer than the preset's part); the loader needs at least one SM left for the GEMM.
+  g.comm_sms = std::clamp<int64_t>(base.comm_sms * m.sms / std::max<int64_t>(1, base.sms), 0, std::max<int64_t>(0, m.sms - 1));
+  // Rates are fractions of the bf16 dense peak (fp16's on parts without bf16 tensor cores).
+  const double bf16_peak = base.peak_tflops[static_cast<int>(DType::bf16)];
+  const double peak = bf16_peak > 0 ? bf16_peak : base.peak_tflops[static_cast<int>(DType::fp16)];
   double best = 0;
   std::string best_shape, grid;
   for (const CudaGemmPoint& p : m.gemm) {
@@ -302,8 +307,12 @@ ClusterSpec cuda_cluster_profile(const CudaCalibration& m) {
       best_shape = std::to_string(p.m) + "x" + std::to_string(p.n) + "x" + std::to_string(p.k);
   }
   g.gemm_peak_fraction = std::clamp(best / peak, 0.01, 1.0);
-  g.attention_fwd_fraction = std::clamp(m.attention_fwd_tflops / peak, 0.001, 1.0);
-  g.attention_bwd_fraction = std::clamp(m.attention_bwd_tflops / peak, 0.001, 1.0);
+  // The cost model prices fused attention at peak x fraction x keys / (keys + attention_ramp_keys)
+  // (costmodel/op_pricer.cpp): the rate measured at 4096 keys is divided by that ramp, or the
+  // profile would price the very shape it measured 4096 / (4096 + ramp) slower.
+  const double ramp = double(kCalibrationAttentionKeys) / (double(kCalibrationAttentionKeys) + base.attention_ramp_keys);
+  g.attention_fwd_fraction = std::clamp(m.attention_fwd_tflops / (peak * ramp), 0.001, 1.0);
+  g.attention_bwd_fraction = std::clamp(m.attention_bwd_tflops / (peak * ramp), 0.001, 1.0);
   // The executor's own memory-bound kernels, where measured (a copy is the upper bound).
   const double pointwise = m.pointwise_GBps > 0 ? m.pointwise_GBps : m.copy_GBps;
   g.memory_bandwidth_fraction = std::clamp(pointwise / base.memory_bandwidth_GBps, 0.01, 1.0);
@@ -360,7 +369,7 @@ ClusterSpec cuda_cluster_profile(const CudaCalibration& m) {
   NetworkLevel& inner = cl.network.front();
   if (!m.all_reduce.empty()) {
     inner.efficiency = std::clamp(m.bus_GBps / inner.bandwidth_GBps, 0.01, 1.0);
-    inner.latency_us = m.latency_us;
+    inner.latency_us = m.latency_us;  // ring reading; the CLI refits it to the estimator's form
     std::string pts;
     for (const auto& p : m.all_reduce)
       pts += (pts.empty() ? "" : "; ") + std::to_string(p.bytes) + " B " + fmt_num(p.bus_GBps, 1) +

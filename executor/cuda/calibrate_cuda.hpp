@@ -32,6 +32,9 @@ struct CudaCollectivePoint {
   double bus_GBps = 0;  // nccl-tests bus bandwidth: 2(n-1)/n · bytes / time
 };
 
+// Keys per query of the fused-attention measurement (batch 4, 16 heads of 128, causal).
+inline constexpr int64_t kCalibrationAttentionKeys = 4096;
+
 struct CudaCalibration {
   std::string device;  // cudaDeviceProp::name of GPU 0
   int devices = 0;

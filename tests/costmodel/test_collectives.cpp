@@ -241,3 +241,21 @@ TEST_CASE("collectives: zero bytes or a group of one cost nothing") {
     CHECK(all_to_all_s(g, 0) == 0);
   }
 }
+
+TEST_CASE("calibration: the all-reduce latency is fitted to the faster of ring and tree") {
+  // 16 ranks on the NVLink-like level (100 GB/s, alpha 10 us). The smallest message, 8 KiB: tree
+  // 2 x log2(16) x 10 us + 2 x 8192 / 1e11 = 80.16 us; ring 2 x 15 x 10 us + 2 x 15/16 x 8192 / 1e11
+  // = 300.15 us, so NCCL (and the estimator) run the tree. Read as a ring, 80.16 us / 30 = 2.67 us
+  // per hop: small all-reduces priced 3.75x too fast. The fit over sizes recovers 10 us.
+  const NetworkLevel truth = nv_level();
+  CHECK(level_all_reduce_s(16, 8192, truth) == testing::rel(80.16e-6).epsilon(1e-4));
+  std::vector<std::pair<double, double>> points;
+  for (double b = 8192; b <= 1 << 30; b *= 4) points.emplace_back(b, level_all_reduce_s(16, b, truth));
+  NetworkLevel guess = truth;
+  guess.latency_us = 123;  // ignored
+  CHECK(fit_all_reduce_latency_us(16, points, guess) == testing::rel(10.0).epsilon(0.02));
+  // At 2 ranks ring and tree agree (2 hops each): 8 KiB takes 2 x alpha + 2 x 1/2 x 8192 / 1e11.
+  points.clear();
+  for (double b = 8192; b <= 1 << 30; b *= 4) points.emplace_back(b, level_all_reduce_s(2, b, truth));
+  CHECK(fit_all_reduce_latency_us(2, points, guess) == testing::rel(10.0).epsilon(0.02));
+}

@@ -75,3 +75,38 @@ TEST_CASE("validation: peak_reserved_gib is read in GiB and must be a positive n
     }
   }
 }
+
+TEST_CASE("validation: a row's strategy, GPU count and ZeRO stage are checked, layer rows too, and named by path") {
+  // A row of GPT-like layers on 8 H100s. Each broken variant is an error naming its JSON path:
+  // 3-way TP over 4 heads in a per-layer row (used to be priced with fractional heads), 12 GPUs
+  // on 8-GPU nodes (used to be a usage error naming --gpus), and a ZeRO stage of 2^32 + 1 (which
+  // narrowed to 1).
+  const std::string row = R"({"rows": [{"id": "r", "group": "g", "source": "s",
+    "model": {"name": "m", "layers": 2, "hidden": 64, "heads": 4, "ffn_hidden": 256, "vocab": 128,
+              "seq_len": 32},
+    "cluster": "dgx-h100", "gpus": GPUS, "strategy": {"tp": TP, "dp": DP, "zero": ZERO, "global_batch": 8},
+    "measured": MEASURED}]})";
+  auto rows = [&](const std::string& gpus, const std::string& tp, const std::string& dp, const std::string& zero,
+                  const std::string& measured) {
+    std::string t = row;
+    for (auto [key, value] : {std::pair{"GPUS", gpus}, {"TP", tp}, {"DP", dp}, {"ZERO", zero}, {"MEASURED", measured}})
+      t.replace(t.find(key), std::string(key).size(), value);
+    return validation_rows_from_text(t, "rows.json");
+  };
+  const std::string layer = R"({"layer_forward_ms": 1.0, "layer_backward_ms": 2.0})";
+  const std::string step = R"({"step_time_s": 1.0})";
+  auto error_path = [](auto&& f) -> std::string {
+    try {
+      f();
+    } catch (const InputError& e) {
+      return e.json_path();
+    }
+    return "accepted";
+  };
+  CHECK(validate_row(rows("8", "4", "2", "0", layer)[0]).layer_row);  // 4 heads over tp 4: a valid layer row
+  CHECK(error_path([&] { validate_row(rows("24", "3", "8", "0", layer)[0]); }) == "/rows/0/strategy");
+  CHECK(error_path([&] { validate_row(rows("8", "4", "1", "0", layer)[0]); }) == "/rows/0/strategy");  // 4 of 8 GPUs
+  CHECK(error_path([&] { validate_row(rows("12", "1", "12", "0", step)[0]); }) == "/rows/0/gpus");
+  CHECK(error_path([&] { rows("8", "1", "8", "4294967297", step); }) == "/rows/0/strategy/zero");
+  CHECK(error_path([&] { rows("20000000", "1", "20000000", "0", step); }) == "/rows/0/gpus");
+}
