@@ -107,7 +107,7 @@ if [ "${GPU_CHECK_SKIP_BUILD:-0}" = 1 ]; then
   fi
 elif [ "${STATUS[toolkit]}" = ok ]; then
   if run_stage build 300 "$OUT/build.log" bash -c "
-      cmake -S . -B '$BUILD' $GENERATOR -DCMAKE_BUILD_TYPE=Release '-DSHARDPLAN_CUDA_ARCHITECTURES=80;90' &&
+      cmake -S . -B '$BUILD' $GENERATOR -DCMAKE_BUILD_TYPE=Release -DSHARDPLAN_CUDA_ARCHITECTURES=90 &&
       cmake --build '$BUILD' -j \$(nproc) --target shardplan shardplan-cuda executor_cuda_tests"; then
     grep -h "shardplan: CUDA executor" "$OUT/build.log" >"$OUT/cuda-config.txt" 2>/dev/null
     NOTE[build]="${NOTE[build]}; $(head -n 1 "$OUT/cuda-config.txt")"
