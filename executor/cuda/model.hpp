@@ -79,7 +79,6 @@ class DUnit {
   DevBuf<float> grads_;      // ZeRO 0/1: [padded]; ZeRO 2/3: [shard] accumulator
   DevBuf<float> grad_full_;  // ZeRO 2/3 between begin/end_grads: [padded]
   int grad_users_ = 0;
-  DevBuf<float> grad_shard_;  // ZeRO 1 during the step: [shard]
   DevBuf<float> m_, v_;       // owned range
 };
 

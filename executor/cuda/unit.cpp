@@ -100,7 +100,7 @@ void DUnit::end_grads(DeviceComm& dp) {
 
 float* DUnit::owned_grads() {
   if (sh_.zero == 0) return grads_.data();
-  if (sh_.zero == 1) return grad_shard_.data();
+  if (sh_.zero == 1) return grads_.data() + sh_.dp_idx * shard_;  // reduced in place, as the CPU backend
   return grads_.data();
 }
 
@@ -108,8 +108,9 @@ void DUnit::reduce_grads(DeviceComm& dp) {
   if (sh_.zero == 0) {
     dp.all_reduce(grads_.data(), numel_);
   } else if (sh_.zero == 1) {
-    grad_shard_ = env_.buf<float>(MemCategory::gradients, shard_);
-    dp.reduce_scatter(grads_.data(), grad_shard_.data(), shard_);
+    // In place into this rank's chunk of the padded buffer (no second gradient buffer: the memory
+    // model and the CPU backend's Unit::reduce_grads count none).
+    dp.reduce_scatter(grads_.data(), grads_.data() + sh_.dp_idx * shard_, shard_);
   }
 }
 
@@ -151,7 +152,6 @@ void DUnit::finish_step(DeviceComm& dp) {
   if (sh_.zero == 1 || sh_.zero == 2)  // in place: this rank's chunk is already current
     dp.all_gather(params_.data() + sh_.dp_idx * shard_, params_.data(), shard_);
   grads_.zero();
-  grad_shard_.reset();
 }
 
 void DUnit::export_params(DeviceComm& dp, ParamStore<float>& out) {
