@@ -192,11 +192,19 @@ std::vector<ValidationRow> load_validation_rows(const std::string& dir) {
                            ")");
   }
   // A duplicate leaves the statistics to its original, which must be there.
-  for (const auto& r : rows)
-    if (!r.duplicate_of.empty() && (r.duplicate_of == r.id || !seen.count(r.duplicate_of)))
+  for (const auto& r : rows) {
+    if (r.duplicate_of.empty()) continue;
+    if (r.duplicate_of == r.id || !seen.count(r.duplicate_of))
       throw InputError(r.file, r.json_path + "/duplicate_of",
                        "expected the id of another row in " + dir + ", found \"" + r.duplicate_of +
                            "\"");
+    // The original counts in the statistics: it may not be a duplicate itself (two rows naming
+    // each other would both leave them).
+    if (!seen.at(r.duplicate_of)->duplicate_of.empty())
+      throw InputError(r.file, r.json_path + "/duplicate_of",
+                       "expected the id of an original row, found \"" + r.duplicate_of +
+                           "\", itself a duplicate of \"" + seen.at(r.duplicate_of)->duplicate_of + "\"");
+  }
   return rows;
 }
 

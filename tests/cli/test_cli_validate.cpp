@@ -107,6 +107,12 @@ TEST_CASE("cli validate: the descriptive fields are typed, ids and references ch
                        {{"a.json", rows(row("r1") + "," + row("r2", R"(, "duplicate_of": "r9")"))}}),
               dir.file("dangling/a.json") + ": at /rows/1/duplicate_of: expected the id of another row",
               "found \"r9\"");
+  // Two rows naming each other would both leave the statistics: the original may not be a duplicate.
+  check_error(validate(dir, "cycle",
+                       {{"a.json", rows(row("r1", R"(, "duplicate_of": "r2")") + "," +
+                                        row("r2", R"(, "duplicate_of": "r1")"))}}),
+              dir.file("cycle/a.json") + ": at /rows/0/duplicate_of: expected the id of an original row",
+              "itself a duplicate of \"r1\"");
   // Was "error: nope: at /: unknown cluster ...", naming neither the file nor the row.
   std::string nope = rows(row("r1"));
   nope.replace(nope.find("dgx-h100"), 8, "nope");
