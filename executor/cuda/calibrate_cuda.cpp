@@ -335,10 +335,12 @@ ClusterSpec cuda_cluster_profile(const CudaCalibration& m) {
   g.source["attention_fwd_fraction"] =
       meas + ": the executor's fused attention kernel forward, " + m.attention_shape + ", " +
       fmt_num(m.attention_fwd_tflops, 1) +
-      " TFLOP/s (FlashAttention FLOP convention, causal halved) over the bf16 peak";
+      " TFLOP/s (FlashAttention FLOP convention, causal halved) over the bf16 peak times the ramp at " +
+      std::to_string(kCalibrationAttentionKeys) + " keys, " + fmt_num(ramp, 3) + " (attention_ramp_keys " +
+      fmt_num(base.attention_ramp_keys, 0) + ")";
   g.source["attention_bwd_fraction"] =
       meas + ": the same kernel's backward (dK/dV and dQ passes), " +
-      fmt_num(m.attention_bwd_tflops, 1) + " TFLOP/s counting 2.5x the forward FLOPs";
+      fmt_num(m.attention_bwd_tflops, 1) + " TFLOP/s counting 2.5x the forward FLOPs, over the same peak and ramp";
   g.source["memory_bandwidth_fraction"] =
       meas + ": the executor's layernorm and GELU kernels, forward and backward, on 8192 x 4096 "
       "elements, bytes moved over their time together, " + fmt_num(m.pointwise_GBps, 0) +

@@ -155,8 +155,11 @@ TEST_CASE("a calibration becomes a valid cluster profile with the measured fract
   CHECK(back.gpu.peak_tflops[static_cast<int>(DType::bf16)] == 989.5);
   CHECK(back.gpu.memory_bandwidth_GBps == 4800);
   CHECK(back.gpu.gemm_peak_fraction == doctest::Approx(760.0 / 989.5));
-  CHECK(back.gpu.attention_fwd_fraction == doctest::Approx(20.0 / 989.5));
-  CHECK(back.gpu.attention_bwd_fraction == doctest::Approx(10.0 / 989.5));
+  // Attention was measured at 4096 keys, where the cost model's ramp (h200: attention_ramp_keys
+  // 300) gives 4096 / 4396 of the rate: the fraction is measured / (peak x ramp), 20 / (989.5 x
+  // 0.93176) = 0.021693, so that the profile prices the measured shape at the measured rate.
+  CHECK(back.gpu.attention_fwd_fraction == doctest::Approx(20.0 / (989.5 * 4096.0 / 4396.0)));
+  CHECK(back.gpu.attention_bwd_fraction == doctest::Approx(10.0 / (989.5 * 4096.0 / 4396.0)));
   CHECK(back.gpu.memory_bandwidth_fraction == doctest::Approx(4000.0 / 4800));
   CHECK(back.gpu.kernel_overhead_us == doctest::Approx(2.5));
   CHECK(back.gpu.runtime_reserved_bytes == doctest::Approx(6e8));
