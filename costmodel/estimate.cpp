@@ -62,13 +62,13 @@ Estimator::Estimator(const OpGraph& graph, const ClusterSpec& cluster, Estimator
     if (inserted) type_rep_.push_back(b);
     type_of_block_.push_back(it->second);
   }
+  experts_ = graph_.experts();
   for (size_t v = 0; v < graph_.op_count(); ++v) {
     const Op& o = graph_.op(static_cast<int64_t>(v));
     if (o.kind == OpKind::attention) {
       heads_ = heads_ == 0 ? o.dims[0] : std::gcd(heads_, o.dims[0]);
       kv_heads_ = kv_heads_ == 0 ? o.dims[1] : std::gcd(kv_heads_, o.dims[1]);
     }
-    if (o.kind == OpKind::expert_matmul) experts_ = std::max(experts_, o.dims[2]);
     if (const int64_t w = tp_split_width(o)) tp_width_ = std::gcd(tp_width_, w);
   }
   type_prefix_.assign(type_rep_.size(), std::vector<int64_t>(graph_.blocks.size() + 1, 0));

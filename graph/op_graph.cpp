@@ -36,6 +36,13 @@ void OpGraph::add_edge(int64_t from, int64_t to, double bytes_per_token) {
   boost::add_edge(static_cast<size_t>(from), static_cast<size_t>(to), TensorEdge{bytes_per_token}, g);
 }
 
+int64_t OpGraph::experts() const {
+  int64_t n = 0;
+  for (size_t v = 0; v < op_count(); ++v)
+    if (g[v].kind == OpKind::expert_matmul) n = std::max(n, g[v].dims[2]);
+  return n;
+}
+
 void OpGraph::finalize() {
   for (auto& b : blocks) {
     b.params = b.fwd_flops_per_token = b.saved_bytes_per_token = 0;

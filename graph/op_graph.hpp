@@ -89,6 +89,8 @@ struct OpGraph {
   void add_edge(int64_t from, int64_t to, double bytes_per_token);
   const Op& op(int64_t v) const { return g[static_cast<size_t>(v)]; }
   size_t op_count() const { return boost::num_vertices(g); }
+  // The most experts of any expert layer (an expert_matmul's dims[2]); 0 for a dense model.
+  int64_t experts() const;
   // Recomputes block totals from the ops; call after building.
   void finalize();
 };

@@ -37,9 +37,7 @@ std::vector<Strategy> enumerate_space(const OpGraph& g, const ClusterSpec& clust
                                       const SearchOptions& o) {
   std::vector<Strategy> out;
   const int64_t n = o.gpus;
-  int64_t experts = 0;
-  for (size_t v = 0; v < g.op_count(); ++v)
-    if (g.op(static_cast<int64_t>(v)).kind == OpKind::expert_matmul) experts = std::max(experts, g.op(static_cast<int64_t>(v)).dims[2]);
+  const int64_t experts = g.experts();
   const int64_t blocks = static_cast<int64_t>(g.blocks.size());
   const int64_t layers = std::max<int64_t>(1, blocks - 2);
   const auto zeros = or_default<int>(sp.zero, {0, 1, 2, 3});

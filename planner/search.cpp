@@ -79,11 +79,6 @@ bool zero_twin(const Strategy& s, const std::vector<int>& zeros, bool has_expert
   return nothing_to_shard && !zeros.empty() && s.zero != *std::min_element(zeros.begin(), zeros.end());
 }
 
-bool has_expert_layers(const OpGraph& g) {
-  for (size_t v = 0; v < g.op_count(); ++v)
-    if (g.op(static_cast<int64_t>(v)).kind == OpKind::expert_matmul) return true;
-  return false;
-}
 
 bool candidate_less(const Candidate& a, const Candidate& b) {
   if (a.score != b.score) return a.score < b.score;
@@ -106,7 +101,7 @@ SearchResult search(const OpGraph& g, const ClusterSpec& cluster, const SearchSp
   outer.zero = {zeros.front()};
   outer.recompute = {recomputes.front()};
   std::vector<Strategy> all = enumerate_space(g, cluster, outer, o);
-  const bool experts = has_expert_layers(g);
+  const bool experts = g.experts() > 0;
   std::vector<std::string> not_searched = unused_values(g, outer, o, all);
   const int threads = std::max(1, o.threads);
   std::vector<WorkerResult> results(threads);

@@ -87,8 +87,6 @@ bool candidate_less(const Candidate& a, const Candidate& b);
 // skipped; with no group to shard over (dp*cp = 1, and for a model with experts an expert data
 // parallel group of 1) every stage is the lowest in the space, at the same time and no less memory.
 bool zero_twin(const Strategy& s, const std::vector<int>& zeros, bool has_experts);
-// Whether the graph has expert (MoE) layers.
-bool has_expert_layers(const OpGraph& g);
 // Sets s.zero and the switches that follow the ZeRO stage: zero3_impl (ZeRO-3 only) and
 // fp8_param_gather (ZeRO >= 1), from the search's options.
 void set_zero_stage(Strategy& s, int zero, const SearchOptions& o);

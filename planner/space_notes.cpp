@@ -26,10 +26,7 @@ std::vector<std::string> unused_values(const OpGraph& g, const SearchSpace& spac
     ep.insert(s.ep), vp.insert(s.vp), mb.insert(s.micro_batch), schedules.insert(s.schedule);
     sp[s.sp] = tp_overlap[s.tp_comm_overlap] = ep_overlap[s.ep_comm_overlap] = true;
   }
-  int64_t experts = 0;
-  for (size_t v = 0; v < g.op_count(); ++v)
-    if (g.op(static_cast<int64_t>(v)).kind == OpKind::expert_matmul)
-      experts = std::max(experts, g.op(static_cast<int64_t>(v)).dims[2]);
+  const int64_t experts = g.experts();
   const int64_t layers = std::max<int64_t>(1, static_cast<int64_t>(g.blocks.size()) - 2);
   const int64_t n = o.gpus;
   const std::string others = "no strategy has it together with the other values given";
