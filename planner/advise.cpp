@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
 
 #include "core/error.hpp"
 
@@ -142,17 +143,24 @@ NothingFits advise_when_nothing_fits(const OpGraph& g, const ClusterSpec& base, 
   constexpr int64_t kScanNodes = 16;
   const int64_t node = std::max<int64_t>(1, std::min(base.gpus_per_node, o.gpus));
   auto fewest_gpus = [&](const SearchSpace& sp, const std::string& also) {
+    // Each count is searched once: the scan passes the doublings already tried.
+    std::map<int64_t, std::optional<Candidate>> tried;
+    auto fits = [&](int64_t n) -> std::optional<Candidate> {
+      auto it = tried.find(n);
+      if (it == tried.end()) it = tried.emplace(n, trials.best(sp, n, o.global_batch)).first;
+      return it->second;
+    };
     int64_t lo = o.gpus, hi = 0;
     std::optional<Candidate> at_hi;
     for (int64_t n = 2 * o.gpus; n <= 64 * o.gpus && !hi; n *= 2) {
-      if (auto c = trials.best(sp, n, o.global_batch)) hi = n, at_hi = c;
+      if (auto c = fits(n)) hi = n, at_hi = c;
       else lo = n;
     }
     const int64_t limit = hi ? hi : 64 * o.gpus + 1;
-    int64_t n = (o.gpus / node + 1) * node, tried = 0;
+    int64_t n = (o.gpus / node + 1) * node, scanned = 0;
     bool found = false;
-    for (; n < limit && tried < kScanNodes; n += node, ++tried)
-      if (auto c = trials.best(sp, n, o.global_batch)) {
+    for (; n < limit && scanned < kScanNodes; n += node, ++scanned)
+      if (auto c = fits(n)) {
         hi = n, at_hi = c, found = true;
         break;
       }
@@ -163,7 +171,7 @@ NothingFits advise_when_nothing_fits(const OpGraph& g, const ClusterSpec& base, 
       while (hi - lo > node) {
         const int64_t mid = (lo + hi) / 2 / node * node;
         if (mid <= lo || mid >= hi) break;
-        if (auto c = trials.best(sp, mid, o.global_batch)) hi = mid, at_hi = c;
+        if (auto c = fits(mid)) hi = mid, at_hi = c;
         else lo = mid;
       }
     }
