@@ -67,6 +67,8 @@ struct Strategy {
   // Ranks that hold the same experts (Megatron-Core's expert data parallel group, dp*cp*tp / ep):
   // what ZeRO shards the expert states over.
   int64_t expert_dp() const { return std::max<int64_t>(1, dp * cp * tp / std::max<int64_t>(1, ep)); }
+  // The sequence length trained: seq_len where set, else the model's.
+  int64_t seq_len_or(int64_t model_seq_len) const { return seq_len > 0 ? seq_len : model_seq_len; }
   int64_t micro_batches() const { return global_batch / (dp * micro_batch); }  // per replica
 };
 

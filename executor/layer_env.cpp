@@ -13,7 +13,7 @@ Dims make_dims(const ModelSpec& m, const Strategy& s) {
   d.head_dim = m.head_dim;
   d.ffn = m.ffn_hidden;
   d.vocab = m.vocab;
-  d.seq = s.seq_len > 0 ? s.seq_len : m.seq_len;
+  d.seq = s.seq_len_or(m.seq_len);
   d.micro_batch = s.micro_batch;
   d.tokens = d.micro_batch * d.seq;
   d.tp = s.tp;

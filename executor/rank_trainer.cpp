@@ -12,7 +12,7 @@ TrainConfig train_config(const RunOptions& o, const AdamWConfig& adamw) {
   cfg.layer_bounds = o.layer_bounds;
   cfg.seed = o.seed;
   cfg.adamw = adamw;
-  const int64_t seq = o.strategy.seq_len > 0 ? o.strategy.seq_len : o.model.seq_len;
+  const int64_t seq = o.strategy.seq_len_or(o.model.seq_len);
   cfg.data = o.data_file.empty() ? TokenSource::synthetic(o.seed) : TokenSource::open(o.data_file, o.model.vocab, seq);
   return cfg;
 }

@@ -45,7 +45,7 @@ std::string unsupported_reason(const RunOptions& o) {
   if (s.dp * s.tp * s.pp > 4096) return "more than 4096 ranks (threads) requested";
   if (o.steps < 0) return "steps must not be negative";
   if (o.comm_timeout_s < 1 || o.comm_timeout_s > 86400) return "comm_timeout_s must be 1 to 86400 seconds";
-  const int64_t seq = s.seq_len > 0 ? s.seq_len : m.seq_len;
+  const int64_t seq = s.seq_len_or(m.seq_len);
   if (seq < 1) return "seq_len must be at least 1";
   if (m.window_below(seq))
     return "sliding-window attention (window " + str(m.attention.window) + " < seq_len " + str(seq) +
@@ -90,7 +90,7 @@ RunReport train(const RunOptions& o, ParamStore<T>* final_params, const AdamWCon
   if (!problem.empty()) throw std::runtime_error("cannot run this plan: " + problem);
   const Strategy& s = o.strategy;
   const TrainConfig cfg = train_config(o, adamw);
-  const int64_t seq = s.seq_len > 0 ? s.seq_len : o.model.seq_len;
+  const int64_t seq = s.seq_len_or(o.model.seq_len);
   const RankLayout layout{static_cast<int>(s.dp), static_cast<int>(s.pp), static_cast<int>(s.tp)};
   const int world_size = layout.world_size();
   InProcessWorld world(world_size, std::chrono::seconds(o.comm_timeout_s));

@@ -143,7 +143,7 @@ void deepspeed(const Strategy& s, const ModelSpec* m, Need&& need) {
   if (m) {
     need(m->attention.kind != "mla", "no multi-latent attention in Megatron-DeepSpeed's GPT model");
     need(!m->qk_norm, "no query/key normalisation (qk_norm) in Megatron-DeepSpeed's GPT model");
-    need(!m->window_below(s.seq_len > 0 ? s.seq_len : m->seq_len),
+    need(!m->window_below(s.seq_len_or(m->seq_len)),
          "no sliding-window attention in Megatron-DeepSpeed's GPT model");
     if (m->moe) {
       need(m->moe->dense_layers == 0,
@@ -193,7 +193,7 @@ void torchtitan(const Strategy& s, const ModelSpec* m, Need&& need) {
     need(!m->learned_positions() && m->norm == "rmsnorm" && m->ffn_act == "swiglu",
          "no model with LayerNorm or GELU (its llama3, llama4, deepseek_v3 and qwen3 models use "
          "RMSNorm and SwiGLU)");
-    need(!m->window_below(s.seq_len > 0 ? s.seq_len : m->seq_len),
+    need(!m->window_below(s.seq_len_or(m->seq_len)),
          "no sliding-window attention in its llama3, deepseek_v3 and qwen3 models");
     need(!m->linear_bias, "no biases on the attention and FFN linears in its llama3, deepseek_v3 and qwen3 models");
     no_gpt_oss_layer(m, "its llama3, deepseek_v3 and qwen3 models", need);

@@ -322,7 +322,7 @@ RunReport report_of(const RunOptions& o, const std::vector<std::string>& texts) 
   report.device_peak_bytes.resize(nproc);
   for (int r = 0; r < nproc; ++r) parse_report(texts[r], r, report);
   report.step_time_s = typical_step_time(report.step_times_s);
-  const int64_t seq = o.strategy.seq_len > 0 ? o.strategy.seq_len : o.model.seq_len;
+  const int64_t seq = o.strategy.seq_len_or(o.model.seq_len);
   if (report.step_time_s > 0)
     report.tokens_per_s = double(o.strategy.global_batch * seq) / report.step_time_s;
   return report;

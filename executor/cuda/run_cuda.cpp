@@ -73,7 +73,7 @@ RunReport train_local(const RunOptions& o, ParamStore<float>* final_params,
   if (!gpu.empty()) throw std::runtime_error("cannot run on the CUDA backend: " + gpu);
   const Strategy& s = o.strategy;
   const TrainConfig cfg = train_config(o, adamw);
-  const int64_t seq = s.seq_len > 0 ? s.seq_len : o.model.seq_len;
+  const int64_t seq = s.seq_len_or(o.model.seq_len);
   const RankLayout layout{static_cast<int>(s.dp), static_cast<int>(s.pp), static_cast<int>(s.tp)};
   const int world_size = layout.world_size();
   use_device(0);
